@@ -1,0 +1,27 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { getOrderService } from '../composition-root';
+import { ValidationError } from '../domain/errors';
+import { httpHandler } from './http-handler';
+import { jsonResponse, representOrder } from './order-representation';
+import { header, issuesOf, parseJsonBody } from './request';
+import { createOrderBody, idempotencyKeyHeader } from './schemas';
+
+function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
+  const value = header(event, 'idempotency-key');
+  if (value === undefined) {
+    return undefined;
+  }
+  const result = idempotencyKeyHeader.safeParse(value);
+  if (!result.success) {
+    throw new ValidationError(issuesOf(result.error).map((issue) => ({ ...issue, path: 'Idempotency-Key' })));
+  }
+  return result.data;
+}
+
+/** `POST /orders`: 201 with the new order, or 200 with the first order when an idempotent request repeats. */
+export const handler = httpHandler(async (event) => {
+  const idempotencyKey = idempotencyKeyOf(event);
+  const body = parseJsonBody(event, createOrderBody);
+  const { order, created } = await getOrderService().placeOrder(body, idempotencyKey);
+  return jsonResponse(created ? 201 : 200, representOrder(order), { location: `/orders/${order.orderId}` });
+});

@@ -1,0 +1,43 @@
+/** Failures of the HTTP envelope itself, before a request reaches the domain. */
+export const HttpErrorCode = {
+  MALFORMED_JSON: 'MALFORMED_JSON',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+} as const;
+
+export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
+
+export abstract class HttpRequestError extends Error {
+  public abstract readonly code: HttpErrorCode;
+  public abstract readonly statusCode: number;
+}
+
+export class MalformedJsonError extends HttpRequestError {
+  public override readonly name = 'MalformedJsonError';
+  public readonly code = HttpErrorCode.MALFORMED_JSON;
+  public readonly statusCode = 400;
+
+  public constructor(options?: ErrorOptions) {
+    super('the request body is not valid JSON', options);
+  }
+}
+
+export class PayloadTooLargeError extends HttpRequestError {
+  public override readonly name = 'PayloadTooLargeError';
+  public readonly code = HttpErrorCode.PAYLOAD_TOO_LARGE;
+  public readonly statusCode = 413;
+
+  public constructor(limitBytes: number, actualBytes: number) {
+    super(`the request body has ${actualBytes} bytes; at most ${limitBytes} are accepted`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends HttpRequestError {
+  public override readonly name = 'UnsupportedMediaTypeError';
+  public readonly code = HttpErrorCode.UNSUPPORTED_MEDIA_TYPE;
+  public readonly statusCode = 415;
+
+  public constructor(contentType: string | undefined) {
+    super(`content type ${contentType ?? '(none)'} is not accepted; send application/json`);
+  }
+}

@@ -1,0 +1,75 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import { type FieldIssue, OrderNotFoundError, ValidationError } from '../domain/errors';
+import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
+
+/** API Gateway passes header names in lower case for payload format 2.0; we look them up the same way. */
+export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  return event.headers?.[name.toLowerCase()];
+}
+
+function bodyBytes(event: APIGatewayProxyEventV2): Buffer {
+  if (event.body === undefined || event.body === null) {
+    return Buffer.alloc(0);
+  }
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+}
+
+function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) {
+    return false;
+  }
+  const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim().toLowerCase());
+  const charsetIsUtf8 = parameters.every(
+    (parameter) => !parameter.startsWith('charset=') || parameter === 'charset=utf-8',
+  );
+  return JSON_MEDIA_TYPE.test(mediaType) && charsetIsUtf8;
+}
+
+export function issuesOf(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join('/'), message: issue.message }));
+}
+
+/**
+ * Reads a JSON request body in the order a caller's mistakes should be reported: size (413), media type (415),
+ * syntax (400 MALFORMED_JSON), then shape (400 VALIDATION_FAILED).
+ */
+export function parseJsonBody<Schema extends z.ZodType>(
+  event: APIGatewayProxyEventV2,
+  schema: Schema,
+): z.output<Schema> {
+  const bytes = bodyBytes(event);
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError(MAX_BODY_BYTES, bytes.length);
+  }
+  const contentType = header(event, 'content-type');
+  if (!isJsonContentType(contentType)) {
+    throw new UnsupportedMediaTypeError(contentType);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new MalformedJsonError({ cause: error });
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    throw new ValidationError(issuesOf(result.error));
+  }
+  return result.data;
+}
+
+const ORDER_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** An order id that is not even well formed cannot name an order: answer as for any unknown order. */
+export function orderIdParameter(event: APIGatewayProxyEventV2): string {
+  const orderId = event.pathParameters?.orderId ?? '';
+  if (!ORDER_ID.test(orderId)) {
+    throw new OrderNotFoundError(orderId.slice(0, 64));
+  }
+  return orderId;
+}

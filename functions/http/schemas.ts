@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { ORDER_LIMITS } from '../domain/order';
+
+/**
+ * The wire shape of `POST /orders`. Bounds are repeated from the domain here so that a caller gets every
+ * field's problem in one answer; the domain checks them again for callers that are not HTTP.
+ */
+export const createOrderBody = z.strictObject({
+  customerId: z.string().trim().min(1).max(128),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR'),
+  items: z
+    .array(
+      z.strictObject({
+        sku: z.string().trim().min(1).max(64),
+        quantity: z.number().int().min(ORDER_LIMITS.minQuantity).max(ORDER_LIMITS.maxQuantity),
+        unitPrice: z.number().int().min(0).max(ORDER_LIMITS.maxUnitPrice),
+      }),
+    )
+    .min(ORDER_LIMITS.minItems)
+    .max(ORDER_LIMITS.maxItems),
+});
+
+export type CreateOrderBody = z.output<typeof createOrderBody>;
+
+/** Printable ASCII, as the IETF idempotency-key draft and Stripe accept; bounded so it fits in a key. */
+export const idempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 printable ASCII characters');

@@ -1,0 +1,248 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { FunctionDeclaration } from '../model';
+import type { InvocationRequest, InvocationResponse, WorkerSettings } from './function-protocol';
+import { FunctionInvocationError, type FunctionInvoker } from './invoker';
+
+export interface HostedFunction {
+  readonly declaration: FunctionDeclaration;
+  /** The function's whole environment, as Lambda would set it: nothing of the host's leaks in. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+export interface FunctionHostOptions {
+  readonly functions: readonly HostedFunction[];
+  /** Repository root; declaration entries are relative to it. */
+  readonly rootDir: string;
+  readonly region: string;
+  readonly accountId: string;
+  /** Execution environments per function, like Lambda's reserved concurrency. Default 4. */
+  readonly maxConcurrency?: number;
+}
+
+export class UnknownFunctionError extends Error {
+  public override readonly name = 'UnknownFunctionError';
+  public readonly code = 'UNKNOWN_FUNCTION';
+
+  public constructor(functionName: string) {
+    super(`no function named ${functionName} is declared`);
+  }
+}
+
+const WORKER_ENTRY = new URL('./function-worker.ts', import.meta.url);
+// Workers load TypeScript through tsx's loader, resolved from this package so any working directory works.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+interface Environment {
+  readonly worker: Worker;
+  readonly ready: Promise<void>;
+}
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Runs declared functions locally, each invocation in a worker thread that plays one Lambda execution
+ * environment: the handler module is imported once per environment (cold start), an environment runs one
+ * invocation at a time, idle environments are reused, and an invocation past the function's timeout has its
+ * environment discarded, as Lambda does.
+ */
+export class FunctionHost implements FunctionInvoker {
+  private readonly pools = new Map<string, FunctionPool>();
+
+  public constructor(options: FunctionHostOptions) {
+    for (const hosted of options.functions) {
+      this.pools.set(hosted.declaration.name, new FunctionPool(hosted, options));
+    }
+  }
+
+  public async invoke(functionName: string, event: unknown): Promise<unknown> {
+    const pool = this.pools.get(functionName);
+    if (pool === undefined) {
+      throw new UnknownFunctionError(functionName);
+    }
+    return await pool.invoke(event);
+  }
+
+  /** Ends every execution environment; invocations still running are rejected. */
+  public async stop(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.stop()));
+  }
+}
+
+class FunctionPool {
+  private readonly idle: Environment[] = [];
+  private readonly all = new Set<Environment>();
+  private readonly waiting: ((environment: Environment) => void)[] = [];
+  private readonly maxConcurrency: number;
+  private readonly settings: WorkerSettings;
+  private nextInvocationId = 1;
+  private stopped = false;
+
+  public constructor(
+    private readonly hosted: HostedFunction,
+    options: FunctionHostOptions,
+  ) {
+    this.maxConcurrency = options.maxConcurrency ?? 4;
+    const { name, entry, memoryMb } = hosted.declaration;
+    this.settings = {
+      functionName: name,
+      functionArn: `arn:aws:lambda:${options.region}:${options.accountId}:function:${name}`,
+      entryUrl: pathToFileURL(resolve(options.rootDir, entry)).href,
+      memoryMb,
+    };
+  }
+
+  public async invoke(event: unknown): Promise<unknown> {
+    const environment = await this.acquire();
+    const { timeoutSeconds, name } = this.hosted.declaration;
+    const request: InvocationRequest = {
+      id: this.nextInvocationId++,
+      requestId: randomUUID(),
+      deadlineEpochMs: Date.now() + timeoutSeconds * 1000,
+      event,
+    };
+    let timedOut = false;
+    try {
+      await environment.ready;
+      const outcome = await new Promise<unknown>((resolvePromise, rejectPromise) => {
+        const pending: Pending = { resolve: resolvePromise, reject: rejectPromise };
+        const timer = setTimeout(() => {
+          timedOut = true;
+          pending.reject(
+            new FunctionInvocationError(
+              name,
+              'Sandbox.Timedout',
+              `Task timed out after ${timeoutSeconds} seconds`,
+            ),
+          );
+        }, timeoutSeconds * 1000);
+        const onMessage = (response: InvocationResponse) => {
+          if (response.id !== request.id) return;
+          cleanUp();
+          if (response.ok) {
+            pending.resolve(response.value);
+          } else {
+            pending.reject(new FunctionInvocationError(name, response.errorType, response.errorMessage));
+          }
+        };
+        const onFailure = (error: Error) => {
+          cleanUp();
+          pending.reject(
+            new FunctionInvocationError(name, 'Runtime.ExitError', error.message, { cause: error }),
+          );
+        };
+        const onExit = (code: number) =>
+          onFailure(new Error(`execution environment exited with code ${code}`));
+        const cleanUp = () => {
+          clearTimeout(timer);
+          environment.worker.off('message', onMessage);
+          environment.worker.off('error', onFailure);
+          environment.worker.off('exit', onExit);
+        };
+        environment.worker.on('message', onMessage);
+        environment.worker.once('error', onFailure);
+        environment.worker.once('exit', onExit);
+        environment.worker.postMessage(request);
+      });
+      this.release(environment);
+      return outcome;
+    } catch (error) {
+      // An environment that timed out or crashed may hold half-done state: Lambda discards it, and so do we.
+      if (timedOut || !(error instanceof FunctionInvocationError) || error.errorType.startsWith('Runtime.')) {
+        await this.discard(environment);
+      } else {
+        this.release(environment);
+      }
+      throw error;
+    }
+  }
+
+  public async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.all].map((environment) => this.discard(environment)));
+  }
+
+  private async acquire(): Promise<Environment> {
+    if (this.stopped) {
+      throw new FunctionInvocationError(
+        this.hosted.declaration.name,
+        'Runtime.Stopped',
+        'the local runtime is stopping',
+      );
+    }
+    const idle = this.idle.pop();
+    if (idle !== undefined) return idle;
+    if (this.all.size < this.maxConcurrency) return this.spawn();
+    return await new Promise((resolvePromise) => this.waiting.push(resolvePromise));
+  }
+
+  private release(environment: Environment): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) {
+      next(environment);
+    } else {
+      this.idle.push(environment);
+    }
+  }
+
+  private async discard(environment: Environment): Promise<void> {
+    this.all.delete(environment);
+    const index = this.idle.indexOf(environment);
+    if (index >= 0) this.idle.splice(index, 1);
+    await environment.worker.terminate();
+    const next = this.waiting.shift();
+    if (next !== undefined && !this.stopped) {
+      next(this.spawn());
+    }
+  }
+
+  private spawn(): Environment {
+    const worker = new Worker(WORKER_ENTRY, {
+      workerData: this.settings,
+      env: { ...this.hosted.environment },
+      execArgv: ['--import', TSX_LOADER],
+      name: `lambda:${this.hosted.declaration.name}`,
+    });
+    const ready = new Promise<void>((resolvePromise, rejectPromise) => {
+      const onReady = (message: unknown) => {
+        if (typeof message === 'object' && message !== null && 'ready' in message) {
+          worker.off('message', onReady);
+          worker.off('error', onError);
+          resolvePromise();
+        }
+      };
+      const onError = (error: Error) => {
+        worker.off('message', onReady);
+        rejectPromise(
+          new FunctionInvocationError(
+            this.hosted.declaration.name,
+            'Runtime.ImportModuleError',
+            error.message,
+            {
+              cause: error,
+            },
+          ),
+        );
+      };
+      worker.on('message', onReady);
+      worker.once('error', onError);
+    });
+    ready.catch(() => undefined);
+    const environment: Environment = { worker, ready };
+    // A worker that dies while idle (an unhandled rejection in a timer, say) must not take the host down with it.
+    worker.on('error', () => undefined);
+    worker.once('exit', () => {
+      this.all.delete(environment);
+      const index = this.idle.indexOf(environment);
+      if (index >= 0) this.idle.splice(index, 1);
+    });
+    this.all.add(environment);
+    return environment;
+  }
+}

@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { HttpMethod } from '../model';
+import type { FunctionInvoker } from './invoker';
+
+export interface GatewayRoute {
+  readonly method: HttpMethod;
+  /** API Gateway route path with `{name}` parameters, e.g. `/orders/{orderId}`. */
+  readonly path: string;
+  readonly functionName: string;
+}
+
+export interface LocalRouteResponse {
+  readonly statusCode: number;
+  readonly body: unknown;
+}
+
+/** A route of the local runtime's own (inspection of local fakes), always under `/_local/`. */
+export interface LocalRoute {
+  readonly method: HttpMethod;
+  readonly path: `/_local/${string}`;
+  readonly handle: (request: {
+    readonly body: unknown;
+    readonly query: URLSearchParams;
+  }) => Promise<LocalRouteResponse>;
+}
+
+export interface GatewayOptions {
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly routes: readonly GatewayRoute[];
+  readonly localRoutes?: readonly LocalRoute[];
+  readonly invoker: FunctionInvoker;
+  readonly accountId: string;
+  /** Called with each function failure, which API Gateway turns into a bare 500. */
+  readonly onFunctionError?: (route: GatewayRoute, error: unknown) => void;
+}
+
+export interface Gateway {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** API Gateway's own payload limit for HTTP APIs. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+const TEXT_CONTENT_TYPE =
+  /^(text\/|application\/(?:[\w.+-]+\+)?(?:json|xml)|application\/x-www-form-urlencoded|application\/javascript)/i;
+
+interface CompiledRoute {
+  readonly route: GatewayRoute;
+  readonly segments: readonly string[];
+  readonly literalCount: number;
+}
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((segment) => segment.length > 0);
+}
+
+function compile(route: GatewayRoute): CompiledRoute {
+  const segments = splitPath(route.path);
+  return { route, segments, literalCount: segments.filter((segment) => !segment.startsWith('{')).length };
+}
+
+function match(
+  compiled: CompiledRoute,
+  method: string,
+  pathSegments: readonly string[],
+): Record<string, string> | undefined {
+  if (compiled.route.method !== method || compiled.segments.length !== pathSegments.length) return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [index, segment] of compiled.segments.entries()) {
+    const actual = pathSegments[index] ?? '';
+    if (segment.startsWith('{') && segment.endsWith('}')) {
+      parameters[segment.slice(1, -1)] = decodeURIComponent(actual);
+    } else if (segment !== actual) {
+      return undefined;
+    }
+  }
+  return parameters;
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_PAYLOAD_BYTES) return 'too-large';
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function apiGatewayTime(date: Date): string {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const pad = (value: number) => value.toString().padStart(2, '0');
+  return `${pad(date.getUTCDate())}/${months[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+}
+
+function headersOf(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || name === 'cookie') continue;
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+function toEvent(
+  request: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  compiled: CompiledRoute,
+  pathParameters: Record<string, string>,
+  accountId: string,
+  requestId: string,
+): APIGatewayProxyEventV2 {
+  const headers = headersOf(request);
+  const routeKey = `${compiled.route.method} ${compiled.route.path}`;
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+  }
+  const cookies = request.headers.cookie?.split(';').map((cookie) => cookie.trim());
+  const isText = TEXT_CONTENT_TYPE.test(headers['content-type'] ?? '');
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    ...(cookies === undefined ? {} : { cookies }),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
+    requestContext: {
+      accountId,
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: (headers.host ?? 'localhost').split('.')[0] ?? 'localhost',
+      http: {
+        method: compiled.route.method,
+        path: url.pathname,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey,
+      stage: '$default',
+      time: apiGatewayTime(now),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: isText ? body.toString('utf8') : body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+}
+
+function isStructured(result: unknown): result is APIGatewayProxyStructuredResultV2 {
+  return typeof result === 'object' && result !== null && 'statusCode' in result;
+}
+
+/**
+ * Payload format 2.0's response rules: a result with `statusCode` is used as given; any other value is
+ * serialized as a 200 JSON body, which is what API Gateway infers.
+ */
+function writeResult(response: ServerResponse, result: unknown, requestId: string): void {
+  response.setHeader('apigw-requestid', requestId);
+  if (!isStructured(result)) {
+    const body = typeof result === 'string' ? result : JSON.stringify(result);
+    response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    return;
+  }
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
+    response.setHeader(name, String(value));
+  }
+  if (result.cookies !== undefined) {
+    response.setHeader('set-cookie', result.cookies);
+  }
+  const body = result.body === undefined ? '' : result.body;
+  response
+    .writeHead(result.statusCode ?? 200)
+    .end(result.isBase64Encoded ? Buffer.from(body, 'base64') : body);
+}
+
+function writeJson(response: ServerResponse, statusCode: number, body: unknown): void {
+  response.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+/**
+ * A local HTTP API: it turns requests into API Gateway payload format 2.0 events for the declared routes and
+ * answers as API Gateway would (`{"message":"Not Found"}` for no route, a bare 500 when the function fails).
+ * Routes under `/_local/` belong to the local runtime and exist only here.
+ */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const compiled = options.routes.map(compile).sort((left, right) => right.literalCount - left.literalCount);
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = (request.method ?? 'GET').toUpperCase();
+    const body = await readBody(request);
+    if (body === 'too-large') {
+      writeJson(response, 413, { message: 'Request Entity Too Large' });
+      return;
+    }
+    if (url.pathname.startsWith('/_local/')) {
+      const local = options.localRoutes?.find(
+        (route) => route.method === method && route.path === url.pathname,
+      );
+      if (local === undefined) {
+        writeJson(response, 404, { message: 'Not Found' });
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = body.length > 0 ? JSON.parse(body.toString('utf8')) : undefined;
+      } catch {
+        writeJson(response, 400, { message: 'the body of a /_local/ request must be JSON' });
+        return;
+      }
+      const answer = await local.handle({ body: parsed, query: url.searchParams });
+      writeJson(response, answer.statusCode, answer.body);
+      return;
+    }
+    const pathSegments = splitPath(url.pathname);
+    for (const candidate of compiled) {
+      const parameters = match(candidate, method, pathSegments);
+      if (parameters === undefined) continue;
+      const requestId = randomUUID();
+      const event = toEvent(request, url, body, candidate, parameters, options.accountId, requestId);
+      try {
+        writeResult(response, await options.invoker.invoke(candidate.route.functionName, event), requestId);
+      } catch (error) {
+        options.onFunctionError?.(candidate.route, error);
+        response.setHeader('apigw-requestid', requestId);
+        writeJson(response, 500, { message: 'Internal Server Error' });
+      }
+      return;
+    }
+    writeJson(response, 404, { message: 'Not Found' });
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) {
+        writeJson(response, 500, { message: 'Internal Server Error', detail: String(error) });
+      } else {
+        response.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    throw new Error('the gateway is not listening on a TCP port');
+  }
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Gateway, startGateway } from '../../lib/local/gateway';
+import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
+
+const received: { functionName: string; event: APIGatewayProxyEventV2 }[] = [];
+
+const invoker: FunctionInvoker = {
+  invoke: async (functionName, event) => {
+    received.push({ functionName, event: event as APIGatewayProxyEventV2 });
+    if (functionName === 'fails') throw new FunctionInvocationError('fails', 'Boom', 'boom');
+    if (functionName === 'plain') return { hello: 'world' };
+    return { statusCode: 202, headers: { 'x-handled-by': functionName }, body: 'ok', cookies: ['a=1'] };
+  },
+};
+
+let gateway: Gateway;
+
+beforeAll(async () => {
+  gateway = await startGateway({
+    port: 0,
+    accountId: '000000000000',
+    invoker,
+    routes: [
+      { method: 'GET', path: '/orders/{orderId}', functionName: 'get-order' },
+      { method: 'GET', path: '/orders/special', functionName: 'special' },
+      { method: 'POST', path: '/orders', functionName: 'fails' },
+      { method: 'GET', path: '/plain', functionName: 'plain' },
+    ],
+    localRoutes: [
+      {
+        method: 'POST',
+        path: '/_local/echo',
+        handle: async ({ body }) => ({ statusCode: 200, body: { echoed: body } }),
+      },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await gateway.stop();
+});
+
+function lastEvent(): APIGatewayProxyEventV2 {
+  const last = received.at(-1);
+  if (last === undefined) throw new Error('no function was invoked');
+  return last.event;
+}
+
+describe('local HTTP gateway', () => {
+  it('builds a payload format 2.0 event with path parameters, lower-case headers and query', async () => {
+    const response = await fetch(`${gateway.url}/orders/ABC%20D?x=1&x=2&y=3`, {
+      headers: { 'X-Custom': 'yes', Cookie: 'session=1; theme=dark' },
+    });
+
+    expect(response.status).toBe(202);
+    expect(response.headers.get('x-handled-by')).toBe('get-order');
+    expect(response.headers.get('set-cookie')).toBe('a=1');
+    expect(await response.text()).toBe('ok');
+    const event = lastEvent();
+    expect(event).toMatchObject({
+      version: '2.0',
+      routeKey: 'GET /orders/{orderId}',
+      rawPath: '/orders/ABC%20D',
+      rawQueryString: 'x=1&x=2&y=3',
+      pathParameters: { orderId: 'ABC D' },
+      queryStringParameters: { x: '1,2', y: '3' },
+      cookies: ['session=1', 'theme=dark'],
+      isBase64Encoded: false,
+      requestContext: { http: { method: 'GET', path: '/orders/ABC%20D' }, stage: '$default' },
+    });
+    expect(event.headers['x-custom']).toBe('yes');
+    expect(event.headers.cookie).toBeUndefined();
+  });
+
+  it('prefers a literal route over a parameterised one', async () => {
+    await fetch(`${gateway.url}/orders/special`);
+
+    expect(received.at(-1)?.functionName).toBe('special');
+  });
+
+  it('passes JSON bodies as text and other bodies base64-encoded', async () => {
+    await fetch(`${gateway.url}/orders/A`, { method: 'GET' });
+    const textResponse = await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
+    const textEvent = lastEvent();
+    await fetch(`${gateway.url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array([1, 2, 3]),
+    });
+    const binaryEvent = lastEvent();
+
+    expect(textResponse.status).toBe(500);
+    expect(textEvent).toMatchObject({ body: '{"a":1}', isBase64Encoded: false });
+    expect(binaryEvent).toMatchObject({
+      body: Buffer.from([1, 2, 3]).toString('base64'),
+      isBase64Encoded: true,
+    });
+  });
+
+  it('answers a failing function with a bare 500 as API Gateway does', async () => {
+    const response = await fetch(`${gateway.url}/orders`, { method: 'POST' });
+
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ message: 'Internal Server Error' });
+  });
+
+  it('serialises a result without statusCode as a 200 JSON body', async () => {
+    const response = await fetch(`${gateway.url}/plain`);
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toEqual({ hello: 'world' });
+  });
+
+  it('answers 404 for unknown routes and wrong methods without invoking anything', async () => {
+    const before = received.length;
+
+    const unknown = await fetch(`${gateway.url}/nowhere`);
+    const wrongMethod = await fetch(`${gateway.url}/plain`, { method: 'DELETE' });
+
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ message: 'Not Found' });
+    expect(wrongMethod.status).toBe(404);
+    expect(received.length).toBe(before);
+  });
+
+  it('serves /_local/ routes of the runtime itself', async () => {
+    const response = await fetch(`${gateway.url}/_local/echo`, { method: 'POST', body: '{"x":1}' });
+    const missing = await fetch(`${gateway.url}/_local/missing`);
+
+    expect(await response.json()).toEqual({ echoed: { x: 1 } });
+    expect(missing.status).toBe(404);
+  });
+});
