@@ -55,6 +55,12 @@ export interface ScheduleTrigger {
   readonly expression: string;
 }
 
+/**
+ * Retry policy of every recurring schedule, in AWS and locally. A recurring job catches up on its next run, so
+ * Scheduler's default of 185 retries over 24 h would only pile invocations onto a struggling function.
+ */
+export const RECURRING_SCHEDULE_RETRY = { maximumRetryAttempts: 2, maximumEventAgeSeconds: 300 } as const;
+
 export interface StreamTrigger {
   readonly type: 'stream';
   readonly table: string;
@@ -156,3 +162,13 @@ export const appModel: AppModel = {
     },
   ],
 };
+
+/** The names of every deployment setting the model's functions read, e.g. `PAYMENT_TIMEOUT_SECONDS`. */
+export function settingNames(model: AppModel): string[] {
+  const names = new Set(
+    model.functions.flatMap((declaration) =>
+      Object.values(declaration.environment).flatMap((value) => ('setting' in value ? [value.setting] : [])),
+    ),
+  );
+  return [...names].sort();
+}

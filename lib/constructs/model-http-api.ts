@@ -1,0 +1,79 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { HttpTrigger } from '../model';
+import { pascalCase } from './naming';
+
+export interface ModelHttpApiProps {
+  /**
+   * Request rate limits of the `$default` stage.
+   * @default - the account's API Gateway limits
+   */
+  readonly throttle?: apigwv2.ThrottleSettings;
+  /**
+   * How long access logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the access log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The one HTTP API in front of every `http`-triggered function: payload format 2.0 Lambda proxy integrations,
+ * one integration per function whatever its number of routes, and a `$default` stage with access logs so each
+ * request can be traced to its Lambda invocation.
+ */
+export class ModelHttpApi extends Construct {
+  public readonly api: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  public readonly accessLogGroup: logs.LogGroup;
+  private readonly integrations = new Map<lambda.IFunction, HttpLambdaIntegration>();
+
+  public constructor(scope: Construct, id: string, props: ModelHttpApiProps = {}) {
+    super(scope, id);
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // The stage is built here, not by HttpApi, because only an explicit stage takes access log settings.
+    this.api = new apigwv2.HttpApi(this, 'Api', { createDefaultStage: false });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle,
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup) },
+    });
+  }
+
+  /** The invoke URL of the `$default` stage, ending in `/`. */
+  public get url(): string {
+    return this.stage.url;
+  }
+
+  /** Routes `trigger.method trigger.path` to `fn`, the function declared as `functionName`. */
+  public addRoute(functionName: string, trigger: HttpTrigger, fn: lambda.IFunction): void {
+    this.api.addRoutes({
+      path: trigger.path,
+      methods: [apigwv2.HttpMethod[trigger.method]],
+      integration: this.integrationFor(functionName, fn),
+    });
+  }
+
+  private integrationFor(functionName: string, fn: lambda.IFunction): HttpLambdaIntegration {
+    let integration = this.integrations.get(fn);
+    if (integration === undefined) {
+      integration = new HttpLambdaIntegration(`${pascalCase(functionName)}Integration`, fn, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      });
+      this.integrations.set(fn, integration);
+    }
+    return integration;
+  }
+}

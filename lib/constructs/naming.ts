@@ -1,0 +1,11 @@
+/**
+ * Turns a model name such as `order-events.fifo` into `OrderEventsFifo`, so that construct ids and output
+ * names stay stable, readable and valid CloudFormation logical ids whatever punctuation the model uses.
+ */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/)
+    .filter((part) => part.length > 0)
+    .map((part) => `${part.charAt(0).toUpperCase()}${part.slice(1)}`)
+    .join('');
+}

@@ -1,0 +1,297 @@
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { DeadLetterQueue } from './constructs/dead-letter-queue';
+import { assertDeployableModel } from './constructs/model-checks';
+import { ModelFunction } from './constructs/model-function';
+import { ModelHttpApi } from './constructs/model-http-api';
+import { ModelQueue } from './constructs/model-queue';
+import { ModelStateMachine } from './constructs/model-state-machine';
+import { ModelTable } from './constructs/model-table';
+import { pascalCase } from './constructs/naming';
+import {
+  type AppModel,
+  type EnvironmentValue,
+  type FunctionDeclaration,
+  RECURRING_SCHEDULE_RETRY,
+  type Trigger,
+} from './model';
+
+const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface OrderBackboneStackProps extends StackProps {
+  /** The declaration of every table, queue, function and state machine; the stack adds nothing it does not state. */
+  readonly model: AppModel;
+  /**
+   * Values for `{ setting }` environment entries, by setting name (`bin/app.ts` reads them from CDK context).
+   * @default - each entry's declared `default`
+   */
+  readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * The workflow type of every state machine.
+   * @default sfn.StateMachineType.STANDARD - exactly-once and redrivable, as a saga that moves money should be
+   */
+  readonly workflowType?: sfn.StateMachineType;
+  /**
+   * What happens to tables and log groups when they leave the stack (use DESTROY for throw-away stacks).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The directory that entry and definition paths in the model are relative to; it must hold `package-lock.json`.
+   * @default - the repository root
+   */
+  readonly rootDir?: string;
+  /**
+   * `POWERTOOLS_SERVICE_NAME` of every function.
+   * @default 'order-backbone'
+   */
+  readonly serviceName?: string;
+  /**
+   * Retention of function, state machine and API access logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The whole order backbone, built from an {@link AppModel} and nothing else: one DynamoDB table per declared
+ * table, one SQS queue (with an alarmed dead-letter queue) per declared queue, one Lambda function per declared
+ * function with its triggers (HTTP API route, SQS, DynamoDB stream, EventBridge Scheduler) and exactly the
+ * grants its `access` declares, and one Step Functions state machine per declared ASL file.
+ *
+ * The model is checked first (see `assertDeployableModel`): an SQS visibility timeout shorter than six times
+ * the timeout of a function it triggers, or a reference to something undeclared, fails synth.
+ *
+ * ASL files reference function ARNs as `${FunctionArn_<function name with '-' replaced by '_'>}`; see
+ * {@link ModelStateMachine}. A function whose environment names a state machine may start executions of it.
+ */
+export class OrderBackboneStack extends Stack {
+  public readonly tables: ReadonlyMap<string, dynamodb.TableV2>;
+  public readonly queues: ReadonlyMap<string, ModelQueue>;
+  public readonly functions: ReadonlyMap<string, nodejs.NodejsFunction>;
+  public readonly stateMachines: ReadonlyMap<string, sfn.StateMachine>;
+  public readonly httpApi: ModelHttpApi;
+  /** Receives every dead-letter alarm; subscribe the on-call channel to it. */
+  public readonly alarmTopic: sns.Topic;
+
+  private readonly settings: Readonly<Record<string, string>>;
+  private readonly rootDir: string;
+  private readonly removalPolicy: RemovalPolicy;
+  private readonly logRetention: logs.RetentionDays;
+
+  public constructor(scope: Construct, id: string, props: OrderBackboneStackProps) {
+    super(scope, id, props);
+    const { model } = props;
+    assertDeployableModel(model);
+    this.settings = props.settings ?? {};
+    this.rootDir = props.rootDir ?? REPOSITORY_ROOT;
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { enforceSSL: true });
+    this.tables = new Map(
+      model.tables.map((declaration) => [
+        declaration.name,
+        new ModelTable(this, `${pascalCase(declaration.name)}Table`, {
+          declaration,
+          removalPolicy: this.removalPolicy,
+        }).table,
+      ]),
+    );
+    this.queues = new Map(
+      model.queues.map((declaration) => [
+        declaration.name,
+        new ModelQueue(this, `${pascalCase(declaration.name)}Queue`, {
+          declaration,
+          alarmTopic: this.alarmTopic,
+        }),
+      ]),
+    );
+    this.httpApi = new ModelHttpApi(this, 'HttpApi', {
+      logRetention: this.logRetention,
+      logRemovalPolicy: this.removalPolicy,
+    });
+
+    const modelFunctions = new Map(
+      model.functions.map((declaration) => [
+        declaration.name,
+        this.createFunction(declaration, props.serviceName ?? 'order-backbone'),
+      ]),
+    );
+    this.functions = new Map([...modelFunctions].map(([name, construct]) => [name, construct.function]));
+    for (const declaration of model.functions) {
+      const construct = modelFunctions.get(declaration.name);
+      if (construct === undefined) continue;
+      this.grantAccess(declaration, construct.function);
+      declaration.triggers.forEach((trigger, index) => {
+        this.addTrigger(declaration, trigger, construct, index);
+      });
+    }
+
+    const stateMachines = new Map(
+      model.stateMachines.map((declaration) => [
+        declaration.name,
+        new ModelStateMachine(this, `${pascalCase(declaration.name)}StateMachine`, {
+          declaration,
+          rootDir: this.rootDir,
+          functions: this.functions,
+          stateMachineType: props.workflowType,
+          logRetention: this.logRetention,
+          logRemovalPolicy: this.removalPolicy,
+        }),
+      ]),
+    );
+    this.stateMachines = new Map(
+      [...stateMachines].map(([name, construct]) => [name, construct.stateMachine]),
+    );
+    this.wireStateMachineEnvironment(model, stateMachines);
+    this.addOutputs();
+  }
+
+  private createFunction(declaration: FunctionDeclaration, serviceName: string): ModelFunction {
+    const environment: Record<string, string> = {};
+    for (const [variable, value] of Object.entries(declaration.environment)) {
+      const resolved = this.resolveEnvironmentValue(value);
+      if (resolved !== undefined) environment[variable] = resolved;
+    }
+    return new ModelFunction(this, `${pascalCase(declaration.name)}Function`, {
+      declaration,
+      rootDir: this.rootDir,
+      environment,
+      serviceName,
+      logRetention: this.logRetention,
+      logRemovalPolicy: this.removalPolicy,
+    });
+  }
+
+  /** Physical value of an environment entry; state machine ARNs come later, as state machines need the functions first. */
+  private resolveEnvironmentValue(value: EnvironmentValue): string | undefined {
+    if ('literal' in value) return value.literal;
+    if ('setting' in value) return this.settings[value.setting] ?? value.default;
+    if ('tableName' in value) return this.table(value.tableName).tableName;
+    if ('queueUrl' in value) return this.queue(value.queueUrl).queue.queueUrl;
+    return undefined;
+  }
+
+  private grantAccess(declaration: FunctionDeclaration, fn: lambda.IFunction): void {
+    for (const { table, mode } of declaration.access.tables ?? []) {
+      if (mode === 'read') this.table(table).grantReadData(fn);
+      else this.table(table).grantReadWriteData(fn);
+    }
+    for (const { queue, mode } of declaration.access.queues ?? []) {
+      if (mode === 'send') this.queue(queue).queue.grantSendMessages(fn);
+      else this.queue(queue).queue.grantConsumeMessages(fn);
+    }
+  }
+
+  private addTrigger(
+    declaration: FunctionDeclaration,
+    trigger: Trigger,
+    construct: ModelFunction,
+    index: number,
+  ): void {
+    const fn = construct.function;
+    switch (trigger.type) {
+      case 'http':
+        this.httpApi.addRoute(declaration.name, trigger, fn);
+        return;
+      case 'queue':
+        fn.addEventSource(
+          new eventSources.SqsEventSource(this.queue(trigger.queue).queue, {
+            batchSize: trigger.batchSize,
+            reportBatchItemFailures: trigger.reportBatchItemFailures,
+          }),
+        );
+        return;
+      case 'stream': {
+        // Records that exhaust their retries would otherwise be dropped without a trace.
+        const failures = new DeadLetterQueue(construct, `StreamFailures${index}`, {
+          alarmTopic: this.alarmTopic,
+        });
+        fn.addEventSource(
+          new eventSources.DynamoEventSource(this.table(trigger.table), {
+            batchSize: trigger.batchSize,
+            startingPosition: lambda.StartingPosition[trigger.startingPosition],
+            retryAttempts: trigger.maxRetryAttempts,
+            bisectBatchOnError: trigger.bisectBatchOnError,
+            reportBatchItemFailures: trigger.reportBatchItemFailures,
+            onFailure: new eventSources.SqsDlq(failures.queue),
+          }),
+        );
+        return;
+      }
+      case 'schedule':
+        new scheduler.Schedule(construct, `Schedule${index}`, {
+          description: `${declaration.name}: ${trigger.expression}`,
+          schedule: scheduler.ScheduleExpression.expression(trigger.expression),
+          target: new schedulerTargets.LambdaInvoke(fn, {
+            retryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
+            maxEventAge: Duration.seconds(RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds),
+          }),
+        });
+        return;
+    }
+  }
+
+  private wireStateMachineEnvironment(
+    model: AppModel,
+    stateMachines: ReadonlyMap<string, ModelStateMachine>,
+  ): void {
+    for (const declaration of model.functions) {
+      const fn = this.functions.get(declaration.name);
+      if (fn === undefined) continue;
+      for (const [variable, value] of Object.entries(declaration.environment)) {
+        if (!('stateMachineArn' in value)) continue;
+        const machine = stateMachines.get(value.stateMachineArn);
+        if (machine === undefined) continue;
+        if (machine.invokedFunctionNames.includes(declaration.name)) {
+          throw new Error(
+            `function '${declaration.name}' both starts state machine '${value.stateMachineArn}' and is invoked ` +
+              'by it: CloudFormation cannot create the two, each needs the other to exist first',
+          );
+        }
+        fn.addEnvironment(variable, machine.stateMachine.stateMachineArn);
+        machine.stateMachine.grantStartExecution(fn);
+      }
+    }
+  }
+
+  private addOutputs(): void {
+    new CfnOutput(this, 'HttpApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+    for (const [name, table] of this.tables) {
+      new CfnOutput(this, `${pascalCase(name)}TableName`, { value: table.tableName });
+    }
+    for (const [name, queue] of this.queues) {
+      new CfnOutput(this, `${pascalCase(name)}QueueUrl`, { value: queue.queue.queueUrl });
+      new CfnOutput(this, `${pascalCase(name)}DeadLetterQueueUrl`, {
+        value: queue.deadLetterQueue.queue.queueUrl,
+      });
+    }
+    for (const [name, machine] of this.stateMachines) {
+      new CfnOutput(this, `${pascalCase(name)}StateMachineArn`, { value: machine.stateMachineArn });
+    }
+  }
+
+  private table(name: string): dynamodb.TableV2 {
+    const table = this.tables.get(name);
+    if (table === undefined) throw new Error(`table '${name}' is not declared`);
+    return table;
+  }
+
+  private queue(name: string): ModelQueue {
+    const queue = this.queues.get(name);
+    if (queue === undefined) throw new Error(`queue '${name}' is not declared`);
+    return queue;
+  }
+}
