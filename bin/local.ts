@@ -1,0 +1,91 @@
+/**
+ * `npm start`: the whole order backbone on this machine, with no AWS account.
+ *
+ *   npm start                          in memory, gateway on $PORT (default 3000)
+ *   npm start -- --data-dir .local-data   keep DynamoDB and SQS data across restarts
+ *
+ * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment.
+ */
+import { parseArgs } from 'node:util';
+import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
+import { type LocalSystem, startLocalSystem } from '../lib/local/runtime';
+import { appModel, settingNames } from '../lib/model';
+
+function settingsFromEnvironment(): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const name of settingNames(appModel)) {
+    const value = process.env[name];
+    if (value !== undefined) settings[name] = value;
+  }
+  return settings;
+}
+
+function portFrom(text: string | undefined): number {
+  if (text === undefined) return 3000;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be a whole number from 0 to 65535, not ${text}`);
+  }
+  return port;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'data-dir': { type: 'string' },
+      port: { type: 'string' },
+    },
+    strict: true,
+  });
+  const dataDir = values['data-dir'] ?? process.env.LOCAL_DATA_DIR;
+  const startedAt = performance.now();
+  let system: LocalSystem;
+  try {
+    system = await startLocalSystem({
+      port: portFrom(values.port ?? process.env.PORT),
+      ...(dataDir === undefined ? {} : { dataDir }),
+      settings: settingsFromEnvironment(),
+      functionLogLevel: process.env.FUNCTION_LOG_LEVEL ?? 'INFO',
+      log: (message) => console.error(`[local] ${message}`),
+    });
+  } catch (error) {
+    if (error instanceof DynamoDbLocalError) {
+      console.error(`Cannot start: ${error.message}`);
+    } else {
+      console.error('Cannot start the local system:', error);
+    }
+    process.exitCode = 1;
+    return;
+  }
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  const lines = [
+    `Order backbone running locally (started in ${seconds} s), ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}`,
+    `  HTTP API        ${system.url}   (try: curl ${system.url}/_local/health)`,
+    `  DynamoDB        ${system.endpoints.dynamodb}`,
+    `  SQS             ${system.endpoints.sqs}`,
+    `  Step Functions  ${system.endpoints.stepfunctions}`,
+    'Press Ctrl+C to stop.',
+  ];
+  console.log(lines.join('\n'));
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`[local] ${signal}: stopping`);
+    system.stop().then(
+      () => {
+        console.error('[local] stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        console.error('[local] stopped with errors:', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+await main();

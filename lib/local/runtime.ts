@@ -1,0 +1,425 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { functionArnKeysIn, functionArnSubstitutionKey } from '../constructs/asl-substitutions';
+import { assertDeployableModel } from '../constructs/model-checks';
+import {
+  type AppModel,
+  appModel,
+  type EnvironmentValue,
+  type FunctionDeclaration,
+  RECURRING_SCHEDULE_RETRY,
+} from '../model';
+import { startDynamoDbLocal } from './dynamodb-local';
+import { type LocalEventBridge, startLocalEventBridge } from './eventbridge';
+import { FunctionHost } from './function-host';
+import { type Gateway, type GatewayRoute, type LocalRoute, startGateway } from './gateway';
+import { type CreatedQueue, createQueues, createTables } from './resources';
+import { type LocalScheduler, sqsDeadLetterSender, startLocalScheduler } from './scheduler';
+import { startSqsLocal } from './sqs-local';
+import { type RunnerLogger, startSqsRunner } from './sqs-runner';
+import { type LocalStepFunctions, startLocalStepFunctions } from './stepfunctions';
+import { startStreamRunner } from './stream-runner';
+
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_ACCOUNT_ID = '000000000000';
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface LocalSystemOptions {
+  /** Gateway port; 0 picks a free one. Default 3000. */
+  readonly port?: number;
+  /** Folder that keeps DynamoDB and SQS data across restarts. Default: everything in memory. */
+  readonly dataDir?: string;
+  /** Values of the model's deployment settings (e.g. `PAYMENT_TIMEOUT_SECONDS`); unset ones take their default. */
+  readonly settings?: Readonly<Record<string, string>>;
+  /** Powertools log level inside functions, e.g. `INFO`, or `SILENT` for tests. Default `INFO`. */
+  readonly functionLogLevel?: string;
+  /**
+   * Local intervals, in seconds, of scheduled functions by function name, so that a `rate(1 minute)` job can
+   * run every few seconds in a demo or a test. Default: the declared rates.
+   */
+  readonly scheduleRatesSeconds?: Readonly<Record<string, number>>;
+  /** Execution environments per function. Default 4. */
+  readonly functionConcurrency?: number;
+  readonly model?: AppModel;
+  readonly rootDir?: string;
+  /** Where the runtime reports what it does; default: nowhere. */
+  readonly log?: (message: string) => void;
+}
+
+export interface LocalEndpoints {
+  readonly gateway: string;
+  readonly dynamodb: string;
+  readonly sqs: string;
+  readonly stepfunctions: string;
+  readonly scheduler: string;
+  readonly eventbridge: string;
+}
+
+export interface LocalSystem {
+  readonly url: string;
+  readonly endpoints: LocalEndpoints;
+  readonly invoker: FunctionHost;
+  readonly queues: Readonly<Record<string, CreatedQueue>>;
+  /** Stops everything that was started, in reverse order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Something started that must be stopped, with a name for the message when stopping fails. */
+interface Started {
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+/** A function has at most one recurring schedule (a model rule), so it is named after the function. */
+function recurringScheduleName(functionName: string): string {
+  return `${functionName}-schedule`;
+}
+
+function streamFailureQueueName(functionName: string): string {
+  return `${functionName}-stream-failures`;
+}
+
+function localFunctionArn(functionName: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
+}
+
+/**
+ * Boots the whole system on this machine: DynamoDB Local, SQS (fauxqs), Step Functions, the declared
+ * functions in their execution environments, and the HTTP gateway. Tables, queues, routes and state machines
+ * come from the same model the CDK stack reads. If any part fails to start, the parts already started are
+ * stopped before the error is rethrown, so no child process is left behind.
+ */
+export async function startLocalSystem(options: LocalSystemOptions = {}): Promise<LocalSystem> {
+  const model = options.model ?? appModel;
+  // The same rules as synth: a model that could not deploy must not run locally either.
+  assertDeployableModel(model);
+  const rootDir = options.rootDir ?? REPOSITORY_ROOT;
+  const log = options.log ?? (() => undefined);
+  const started: Started[] = [];
+  const stopAll = async () => {
+    const failures: string[] = [];
+    for (const part of started.splice(0).reverse()) {
+      try {
+        await part.stop();
+      } catch (error) {
+        failures.push(`${part.name}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (failures.length > 0) {
+      throw new Error(`some local services did not stop cleanly: ${failures.join('; ')}`);
+    }
+  };
+
+  try {
+    // Both are awaited to the end even when one fails, so that the other is registered and then stopped.
+    const [dynamodbStart, sqsStart] = await Promise.allSettled([
+      startDynamoDbLocal(options.dataDir === undefined ? {} : { dataDir: join(options.dataDir, 'dynamodb') }),
+      startSqsLocal(options.dataDir === undefined ? {} : { dataDir: join(options.dataDir, 'sqs') }),
+    ]);
+    if (dynamodbStart.status === 'fulfilled') {
+      started.push({ name: 'DynamoDB Local', stop: () => dynamodbStart.value.stop() });
+    }
+    if (sqsStart.status === 'fulfilled') {
+      started.push({ name: 'SQS (fauxqs)', stop: () => sqsStart.value.stop() });
+    }
+    if (dynamodbStart.status === 'rejected') throw dynamodbStart.reason;
+    if (sqsStart.status === 'rejected') throw sqsStart.reason;
+    const dynamodb = dynamodbStart.value;
+    const sqs = sqsStart.value;
+    log(`DynamoDB Local ${dynamodb.endpoint}, SQS ${sqs.endpoint}`);
+
+    const dynamodbClient = new DynamoDBClient({
+      endpoint: dynamodb.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const sqsClient = new SQSClient({
+      endpoint: sqs.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    started.push({
+      name: 'AWS clients',
+      stop: async () => {
+        dynamodbClient.destroy();
+        sqsClient.destroy();
+      },
+    });
+    await createTables(dynamodbClient, model.tables);
+    const queues = await createQueues(sqsClient, model.queues);
+
+    // The function host is created before Step Functions so that task states can call it; it is only given
+    // the state machine ARNs through the functions' environments, which are resolved lazily below.
+    const stateMachineArns: Record<string, string> = {};
+    const baseEnvironment: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      TZ: 'UTC',
+      POWERTOOLS_LOG_LEVEL: options.functionLogLevel ?? 'INFO',
+    };
+    const resolveValue = (functionName: string, key: string, value: EnvironmentValue): string => {
+      if ('literal' in value) return value.literal;
+      if ('setting' in value) return options.settings?.[value.setting] ?? value.default;
+      if ('tableName' in value) return value.tableName;
+      if ('queueUrl' in value) {
+        const queue = queues[value.queueUrl];
+        if (queue === undefined)
+          throw new Error(`${functionName}.${key}: no queue ${value.queueUrl} is declared`);
+        return queue.url;
+      }
+      const arn = stateMachineArns[value.stateMachineArn];
+      if (arn === undefined) {
+        throw new Error(`${functionName}.${key}: no state machine ${value.stateMachineArn} is declared`);
+      }
+      return arn;
+    };
+
+    const stepFunctionsDeclarations = await Promise.all(
+      model.stateMachines.map(async (machine) => {
+        const text = await readFile(resolve(rootDir, machine.definition), 'utf8');
+        const taskFunctions: Record<string, string> = {};
+        let substituted = text;
+        for (const key of functionArnKeysIn(text)) {
+          const declared = model.functions.find(
+            (candidate) => functionArnSubstitutionKey(candidate.name) === key,
+          );
+          if (declared === undefined) {
+            throw new Error(`${machine.definition} names \${${key}}, which is no declared function`);
+          }
+          const arn = localFunctionArn(declared.name);
+          taskFunctions[arn] = declared.name;
+          substituted = substituted.replaceAll(`\${${key}}`, arn);
+        }
+        return { name: machine.name, definition: JSON.parse(substituted) as object, taskFunctions };
+      }),
+    );
+
+    let functionHost: FunctionHost | undefined;
+    const invoker = {
+      invoke: async (functionName: string, event: unknown) => {
+        if (functionHost === undefined) throw new Error('functions are not started yet');
+        return await functionHost.invoke(functionName, event);
+      },
+    };
+    const stepFunctions: LocalStepFunctions = await startLocalStepFunctions({
+      stateMachines: stepFunctionsDeclarations,
+      invoker,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+    });
+    started.push({ name: 'Step Functions', stop: () => stepFunctions.stop() });
+    Object.assign(stateMachineArns, stepFunctions.stateMachineArns);
+    baseEnvironment.AWS_ENDPOINT_URL_SFN = stepFunctions.url;
+
+    const scheduler: LocalScheduler = await startLocalScheduler({
+      invoker,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      targetFunctions: Object.fromEntries(
+        model.functions.map((declaration) => [localFunctionArn(declaration.name), declaration.name]),
+      ),
+      deadLetters: sqsDeadLetterSender(sqsClient),
+      rateOverridesSeconds: Object.fromEntries(
+        Object.entries(options.scheduleRatesSeconds ?? {}).map(([functionName, seconds]) => [
+          recurringScheduleName(functionName),
+          seconds,
+        ]),
+      ),
+    });
+    started.push({ name: 'Scheduler', stop: () => scheduler.stop() });
+    baseEnvironment.AWS_ENDPOINT_URL_SCHEDULER = scheduler.url;
+
+    const eventBridge: LocalEventBridge = await startLocalEventBridge({
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+    });
+    started.push({ name: 'EventBridge', stop: () => eventBridge.stop() });
+    baseEnvironment.AWS_ENDPOINT_URL_EVENTBRIDGE = eventBridge.url;
+
+    const environmentOf = (declaration: FunctionDeclaration): Record<string, string> => {
+      const environment: Record<string, string> = {
+        ...baseEnvironment,
+        AWS_LAMBDA_FUNCTION_NAME: declaration.name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(declaration.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      };
+      for (const [key, value] of Object.entries(declaration.environment)) {
+        environment[key] = resolveValue(declaration.name, key, value);
+      }
+      return environment;
+    };
+    const host = new FunctionHost({
+      functions: model.functions.map((declaration) => ({
+        declaration,
+        environment: environmentOf(declaration),
+      })),
+      rootDir,
+      region: LOCAL_REGION,
+      accountId: LOCAL_ACCOUNT_ID,
+      ...(options.functionConcurrency === undefined ? {} : { maxConcurrency: options.functionConcurrency }),
+    });
+    functionHost = host;
+    started.push({ name: 'functions', stop: () => host.stop() });
+
+    const schedulerClient = new SchedulerClient({
+      endpoint: scheduler.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    try {
+      for (const declaration of model.functions) {
+        for (const trigger of declaration.triggers) {
+          if (trigger.type !== 'schedule') continue;
+          await schedulerClient.send(
+            new CreateScheduleCommand({
+              Name: recurringScheduleName(declaration.name),
+              ScheduleExpression: trigger.expression,
+              FlexibleTimeWindow: { Mode: 'OFF' },
+              Target: {
+                Arn: localFunctionArn(declaration.name),
+                RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local-scheduler`,
+                RetryPolicy: {
+                  MaximumRetryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
+                  MaximumEventAgeInSeconds: RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds,
+                },
+              },
+            }),
+          );
+        }
+      }
+    } finally {
+      schedulerClient.destroy();
+    }
+
+    const runnerLogger: RunnerLogger = {
+      info: (message, details) =>
+        log(details === undefined ? message : `${message} ${JSON.stringify(details)}`),
+      warn: (message, details) =>
+        log(details === undefined ? message : `${message} ${JSON.stringify(details)}`),
+    };
+    for (const declaration of model.functions) {
+      for (const trigger of declaration.triggers) {
+        if (trigger.type === 'queue') {
+          const queue = queues[trigger.queue];
+          if (queue === undefined)
+            throw new Error(`${declaration.name}: no queue ${trigger.queue} is declared`);
+          const runner = startSqsRunner({
+            client: sqsClient,
+            queueUrl: queue.url,
+            queueArn: queue.arn,
+            functionName: declaration.name,
+            batchSize: trigger.batchSize,
+            reportBatchItemFailures: trigger.reportBatchItemFailures,
+            invoker: host,
+            logger: runnerLogger,
+          });
+          started.push({ name: `${queue.name} -> ${declaration.name}`, stop: () => runner.stop() });
+        }
+        if (trigger.type === 'stream') {
+          // As in the stack: batches that exhaust their retries go to a queue of their own, not into the void.
+          const failures = await sqsClient.send(
+            new CreateQueueCommand({ QueueName: streamFailureQueueName(declaration.name) }),
+          );
+          const runner = await startStreamRunner({
+            connection: { endpoint: dynamodb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
+            tableName: trigger.table,
+            functionName: declaration.name,
+            batchSize: trigger.batchSize,
+            startingPosition: trigger.startingPosition,
+            maxRetryAttempts: trigger.maxRetryAttempts,
+            bisectBatchOnError: trigger.bisectBatchOnError,
+            reportBatchItemFailures: trigger.reportBatchItemFailures,
+            invoker: host,
+            accountId: LOCAL_ACCOUNT_ID,
+            logger: runnerLogger,
+            onFailure: async (failure) => {
+              await sqsClient.send(
+                new SendMessageCommand({ QueueUrl: failures.QueueUrl, MessageBody: JSON.stringify(failure) }),
+              );
+            },
+          });
+          started.push({ name: `${trigger.table} stream -> ${declaration.name}`, stop: () => runner.stop() });
+        }
+      }
+    }
+
+    const routes: GatewayRoute[] = model.functions.flatMap((declaration) =>
+      declaration.triggers.flatMap((trigger) =>
+        trigger.type === 'http'
+          ? [{ method: trigger.method, path: trigger.path, functionName: declaration.name }]
+          : [],
+      ),
+    );
+    const endpoints = {
+      dynamodb: dynamodb.endpoint,
+      sqs: sqs.endpoint,
+      stepfunctions: stepFunctions.url,
+      scheduler: scheduler.url,
+      eventbridge: eventBridge.url,
+    };
+    const localRoutes: LocalRoute[] = [
+      {
+        method: 'GET',
+        path: '/_local/health',
+        handle: async () => ({ statusCode: 200, body: { status: 'ok' } }),
+      },
+      {
+        method: 'GET',
+        path: '/_local/endpoints',
+        handle: async () => ({ statusCode: 200, body: { ...endpoints, queues } }),
+      },
+      {
+        method: 'GET',
+        path: '/_local/executions',
+        handle: async () => ({ statusCode: 200, body: { executions: stepFunctions.executions() } }),
+      },
+      {
+        method: 'GET',
+        path: '/_local/schedules',
+        handle: async () => ({ statusCode: 200, body: scheduler.inspect() }),
+      },
+      {
+        method: 'GET',
+        path: '/_local/events',
+        handle: async () => ({ statusCode: 200, body: { events: eventBridge.events() } }),
+      },
+    ];
+    const gateway: Gateway = await startGateway({
+      port: options.port ?? 3000,
+      routes,
+      localRoutes,
+      invoker: host,
+      accountId: LOCAL_ACCOUNT_ID,
+      onFunctionError: (route, error) =>
+        log(
+          `${route.method} ${route.path} -> ${route.functionName} failed: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+    });
+    started.push({ name: 'gateway', stop: () => gateway.stop() });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: gateway.url,
+      endpoints: { gateway: gateway.url, ...endpoints },
+      invoker: host,
+      queues,
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+}

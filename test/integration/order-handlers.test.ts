@@ -1,0 +1,191 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
+import { httpEvent } from '../support/http-events';
+
+type Handler = (event: unknown, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+let tables: TestTables;
+let createOrder: Handler;
+let getOrder: Handler;
+let cancelOrder: Handler;
+
+const context = {
+  functionName: 'test',
+  awsRequestId: 'test-request',
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+const body = {
+  customerId: 'customer-1',
+  currency: 'EUR',
+  items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
+};
+
+beforeAll(async () => {
+  tables = await createTestTables();
+  useTablesForHandlers(tables, { PAYMENT_TIMEOUT_SECONDS: '60' });
+  createOrder = (await import('../../functions/http/create-order')).handler as unknown as Handler;
+  getOrder = (await import('../../functions/http/get-order')).handler as unknown as Handler;
+  cancelOrder = (await import('../../functions/http/cancel-order')).handler as unknown as Handler;
+});
+
+function post(payload: unknown, headers: Record<string, string> = {}) {
+  return createOrder(
+    httpEvent({
+      method: 'POST',
+      path: '/orders',
+      routeKey: 'POST /orders',
+      body: JSON.stringify(payload),
+      headers: { 'content-type': 'application/json', ...headers },
+    }),
+    context,
+  );
+}
+
+function get(orderId: string) {
+  return getOrder(
+    httpEvent({
+      method: 'GET',
+      path: `/orders/${orderId}`,
+      routeKey: 'GET /orders/{orderId}',
+      pathParameters: { orderId },
+    }),
+    context,
+  );
+}
+
+function cancel(orderId: string) {
+  return cancelOrder(
+    httpEvent({
+      method: 'POST',
+      path: `/orders/${orderId}/cancel`,
+      routeKey: 'POST /orders/{orderId}/cancel',
+      pathParameters: { orderId },
+    }),
+    context,
+  );
+}
+
+function json(response: APIGatewayProxyStructuredResultV2): Record<string, unknown> {
+  return JSON.parse(response.body ?? 'null') as Record<string, unknown>;
+}
+
+async function countItems(): Promise<number> {
+  const { Count } = await tables.client.send(
+    new (await import('@aws-sdk/client-dynamodb')).ScanCommand({
+      TableName: tables.ordersTableName,
+      Select: 'COUNT',
+    }),
+  );
+  return Count ?? 0;
+}
+
+describe('order handlers against DynamoDB Local', () => {
+  it('creates an order with its first timeline entry, conditionally', async () => {
+    const response = await post(body);
+
+    expect(response.statusCode).toBe(201);
+    const order = json(response);
+    expect(order).toMatchObject({
+      status: 'PENDING_PAYMENT',
+      totalAmount: 2500,
+      currency: 'EUR',
+      items: body.items,
+    });
+    const orderId = String(order.orderId);
+    expect(response.headers?.location).toBe(`/orders/${orderId}`);
+    expect(Date.parse(String(order.paymentDeadline)) - Date.parse(String(order.createdAt))).toBe(60_000);
+    const stored = await tables.documentClient.send(
+      new QueryCommand({
+        TableName: tables.ordersTableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': `ORDER#${orderId}` },
+      }),
+    );
+    expect(stored.Items?.map((item) => item.SK)).toEqual(['ORDER', 'TRANSITION#0000000001']);
+  });
+
+  it('reads an order with its history, and cancels it once', async () => {
+    const orderId = String(json(await post(body)).orderId);
+
+    const cancelled = await cancel(orderId);
+    const again = await cancel(orderId);
+    const read = json(await get(orderId));
+
+    expect(cancelled.statusCode).toBe(200);
+    expect(json(cancelled).status).toBe('CANCELLED');
+    expect(again.statusCode).toBe(409);
+    expect(json(again).code).toBe('INVALID_TRANSITION');
+    expect(read.status).toBe('CANCELLED');
+    expect((read.history as { status: string }[]).map((entry) => entry.status)).toEqual([
+      'PENDING_PAYMENT',
+      'CANCELLED',
+    ]);
+  });
+
+  it('answers 404 problem details for unknown and malformed order ids', async () => {
+    const unknown = await get('01JZZZZZZZZZZZZZZZZZZZZZZZ');
+    const malformed = await cancel('not-an-id');
+
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers?.['content-type']).toBe('application/problem+json');
+    expect(json(unknown).code).toBe('ORDER_NOT_FOUND');
+    expect(malformed.statusCode).toBe(404);
+  });
+
+  it('replays an idempotent create and refuses the key with another body, writing nothing more', async () => {
+    const key = `key-${Date.now()}`;
+
+    const first = await post(body, { 'idempotency-key': key });
+    const itemsAfterFirst = await countItems();
+    const replay = await post({ ...body, items: [...body.items] }, { 'idempotency-key': key });
+    const reused = await post({ ...body, currency: 'USD' }, { 'idempotency-key': key });
+    const itemsAfterAll = await countItems();
+
+    expect(first.statusCode).toBe(201);
+    expect(replay.statusCode).toBe(200);
+    expect(json(replay).orderId).toBe(json(first).orderId);
+    expect(reused.statusCode).toBe(422);
+    expect(json(reused).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(itemsAfterAll).toBe(itemsAfterFirst);
+  });
+
+  it('creates exactly one order for concurrent requests with the same idempotency key', async () => {
+    const key = `race-${Date.now()}`;
+
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(body, { 'idempotency-key': key })),
+    );
+
+    const orderIds = new Set(responses.map((response) => json(response).orderId));
+    expect(orderIds.size).toBe(1);
+    expect(responses.filter((response) => response.statusCode === 201)).toHaveLength(1);
+    expect(responses.filter((response) => response.statusCode === 200)).toHaveLength(9);
+    const keyItem = await tables.documentClient.send(
+      new GetCommand({
+        TableName: tables.ordersTableName,
+        Key: { PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' },
+      }),
+    );
+    expect(keyItem.Item?.orderId).toBe([...orderIds][0]);
+  });
+
+  it('rejects bad requests without writing anything', async () => {
+    const before = await countItems();
+
+    const invalid = await post({ ...body, items: [{ sku: 'X', quantity: 0, unitPrice: 1 }] });
+    const badCurrency = await post({ ...body, currency: 'ABC' });
+    const badKey = await post(body, { 'idempotency-key': 'has space' });
+
+    expect(invalid.statusCode).toBe(400);
+    expect(json(invalid)).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [{ path: 'items/0/quantity' }],
+    });
+    expect(badCurrency.statusCode).toBe(400);
+    expect(badKey.statusCode).toBe(400);
+    expect(await countItems()).toBe(before);
+  });
+});
