@@ -64,6 +64,8 @@ async function main(): Promise<void> {
     `  DynamoDB        ${system.endpoints.dynamodb}`,
     `  SQS             ${system.endpoints.sqs}`,
     `  Step Functions  ${system.endpoints.stepfunctions}`,
+    `  Scheduler       ${system.endpoints.scheduler}`,
+    `  EventBridge     ${system.endpoints.eventbridge}`,
     'Press Ctrl+C to stop.',
   ];
   console.log(lines.join('\n'));

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { search } from '@aws-lambda-powertools/logger/correlationId';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
@@ -12,7 +13,10 @@ import type { Clock, IdGenerator } from './domain/ports';
  * per invocation. Endpoints come from the SDK's own configuration (`AWS_ENDPOINT_URL_<SERVICE>`), which is how
  * the same code reaches DynamoDB Local on a laptop and DynamoDB in AWS.
  */
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone' });
+export const logger = new Logger({
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone',
+  correlationIdSearchFn: search,
+});
 
 const systemClock: Clock = { now: () => new Date() };
 const ulidGenerator: IdGenerator = { newOrderId: () => ulid() };

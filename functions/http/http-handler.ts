@@ -1,3 +1,4 @@
+import { correlationPaths } from '@aws-lambda-powertools/logger/correlationId';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -12,6 +13,8 @@ export type HttpRoute = (event: APIGatewayProxyEventV2) => Promise<APIGatewayPro
  */
 export function httpHandler(route: HttpRoute) {
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>(route)
-    .use(injectLambdaContext(logger, { resetKeys: true, correlationIdPath: 'requestContext.requestId' }))
+    .use(
+      injectLambdaContext(logger, { resetKeys: true, correlationIdPath: correlationPaths.API_GATEWAY_HTTP }),
+    )
     .use(httpProblemDetails({ logger }));
 }
