@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { findFreePort } from './ports';
+import {
+  type JsonObject,
+  type JsonTargetProtocol,
+  jsonTargetHandler,
+  startLoopbackServer,
+  validateInput,
+} from './aws-protocol-server';
 
 /**
  * A local stand-in for the EventBridge API subset the system uses: PutEvents and event bus management, over the
@@ -80,6 +85,14 @@ const TIME_FIELD_BYTES = 14;
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 const BUS_NAME = /^[/.\-_A-Za-z0-9]{1,256}$/;
 
+const PROTOCOL: JsonTargetProtocol = {
+  targetPrefix: 'AWSEvents.',
+  contentType: 'application/x-amz-json-1.1',
+  maxRequestBytes: MAX_REQUEST_BYTES,
+  internalErrorType: 'InternalException',
+  apiError: EventBridgeApiError,
+};
+
 const entryShape = z.object({
   Time: z.number().optional(),
   Source: z.string().optional(),
@@ -114,7 +127,6 @@ interface StoredBus {
   readonly creationTime: Date;
 }
 
-type JsonObject = Record<string, unknown>;
 type EntryResult = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
 
 /**
@@ -122,15 +134,14 @@ type EntryResult = { EventId: string } | { ErrorCode: string; ErrorMessage: stri
  */
 export async function startLocalEventBridge(options: LocalEventBridgeOptions): Promise<LocalEventBridge> {
   const service = new EventBridgeService(options);
-  const server = createServer((request, response) => {
-    void handleRequest(service, request, response);
-  });
-  const port = options.port ?? (await findFreePort());
-  await listen(server, port);
+  const server = await startLoopbackServer(
+    jsonTargetHandler(PROTOCOL, (operation, body) => service.dispatch(operation, body)),
+    options.port,
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     events: () => service.events(),
-    stop: () => close(server),
+    stop: () => server.close(),
   };
 }
 
@@ -343,90 +354,5 @@ function epochSeconds(date: Date): number {
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    const detail = result.error.issues
-      .map((issue) => `Value at '${issue.path.join('.')}' failed to satisfy constraint: ${issue.message}`)
-      .join('; ');
-    throw new EventBridgeApiError(
-      'ValidationException',
-      `${result.error.issues.length} validation error(s) detected: ${detail}`,
-    );
-  }
-  return result.data;
-}
-
-async function handleRequest(
-  service: EventBridgeService,
-  request: IncomingMessage,
-  response: ServerResponse,
-) {
-  try {
-    const target = request.headers['x-amz-target'];
-    const operation = typeof target === 'string' && target.startsWith('AWSEvents.') ? target.slice(10) : '';
-    if (request.method !== 'POST' || operation === '') {
-      throw new EventBridgeApiError(
-        'UnknownOperationException',
-        'Expected a POST with X-Amz-Target AWSEvents.<Operation>',
-      );
-    }
-    const text = await readBody(request);
-    let body: unknown;
-    try {
-      body = text.length === 0 ? {} : JSON.parse(text);
-    } catch {
-      throw new EventBridgeApiError('SerializationException', 'The request body is not valid JSON');
-    }
-    sendJson(response, 200, service.dispatch(operation, body));
-  } catch (error) {
-    if (error instanceof EventBridgeApiError) {
-      sendJson(response, error.statusCode, { __type: error.code, message: error.message });
-      return;
-    }
-    sendJson(response, 500, {
-      __type: 'InternalException',
-      message: error instanceof Error ? error.message : String(error),
-    });
-  }
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES)
-      throw new EventBridgeApiError('ValidationException', 'The request body is too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(response: ServerResponse, statusCode: number, body: JsonObject): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(statusCode, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(payload),
-    'x-amzn-requestid': randomUUID(),
-  });
-  response.end(payload);
-}
-
-async function listen(server: Server, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-async function close(server: Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.close((error) => (error === undefined ? resolve() : reject(error)));
-    // The SDK keeps sockets alive; without this, close() would wait for them to time out.
-    server.closeAllConnections();
-  });
+  return validateInput(schema, body, (message) => new EventBridgeApiError('ValidationException', message));
 }

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import {
+  type JsonObject,
+  parseJsonBody,
+  readBody,
+  sendJson,
+  startLoopbackServer,
+  validateInput,
+} from './aws-protocol-server';
 import { FunctionInvocationError, type FunctionInvoker } from './invoker';
-import { findFreePort } from './ports';
 
 /**
  * A local stand-in for the EventBridge Scheduler API subset the system uses. It speaks the REST-JSON protocol of
@@ -279,24 +286,21 @@ interface PendingSleep {
   readonly resolve: (completed: boolean) => void;
 }
 
-type JsonObject = Record<string, unknown>;
-
 /**
  * Starts the local EventBridge Scheduler endpoint on 127.0.0.1, with the `default` schedule group in place.
  */
 export async function startLocalScheduler(options: LocalSchedulerOptions): Promise<LocalScheduler> {
   const service = new SchedulerService(options);
-  const server = createServer((request, response) => {
-    void handleRequest(service, request, response);
-  });
-  const port = options.port ?? (await findFreePort());
-  await listen(server, port);
+  const server = await startLoopbackServer(
+    (request, response) => handleRequest(service, request, response),
+    options.port,
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     inspect: () => service.inspect(),
     stop: async () => {
       service.shutdown();
-      await close(server);
+      await server.close();
     },
   };
 }
@@ -935,36 +939,28 @@ function epochSeconds(date: Date): number {
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    const detail = result.error.issues
-      .map((issue) => `Value at '${issue.path.join('.')}' failed to satisfy constraint: ${issue.message}`)
-      .join('; ');
-    throw new SchedulerApiError(
-      'ValidationException',
-      `${result.error.issues.length} validation error(s) detected: ${detail}`,
-    );
-  }
-  return result.data;
+  return validateInput(schema, body, (message) => new SchedulerApiError('ValidationException', message));
 }
 
 async function handleRequest(service: SchedulerService, request: IncomingMessage, response: ServerResponse) {
   try {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const text = await readBody(request);
-    let body: unknown;
-    try {
-      body = text.length === 0 ? {} : JSON.parse(text);
-    } catch {
-      throw new SchedulerApiError('ValidationException', 'The request body is not valid JSON');
-    }
-    sendJson(response, 200, service.route(request.method ?? 'GET', url.pathname, url.searchParams, body));
+    const text = await readBody(
+      request,
+      MAX_REQUEST_BYTES,
+      () => new SchedulerApiError('ValidationException', 'The request body is too large'),
+    );
+    const body = parseJsonBody(
+      text,
+      () => new SchedulerApiError('ValidationException', 'The request body is not valid JSON'),
+    );
+    sendRestJson(response, 200, service.route(request.method ?? 'GET', url.pathname, url.searchParams, body));
   } catch (error) {
     if (error instanceof SchedulerApiError) {
-      sendJson(response, error.statusCode, { Message: error.message }, error.code);
+      sendRestJson(response, error.statusCode, { Message: error.message }, error.code);
       return;
     }
-    sendJson(
+    sendRestJson(
       response,
       500,
       { Message: error instanceof Error ? error.message : String(error) },
@@ -973,44 +969,18 @@ async function handleRequest(service: SchedulerService, request: IncomingMessage
   }
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES)
-      throw new SchedulerApiError('ValidationException', 'The request body is too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(response: ServerResponse, statusCode: number, body: JsonObject, errorType?: string): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(statusCode, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    'x-amzn-requestid': randomUUID(),
-    ...(errorType !== undefined && { 'x-amzn-errortype': errorType }),
-  });
-  response.end(payload);
-}
-
-async function listen(server: Server, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-async function close(server: Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.close((error) => (error === undefined ? resolve() : reject(error)));
-    // The SDK keeps sockets alive; without this, close() would wait for them to time out.
-    server.closeAllConnections();
-  });
+/** REST-JSON names an error in the `x-amzn-errortype` header, not in the body as the JSON-target protocols do. */
+function sendRestJson(
+  response: ServerResponse,
+  statusCode: number,
+  body: JsonObject,
+  errorType?: string,
+): void {
+  sendJson(
+    response,
+    statusCode,
+    body,
+    'application/json',
+    errorType === undefined ? undefined : { 'x-amzn-errortype': errorType },
+  );
 }

@@ -8,18 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import type { FunctionInvoker } from './invoker';
-
-/** Where the local event-source runners report what a developer should see: failures and recoveries. */
-export interface RunnerLogger {
-  info(message: string, details?: Readonly<Record<string, unknown>>): void;
-  warn(message: string, details?: Readonly<Record<string, unknown>>): void;
-}
-
-/** Logs to the console, one line per event, as the rest of the local runtime's output is read by people. */
-export const consoleRunnerLogger: RunnerLogger = {
-  info: (message, details) => console.info(message, details ?? ''),
-  warn: (message, details) => console.warn(message, details ?? ''),
-};
+import { consoleRunnerLogger, errorMessage, type RunnerLogger, sleep } from './runner-support';
 
 /** A runner was configured with a value Lambda would reject; caught at start, not on the first message. */
 export class InvalidRunnerOptionError extends Error {
@@ -375,24 +364,4 @@ function toLambdaMessageAttributes(attributes: Record<string, MessageAttributeVa
 
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise) => {
-    if (signal.aborted) {
-      resolvePromise();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolvePromise();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

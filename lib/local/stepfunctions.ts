@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -9,8 +8,14 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import { z } from 'zod';
+import {
+  type JsonObject,
+  type JsonTargetProtocol,
+  jsonTargetHandler,
+  startLoopbackServer,
+  validateInput,
+} from './aws-protocol-server';
 import { FunctionInvocationError, type FunctionInvoker } from './invoker';
-import { findFreePort } from './ports';
 
 /**
  * A local stand-in for the Step Functions API subset the handlers use. It speaks the AWS JSON 1.0 protocol, so
@@ -166,6 +171,14 @@ const INVALID_NAME_CHARACTERS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
 const MAX_INPUT_BYTES = 256 * 1024;
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 
+const PROTOCOL: JsonTargetProtocol = {
+  targetPrefix: 'AWSStepFunctions.',
+  contentType: 'application/x-amz-json-1.0',
+  maxRequestBytes: MAX_REQUEST_BYTES,
+  internalErrorType: 'InternalFailure',
+  apiError: StepFunctionsApiError,
+};
+
 interface TaskState {
   readonly resource: string;
 }
@@ -247,21 +260,20 @@ export async function startLocalStepFunctions(
   }
 
   const service = new StepFunctionsService(machines, options);
-  const server = createServer((request, response) => {
-    void handleRequest(service, request, response);
-  });
-  const port = options.port ?? (await findFreePort());
-  await listen(server, port);
+  const server = await startLoopbackServer(
+    jsonTargetHandler(PROTOCOL, (operation, body) => service.dispatch(operation, body)),
+    options.port,
+  );
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     stateMachineArns: Object.fromEntries(
       [...machines.values()].map((machine) => [machine.name, machine.arn]),
     ),
     executions: () => service.summaries(),
     stop: async () => {
       await service.shutdown();
-      await close(server);
+      await server.close();
     },
   };
 }
@@ -368,8 +380,6 @@ const listStateMachinesInput = z.object({
   maxResults: z.number().int().min(0).max(1000).optional(),
   nextToken: z.string().optional(),
 });
-
-type JsonObject = Record<string, unknown>;
 
 class StepFunctionsService {
   private readonly executionsByArn = new Map<string, ExecutionRecord>();
@@ -956,92 +966,5 @@ function epochSeconds(date: Date): number {
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body);
-  if (!result.success) {
-    const detail = result.error.issues
-      .map((issue) => `Value at '${issue.path.join('.')}' failed to satisfy constraint: ${issue.message}`)
-      .join('; ');
-    throw new StepFunctionsApiError(
-      'ValidationException',
-      `${result.error.issues.length} validation error(s) detected: ${detail}`,
-    );
-  }
-  return result.data;
-}
-
-async function handleRequest(
-  service: StepFunctionsService,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  try {
-    const target = request.headers['x-amz-target'];
-    const operation =
-      typeof target === 'string' && target.startsWith('AWSStepFunctions.') ? target.slice(17) : '';
-    if (request.method !== 'POST' || operation === '') {
-      throw new StepFunctionsApiError(
-        'UnknownOperationException',
-        'Expected a POST with X-Amz-Target AWSStepFunctions.<Operation>',
-      );
-    }
-    const text = await readBody(request);
-    let body: unknown;
-    try {
-      body = text.length === 0 ? {} : JSON.parse(text);
-    } catch {
-      throw new StepFunctionsApiError('SerializationException', 'The request body is not valid JSON');
-    }
-    sendJson(response, 200, service.dispatch(operation, body));
-  } catch (error) {
-    if (error instanceof StepFunctionsApiError) {
-      sendJson(response, error.statusCode, { __type: error.code, message: error.message });
-      return;
-    }
-    sendJson(response, 500, {
-      __type: 'InternalFailure',
-      message: error instanceof Error ? error.message : String(error),
-    });
-  }
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES) {
-      throw new StepFunctionsApiError('ValidationException', 'The request body is too large');
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(response: ServerResponse, statusCode: number, body: JsonObject): void {
-  const payload = JSON.stringify(body);
-  response.writeHead(statusCode, {
-    'content-type': 'application/x-amz-json-1.0',
-    'content-length': Buffer.byteLength(payload),
-    'x-amzn-requestid': randomUUID(),
-  });
-  response.end(payload);
-}
-
-async function listen(server: Server, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-async function close(server: Server): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.close((error) => (error === undefined ? resolve() : reject(error)));
-    // The SDK keeps sockets alive; without this, close() would wait for them to time out.
-    server.closeAllConnections();
-  });
+  return validateInput(schema, body, (message) => new StepFunctionsApiError('ValidationException', message));
 }

@@ -19,12 +19,8 @@ import type {
   StreamRecord,
 } from 'aws-lambda';
 import type { FunctionInvoker } from './invoker';
-import {
-  consoleRunnerLogger,
-  InvalidRunnerOptionError,
-  parseBatchItemFailures,
-  type RunnerLogger,
-} from './sqs-runner';
+import { consoleRunnerLogger, errorMessage, type RunnerLogger, sleep } from './runner-support';
+import { InvalidRunnerOptionError, parseBatchItemFailures } from './sqs-runner';
 
 /** The table has no stream, so there is nothing to run a function on. */
 export class StreamNotEnabledError extends Error {
@@ -529,24 +525,4 @@ function toLambdaValue(value: AttributeValue): LambdaAttributeValue {
   return value.$unknown === undefined
     ? { NULL: true }
     : ({ [value.$unknown[0]]: value.$unknown[1] } as LambdaAttributeValue);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise) => {
-    if (signal.aborted) {
-      resolvePromise();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolvePromise();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

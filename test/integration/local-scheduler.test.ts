@@ -15,9 +15,9 @@ import {
 import { type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
 import { findFreePort } from '../../lib/local/ports';
 import { type LocalScheduler, sqsDeadLetterSender, startLocalScheduler } from '../../lib/local/scheduler';
+import { RecordingInvoker } from '../support/local-functions';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
@@ -25,37 +25,8 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const lambdaArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/scheduler`;
 
-interface Call {
-  readonly functionName: string;
-  readonly event: unknown;
-  readonly at: number;
-}
-
 class PaymentProviderDown extends Error {
   public override readonly name = 'PaymentProviderDown';
-}
-
-/** Runs plain async functions as Lambda would report them: a throw becomes a FunctionInvocationError. */
-class MapInvoker implements FunctionInvoker {
-  public readonly calls: Call[] = [];
-
-  public constructor(private readonly functions: Record<string, (event: unknown) => Promise<unknown>>) {}
-
-  public async invoke(functionName: string, event: unknown): Promise<unknown> {
-    this.calls.push({ functionName, event, at: Date.now() });
-    const fn = this.functions[functionName];
-    if (fn === undefined) throw new Error(`no function ${functionName}`);
-    try {
-      return await fn(event);
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      throw new FunctionInvocationError(functionName, failure.name, failure.message);
-    }
-  }
-
-  public callsOf(functionName: string): Call[] {
-    return this.calls.filter((call) => call.functionName === functionName);
-  }
 }
 
 /** `at()` for the first whole second at least one second ahead, so the schedule is created before it is due. */
@@ -84,7 +55,7 @@ const outcome = (promise: Promise<unknown>): Promise<unknown> =>
   );
 
 describe('local EventBridge Scheduler endpoint', () => {
-  const invoker = new MapInvoker({
+  const invoker = new RecordingInvoker({
     notify: async () => ({ ok: true }),
     'charge-timeout': async () => {
       throw new PaymentProviderDown('provider returned 503');

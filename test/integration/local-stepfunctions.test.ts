@@ -15,12 +15,12 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
 import {
   InvalidStateMachineDeclarationError,
   type LocalStepFunctions,
   startLocalStepFunctions,
 } from '../../lib/local/stepfunctions';
+import { RecordingInvoker } from '../support/local-functions';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
@@ -38,28 +38,9 @@ class CarrierUnavailable extends Error {
   public override readonly name = 'CarrierUnavailable';
 }
 
-/** Runs plain async functions as Lambda would report them: a throw becomes a FunctionInvocationError. */
-class MapInvoker implements FunctionInvoker {
-  public readonly calls: { functionName: string; event: unknown }[] = [];
-
-  public constructor(private readonly functions: Record<string, (event: unknown) => Promise<unknown>>) {}
-
-  public async invoke(functionName: string, event: unknown): Promise<unknown> {
-    this.calls.push({ functionName, event });
-    const fn = this.functions[functionName];
-    if (fn === undefined) throw new Error(`no function ${functionName}`);
-    try {
-      return await fn(event);
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      throw new FunctionInvocationError(functionName, failure.name, failure.message);
-    }
-  }
-}
-
 describe('local Step Functions endpoint', () => {
   let carrierAttempts = 0;
-  const invoker = new MapInvoker({
+  const invoker = new RecordingInvoker({
     'reserve-stock': async (event) => ({ reserved: true, for: (event as { orderId: string }).orderId }),
     'charge-payment': async (event) => {
       const { amount } = event as { amount?: number };

@@ -11,35 +11,18 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { FunctionInvoker } from '../../lib/local/invoker';
 import { type CreatedQueue, createQueues } from '../../lib/local/resources';
+import type { RunnerLogger } from '../../lib/local/runner-support';
 import { type SqsLocal, startSqsLocal } from '../../lib/local/sqs-local';
-import {
-  type RunnerLogger,
-  type SqsRunner,
-  type SqsRunnerOptions,
-  startSqsRunner,
-} from '../../lib/local/sqs-runner';
+import { type SqsRunner, type SqsRunnerOptions, startSqsRunner } from '../../lib/local/sqs-runner';
 import type { QueueDeclaration } from '../../lib/model';
+import { invokerFor, waitFor } from '../support/local-functions';
 
 const REGION = 'eu-west-1';
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const FUNCTION = 'consumer';
 
 type Handler = (event: SQSEvent) => Promise<unknown>;
-
-/** Stands in for the worker-thread function host: one async function per declared function name. */
-function invokerFor(handlers: Readonly<Record<string, Handler>>): FunctionInvoker {
-  return {
-    invoke: async (functionName, event) => {
-      const handler = handlers[functionName];
-      if (handler === undefined) {
-        throw new Error(`no handler for ${functionName}`);
-      }
-      return await handler(event as SQSEvent);
-    },
-  };
-}
 
 interface CapturedLog {
   readonly level: 'info' | 'warn';
@@ -53,16 +36,6 @@ function capturingLogger(): RunnerLogger & { readonly lines: CapturedLog[] } {
     info: (message) => lines.push({ level: 'info', message }),
     warn: (message) => lines.push({ level: 'warn', message }),
   };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('local SQS: createQueues and the SQS event source runner', () => {

@@ -7,43 +7,21 @@ import {
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../lib/local/dynamodb-local';
-import type { FunctionInvoker } from '../../lib/local/invoker';
 import { createTables } from '../../lib/local/resources';
-import type { RunnerLogger } from '../../lib/local/sqs-runner';
+import type { RunnerLogger } from '../../lib/local/runner-support';
 import {
   type StreamBatchFailure,
   type StreamRunner,
   type StreamRunnerOptions,
   startStreamRunner,
 } from '../../lib/local/stream-runner';
+import { invokerFor, waitFor } from '../support/local-functions';
 
 const REGION = 'eu-west-1';
 const FUNCTION = 'relay';
 const quietLogger: RunnerLogger = { info: () => undefined, warn: () => undefined };
 
 type Handler = (event: DynamoDBStreamEvent) => Promise<unknown>;
-
-function invokerFor(handlers: Readonly<Record<string, Handler>>): FunctionInvoker {
-  return {
-    invoke: async (functionName, event) => {
-      const handler = handlers[functionName];
-      if (handler === undefined) {
-        throw new Error(`no handler for ${functionName}`);
-      }
-      return await handler(event as DynamoDBStreamEvent);
-    },
-  };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 function idOf(record: DynamoDBRecord): string | undefined {
   return (record.dynamodb?.NewImage ?? record.dynamodb?.Keys)?.PK?.S;
