@@ -80,11 +80,47 @@ export type EnvironmentValue =
   | { readonly setting: string; readonly default: string }
   | { readonly tableName: string }
   | { readonly queueUrl: string }
-  | { readonly stateMachineArn: string };
+  | { readonly stateMachineArn: string }
+  /** One part of a declared timer: what a function needs to create one-time schedules in its group. */
+  | { readonly timer: string; readonly part: TimerPart }
+  /**
+   * A declared secret. In AWS the variable is named `<KEY>_ARN` and holds the Secrets Manager ARN (the function
+   * may read that secret and nothing else); locally the variable `<KEY>` holds the value itself.
+   */
+  | { readonly secret: string };
+
+export type TimerPart =
+  | 'groupName'
+  | 'targetArn'
+  | 'roleArn'
+  | 'deadLetterArn'
+  | 'maximumRetryAttempts'
+  | 'maximumEventAgeSeconds';
+
+/**
+ * One-time EventBridge Scheduler schedules that functions create at run time (one per order, say), all in
+ * one schedule group, all aimed at one function. Each reader also creates the group's dead-letter queue (a
+ * standard queue, as Scheduler requires) and the role Scheduler assumes to invoke the target.
+ */
+export interface TimerDeclaration {
+  /** The schedule group's name. */
+  readonly name: string;
+  readonly targetFunction: string;
+  /** Bounded: Scheduler's default of 185 retries over 24 hours is far too much for a timeout. */
+  readonly maximumRetryAttempts: number;
+  readonly maximumEventAgeSeconds: number;
+}
+
+export interface SecretDeclaration {
+  readonly name: string;
+  readonly description: string;
+}
 
 export interface FunctionAccess {
   readonly tables?: readonly { readonly table: string; readonly mode: 'read' | 'readWrite' }[];
   readonly queues?: readonly { readonly queue: string; readonly mode: 'send' | 'consume' }[];
+  /** Create and delete schedules in the timer's group (and pass its role to Scheduler). */
+  readonly timers?: readonly { readonly timer: string; readonly mode: 'manage' }[];
 }
 
 export interface FunctionDeclaration {
@@ -109,13 +145,46 @@ export interface AppModel {
   readonly queues: readonly QueueDeclaration[];
   readonly functions: readonly FunctionDeclaration[];
   readonly stateMachines: readonly StateMachineDeclaration[];
+  readonly timers: readonly TimerDeclaration[];
+  readonly secrets: readonly SecretDeclaration[];
 }
 
 const ORDERS_TABLE = 'orders';
+const PAYMENT_TIMEOUT_TIMER = 'payment-timeouts';
+const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
+const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
 
-const ordersTableEnvironment = {
-  ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE },
+/**
+ * The sparse, write-sharded index of orders awaiting payment: only PENDING_PAYMENT orders carry its keys
+ * (`pendingShard` = `PENDING#<0..n-1>`, `pendingDeadline` = `<paymentDeadline>#<orderId>`), so the sweeper
+ * reads just the overdue ones, spread over shards so that no partition takes every new order.
+ */
+export const PENDING_PAYMENT_INDEX = {
+  name: 'pending-payment-by-deadline',
+  partitionKey: 'pendingShard',
+  sortKey: 'pendingDeadline',
+} as const;
+
+const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const satisfies Record<
+  string,
+  EnvironmentValue
+>;
+
+const paymentProvider = {
+  PAYMENT_PROVIDER_URL: { setting: 'PAYMENT_PROVIDER_URL', default: 'https://payments.invalid' },
+  PAYMENT_PROVIDER_API_KEY: { secret: PAYMENT_PROVIDER_API_KEY },
 } as const satisfies Record<string, EnvironmentValue>;
+
+const paymentTimeoutTimer = {
+  PAYMENT_TIMEOUT_GROUP_NAME: { timer: PAYMENT_TIMEOUT_TIMER, part: 'groupName' },
+  PAYMENT_TIMEOUT_TARGET_ARN: { timer: PAYMENT_TIMEOUT_TIMER, part: 'targetArn' },
+  PAYMENT_TIMEOUT_ROLE_ARN: { timer: PAYMENT_TIMEOUT_TIMER, part: 'roleArn' },
+  PAYMENT_TIMEOUT_DEAD_LETTER_ARN: { timer: PAYMENT_TIMEOUT_TIMER, part: 'deadLetterArn' },
+  PAYMENT_TIMEOUT_MAX_RETRIES: { timer: PAYMENT_TIMEOUT_TIMER, part: 'maximumRetryAttempts' },
+  PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: { timer: PAYMENT_TIMEOUT_TIMER, part: 'maximumEventAgeSeconds' },
+} as const satisfies Record<string, EnvironmentValue>;
+
+const readWriteOrders = { table: ORDERS_TABLE, mode: 'readWrite' } as const;
 
 export const appModel: AppModel = {
   tables: [
@@ -125,10 +194,23 @@ export const appModel: AppModel = {
       sortKey: 'SK',
       stream: 'NEW_AND_OLD_IMAGES',
       ttlAttribute: 'expiresAt',
+      indexes: [PENDING_PAYMENT_INDEX],
     },
   ],
   queues: [],
   stateMachines: [],
+  timers: [
+    {
+      name: PAYMENT_TIMEOUT_TIMER,
+      targetFunction: 'payment-timeout',
+      maximumRetryAttempts: 10,
+      maximumEventAgeSeconds: 3600,
+    },
+  ],
+  secrets: [
+    { name: PAYMENT_WEBHOOK_SECRET, description: "HMAC secret of the payment provider's webhook signatures" },
+    { name: PAYMENT_PROVIDER_API_KEY, description: 'API key for the payment provider' },
+  ],
   functions: [
     {
       name: 'create-order',
@@ -137,10 +219,11 @@ export const appModel: AppModel = {
       timeoutSeconds: 10,
       triggers: [{ type: 'http', method: 'POST', path: '/orders' }],
       environment: {
-        ...ordersTableEnvironment,
+        ...ordersTable,
+        ...paymentTimeoutTimer,
         PAYMENT_TIMEOUT_SECONDS: { setting: 'PAYMENT_TIMEOUT_SECONDS', default: '1800' },
       },
-      access: { tables: [{ table: ORDERS_TABLE, mode: 'readWrite' }] },
+      access: { tables: [readWriteOrders], timers: [{ timer: PAYMENT_TIMEOUT_TIMER, mode: 'manage' }] },
     },
     {
       name: 'get-order',
@@ -148,7 +231,7 @@ export const appModel: AppModel = {
       memoryMb: 256,
       timeoutSeconds: 10,
       triggers: [{ type: 'http', method: 'GET', path: '/orders/{orderId}' }],
-      environment: ordersTableEnvironment,
+      environment: ordersTable,
       access: { tables: [{ table: ORDERS_TABLE, mode: 'read' }] },
     },
     {
@@ -157,8 +240,71 @@ export const appModel: AppModel = {
       memoryMb: 256,
       timeoutSeconds: 10,
       triggers: [{ type: 'http', method: 'POST', path: '/orders/{orderId}/cancel' }],
-      environment: ordersTableEnvironment,
-      access: { tables: [{ table: ORDERS_TABLE, mode: 'readWrite' }] },
+      environment: ordersTable,
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'create-payment',
+      entry: 'functions/http/create-payment.ts',
+      memoryMb: 512,
+      timeoutSeconds: 15,
+      triggers: [{ type: 'http', method: 'POST', path: '/orders/{orderId}/payments' }],
+      environment: {
+        ...ordersTable,
+        ...paymentProvider,
+        PAYMENT_LEASE_SECONDS: { literal: '30' },
+      },
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'payment-webhook',
+      entry: 'functions/http/payment-webhook.ts',
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      triggers: [{ type: 'http', method: 'POST', path: '/webhooks/payments' }],
+      environment: {
+        ...ordersTable,
+        ...paymentTimeoutTimer,
+        PAYMENT_WEBHOOK_SECRET: { secret: PAYMENT_WEBHOOK_SECRET },
+      },
+      access: { tables: [readWriteOrders], timers: [{ timer: PAYMENT_TIMEOUT_TIMER, mode: 'manage' }] },
+    },
+    {
+      name: 'payment-timeout',
+      entry: 'functions/scheduled/payment-timeout.ts',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      triggers: [],
+      environment: ordersTable,
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'sweeper',
+      entry: 'functions/scheduled/sweeper.ts',
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      triggers: [{ type: 'schedule', expression: 'rate(1 minute)' }],
+      environment: { ...ordersTable, SWEEPER_MAX_ORDERS_PER_RUN: { literal: '500' } },
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'refund-payments',
+      entry: 'functions/stream/refund-payments.ts',
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      triggers: [
+        {
+          type: 'stream',
+          table: ORDERS_TABLE,
+          batchSize: 25,
+          startingPosition: 'TRIM_HORIZON',
+          maxRetryAttempts: 10,
+          bisectBatchOnError: true,
+          reportBatchItemFailures: true,
+        },
+      ],
+      environment: { ...ordersTable, ...paymentProvider },
+      access: { tables: [{ table: ORDERS_TABLE, mode: 'read' }] },
     },
   ],
 };

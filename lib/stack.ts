@@ -7,6 +7,7 @@ import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
@@ -17,7 +18,8 @@ import { ModelHttpApi } from './constructs/model-http-api';
 import { ModelQueue } from './constructs/model-queue';
 import { ModelStateMachine } from './constructs/model-state-machine';
 import { ModelTable } from './constructs/model-table';
-import { pascalCase } from './constructs/naming';
+import { ModelTimer } from './constructs/model-timer';
+import { pascalCase, secretArnVariable } from './constructs/naming';
 import {
   type AppModel,
   type EnvironmentValue,
@@ -29,7 +31,10 @@ import {
 const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface OrderBackboneStackProps extends StackProps {
-  /** The declaration of every table, queue, function and state machine; the stack adds nothing it does not state. */
+  /**
+   * The declaration of every table, queue, function, state machine, timer and secret; the stack adds nothing it
+   * does not state.
+   */
   readonly model: AppModel;
   /**
    * Values for `{ setting }` environment entries, by setting name (`bin/app.ts` reads them from CDK context).
@@ -42,7 +47,8 @@ export interface OrderBackboneStackProps extends StackProps {
    */
   readonly workflowType?: sfn.StateMachineType;
   /**
-   * What happens to tables and log groups when they leave the stack (use DESTROY for throw-away stacks).
+   * What happens to tables, secrets and log groups when they leave the stack (use DESTROY for throw-away stacks).
+   * Schedule groups are always destroyed; see {@link ModelTimer}.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
@@ -67,7 +73,9 @@ export interface OrderBackboneStackProps extends StackProps {
  * The whole order backbone, built from an {@link AppModel} and nothing else: one DynamoDB table per declared
  * table, one SQS queue (with an alarmed dead-letter queue) per declared queue, one Lambda function per declared
  * function with its triggers (HTTP API route, SQS, DynamoDB stream, EventBridge Scheduler) and exactly the
- * grants its `access` declares, and one Step Functions state machine per declared ASL file.
+ * grants its `access` declares, one Step Functions state machine per declared ASL file, one schedule group (with its
+ * Scheduler role and alarmed dead-letter queue, see {@link ModelTimer}) per declared timer, and one Secrets
+ * Manager secret per declared secret.
  *
  * The model is checked first (see `assertDeployableModel`): an SQS visibility timeout shorter than six times
  * the timeout of a function it triggers, or a reference to something undeclared, fails synth.
@@ -80,6 +88,8 @@ export class OrderBackboneStack extends Stack {
   public readonly queues: ReadonlyMap<string, ModelQueue>;
   public readonly functions: ReadonlyMap<string, nodejs.NodejsFunction>;
   public readonly stateMachines: ReadonlyMap<string, sfn.StateMachine>;
+  public readonly timers: ReadonlyMap<string, ModelTimer>;
+  public readonly secrets: ReadonlyMap<string, secretsmanager.Secret>;
   public readonly httpApi: ModelHttpApi;
   /** Receives every dead-letter alarm; subscribe the on-call channel to it. */
   public readonly alarmTopic: sns.Topic;
@@ -117,6 +127,17 @@ export class OrderBackboneStack extends Stack {
         }),
       ]),
     );
+    this.secrets = new Map(
+      model.secrets.map((declaration) => [
+        declaration.name,
+        // The generated value is a placeholder: operators put the provider's value in before go-live.
+        new secretsmanager.Secret(this, `${pascalCase(declaration.name)}Secret`, {
+          description: declaration.description,
+          generateSecretString: { passwordLength: 64, excludePunctuation: true },
+          removalPolicy: this.removalPolicy,
+        }),
+      ]),
+    );
     this.httpApi = new ModelHttpApi(this, 'HttpApi', {
       logRetention: this.logRetention,
       logRemovalPolicy: this.removalPolicy,
@@ -129,9 +150,20 @@ export class OrderBackboneStack extends Stack {
       ]),
     );
     this.functions = new Map([...modelFunctions].map(([name, construct]) => [name, construct.function]));
+    this.timers = new Map(
+      model.timers.map((declaration) => [
+        declaration.name,
+        new ModelTimer(this, `${pascalCase(declaration.name)}Timer`, {
+          declaration,
+          target: this.function(declaration.targetFunction),
+          alarmTopic: this.alarmTopic,
+        }),
+      ]),
+    );
     for (const declaration of model.functions) {
       const construct = modelFunctions.get(declaration.name);
       if (construct === undefined) continue;
+      this.wireTimerEnvironment(declaration, construct.function);
       this.grantAccess(declaration, construct.function);
       declaration.triggers.forEach((trigger, index) => {
         this.addTrigger(declaration, trigger, construct, index);
@@ -161,8 +193,8 @@ export class OrderBackboneStack extends Stack {
   private createFunction(declaration: FunctionDeclaration, serviceName: string): ModelFunction {
     const environment: Record<string, string> = {};
     for (const [variable, value] of Object.entries(declaration.environment)) {
-      const resolved = this.resolveEnvironmentValue(value);
-      if (resolved !== undefined) environment[variable] = resolved;
+      const resolved = this.resolveEnvironmentValue(variable, value);
+      if (resolved !== undefined) environment[resolved.name] = resolved.value;
     }
     return new ModelFunction(this, `${pascalCase(declaration.name)}Function`, {
       declaration,
@@ -174,13 +206,38 @@ export class OrderBackboneStack extends Stack {
     });
   }
 
-  /** Physical value of an environment entry; state machine ARNs come later, as state machines need the functions first. */
-  private resolveEnvironmentValue(value: EnvironmentValue): string | undefined {
-    if ('literal' in value) return value.literal;
-    if ('setting' in value) return this.settings[value.setting] ?? value.default;
-    if ('tableName' in value) return this.table(value.tableName).tableName;
-    if ('queueUrl' in value) return this.queue(value.queueUrl).queue.queueUrl;
+  /**
+   * The variable that an environment entry becomes in AWS, and its physical value. Every entry keeps its key,
+   * except a secret:
+   *
+   * - `K: { secret: S }` becomes **`K_ARN`**, holding the ARN of secret `S`, never its value (the function
+   *   fetches the value at run time; `grantAccess` lets it read `S` and no other secret). Locally the runtime sets
+   *   `K` to the value itself (see `EnvironmentValue` in `lib/model.ts`).
+   *
+   * Timer parts and state machine ARNs come later (`undefined` here): timers and state machines need the
+   * functions to exist first.
+   */
+  private resolveEnvironmentValue(
+    variable: string,
+    value: EnvironmentValue,
+  ): { readonly name: string; readonly value: string } | undefined {
+    if ('literal' in value) return { name: variable, value: value.literal };
+    if ('setting' in value) {
+      return { name: variable, value: this.settings[value.setting] ?? value.default };
+    }
+    if ('tableName' in value) return { name: variable, value: this.table(value.tableName).tableName };
+    if ('queueUrl' in value) return { name: variable, value: this.queue(value.queueUrl).queue.queueUrl };
+    if ('secret' in value) {
+      return { name: secretArnVariable(variable), value: this.secret(value.secret).secretArn };
+    }
     return undefined;
+  }
+
+  /** Sets each `{ timer, part }` entry to the part's physical value (group name, target/role/dead-letter ARN). */
+  private wireTimerEnvironment(declaration: FunctionDeclaration, fn: lambda.Function): void {
+    for (const [variable, value] of Object.entries(declaration.environment)) {
+      if ('timer' in value) fn.addEnvironment(variable, this.timer(value.timer).part(value.part));
+    }
   }
 
   private grantAccess(declaration: FunctionDeclaration, fn: lambda.IFunction): void {
@@ -191,6 +248,13 @@ export class OrderBackboneStack extends Stack {
     for (const { queue, mode } of declaration.access.queues ?? []) {
       if (mode === 'send') this.queue(queue).queue.grantSendMessages(fn);
       else this.queue(queue).queue.grantConsumeMessages(fn);
+    }
+    for (const { timer } of declaration.access.timers ?? []) {
+      this.timer(timer).grantManage(fn);
+    }
+    // A function may read the secrets its environment names, and only those.
+    for (const value of Object.values(declaration.environment)) {
+      if ('secret' in value) this.secret(value.secret).grantRead(fn);
     }
   }
 
@@ -281,6 +345,17 @@ export class OrderBackboneStack extends Stack {
     for (const [name, machine] of this.stateMachines) {
       new CfnOutput(this, `${pascalCase(name)}StateMachineArn`, { value: machine.stateMachineArn });
     }
+    for (const [name, timer] of this.timers) {
+      new CfnOutput(this, `${pascalCase(name)}TimerDeadLetterQueueUrl`, {
+        value: timer.deadLetterQueue.queue.queueUrl,
+      });
+    }
+    for (const [name, secret] of this.secrets) {
+      new CfnOutput(this, `${pascalCase(name)}SecretArn`, {
+        value: secret.secretArn,
+        description: 'Put the real value in with `aws secretsmanager put-secret-value` before go-live',
+      });
+    }
   }
 
   private table(name: string): dynamodb.TableV2 {
@@ -293,5 +368,23 @@ export class OrderBackboneStack extends Stack {
     const queue = this.queues.get(name);
     if (queue === undefined) throw new Error(`queue '${name}' is not declared`);
     return queue;
+  }
+
+  private function(name: string): nodejs.NodejsFunction {
+    const fn = this.functions.get(name);
+    if (fn === undefined) throw new Error(`function '${name}' is not declared`);
+    return fn;
+  }
+
+  private timer(name: string): ModelTimer {
+    const timer = this.timers.get(name);
+    if (timer === undefined) throw new Error(`timer '${name}' is not declared`);
+    return timer;
+  }
+
+  private secret(name: string): secretsmanager.Secret {
+    const secret = this.secrets.get(name);
+    if (secret === undefined) throw new Error(`secret '${name}' is not declared`);
+    return secret;
   }
 }

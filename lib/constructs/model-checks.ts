@@ -1,4 +1,5 @@
-import type { AppModel, FunctionDeclaration } from '../model';
+import type { AppModel, FunctionDeclaration, TimerDeclaration } from '../model';
+import { secretArnVariable } from './naming';
 
 /**
  * Lambda's guidance for SQS event sources: a visibility timeout of at least six times the function timeout,
@@ -6,6 +7,13 @@ import type { AppModel, FunctionDeclaration } from '../model';
  * batch) may still be running.
  */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** What EventBridge Scheduler accepts in a `RetryPolicy` and as a schedule group name. */
+export const SCHEDULER_LIMITS = {
+  maximumRetryAttempts: { min: 0, max: 185 },
+  maximumEventAgeSeconds: { min: 60, max: 86_400 },
+  groupName: /^[0-9a-zA-Z._-]{1,64}$/,
+} as const;
 
 /** Every rule the model breaks, listed at once so one synth shows all of them. */
 export class InvalidModelError extends Error {
@@ -32,6 +40,8 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
   const tables = new Map(model.tables.map((table) => [table.name, table]));
   const queues = new Set(model.queues.map((queue) => queue.name));
   const stateMachines = new Set(model.stateMachines.map((machine) => machine.name));
+  const timers = new Map(model.timers.map((timer) => [timer.name, timer]));
+  const secrets = new Set(model.secrets.map((secret) => secret.name));
   const problems: string[] = [];
   const where = `function '${fn.name}'`;
 
@@ -55,6 +65,9 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
   for (const { queue } of fn.access.queues ?? []) {
     if (!queues.has(queue)) problems.push(`${where} is granted access to undeclared queue '${queue}'`);
   }
+  for (const { timer } of fn.access.timers ?? []) {
+    if (!timers.has(timer)) problems.push(`${where} is granted access to undeclared timer '${timer}'`);
+  }
   for (const [variable, value] of Object.entries(fn.environment)) {
     if ('tableName' in value && !tables.has(value.tableName)) {
       problems.push(`${where} environment ${variable} names undeclared table '${value.tableName}'`);
@@ -67,6 +80,60 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
         `${where} environment ${variable} names undeclared state machine '${value.stateMachineArn}'`,
       );
     }
+    if ('timer' in value) {
+      const timer = timers.get(value.timer);
+      if (timer === undefined) {
+        problems.push(`${where} environment ${variable} names undeclared timer '${value.timer}'`);
+      } else if (value.part === 'targetArn' && timer.targetFunction === fn.name) {
+        problems.push(
+          `${where} environment ${variable} holds its own ARN (it is the target of timer '${timer.name}'): ` +
+            'CloudFormation cannot create a function whose environment refers to the function',
+        );
+      }
+    }
+    if ('secret' in value) {
+      if (!secrets.has(value.secret)) {
+        problems.push(`${where} environment ${variable} names undeclared secret '${value.secret}'`);
+      }
+      const arnVariable = secretArnVariable(variable);
+      if (arnVariable in fn.environment) {
+        problems.push(
+          `${where} environment ${variable} names a secret, which becomes ${arnVariable} in AWS, but ` +
+            `${arnVariable} is declared too`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function timerProblems(model: AppModel, timer: TimerDeclaration): string[] {
+  const problems: string[] = [];
+  const where = `timer '${timer.name}'`;
+  const { maximumRetryAttempts: retries, maximumEventAgeSeconds: age, groupName } = SCHEDULER_LIMITS;
+  if (!model.functions.some((fn) => fn.name === timer.targetFunction)) {
+    problems.push(`${where} targets undeclared function '${timer.targetFunction}'`);
+  }
+  if (!groupName.test(timer.name)) {
+    problems.push(`${where} is not a valid schedule group name (1-64 letters, digits, '.', '_' or '-')`);
+  }
+  if (
+    !Number.isInteger(timer.maximumRetryAttempts) ||
+    timer.maximumRetryAttempts < retries.min ||
+    timer.maximumRetryAttempts > retries.max
+  ) {
+    problems.push(
+      `${where} has maximumRetryAttempts ${timer.maximumRetryAttempts}; Scheduler accepts ${retries.min}-${retries.max}`,
+    );
+  }
+  if (
+    !Number.isInteger(timer.maximumEventAgeSeconds) ||
+    timer.maximumEventAgeSeconds < age.min ||
+    timer.maximumEventAgeSeconds > age.max
+  ) {
+    problems.push(
+      `${where} has maximumEventAgeSeconds ${timer.maximumEventAgeSeconds}; Scheduler accepts ${age.min}-${age.max}`,
+    );
   }
   return problems;
 }
@@ -106,6 +173,8 @@ export function assertDeployableModel(model: AppModel): void {
     ['queue', model.queues],
     ['function', model.functions],
     ['state machine', model.stateMachines],
+    ['timer', model.timers],
+    ['secret', model.secrets],
   ] as const;
   for (const [kind, declarations] of kinds) {
     for (const name of duplicates(declarations.map((declaration) => declaration.name))) {
@@ -117,6 +186,15 @@ export function assertDeployableModel(model: AppModel): void {
   );
   for (const route of duplicates(routes)) problems.push(`route '${route}' is declared more than once`);
   problems.push(...queueNameProblems(model));
+  for (const timer of model.timers) problems.push(...timerProblems(model, timer));
+  // The target's failed asynchronous invocations go to its timer's dead-letter queue; a function has one such config.
+  const targets = model.timers.map((timer) => timer.targetFunction);
+  for (const target of duplicates(targets)) {
+    problems.push(
+      `function '${target}' is the target of more than one timer; its failed invocations can go to only one ` +
+        'dead-letter queue',
+    );
+  }
   for (const fn of model.functions) {
     problems.push(...referenceProblems(model, fn), ...visibilityTimeoutProblems(model, fn));
     if (fn.triggers.filter((trigger) => trigger.type === 'schedule').length > 1) {

@@ -9,3 +9,11 @@ export function pascalCase(name: string): string {
     .map((part) => `${part.charAt(0).toUpperCase()}${part.slice(1)}`)
     .join('');
 }
+
+/**
+ * The variable that an environment entry `key: { secret }` becomes in AWS: `PAYMENT_WEBHOOK_SECRET` becomes
+ * `PAYMENT_WEBHOOK_SECRET_ARN`, which holds the secret's ARN (locally, `key` itself holds the value).
+ */
+export function secretArnVariable(key: string): string {
+  return `${key}_ARN`;
+}

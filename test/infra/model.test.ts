@@ -13,9 +13,9 @@ function repeated(names: readonly string[]): string[] {
 }
 
 describe('lib/model.ts', () => {
-  it('declares each function, table, queue and state machine name once', () => {
+  it('declares each function, table, queue, state machine, timer and secret name once', () => {
     // Prepare
-    const { functions, tables, queues, stateMachines } = appModel;
+    const { functions, tables, queues, stateMachines, timers, secrets } = appModel;
 
     // Act
     const duplicates = {
@@ -23,11 +23,20 @@ describe('lib/model.ts', () => {
       tables: repeated(tables.map((table) => table.name)),
       queues: repeated(queues.map((queue) => queue.name)),
       stateMachines: repeated(stateMachines.map((machine) => machine.name)),
+      timers: repeated(timers.map((timer) => timer.name)),
+      secrets: repeated(secrets.map((secret) => secret.name)),
     };
 
     // Assess
     expect(functions.length).toBeGreaterThan(0);
-    expect(duplicates).toEqual({ functions: [], tables: [], queues: [], stateMachines: [] });
+    expect(duplicates).toEqual({
+      functions: [],
+      tables: [],
+      queues: [],
+      stateMachines: [],
+      timers: [],
+      secrets: [],
+    });
   });
 
   it('points every function at an existing handler file', () => {
@@ -63,11 +72,13 @@ describe('lib/model.ts', () => {
     expect(dangling).toEqual([]);
   });
 
-  it('names only declared tables, queues and state machines in access grants and environments', () => {
+  it('names only declared tables, queues, state machines, timers and secrets in access grants and environments', () => {
     // Prepare
     const tables = new Set(appModel.tables.map((table) => table.name));
     const queues = new Set(appModel.queues.map((queue) => queue.name));
     const machines = new Set(appModel.stateMachines.map((machine) => machine.name));
+    const timers = new Set(appModel.timers.map((timer) => timer.name));
+    const secrets = new Set(appModel.secrets.map((secret) => secret.name));
 
     // Act
     const dangling = appModel.functions.flatMap((fn) => [
@@ -77,17 +88,51 @@ describe('lib/model.ts', () => {
       ...(fn.access.queues ?? [])
         .filter(({ queue }) => !queues.has(queue))
         .map(({ queue }) => `${fn.name}: ${queue}`),
+      ...(fn.access.timers ?? [])
+        .filter(({ timer }) => !timers.has(timer))
+        .map(({ timer }) => `${fn.name}: ${timer}`),
       ...Object.entries(fn.environment).flatMap(([variable, value]) => {
         if ('tableName' in value && !tables.has(value.tableName)) return [`${fn.name}.${variable}`];
         if ('queueUrl' in value && !queues.has(value.queueUrl)) return [`${fn.name}.${variable}`];
         if ('stateMachineArn' in value && !machines.has(value.stateMachineArn))
           return [`${fn.name}.${variable}`];
+        if ('timer' in value && !timers.has(value.timer)) return [`${fn.name}.${variable}`];
+        if ('secret' in value && !secrets.has(value.secret)) return [`${fn.name}.${variable}`];
         return [];
       }),
     ]);
 
     // Assess
     expect(dangling).toEqual([]);
+  });
+
+  it('aims every timer at a declared function that nothing else triggers', () => {
+    // Prepare
+    const functions = new Map(appModel.functions.map((fn) => [fn.name, fn]));
+
+    // Act
+    const targets = appModel.timers.map((timer) => ({
+      timer: timer.name,
+      triggers: functions.get(timer.targetFunction)?.triggers ?? 'undeclared',
+    }));
+
+    // Assess
+    expect(targets).toEqual(appModel.timers.map((timer) => ({ timer: timer.name, triggers: [] })));
+  });
+
+  it('declares every secret it uses, and uses every secret it declares', () => {
+    // Prepare
+    const declared = appModel.secrets.map((secret) => secret.name).sort();
+
+    // Act
+    const used = new Set(
+      appModel.functions.flatMap((fn) =>
+        Object.values(fn.environment).flatMap((value) => ('secret' in value ? [value.secret] : [])),
+      ),
+    );
+
+    // Assess
+    expect([...used].sort()).toEqual(declared);
   });
 
   it('declares each HTTP route (method and path) once', () => {

@@ -7,7 +7,15 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionArnPlaceholder } from '../../lib/constructs/asl-substitutions';
-import { type AppModel, appModel, type FunctionDeclaration } from '../../lib/model';
+import { secretArnVariable } from '../../lib/constructs/naming';
+import {
+  type AppModel,
+  appModel,
+  type EnvironmentValue,
+  type FunctionDeclaration,
+  PENDING_PAYMENT_INDEX,
+  RECURRING_SCHEDULE_RETRY,
+} from '../../lib/model';
 import { OrderBackboneStack, type OrderBackboneStackProps } from '../../lib/stack';
 import { fixtureModel } from '../fixtures/cdk/fixture-model';
 
@@ -50,19 +58,55 @@ function resourceProperties(template: Template, id: string): Record<string, unkn
   return resource.Properties as Record<string, unknown>;
 }
 
-/** Every IAM action granted by the policies attached to a function's execution role. */
-function actionsOfFunctionRole(synthesized: Synthesized, name: string): string[] {
-  const fn = synthesized.stack.functions.get(name);
-  const roleId = logicalId(synthesized.stack, fn?.role);
+interface PolicyStatementJson {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: unknown;
+}
+
+function asList<T>(value: T | T[]): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every statement of the policies attached to a role (by its logical id). */
+function statementsOfRole(synthesized: Synthesized, roleId: string): PolicyStatementJson[] {
   const policies = synthesized.template.findResources('AWS::IAM::Policy', {
     Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
   });
-  return Object.values(policies).flatMap((policy) =>
-    (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((statement) =>
-      Array.isArray(statement.Action) ? statement.Action : [statement.Action],
-    ),
+  return Object.values(policies).flatMap(
+    (policy) => policy.Properties.PolicyDocument.Statement as PolicyStatementJson[],
   );
 }
+
+/** Every statement of the policies attached to a function's execution role. */
+function statementsOfFunctionRole(synthesized: Synthesized, name: string): PolicyStatementJson[] {
+  return statementsOfRole(
+    synthesized,
+    logicalId(synthesized.stack, synthesized.stack.functions.get(name)?.role),
+  );
+}
+
+/** Every IAM action granted by the policies attached to a function's execution role. */
+function actionsOfFunctionRole(synthesized: Synthesized, name: string): string[] {
+  return statementsOfFunctionRole(synthesized, name).flatMap((statement) => asList(statement.Action));
+}
+
+/** The resources of every statement of a function's role that grants an action matching `action`. */
+function resourcesGranted(synthesized: Synthesized, name: string, action: RegExp): unknown[] {
+  return statementsOfFunctionRole(synthesized, name)
+    .filter((statement) => asList(statement.Action).some((granted) => action.test(granted)))
+    .flatMap((statement) => asList(statement.Resource));
+}
+
+/** The variable names a declared environment becomes in AWS: a secret `K` becomes `K_ARN`. */
+function awsVariableNames(environment: Readonly<Record<string, EnvironmentValue>>): string[] {
+  return Object.entries(environment).map(([variable, value]) =>
+    'secret' in value ? secretArnVariable(variable) : variable,
+  );
+}
+
+const WRITE_ACTION = /^dynamodb:(Put|Update|Delete|BatchWrite|TransactWrite)/;
 
 describe('OrderBackboneStack built from lib/model.ts', () => {
   let real: Synthesized;
@@ -161,7 +205,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
         (properties.Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {},
       ).sort();
       expect(variables, fn.name).toEqual(
-        [...Object.keys(fn.environment), 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'].sort(),
+        [...awsVariableNames(fn.environment), 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'].sort(),
       );
     }
   });
@@ -215,6 +259,159 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       ).toEqual([]);
     }
     expect(actionsOfFunctionRole(real, 'create-order')).toContain('dynamodb:PutItem');
+  });
+
+  it('indexes orders awaiting payment by shard and deadline, projecting every attribute', () => {
+    // Prepare
+    const tableId = logicalId(real.stack, real.stack.tables.get('orders'));
+
+    // Act
+    const table = resourceProperties(real.template, tableId);
+
+    // Assess
+    expect(PENDING_PAYMENT_INDEX).toEqual({
+      name: 'pending-payment-by-deadline',
+      partitionKey: 'pendingShard',
+      sortKey: 'pendingDeadline',
+    });
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: 'pending-payment-by-deadline',
+        KeySchema: [
+          { AttributeName: 'pendingShard', KeyType: 'HASH' },
+          { AttributeName: 'pendingDeadline', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+    expect(table.AttributeDefinitions).toEqual(
+      expect.arrayContaining([
+        { AttributeName: 'pendingShard', AttributeType: 'S' },
+        { AttributeName: 'pendingDeadline', AttributeType: 'S' },
+      ]),
+    );
+  });
+
+  it('runs the sweeper every minute with bounded retries, and no other function on a recurring schedule', () => {
+    // Prepare
+    const sweeper = functionId(real.stack, 'sweeper');
+
+    // Act
+    const schedules = Object.values(real.template.findResources('AWS::Scheduler::Schedule'));
+
+    // Assess
+    expect(schedules).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({
+          ScheduleExpression: 'rate(1 minute)',
+          Target: expect.objectContaining({
+            Arn: { 'Fn::GetAtt': [sweeper, 'Arn'] },
+            RetryPolicy: {
+              MaximumRetryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
+              MaximumEventAgeInSeconds: RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds,
+            },
+          }),
+        }),
+      }),
+    ]);
+    expect(RECURRING_SCHEDULE_RETRY.maximumRetryAttempts).toBeLessThanOrEqual(3);
+  });
+
+  it('serves the order and payment routes, the provider webhook included', () => {
+    // Prepare
+    const expected = [
+      'POST /orders',
+      'GET /orders/{orderId}',
+      'POST /orders/{orderId}/cancel',
+      'POST /orders/{orderId}/payments',
+      'POST /webhooks/payments',
+    ];
+
+    // Act
+    const routeKeys = Object.values(real.template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (route) => route.Properties.RouteKey as string,
+    );
+
+    // Assess
+    expect(routeKeys.sort()).toEqual(expected.sort());
+  });
+
+  it('invokes payment-timeout only through its timer: no route, event source or recurring schedule', () => {
+    // Prepare
+    const timeout = functionId(real.stack, 'payment-timeout');
+    const references = (resource: unknown) => JSON.stringify(resource).includes(`"${timeout}"`);
+
+    // Act
+    const mappings = Object.values(real.template.findResources('AWS::Lambda::EventSourceMapping'));
+    const schedules = Object.values(real.template.findResources('AWS::Scheduler::Schedule'));
+    const integrations = Object.values(real.template.findResources('AWS::ApiGatewayV2::Integration'));
+    const timer = real.stack.timers.get('payment-timeouts');
+
+    // Assess
+    expect(functionDeclaration(appModel, 'payment-timeout').triggers).toEqual([]);
+    expect(mappings.filter(references)).toEqual([]);
+    expect(schedules.filter(references)).toEqual([]);
+    expect(integrations.filter(references)).toEqual([]);
+    expect(timer?.target).toBe(real.stack.functions.get('payment-timeout'));
+  });
+
+  it('lets only create-order and payment-webhook manage payment timeout schedules', () => {
+    // Prepare
+    const names = appModel.functions.map((fn) => fn.name);
+
+    // Act
+    const managers = names.filter((name) =>
+      actionsOfFunctionRole(real, name).some((action) => action.startsWith('scheduler:')),
+    );
+    const passers = names.filter((name) => actionsOfFunctionRole(real, name).includes('iam:PassRole'));
+
+    // Assess
+    expect(managers.sort()).toEqual(['create-order', 'payment-webhook']);
+    expect(passers.sort()).toEqual(['create-order', 'payment-webhook']);
+  });
+
+  it('gives get-order and refund-payments no write action on the table', () => {
+    // Prepare
+    const readers = ['get-order', 'refund-payments'];
+
+    // Act
+    const writes = readers.map((name) => ({
+      name,
+      writes: actionsOfFunctionRole(real, name).filter((action) => WRITE_ACTION.test(action)),
+    }));
+
+    // Assess
+    expect(writes).toEqual(readers.map((name) => ({ name, writes: [] })));
+    expect(actionsOfFunctionRole(real, 'refund-payments')).toContain('dynamodb:GetRecords');
+  });
+
+  it('lets each function read exactly the secrets its environment names, through <KEY>_ARN', () => {
+    // Prepare
+    const secretId = (name: string) => logicalId(real.stack, real.stack.secrets.get(name));
+
+    // Act
+    const granted = Object.fromEntries(
+      appModel.functions.map((fn) => [fn.name, resourcesGranted(real, fn.name, /^secretsmanager:/)]),
+    );
+
+    // Assess
+    expect(granted).toEqual({
+      'create-order': [],
+      'get-order': [],
+      'cancel-order': [],
+      'create-payment': [{ Ref: secretId('payment-provider-api-key') }],
+      'payment-webhook': [{ Ref: secretId('payment-webhook-secret') }],
+      'payment-timeout': [],
+      sweeper: [],
+      'refund-payments': [{ Ref: secretId('payment-provider-api-key') }],
+    });
+    const webhook = resourceProperties(real.template, functionId(real.stack, 'payment-webhook'));
+    expect(webhook.Environment).toEqual({
+      Variables: expect.objectContaining({
+        PAYMENT_WEBHOOK_SECRET_ARN: { Ref: secretId('payment-webhook-secret') },
+      }),
+    });
+    expect(JSON.stringify(webhook.Environment)).not.toContain('"PAYMENT_WEBHOOK_SECRET"');
   });
 
   it('outputs the HTTP API URL and every table name', () => {
@@ -464,7 +661,330 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
   });
 });
 
+describe('OrderBackboneStack built from a fixture model with a timer and secrets', () => {
+  let fixture: Synthesized;
+  let timerIds: { group: string; role: string; deadLetter: string; target: string };
+  beforeAll(() => {
+    fixture = synthesize(fixtureModel);
+    const timer = fixture.stack.timers.get('parcel-reminders');
+    timerIds = {
+      group: logicalId(fixture.stack, timer?.group),
+      role: logicalId(fixture.stack, timer?.role),
+      deadLetter: logicalId(fixture.stack, timer?.deadLetterQueue.queue),
+      target: functionId(fixture.stack, 'parcel-reminder'),
+    };
+  });
+
+  it('creates the schedule group under its declared name', () => {
+    // Prepare
+    const { group } = timerIds;
+
+    // Act
+    const properties = resourceProperties(fixture.template, group);
+
+    // Assess
+    fixture.template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    expect(properties).toEqual({ Name: 'parcel-reminders' });
+    expect(fixture.template.toJSON().Resources[group].DeletionPolicy).toBe('Delete');
+  });
+
+  it('lets only Scheduler assume the timer role, for schedules of its group in this account', () => {
+    // Prepare
+    const { role, group } = timerIds;
+
+    // Act
+    const properties = resourceProperties(fixture.template, role);
+
+    // Assess
+    expect(properties.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: {
+            StringEquals: {
+              'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+              'aws:SourceArn': { 'Fn::GetAtt': [group, 'Arn'] },
+            },
+          },
+        },
+      ],
+    });
+    expect(properties.ManagedPolicyArns).toBeUndefined();
+    expect(properties.Policies).toBeUndefined();
+  });
+
+  it('lets the timer role invoke the target function and send to the dead-letter queue, and nothing else', () => {
+    // Prepare
+    const { role, target, deadLetter } = timerIds;
+
+    // Act
+    const statements = statementsOfRole(fixture, role);
+
+    // Assess
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [target, 'Arn'] } },
+      { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [deadLetter, 'Arn'] } },
+    ]);
+    fixture.template.resourcePropertiesCountIs(
+      'AWS::Lambda::Permission',
+      { Principal: 'scheduler.amazonaws.com' },
+      0,
+    );
+  });
+
+  it('lets the managing function create and delete schedules in the group, and pass the timer role to Scheduler only', () => {
+    // Prepare
+    const scheduleArns = fixture.stack.resolve(fixture.stack.timers.get('parcel-reminders')?.scheduleArns);
+
+    // Act
+    const statements = statementsOfFunctionRole(fixture, 'parcel-status');
+
+    // Assess
+    expect(JSON.stringify(scheduleArns)).toContain(':schedule/parcel-reminders/*');
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
+      Resource: scheduleArns,
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: { 'Fn::GetAtt': [timerIds.role, 'Arn'] },
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    });
+    expect(
+      actionsOfFunctionRole(fixture, 'parcel-status').filter((action) => /^(scheduler|iam):/.test(action)),
+    ).toEqual(['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'iam:PassRole']);
+    for (const other of ['sweeper', 'outbox-relay', 'parcel-reminder']) {
+      expect(
+        actionsOfFunctionRole(fixture, other).filter((action) => /^(scheduler|iam):/.test(action)),
+        other,
+      ).toEqual([]);
+    }
+  });
+
+  it('gives the timer a standard, encrypted, TLS-only dead-letter queue that alarms on its first message', () => {
+    // Prepare
+    const { deadLetter } = timerIds;
+
+    // Act
+    const properties = resourceProperties(fixture.template, deadLetter);
+    const alarms = fixture.template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: { Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetter, 'QueueName'] } }] },
+    });
+
+    // Assess
+    expect(properties).toEqual({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+    fixture.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: deadLetter }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    expect(Object.values(alarms)).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          AlarmActions: [{ Ref: logicalId(fixture.stack, fixture.stack.alarmTopic) }],
+        }),
+      }),
+    ]);
+  });
+
+  it("sends the target's failed asynchronous invocations to the timer's dead-letter queue", () => {
+    // Prepare
+    const { target, deadLetter } = timerIds;
+
+    // Act
+    const configs = Object.values(fixture.template.findResources('AWS::Lambda::EventInvokeConfig'));
+
+    // Assess
+    expect(configs).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({
+          FunctionName: { Ref: target },
+          Qualifier: '$LATEST',
+          MaximumRetryAttempts: 2,
+          MaximumEventAgeInSeconds: 900,
+          DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [deadLetter, 'Arn'] } } },
+        }),
+      }),
+    ]);
+    expect(resourcesGranted(fixture, 'parcel-reminder', /^sqs:SendMessage$/)).toEqual([
+      { 'Fn::GetAtt': [deadLetter, 'Arn'] },
+    ]);
+  });
+
+  it('hands the managing function every part of the timer', () => {
+    // Prepare
+    const { role, deadLetter, target } = timerIds;
+
+    // Act
+    const properties = resourceProperties(fixture.template, functionId(fixture.stack, 'parcel-status'));
+
+    // Assess
+    expect(properties.Environment).toEqual({
+      Variables: expect.objectContaining({
+        REMINDER_GROUP_NAME: 'parcel-reminders',
+        REMINDER_TARGET_ARN: { 'Fn::GetAtt': [target, 'Arn'] },
+        REMINDER_ROLE_ARN: { 'Fn::GetAtt': [role, 'Arn'] },
+        REMINDER_DEAD_LETTER_ARN: { 'Fn::GetAtt': [deadLetter, 'Arn'] },
+        REMINDER_MAX_RETRIES: '4',
+        REMINDER_MAX_EVENT_AGE_SECONDS: '900',
+      }),
+    });
+  });
+
+  it('creates each declared secret with a generated value and its description, retained by default', () => {
+    // Prepare
+    const secretId = logicalId(fixture.stack, fixture.stack.secrets.get('carrier-api-key'));
+
+    // Act
+    const throwAway = synthesize(fixtureModel, { removalPolicy: RemovalPolicy.DESTROY });
+
+    // Assess
+    fixture.template.resourceCountIs('AWS::SecretsManager::Secret', fixtureModel.secrets.length);
+    expect(resourceProperties(fixture.template, secretId)).toMatchObject({
+      Description: 'API key of the parcel carrier',
+      GenerateSecretString: expect.any(Object),
+    });
+    expect(resourceProperties(fixture.template, secretId)).not.toHaveProperty('SecretString');
+    expect(fixture.template.toJSON().Resources[secretId].DeletionPolicy).toBe('Retain');
+    expect(throwAway.template.toJSON().Resources[secretId].DeletionPolicy).toBe('Delete');
+  });
+
+  it('passes a secret as <KEY>_ARN and lets only the function that names it read it, and only it', () => {
+    // Prepare
+    const secretId = logicalId(fixture.stack, fixture.stack.secrets.get('carrier-api-key'));
+
+    // Act
+    const properties = resourceProperties(fixture.template, functionId(fixture.stack, 'parcel-status'));
+    const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+    // Assess
+    expect(variables.CARRIER_API_KEY_ARN).toEqual({ Ref: secretId });
+    expect(variables).not.toHaveProperty('CARRIER_API_KEY');
+    expect(resourcesGranted(fixture, 'parcel-status', /^secretsmanager:/)).toEqual([{ Ref: secretId }]);
+    expect(actionsOfFunctionRole(fixture, 'parcel-status')).toContain('secretsmanager:GetSecretValue');
+    for (const fn of fixtureModel.functions.filter((candidate) => candidate.name !== 'parcel-status')) {
+      expect(resourcesGranted(fixture, fn.name, /^secretsmanager:/), fn.name).toEqual([]);
+    }
+  });
+
+  it('outputs the ARN of each secret and the URL of each timer dead-letter queue', () => {
+    // Prepare
+    const secretId = logicalId(fixture.stack, fixture.stack.secrets.get('carrier-api-key'));
+
+    // Act
+    const outputs = fixture.template.findOutputs('*');
+
+    // Assess
+    expect(outputs.CarrierApiKeySecretArn?.Value).toEqual({ Ref: secretId });
+    expect(outputs.ParcelRemindersTimerDeadLetterQueueUrl?.Value).toEqual({ Ref: timerIds.deadLetter });
+  });
+});
+
+function withFunction(model: AppModel, name: string, change: Partial<FunctionDeclaration>): AppModel {
+  return {
+    ...model,
+    functions: model.functions.map((fn) => (fn.name === name ? { ...fn, ...change } : fn)),
+  };
+}
+
 describe('OrderBackboneStack rejects a model it cannot deploy safely', () => {
+  const parcelStatus = functionDeclaration(fixtureModel, 'parcel-status');
+  const timer = fixtureModel.timers[0];
+  if (timer === undefined) throw new Error('the fixture model declares no timer');
+
+  it.each([
+    {
+      problem: 'an environment entry naming an undeclared timer',
+      model: withFunction(fixtureModel, 'parcel-status', {
+        environment: { GROUP: { timer: 'nope', part: 'groupName' } },
+      }),
+      message: /function 'parcel-status' environment GROUP names undeclared timer 'nope'/,
+    },
+    {
+      problem: 'access to an undeclared timer',
+      model: withFunction(fixtureModel, 'parcel-status', {
+        access: { timers: [{ timer: 'nope', mode: 'manage' }] },
+      }),
+      message: /function 'parcel-status' is granted access to undeclared timer 'nope'/,
+    },
+    {
+      problem: 'a timer aimed at an undeclared function',
+      model: { ...fixtureModel, timers: [{ ...timer, targetFunction: 'nope' }] },
+      message: /timer 'parcel-reminders' targets undeclared function 'nope'/,
+    },
+    {
+      problem: 'an environment entry naming an undeclared secret',
+      model: withFunction(fixtureModel, 'parcel-status', {
+        environment: { ...parcelStatus.environment, CARRIER_API_KEY: { secret: 'nope' } },
+      }),
+      message: /function 'parcel-status' environment CARRIER_API_KEY names undeclared secret 'nope'/,
+    },
+    {
+      problem: 'a timer declared twice',
+      model: { ...fixtureModel, timers: [timer, timer] },
+      message: /timer 'parcel-reminders' is declared more than once/,
+    },
+    {
+      problem: 'a secret declared twice',
+      model: { ...fixtureModel, secrets: [...fixtureModel.secrets, ...fixtureModel.secrets.slice(0, 1)] },
+      message: /secret 'carrier-api-key' is declared more than once/,
+    },
+    {
+      problem: 'retries Scheduler does not accept',
+      model: {
+        ...fixtureModel,
+        timers: [{ ...timer, maximumRetryAttempts: 186, maximumEventAgeSeconds: 30 }],
+      },
+      message:
+        /maximumRetryAttempts 186; Scheduler accepts 0-185[\s\S]*maximumEventAgeSeconds 30; Scheduler accepts 60-86400/,
+    },
+    {
+      problem: 'a schedule group name Scheduler does not accept',
+      model: { ...fixtureModel, timers: [{ ...timer, name: 'parcel reminders' }] },
+      message: /timer 'parcel reminders' is not a valid schedule group name/,
+    },
+    {
+      problem: 'a secret whose <KEY>_ARN variable is declared too',
+      model: withFunction(fixtureModel, 'parcel-status', {
+        environment: { ...parcelStatus.environment, CARRIER_API_KEY_ARN: { literal: 'x' } },
+      }),
+      message:
+        /CARRIER_API_KEY names a secret, which becomes CARRIER_API_KEY_ARN in AWS, but CARRIER_API_KEY_ARN is declared too/,
+    },
+    {
+      problem: 'a target function that is handed its own ARN',
+      model: withFunction(fixtureModel, 'parcel-reminder', {
+        environment: { SELF: { timer: 'parcel-reminders', part: 'targetArn' } },
+      }),
+      message: /function 'parcel-reminder' environment SELF holds its own ARN/,
+    },
+    {
+      problem: 'a function targeted by two timers',
+      model: { ...fixtureModel, timers: [timer, { ...timer, name: 'more-reminders' }] },
+      message: /function 'parcel-reminder' is the target of more than one timer/,
+    },
+  ])('rejects $problem', ({ model, message }) => {
+    // Prepare
+    const app = new App({ context: SKIP_BUNDLING });
+
+    // Act
+    const build = () => new OrderBackboneStack(app, 'Rejected', { model });
+
+    // Assess
+    expect(build).toThrow(message);
+  });
+
   it('rejects a queue whose visibility timeout is under six times the timeout of a function it triggers', () => {
     // Prepare
     const model: AppModel = {
@@ -556,7 +1076,14 @@ describe('bundling', () => {
   it('bundles a TypeScript handler offline with the local esbuild into a runnable ES module', () => {
     // Prepare
     const fn = functionDeclaration(fixtureModel, 'reserve-stock');
-    const model: AppModel = { tables: [], queues: [], stateMachines: [], functions: [fn] };
+    const model: AppModel = {
+      tables: [],
+      queues: [],
+      stateMachines: [],
+      timers: [],
+      secrets: [],
+      functions: [fn],
+    };
     const app = new App({ outdir });
 
     // Act
