@@ -1,43 +1,167 @@
+import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { search } from '@aws-lambda-powertools/logger/correlationId';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import { PENDING_PAYMENT_INDEX } from '../lib/model';
+import { DynamoDbLeaseStore } from './adapters/dynamodb-lease-store';
 import { DynamoDbOrderRepository } from './adapters/dynamodb-order-repository';
-import { loadConfig } from './config';
+import { DynamoDbPaymentRepository } from './adapters/dynamodb-payment-repository';
+import { HttpPaymentProvider } from './adapters/http-payment-provider';
+import { SchedulerPaymentTimers } from './adapters/scheduler-payment-timers';
+import { loadConfig, secretSource } from './config';
 import { OrderService } from './domain/order-service';
-import type { Clock, IdGenerator } from './domain/ports';
+import { PaymentService } from './domain/payment-service';
+import type { Clock, PaymentProvider, PaymentTimers } from './domain/ports';
 
 /**
  * The one place where AWS clients and services are built, once per execution environment (cold start), never
  * per invocation. Endpoints come from the SDK's own configuration (`AWS_ENDPOINT_URL_<SERVICE>`), which is how
- * the same code reaches DynamoDB Local on a laptop and DynamoDB in AWS.
+ * the same code reaches DynamoDB Local on a laptop and DynamoDB in AWS. Everything is built on first use, so a
+ * function only needs the environment of the parts it uses.
  */
 export const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone',
   correlationIdSearchFn: search,
 });
 
+export const metrics = new Metrics({
+  namespace: 'OrderBackbone',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone',
+});
+
 const systemClock: Clock = { now: () => new Date() };
-const ulidGenerator: IdGenerator = { newOrderId: () => ulid() };
 
-let orderService: OrderService | undefined;
+/** Provider event ids are remembered for 30 days; providers stop retrying a webhook long before that. */
+const PROVIDER_EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+/** Secrets are read again after five minutes, so a rotated secret takes effect without a deployment. */
+const SECRET_MAX_AGE_SECONDS = 300;
 
-export function getOrderService(): OrderService {
-  if (orderService === undefined) {
-    const config = loadConfig(process.env);
-    const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-    orderService = new OrderService({
-      repository: new DynamoDbOrderRepository({
-        client,
-        tableName: config.ORDERS_TABLE_NAME,
-        now: systemClock.now,
-      }),
-      clock: systemClock,
-      ids: ulidGenerator,
-      paymentTimeoutSeconds: config.PAYMENT_TIMEOUT_SECONDS,
-      idempotencyKeyTtlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS,
+function once<T>(build: () => T): () => T {
+  let built: { readonly value: T } | undefined;
+  return () => {
+    built ??= { value: build() };
+    return built.value;
+  };
+}
+
+/** Like {@link once}, but a failure is not kept: the next call tries again (a secret read can fail transiently). */
+function onceAsync<T>(build: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= build().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
     });
+    return pending;
+  };
+}
+
+const documentClient = once(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
+const ordersConfig = once(() => loadConfig('orders', process.env));
+
+const orderRepository = once(
+  () =>
+    new DynamoDbOrderRepository({
+      client: documentClient(),
+      tableName: ordersConfig().ORDERS_TABLE_NAME,
+      pendingIndexName: PENDING_PAYMENT_INDEX.name,
+      now: systemClock.now,
+    }),
+);
+
+const schedulerTimers = once(() => {
+  const config = loadConfig('paymentTimeoutTimer', process.env);
+  return new SchedulerPaymentTimers({
+    client: new SchedulerClient({}),
+    groupName: config.PAYMENT_TIMEOUT_GROUP_NAME,
+    targetArn: config.PAYMENT_TIMEOUT_TARGET_ARN,
+    roleArn: config.PAYMENT_TIMEOUT_ROLE_ARN,
+    deadLetterArn: config.PAYMENT_TIMEOUT_DEAD_LETTER_ARN,
+    maximumRetryAttempts: config.PAYMENT_TIMEOUT_MAX_RETRIES,
+    maximumEventAgeSeconds: config.PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS,
+    onCancelFailure: (orderId, error) =>
+      logger.warn('could not delete the payment timeout schedule; it will fire and change nothing', {
+        orderId,
+        error: error instanceof Error ? error : String(error),
+      }),
+  });
+});
+
+/** Timers are only built when one is scheduled or cancelled, so functions that never do need no timer settings. */
+const paymentTimers: PaymentTimers = {
+  schedule: (orderId, deadline) => schedulerTimers().schedule(orderId, deadline),
+  cancel: (orderId) => schedulerTimers().cancel(orderId),
+};
+
+async function secretValue(name: string): Promise<string> {
+  const source = secretSource(name, process.env);
+  if ('value' in source) return source.value;
+  const value = await getSecret(source.arn, { maxAge: SECRET_MAX_AGE_SECONDS });
+  if (typeof value !== 'string' || value === '') {
+    throw new Error(`secret ${source.arn} holds no string value`);
   }
-  return orderService;
+  return value;
+}
+
+/** The webhook signing secret, cached by Powertools Parameters between invocations. */
+export function webhookSecret(): Promise<string> {
+  return secretValue('PAYMENT_WEBHOOK_SECRET');
+}
+
+const providerClient = onceAsync(async () => {
+  const config = loadConfig('paymentProvider', process.env);
+  const apiKey = await secretValue('PAYMENT_PROVIDER_API_KEY');
+  return new HttpPaymentProvider({ baseUrl: config.PAYMENT_PROVIDER_URL, apiKey });
+});
+
+/** Connects on first use, so functions that never call the provider need no provider settings. */
+const paymentProvider: PaymentProvider = {
+  createIntent: async (intent, key) => (await providerClient()).createIntent(intent, key),
+  refund: async (payment, key) => (await providerClient()).refund(payment, key),
+};
+
+export const getOrderService = once(() => {
+  const config = ordersConfig();
+  return new OrderService({
+    repository: orderRepository(),
+    timers: paymentTimers,
+    clock: systemClock,
+    ids: { newOrderId: () => ulid() },
+    paymentTimeoutSeconds: config.PAYMENT_TIMEOUT_SECONDS,
+    idempotencyKeyTtlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS,
+  });
+});
+
+export const getPaymentService = once(
+  () =>
+    new PaymentService({
+      orders: orderRepository(),
+      payments: new DynamoDbPaymentRepository({
+        client: documentClient(),
+        tableName: ordersConfig().ORDERS_TABLE_NAME,
+      }),
+      leases: new DynamoDbLeaseStore({
+        client: documentClient(),
+        tableName: ordersConfig().ORDERS_TABLE_NAME,
+      }),
+      provider: paymentProvider,
+      timers: paymentTimers,
+      clock: systemClock,
+      newLeaseOwner: () => randomUUID(),
+      leaseSeconds: loadConfig('paymentLease', process.env).PAYMENT_LEASE_SECONDS,
+      eventRetentionSeconds: PROVIDER_EVENT_RETENTION_SECONDS,
+    }),
+);
+
+export function getPaymentProvider(): PaymentProvider {
+  return paymentProvider;
+}
+
+export function sweeperBudget(): number {
+  return loadConfig('sweeper', process.env).SWEEPER_MAX_ORDERS_PER_RUN;
 }

@@ -1,45 +1,37 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandOutput,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConcurrentModificationError, OrderNotFoundError } from '../domain/errors';
-import type { Order, OrderItem, OrderTransition } from '../domain/order';
-import { isOrderStatus, type OrderStatus } from '../domain/order-status';
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { ConcurrentModificationError, OrderNotFoundError, PaymentInProgressError } from '../domain/errors';
+import type { Order, OrderTransition } from '../domain/order';
+import { OrderStatus } from '../domain/order-status';
 import type {
   CreateOrderOutcome,
   IdempotencyClaim,
   OrderRepository,
   OrderWithHistory,
+  TransitionGuard,
 } from '../domain/ports';
-
-type Item = Record<string, unknown>;
-type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
-
-/**
- * The single-table layout. An order and its timeline share a partition, so one strongly consistent query reads
- * both; the idempotency key has its own partition so that its `attribute_not_exists` check is a lock on the key.
- */
-export const keys = {
-  order: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'ORDER' }),
-  transition: (orderId: string, version: number) => ({
-    PK: `ORDER#${orderId}`,
-    SK: `TRANSITION#${version.toString().padStart(10, '0')}`,
-  }),
-  idempotencyKey: (key: string) => ({ PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' }),
-} as const;
-
-const ENTITY = { order: 'Order', transition: 'OrderTransition', idempotencyKey: 'IdempotencyKey' } as const;
-
-const TRANSACTION_CONFLICT_ATTEMPTS = 4;
+import {
+  cancellationReasons,
+  ENTITY,
+  failedCondition,
+  type Item,
+  keys,
+  noLiveLeaseCheck,
+  PENDING_INDEX_SHARDS,
+  pendingIndexAttributes,
+  type TransactItems,
+  toEpochSeconds,
+  toOrder,
+  toPayment,
+  toTransition,
+  transactWrite,
+  transitionItem,
+} from './dynamodb-table';
 
 export interface DynamoDbOrderRepositoryOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
+  /** The sparse index of orders awaiting payment, by deadline. */
+  readonly pendingIndexName: string;
   /** Time of "now" for expiry checks on idempotency keys (DynamoDB's TTL deletion is late, and never locally). */
   readonly now: () => Date;
 }
@@ -57,7 +49,12 @@ export class DynamoDbOrderRepository implements OrderRepository {
       {
         Put: {
           TableName: tableName,
-          Item: { ...keys.order(order.orderId), entityType: ENTITY.order, ...order },
+          Item: {
+            ...keys.order(order.orderId),
+            entityType: ENTITY.order,
+            ...order,
+            ...pendingIndexAttributes(order),
+          },
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
@@ -69,6 +66,7 @@ export class DynamoDbOrderRepository implements OrderRepository {
         },
       },
     ];
+    const IDEMPOTENCY_INDEX = items.length;
     if (idempotency !== undefined) {
       items.push({
         Put: {
@@ -86,9 +84,8 @@ export class DynamoDbOrderRepository implements OrderRepository {
         },
       });
     }
-    const IDEMPOTENCY_INDEX = 2;
     try {
-      await this.transact(items);
+      await transactWrite(this.options.client, items);
       return { kind: 'created' };
     } catch (error) {
       const reasons = cancellationReasons(error);
@@ -133,49 +130,36 @@ export class DynamoDbOrderRepository implements OrderRepository {
       .filter((item) => item.entityType === ENTITY.transition)
       .map(toTransition)
       .sort((left, right) => left.version - right.version);
-    return { order: toOrder(orderItem), history };
+    const payments = items
+      .filter((item) => item.entityType === ENTITY.payment)
+      .map(toPayment)
+      .sort((left, right) => left.createdAt.localeCompare(right.createdAt));
+    return { order: toOrder(orderItem), history, payments };
   }
 
-  public async saveTransition(previous: Order, next: Order, transition: OrderTransition): Promise<void> {
-    const changed = (Object.keys(next) as (keyof Order)[]).filter(
-      (field) => field !== 'orderId' && next[field] !== previous[field],
-    );
-    const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
-    const values: Record<string, unknown> = {
-      ':expectedStatus': previous.status,
-      ':expectedVersion': previous.version,
-    };
-    const assignments = changed.map((field) => {
-      names[`#set_${field}`] = field;
-      values[`:set_${field}`] = next[field];
-      return `#set_${field} = :set_${field}`;
-    });
+  public async saveTransition(
+    previous: Order,
+    next: Order,
+    transition: OrderTransition,
+    guard: TransitionGuard = {},
+  ): Promise<void> {
+    const items = transitionItems(this.options.tableName, previous, next, transition);
+    const LEASE_INDEX = items.length;
+    if (guard.noLiveLeaseAt !== undefined) {
+      items.push(noLiveLeaseCheck(this.options.tableName, previous.orderId, guard.noLiveLeaseAt));
+    }
     try {
-      await this.transact([
-        {
-          Update: {
-            TableName: this.options.tableName,
-            Key: keys.order(previous.orderId),
-            UpdateExpression: `SET ${assignments.join(', ')}`,
-            ConditionExpression: '#status = :expectedStatus AND #version = :expectedVersion',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
-        },
-        {
-          Put: {
-            TableName: this.options.tableName,
-            Item: transitionItem(transition),
-            ConditionExpression: 'attribute_not_exists(PK)',
-          },
-        },
-      ]);
+      await transactWrite(this.options.client, items);
     } catch (error) {
       const reasons = cancellationReasons(error);
-      const orderReason = reasons[0];
-      if (orderReason?.code === 'ConditionalCheckFailed' && orderReason.item === undefined) {
+      if (failedCondition(reasons, 0) && reasons[0]?.item === undefined) {
         throw new OrderNotFoundError(previous.orderId);
+      }
+      if (failedCondition(reasons, 0) || failedCondition(reasons, 1)) {
+        throw new ConcurrentModificationError(previous.orderId, { cause: error });
+      }
+      if (failedCondition(reasons, LEASE_INDEX)) {
+        throw new PaymentInProgressError(previous.orderId);
       }
       if (reasons.length > 0) {
         throw new ConcurrentModificationError(previous.orderId, { cause: error });
@@ -184,93 +168,80 @@ export class DynamoDbOrderRepository implements OrderRepository {
     }
   }
 
-  /**
-   * Runs a transaction, retrying only DynamoDB's `TransactionConflict` (another transaction held one of the items
-   * at that instant, so our conditions were never evaluated). Condition failures are answers, not retried.
-   */
-  private async transact(items: TransactItems): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.options.client.send(new TransactWriteCommand({ TransactItems: items }));
-        return;
-      } catch (error) {
-        const reasons = cancellationReasons(error);
-        const conflictOnly =
-          reasons.some((reason) => reason.code === 'TransactionConflict') &&
-          !reasons.some((reason) => reason.code === 'ConditionalCheckFailed');
-        if (!conflictOnly || attempt >= TRANSACTION_CONFLICT_ATTEMPTS) {
-          throw error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-      }
-    }
+  public async findOverduePendingOrders(now: Date, limit: number): Promise<string[]> {
+    // Every shard is read from its oldest deadline, so the most overdue orders of every shard come first.
+    const perShard = Math.max(1, Math.ceil(limit / PENDING_INDEX_SHARDS));
+    const shards = Array.from({ length: PENDING_INDEX_SHARDS }, (_, shard) => shard);
+    const found = await Promise.all(shards.map((shard) => this.overdueInShard(shard, now, perShard)));
+    return found.flat().slice(0, limit);
+  }
+
+  private async overdueInShard(shard: number, now: Date, limit: number): Promise<string[]> {
+    const orderIds: string[] = [];
+    let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      const page = await this.options.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          IndexName: this.options.pendingIndexName,
+          KeyConditionExpression: 'pendingShard = :shard AND pendingDeadline < :now',
+          ExpressionAttributeValues: { ':shard': `PENDING#${shard}`, ':now': now.toISOString() },
+          ProjectionExpression: 'orderId',
+          Limit: limit - orderIds.length,
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      orderIds.push(...(page.Items ?? []).map((item) => String(item.orderId)));
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined && orderIds.length < limit);
+    return orderIds;
   }
 }
 
-interface CancellationReason {
-  readonly code: string | undefined;
-  readonly item: Item | undefined;
-}
-
-function cancellationReasons(error: unknown): CancellationReason[] {
-  if (!(error instanceof TransactionCanceledException)) {
-    return [];
-  }
-  return (error.CancellationReasons ?? []).map((reason) => ({
-    code: reason.Code,
-    item: reason.Item === undefined ? undefined : unmarshall(reason.Item),
-  }));
-}
-
-function transitionItem(transition: OrderTransition): Item {
-  return {
-    ...keys.transition(transition.orderId, transition.version),
-    entityType: ENTITY.transition,
-    ...transition,
-  };
-}
-
-function toEpochSeconds(date: Date): number {
-  return Math.floor(date.getTime() / 1000);
-}
-
-function toStatus(value: unknown): OrderStatus {
-  const text = String(value);
-  if (!isOrderStatus(text)) {
-    throw new Error(`stored status ${text} is not an order status`);
-  }
-  return text;
-}
-
-function toOrder(item: Item): Order {
-  const items = (item.items as Item[]).map(
-    (line): OrderItem => ({
-      sku: String(line.sku),
-      quantity: Number(line.quantity),
-      unitPrice: Number(line.unitPrice),
-    }),
+/**
+ * The two writes of any order transition: the order, only if its status and version are still the ones the
+ * decision was made on (leaving PENDING_PAYMENT also drops it from the pending index), and the timeline entry
+ * of the new version, only if that version has none yet.
+ */
+export function transitionItems(
+  tableName: string,
+  previous: Order,
+  next: Order,
+  transition: OrderTransition,
+): TransactItems {
+  const changed = (Object.keys(next) as (keyof Order)[]).filter(
+    (field) => field !== 'orderId' && next[field] !== previous[field],
   );
-  return {
-    orderId: String(item.orderId),
-    customerId: String(item.customerId),
-    status: toStatus(item.status),
-    version: Number(item.version),
-    currency: String(item.currency),
-    totalAmount: Number(item.totalAmount),
-    items,
-    paymentDeadline: String(item.paymentDeadline),
-    createdAt: String(item.createdAt),
-    updatedAt: String(item.updatedAt),
+  const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
+  const values: Record<string, unknown> = {
+    ':expectedStatus': previous.status,
+    ':expectedVersion': previous.version,
   };
-}
-
-function toTransition(item: Item): OrderTransition {
-  return {
-    orderId: String(item.orderId),
-    version: Number(item.version),
-    from: item.from === null || item.from === undefined ? null : toStatus(item.from),
-    to: toStatus(item.to),
-    at: String(item.at),
-    reason: String(item.reason),
-  };
+  const assignments = changed.map((field) => {
+    names[`#set_${field}`] = field;
+    values[`:set_${field}`] = next[field];
+    return `#set_${field} = :set_${field}`;
+  });
+  const leavesPending =
+    previous.status === OrderStatus.PENDING_PAYMENT && next.status !== OrderStatus.PENDING_PAYMENT;
+  return [
+    {
+      Update: {
+        TableName: tableName,
+        Key: keys.order(previous.orderId),
+        UpdateExpression: `SET ${assignments.join(', ')}${leavesPending ? ' REMOVE pendingShard, pendingDeadline' : ''}`,
+        ConditionExpression: '#status = :expectedStatus AND #version = :expectedVersion',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+    {
+      Put: {
+        TableName: tableName,
+        Item: transitionItem(transition),
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    },
+  ];
 }

@@ -9,6 +9,10 @@ export const DomainErrorCode = {
   INVALID_TRANSITION: 'INVALID_TRANSITION',
   CONCURRENT_MODIFICATION: 'CONCURRENT_MODIFICATION',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  ORDER_NOT_PAYABLE: 'ORDER_NOT_PAYABLE',
+  PAYMENT_IN_PROGRESS: 'PAYMENT_IN_PROGRESS',
+  LEASE_NOT_HELD: 'LEASE_NOT_HELD',
+  PAYMENT_DEADLINE_NOT_REACHED: 'PAYMENT_DEADLINE_NOT_REACHED',
 } as const;
 
 export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode];
@@ -79,5 +83,54 @@ export class IdempotencyKeyReusedError extends DomainError {
 
   public constructor(public readonly idempotencyKey: string) {
     super(`idempotency key ${idempotencyKey} was already used with a different request`);
+  }
+}
+
+/** Only an order awaiting payment, before its deadline, can be paid for. */
+export class OrderNotPayableError extends DomainError {
+  public override readonly name = 'OrderNotPayableError';
+  public readonly code = DomainErrorCode.ORDER_NOT_PAYABLE;
+
+  public constructor(
+    public readonly orderId: string,
+    reason: string,
+  ) {
+    super(`order ${orderId} cannot be paid: ${reason}`);
+  }
+}
+
+/** Another request holds the order's payment lease: a payment is being prepared right now. */
+export class PaymentInProgressError extends DomainError {
+  public override readonly name = 'PaymentInProgressError';
+  public readonly code = DomainErrorCode.PAYMENT_IN_PROGRESS;
+
+  public constructor(public readonly orderId: string) {
+    super(`a payment for order ${orderId} is being prepared; try again shortly`);
+  }
+}
+
+/** The lease was taken over (it had expired) or released: its former holder may no longer act under it. */
+export class LeaseNotHeldError extends DomainError {
+  public override readonly name = 'LeaseNotHeldError';
+  public readonly code = DomainErrorCode.LEASE_NOT_HELD;
+
+  public constructor(
+    public readonly orderId: string,
+    public readonly fencingToken: number,
+  ) {
+    super(`the payment lease on order ${orderId} with fencing token ${fencingToken} is no longer held`);
+  }
+}
+
+/** A timeout fired before the deadline it was set for (clock skew): it must be tried again later. */
+export class PaymentDeadlineNotReachedError extends DomainError {
+  public override readonly name = 'PaymentDeadlineNotReachedError';
+  public readonly code = DomainErrorCode.PAYMENT_DEADLINE_NOT_REACHED;
+
+  public constructor(
+    public readonly orderId: string,
+    public readonly deadline: string,
+  ) {
+    super(`order ${orderId} may be paid until ${deadline}`);
   }
 }

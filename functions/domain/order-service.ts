@@ -2,10 +2,11 @@ import { IdempotencyKeyReusedError, OrderNotFoundError } from './errors';
 import { fingerprint } from './fingerprint';
 import { newOrder, type Order, type PlaceOrderCommand, transition } from './order';
 import { OrderStatus } from './order-status';
-import type { Clock, IdGenerator, OrderRepository, OrderWithHistory } from './ports';
+import type { Clock, IdGenerator, OrderRepository, OrderWithHistory, PaymentTimers } from './ports';
 
 export interface OrderServiceDependencies {
   readonly repository: OrderRepository;
+  readonly timers: PaymentTimers;
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly paymentTimeoutSeconds: number;
@@ -17,6 +18,11 @@ export interface PlaceOrderResult {
   readonly order: Order;
   /** False when an earlier request with the same idempotency key already created this order. */
   readonly created: boolean;
+  /**
+   * Why the payment timeout could not be scheduled, if it could not. The order stands: the sweeper cancels it
+   * when its deadline passes, so a failed timer costs latency, never correctness.
+   */
+  readonly timerFailure?: unknown;
 }
 
 /** The order use cases, written against ports only so that they run unchanged in Lambda and in unit tests. */
@@ -34,7 +40,7 @@ export class OrderService {
     const { order, created } = newOrder(command, { orderId: ids.newOrderId(), now, paymentTimeoutSeconds });
     if (idempotencyKey === undefined) {
       await repository.create(order, created);
-      return { order, created: true };
+      return await this.withTimer(order);
     }
     const requestFingerprint = fingerprint(command);
     const outcome = await repository.create(order, created, {
@@ -43,7 +49,7 @@ export class OrderService {
       expiresAt: new Date(now.getTime() + idempotencyKeyTtlSeconds * 1000),
     });
     if (outcome.kind === 'created') {
-      return { order, created: true };
+      return await this.withTimer(order);
     }
     if (outcome.requestFingerprint !== requestFingerprint) {
       throw new IdempotencyKeyReusedError(idempotencyKey);
@@ -60,7 +66,10 @@ export class OrderService {
     return found;
   }
 
-  /** Cancels an order that is still awaiting payment; any other status is an `InvalidTransitionError`. */
+  /**
+   * Cancels an order that is still awaiting payment; any other status is an `InvalidTransitionError`, and a
+   * payment being prepared right now a `PaymentInProgressError`.
+   */
   public async cancelOrder(orderId: string): Promise<Order> {
     return await this.moveOrder(orderId, OrderStatus.CANCELLED, 'cancelled by customer');
   }
@@ -71,8 +80,20 @@ export class OrderService {
    */
   public async moveOrder(orderId: string, to: OrderStatus, reason: string): Promise<Order> {
     const { order } = await this.getOrder(orderId);
-    const decided = transition(order, to, this.dependencies.clock.now(), reason);
-    await this.dependencies.repository.saveTransition(order, decided.next, decided.transition);
+    const now = this.dependencies.clock.now();
+    const decided = transition(order, to, now, reason);
+    // Leaving PENDING_PAYMENT while a payment is being prepared would strand the customer's payment.
+    const guard = order.status === OrderStatus.PENDING_PAYMENT ? { noLiveLeaseAt: now } : {};
+    await this.dependencies.repository.saveTransition(order, decided.next, decided.transition, guard);
     return decided.next;
+  }
+
+  private async withTimer(order: Order): Promise<PlaceOrderResult> {
+    try {
+      await this.dependencies.timers.schedule(order.orderId, new Date(order.paymentDeadline));
+      return { order, created: true };
+    } catch (timerFailure) {
+      return { order, created: true, timerFailure };
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { Order, OrderTransition } from './order';
+import type { Payment } from './payment';
 
 /** Time is injected so tests and the simulator control it; production passes the system clock. */
 export interface Clock {
@@ -24,6 +25,13 @@ export type CreateOrderOutcome =
 export interface OrderWithHistory {
   readonly order: Order;
   readonly history: readonly OrderTransition[];
+  readonly payments: readonly Payment[];
+}
+
+/** A condition on the order's payment lease that a write must meet, checked in the same transaction. */
+export interface TransitionGuard {
+  /** The write fails with `PaymentInProgressError` if a payment lease on the order is live at this instant. */
+  readonly noLiveLeaseAt?: Date;
 }
 
 /**
@@ -34,5 +42,109 @@ export interface OrderWithHistory {
 export interface OrderRepository {
   create(order: Order, created: OrderTransition, idempotency?: IdempotencyClaim): Promise<CreateOrderOutcome>;
   get(orderId: string): Promise<OrderWithHistory | undefined>;
-  saveTransition(previous: Order, next: Order, transition: OrderTransition): Promise<void>;
+  saveTransition(
+    previous: Order,
+    next: Order,
+    transition: OrderTransition,
+    guard?: TransitionGuard,
+  ): Promise<void>;
+  /**
+   * Orders still PENDING_PAYMENT whose deadline is before `now`, read from the sparse index (never a scan),
+   * at most `limit` of them. The index is eventually consistent: callers re-check each order.
+   */
+  findOverduePendingOrders(now: Date, limit: number): Promise<string[]>;
+}
+
+/** A lease on an order's payment preparation: who holds it, until when, and its fencing token. */
+export interface PaymentLease {
+  readonly orderId: string;
+  readonly owner: string;
+  /** Grows by one with every acquisition; a write made under a lease checks that its token is still current. */
+  readonly fencingToken: number;
+  readonly expiresAt: Date;
+}
+
+/**
+ * The payment lease lock. `acquire` succeeds only if no live lease exists (never held, released, or expired),
+ * else throws `PaymentInProgressError`; `release` succeeds only for the current owner and token, else throws
+ * `LeaseNotHeldError`.
+ */
+export interface LeaseStore {
+  acquire(orderId: string, owner: string, now: Date, durationSeconds: number): Promise<PaymentLease>;
+  release(lease: PaymentLease): Promise<void>;
+}
+
+/** What a payment write records besides the payment: the provider's event id, so a replayed event is a no-op. */
+export interface ProviderEventClaim {
+  readonly eventId: string;
+  readonly expiresAt: Date;
+}
+
+export type PaymentWriteOutcome =
+  | { readonly kind: 'written' }
+  /** This provider event was processed before. */
+  | { readonly kind: 'duplicateEvent' }
+  /** The payment's record changed since it was read (another callback won); decide again. */
+  | { readonly kind: 'paymentChanged' }
+  /** The order changed since it was read (a timeout or another payment won); decide again. */
+  | { readonly kind: 'orderChanged' };
+
+/**
+ * Payment records. Every write is one transaction with conditions: the payment record only moves from the
+ * status it was read in (or is created if absent), a payment id is recorded for one order only, and the
+ * provider event is claimed once.
+ */
+export interface PaymentRepository {
+  get(orderId: string, paymentId: string): Promise<Payment | undefined>;
+  /** The order a payment id was recorded for, whatever order a later callback names. */
+  orderOf(paymentId: string): Promise<string | undefined>;
+  /** Records a new intent, only while `lease` is still the order's current lease. */
+  recordIntent(payment: Payment, lease: PaymentLease): Promise<void>;
+  /** The order becomes PAID and the payment SUCCEEDED, together or not at all. */
+  recordPaid(
+    payment: Payment,
+    previous: Payment | undefined,
+    order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
+    event: ProviderEventClaim,
+  ): Promise<PaymentWriteOutcome>;
+  /** Any other change of a payment record (REFUND_PENDING, FAILED, REFUNDED). */
+  recordPayment(
+    payment: Payment,
+    previous: Payment | undefined,
+    event: ProviderEventClaim,
+  ): Promise<PaymentWriteOutcome>;
+}
+
+/** The per-order payment timeout timer (an EventBridge Scheduler one-time schedule in AWS). */
+export interface PaymentTimers {
+  schedule(orderId: string, deadline: Date): Promise<void>;
+  /** Best effort: a timer that fires anyway finds the order no longer awaiting payment and does nothing. */
+  cancel(orderId: string): Promise<void>;
+}
+
+export interface PaymentIntent {
+  readonly paymentId: string;
+  readonly orderId: string;
+  readonly amount: number;
+  readonly currency: string;
+}
+
+export interface RefundRequest {
+  readonly refundId: string;
+  readonly paymentId: string;
+}
+
+/**
+ * The payment provider, as the domain needs it. Both calls are idempotent on the provider's side through the
+ * key we pass, so a retry after a timeout never creates a second intent or a second refund.
+ */
+export interface PaymentProvider {
+  createIntent(
+    intent: { readonly orderId: string; readonly amount: number; readonly currency: string },
+    idempotencyKey: string,
+  ): Promise<PaymentIntent>;
+  refund(
+    payment: { readonly paymentId: string; readonly amount: number; readonly currency: string },
+    idempotencyKey: string,
+  ): Promise<RefundRequest>;
 }

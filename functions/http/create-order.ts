@@ -1,5 +1,6 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { getOrderService } from '../composition-root';
+import { getOrderService, logger, metrics } from '../composition-root';
 import { ValidationError } from '../domain/errors';
 import { httpHandler } from './http-handler';
 import { jsonResponse, representOrder } from './order-representation';
@@ -22,6 +23,14 @@ function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
 export const handler = httpHandler(async (event) => {
   const idempotencyKey = idempotencyKeyOf(event);
   const body = parseJsonBody(event, createOrderBody);
-  const { order, created } = await getOrderService().placeOrder(body, idempotencyKey);
+  const { order, created, timerFailure } = await getOrderService().placeOrder(body, idempotencyKey);
+  if (timerFailure !== undefined) {
+    logger.error('payment timeout could not be scheduled; the sweeper will cancel the order if unpaid', {
+      orderId: order.orderId,
+      error: timerFailure instanceof Error ? timerFailure : String(timerFailure),
+    });
+    metrics.addMetric('PaymentTimerScheduleFailed', MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  }
   return jsonResponse(created ? 201 : 200, representOrder(order), { location: `/orders/${order.orderId}` });
 });

@@ -28,10 +28,16 @@ export function representOrder(order: Order): OrderRepresentation {
   };
 }
 
-export function representOrderWithHistory({ order, history }: OrderWithHistory) {
+export function representOrderWithHistory({ order, history, payments }: OrderWithHistory) {
   return {
     ...representOrder(order),
     history: history.map((entry) => ({ status: entry.to, at: entry.at })),
+    payments: payments.map((payment) => ({
+      paymentId: payment.paymentId,
+      status: payment.status,
+      amount: payment.amount,
+      currency: payment.currency,
+    })),
   };
 }
 

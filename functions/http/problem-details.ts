@@ -1,14 +1,19 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { PaymentProviderError } from '../adapters/http-payment-provider';
 import {
   ConcurrentModificationError,
   DomainError,
   IdempotencyKeyReusedError,
   InvalidTransitionError,
+  LeaseNotHeldError,
   OrderNotFoundError,
+  OrderNotPayableError,
+  PaymentInProgressError,
   ValidationError,
 } from '../domain/errors';
+import { InvalidSignatureError } from '../domain/webhook-signature';
 import { HttpRequestError } from './errors';
 
 /** RFC 9457 problem details, with our stable `code` as an extension member. */
@@ -27,26 +32,49 @@ function problemType(code: string): string {
   return `urn:order-backbone:problem:${code.toLowerCase().replaceAll('_', '-')}`;
 }
 
+const CONFLICTS = [
+  InvalidTransitionError,
+  ConcurrentModificationError,
+  OrderNotPayableError,
+  PaymentInProgressError,
+  LeaseNotHeldError,
+] as const;
+
 function statusOf(error: DomainError): number {
   if (error instanceof ValidationError) return 400;
   if (error instanceof OrderNotFoundError) return 404;
-  if (error instanceof InvalidTransitionError || error instanceof ConcurrentModificationError) return 409;
+  if (CONFLICTS.some((type) => error instanceof type)) return 409;
   if (error instanceof IdempotencyKeyReusedError) return 422;
   return 400;
 }
 
 const TITLES: Readonly<Record<number, string>> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
 };
 
 /** Maps any error to its problem document; errors we do not know become a 500 that reveals nothing inside. */
 export function toProblem(error: unknown): ProblemDetails {
+  if (error instanceof InvalidSignatureError) {
+    // Which part of the signature failed is for our logs, not for whoever sent it.
+    return problemOf(401, error.code, 'the request is not signed with a valid Payment-Signature');
+  }
+  if (error instanceof PaymentProviderError) {
+    // The provider failed us, not the caller: 503 if a retry may work, else 502.
+    return problemOf(
+      error.retryable ? 503 : 502,
+      error.code,
+      'the payment provider could not be reached; retry',
+    );
+  }
   if (error instanceof HttpRequestError || error instanceof DomainError) {
     const status = error instanceof HttpRequestError ? error.statusCode : statusOf(error);
     return {
@@ -67,6 +95,10 @@ export function toProblem(error: unknown): ProblemDetails {
   };
 }
 
+function problemOf(status: number, code: string, detail: string): ProblemDetails {
+  return { type: problemType(code), title: TITLES[status] ?? 'Error', status, code, detail };
+}
+
 export function problemResponse(problem: ProblemDetails): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: problem.status,
@@ -85,6 +117,9 @@ export function httpProblemDetails(options: {
   return {
     onError: (request) => {
       const problem = toProblem(request.error);
+      if (request.error instanceof InvalidSignatureError) {
+        options.logger.warn('webhook signature refused', { reason: request.error.reason });
+      }
       if (problem.status >= 500) {
         options.logger.error('request failed', { error: request.error ?? undefined });
       } else {

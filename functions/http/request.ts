@@ -35,6 +35,18 @@ export function issuesOf(error: z.ZodError): FieldIssue[] {
 }
 
 /**
+ * The body exactly as received, for signature checks (never re-serialize JSON before verifying it). Over
+ * 16 KiB is refused before it is read further.
+ */
+export function rawBody(event: APIGatewayProxyEventV2): string {
+  const bytes = bodyBytes(event);
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError(MAX_BODY_BYTES, bytes.length);
+  }
+  return bytes.toString('utf8');
+}
+
+/**
  * Reads a JSON request body in the order a caller's mistakes should be reported: size (413), media type (415),
  * syntax (400 MALFORMED_JSON), then shape (400 VALIDATION_FAILED).
  */

@@ -28,3 +28,15 @@ export const idempotencyKeyHeader = z
   .min(1)
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 printable ASCII characters');
+
+/** A payment provider's callback, as `POST /webhooks/payments` accepts it. */
+export const providerEventBody = z.object({
+  id: z.string().min(1).max(255),
+  type: z.enum(['payment.succeeded', 'payment.failed', 'refund.succeeded']),
+  data: z.object({
+    paymentId: z.string().min(1).max(255),
+    orderId: z.string().max(64),
+    amount: z.number().int().min(0),
+    currency: z.string().regex(/^[A-Z]{3}$/),
+  }),
+});

@@ -3,6 +3,7 @@ import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order
 import { ConcurrentModificationError, OrderNotFoundError } from '../../functions/domain/errors';
 import { newOrder, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
+import { PENDING_PAYMENT_INDEX } from '../../lib/model';
 import { createTestTables } from '../support/dynamodb';
 
 let repository: DynamoDbOrderRepository;
@@ -22,6 +23,7 @@ beforeAll(async () => {
   repository = new DynamoDbOrderRepository({
     client: tables.documentClient,
     tableName: tables.ordersTableName,
+    pendingIndexName: PENDING_PAYMENT_INDEX.name,
     now: () => NOW,
   });
 });

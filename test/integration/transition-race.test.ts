@@ -4,6 +4,7 @@ import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order
 import { ConcurrentModificationError, InvalidTransitionError } from '../../functions/domain/errors';
 import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
+import { PENDING_PAYMENT_INDEX } from '../../lib/model';
 import { createTestTables, type TestTables } from '../support/dynamodb';
 
 let tables: TestTables;
@@ -17,8 +18,10 @@ beforeAll(async () => {
     repository: new DynamoDbOrderRepository({
       client: tables.documentClient,
       tableName: tables.ordersTableName,
+      pendingIndexName: PENDING_PAYMENT_INDEX.name,
       now,
     }),
+    timers: { schedule: async () => undefined, cancel: async () => undefined },
     clock: { now },
     ids: { newOrderId: () => `01RACE${(nextId++).toString().padStart(20, '0')}` },
     paymentTimeoutSeconds: 1800,

@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Order, OrderItem, OrderTransition } from '../domain/order';
+import { isOrderStatus, type OrderStatus } from '../domain/order-status';
+import { PAYMENT_STATUSES, type Payment, type PaymentStatus, type RefundReason } from '../domain/payment';
+
+/**
+ * The single-table layout, in one place. An order, its timeline, its payments and its payment lease share the
+ * order's partition, so one strongly consistent query reads the order's whole story and one transaction can
+ * condition on any of them. Keys that must be unique across orders (idempotency keys, payment ids, provider
+ * event ids) have partitions of their own, so `attribute_not_exists` on them is a lock on the value.
+ */
+export const keys = {
+  order: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'ORDER' }),
+  transition: (orderId: string, version: number) => ({
+    PK: `ORDER#${orderId}`,
+    SK: `TRANSITION#${version.toString().padStart(10, '0')}`,
+  }),
+  payment: (orderId: string, paymentId: string) => ({ PK: `ORDER#${orderId}`, SK: `PAYMENT#${paymentId}` }),
+  lease: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'LEASE' }),
+  idempotencyKey: (key: string) => ({ PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' }),
+  paymentOwner: (paymentId: string) => ({ PK: `PAYMENT#${paymentId}`, SK: 'OWNER' }),
+  providerEvent: (eventId: string) => ({ PK: `PROVIDER_EVENT#${eventId}`, SK: 'EVENT' }),
+} as const;
+
+export const ENTITY = {
+  order: 'Order',
+  transition: 'OrderTransition',
+  payment: 'Payment',
+  lease: 'PaymentLease',
+  idempotencyKey: 'IdempotencyKey',
+  paymentOwner: 'PaymentOwner',
+  providerEvent: 'ProviderEvent',
+} as const;
+
+export type Item = Record<string, unknown>;
+export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+
+/** Write shards of the pending-payment index: enough that no one partition takes every new order. */
+export const PENDING_INDEX_SHARDS = 8;
+
+/** The sparse index's keys, present only while an order awaits payment. */
+export function pendingIndexAttributes(order: Order): { pendingShard: string; pendingDeadline: string } {
+  const shard = createHash('sha256').update(order.orderId).digest().readUInt8(0) % PENDING_INDEX_SHARDS;
+  return { pendingShard: `PENDING#${shard}`, pendingDeadline: `${order.paymentDeadline}#${order.orderId}` };
+}
+
+export function toEpochSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+export interface CancellationReason {
+  readonly code: string | undefined;
+  readonly item: Item | undefined;
+}
+
+/** The per-item reasons of a cancelled transaction, in the order of its items; empty for any other error. */
+export function cancellationReasons(error: unknown): CancellationReason[] {
+  if (!(error instanceof TransactionCanceledException)) {
+    return [];
+  }
+  return (error.CancellationReasons ?? []).map((reason) => ({
+    code: reason.Code,
+    item: reason.Item === undefined ? undefined : unmarshall(reason.Item),
+  }));
+}
+
+export function failedCondition(reasons: readonly CancellationReason[], index: number): boolean {
+  return reasons[index]?.code === 'ConditionalCheckFailed';
+}
+
+const TRANSACTION_CONFLICT_ATTEMPTS = 4;
+
+/**
+ * Runs a transaction, retrying only DynamoDB's `TransactionConflict` (another transaction held one of the items
+ * at that instant, so our conditions were never evaluated). Condition failures are answers, not retried.
+ */
+export async function transactWrite(client: DynamoDBDocumentClient, items: TransactItems): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.send(new TransactWriteCommand({ TransactItems: items }));
+      return;
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      const conflictOnly =
+        reasons.some((reason) => reason.code === 'TransactionConflict') &&
+        !reasons.some((reason) => reason.code === 'ConditionalCheckFailed');
+      if (!conflictOnly || attempt >= TRANSACTION_CONFLICT_ATTEMPTS) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
+}
+
+/** A condition that no payment lease on the order is live at `now` (never taken, released, or expired). */
+export function noLiveLeaseCheck(tableName: string, orderId: string, now: Date): TransactItems[number] {
+  return {
+    ConditionCheck: {
+      TableName: tableName,
+      Key: keys.lease(orderId),
+      ConditionExpression: 'attribute_not_exists(PK) OR leaseExpiresAt <= :now',
+      ExpressionAttributeValues: { ':now': now.getTime() },
+    },
+  };
+}
+
+export function transitionItem(transition: OrderTransition): Item {
+  return {
+    ...keys.transition(transition.orderId, transition.version),
+    entityType: ENTITY.transition,
+    ...transition,
+  };
+}
+
+export function paymentItem(payment: Payment): Item {
+  return { ...keys.payment(payment.orderId, payment.paymentId), entityType: ENTITY.payment, ...payment };
+}
+
+function toStatus(value: unknown): OrderStatus {
+  const text = String(value);
+  if (!isOrderStatus(text)) {
+    throw new Error(`stored status ${text} is not an order status`);
+  }
+  return text;
+}
+
+export function toOrder(item: Item): Order {
+  const items = (item.items as Item[]).map(
+    (line): OrderItem => ({
+      sku: String(line.sku),
+      quantity: Number(line.quantity),
+      unitPrice: Number(line.unitPrice),
+    }),
+  );
+  return {
+    orderId: String(item.orderId),
+    customerId: String(item.customerId),
+    status: toStatus(item.status),
+    version: Number(item.version),
+    currency: String(item.currency),
+    totalAmount: Number(item.totalAmount),
+    items,
+    paymentDeadline: String(item.paymentDeadline),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+  };
+}
+
+export function toTransition(item: Item): OrderTransition {
+  return {
+    orderId: String(item.orderId),
+    version: Number(item.version),
+    from: item.from === null || item.from === undefined ? null : toStatus(item.from),
+    to: toStatus(item.to),
+    at: String(item.at),
+    reason: String(item.reason),
+  };
+}
+
+export function toPayment(item: Item): Payment {
+  const status = String(item.status);
+  if (!(PAYMENT_STATUSES as readonly string[]).includes(status)) {
+    throw new Error(`stored status ${status} is not a payment status`);
+  }
+  return {
+    paymentId: String(item.paymentId),
+    orderId: String(item.orderId),
+    status: status as PaymentStatus,
+    amount: Number(item.amount),
+    currency: String(item.currency),
+    createdAt: String(item.createdAt),
+    updatedAt: String(item.updatedAt),
+    ...(item.refundReason === undefined ? {} : { refundReason: item.refundReason as RefundReason }),
+  };
+}

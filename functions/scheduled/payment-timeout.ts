@@ -1,0 +1,27 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { getPaymentService, logger } from '../composition-root';
+import { ValidationError } from '../domain/errors';
+import { issuesOf } from '../http/request';
+
+const timeoutInput = z.object({ orderId: z.string().min(1).max(64) });
+
+/**
+ * Target of an order's one-time payment timeout schedule. Cancels the order if it still awaits payment and
+ * its deadline passed. While a payment is being prepared (a live lease) it throws, so Scheduler retries it
+ * later per the schedule's retry policy; a duplicate or late firing finds nothing to do.
+ */
+async function paymentTimeout(event: unknown): Promise<{ orderId: string; outcome: string }> {
+  const parsed = timeoutInput.safeParse(event);
+  if (!parsed.success) {
+    throw new ValidationError(issuesOf(parsed.error));
+  }
+  const { orderId } = parsed.data;
+  logger.appendKeys({ orderId });
+  const outcome = await getPaymentService().expireOrder(orderId, 'payment deadline passed');
+  logger.info('payment timeout handled', { outcome });
+  return { orderId, outcome };
+}
+
+export const handler = middy(paymentTimeout).use(injectLambdaContext(logger, { resetKeys: true }));
