@@ -4,7 +4,8 @@
  *   npm start                          in memory, gateway on $PORT (default 3000)
  *   npm start -- --data-dir .local-data   keep DynamoDB and SQS data across restarts
  *
- * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment.
+ * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment, and
+ * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute).
  */
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
@@ -18,6 +19,17 @@ function settingsFromEnvironment(): Record<string, string> {
     if (value !== undefined) settings[name] = value;
   }
   return settings;
+}
+
+/** `SWEEPER_INTERVAL_SECONDS` runs the sweeper's `rate(1 minute)` schedule faster locally, for demos and tests. */
+function scheduleRatesFromEnvironment(): Record<string, number> {
+  const text = process.env.SWEEPER_INTERVAL_SECONDS;
+  if (text === undefined) return {};
+  const seconds = Number(text);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    throw new Error(`SWEEPER_INTERVAL_SECONDS must be a whole number of seconds, at least 1, not ${text}`);
+  }
+  return { sweeper: seconds };
 }
 
 function portFrom(text: string | undefined): number {
@@ -45,6 +57,7 @@ async function main(): Promise<void> {
       port: portFrom(values.port ?? process.env.PORT),
       ...(dataDir === undefined ? {} : { dataDir }),
       settings: settingsFromEnvironment(),
+      scheduleRatesSeconds: scheduleRatesFromEnvironment(),
       functionLogLevel: process.env.FUNCTION_LOG_LEVEL ?? 'INFO',
       log: (message) => console.error(`[local] ${message}`),
     });
@@ -66,6 +79,11 @@ async function main(): Promise<void> {
     `  Step Functions  ${system.endpoints.stepfunctions}`,
     `  Scheduler       ${system.endpoints.scheduler}`,
     `  EventBridge     ${system.endpoints.eventbridge}`,
+    ...(system.paymentProvider === undefined
+      ? []
+      : [
+          `  Payment provider ${system.paymentProvider.url}   (fake; refunds at ${system.url}/_local/provider/refunds)`,
+        ]),
     'Press Ctrl+C to stop.',
   ];
   console.log(lines.join('\n'));

@@ -350,6 +350,19 @@ export async function createQueues(
   return created;
 }
 
+/**
+ * A standard queue that only collects what something else could not deliver (a timer group's or a stream
+ * trigger's failures), kept 14 days like every dead-letter queue; idempotent like {@link createQueues}.
+ */
+export async function createDeadLetterQueue(
+  client: SQSClient,
+  name: string,
+): Promise<{ readonly url: string; readonly arn: string }> {
+  return await ensureQueue(client, await endpointOrigin(client), name, false, {
+    MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
+  });
+}
+
 async function ensureQueue(
   client: SQSClient,
   origin: string | undefined,

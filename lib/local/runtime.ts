@@ -1,9 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
-import { CreateQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateScheduleCommand,
+  CreateScheduleGroupCommand,
+  SchedulerClient,
+} from '@aws-sdk/client-scheduler';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { functionArnKeysIn, functionArnSubstitutionKey } from '../constructs/asl-substitutions';
 import { assertDeployableModel } from '../constructs/model-checks';
 import {
@@ -12,15 +17,18 @@ import {
   type EnvironmentValue,
   type FunctionDeclaration,
   RECURRING_SCHEDULE_RETRY,
+  type TimerPart,
 } from '../model';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { type LocalEventBridge, startLocalEventBridge } from './eventbridge';
 import { FunctionHost } from './function-host';
 import { type Gateway, type GatewayRoute, type LocalRoute, startGateway } from './gateway';
-import { type CreatedQueue, createQueues, createTables } from './resources';
+import { type FakePaymentProvider, startFakePaymentProvider } from './payment-provider';
+import { type CreatedQueue, createDeadLetterQueue, createQueues, createTables } from './resources';
+import type { RunnerLogger } from './runner-support';
 import { type LocalScheduler, sqsDeadLetterSender, startLocalScheduler } from './scheduler';
 import { startSqsLocal } from './sqs-local';
-import { type RunnerLogger, startSqsRunner } from './sqs-runner';
+import { startSqsRunner } from './sqs-runner';
 import { type LocalStepFunctions, startLocalStepFunctions } from './stepfunctions';
 import { startStreamRunner } from './stream-runner';
 
@@ -43,6 +51,8 @@ export interface LocalSystemOptions {
    * run every few seconds in a demo or a test. Default: the declared rates.
    */
   readonly scheduleRatesSeconds?: Readonly<Record<string, number>>;
+  /** Values of the model's secrets; an unset one gets a random value for this run. */
+  readonly secrets?: Readonly<Record<string, string>>;
   /** Execution environments per function. Default 4. */
   readonly functionConcurrency?: number;
   readonly model?: AppModel;
@@ -65,6 +75,10 @@ export interface LocalSystem {
   readonly endpoints: LocalEndpoints;
   readonly invoker: FunctionHost;
   readonly queues: Readonly<Record<string, CreatedQueue>>;
+  /** The values of the model's secrets in this run (tests sign webhooks with them). */
+  readonly secrets: Readonly<Record<string, string>>;
+  /** The fake payment provider, when the model has one to stand in for. */
+  readonly paymentProvider: FakePaymentProvider | undefined;
   /** Stops everything that was started, in reverse order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -78,6 +92,36 @@ interface Started {
 /** A function has at most one recurring schedule (a model rule), so it is named after the function. */
 function recurringScheduleName(functionName: string): string {
   return `${functionName}-schedule`;
+}
+
+/**
+ * The payment provider is a system outside ours, so the model only names what we hold of it: its URL setting
+ * and two secrets. Locally a fake provider stands in for it, started when the model declares those secrets.
+ */
+const PAYMENT_PROVIDER_STAND_IN = {
+  urlSetting: 'PAYMENT_PROVIDER_URL',
+  apiKeySecret: 'payment-provider-api-key',
+  webhookSecret: 'payment-webhook-secret',
+  webhookPath: '/webhooks/payments',
+} as const;
+
+async function startPaymentProviderStandIn(
+  secretValues: Readonly<Record<string, string>>,
+  settings: Record<string, string>,
+): Promise<FakePaymentProvider | undefined> {
+  const apiKey = secretValues[PAYMENT_PROVIDER_STAND_IN.apiKeySecret];
+  const webhookSecret = secretValues[PAYMENT_PROVIDER_STAND_IN.webhookSecret];
+  if (apiKey === undefined || webhookSecret === undefined || settings[PAYMENT_PROVIDER_STAND_IN.urlSetting]) {
+    return undefined;
+  }
+  const provider = await startFakePaymentProvider({ apiKey, webhookSecret });
+  settings[PAYMENT_PROVIDER_STAND_IN.urlSetting] = provider.url;
+  return provider;
+}
+
+/** A fresh random value per run: local secrets protect nothing, but they must not be guessable defaults either. */
+function localSecretValue(name: string): string {
+  return `local-${name}-${randomBytes(16).toString('hex')}`;
 }
 
 function streamFailureQueueName(functionName: string): string {
@@ -153,9 +197,21 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     await createTables(dynamodbClient, model.tables);
     const queues = await createQueues(sqsClient, model.queues);
 
-    // The function host is created before Step Functions so that task states can call it; it is only given
-    // the state machine ARNs through the functions' environments, which are resolved lazily below.
+    // Step Functions and Scheduler start before the function host they invoke, through an indirection; the
+    // functions' environments, resolved when the host is built, then name the ARNs and URLs they created.
     const stateMachineArns: Record<string, string> = {};
+    const timerResources: Record<string, Record<TimerPart, string>> = {};
+    const secretValues: Record<string, string> = Object.fromEntries(
+      model.secrets.map((secret) => [
+        secret.name,
+        options.secrets?.[secret.name] ?? localSecretValue(secret.name),
+      ]),
+    );
+    const settings: Record<string, string> = { ...options.settings };
+    const paymentProvider = await startPaymentProviderStandIn(secretValues, settings);
+    if (paymentProvider !== undefined) {
+      started.push({ name: 'payment provider', stop: () => paymentProvider.stop() });
+    }
     const baseEnvironment: Record<string, string> = {
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -169,13 +225,25 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     };
     const resolveValue = (functionName: string, key: string, value: EnvironmentValue): string => {
       if ('literal' in value) return value.literal;
-      if ('setting' in value) return options.settings?.[value.setting] ?? value.default;
+      if ('setting' in value) return settings[value.setting] ?? value.default;
       if ('tableName' in value) return value.tableName;
       if ('queueUrl' in value) {
         const queue = queues[value.queueUrl];
         if (queue === undefined)
           throw new Error(`${functionName}.${key}: no queue ${value.queueUrl} is declared`);
         return queue.url;
+      }
+      if ('timer' in value) {
+        const timer = timerResources[value.timer];
+        if (timer === undefined)
+          throw new Error(`${functionName}.${key}: no timer ${value.timer} is declared`);
+        return timer[value.part];
+      }
+      if ('secret' in value) {
+        const secret = secretValues[value.secret];
+        if (secret === undefined)
+          throw new Error(`${functionName}.${key}: no secret ${value.secret} is declared`);
+        return secret;
       }
       const arn = stateMachineArns[value.stateMachineArn];
       if (arn === undefined) {
@@ -239,6 +307,25 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     started.push({ name: 'Scheduler', stop: () => scheduler.stop() });
     baseEnvironment.AWS_ENDPOINT_URL_SCHEDULER = scheduler.url;
 
+    const schedulerClient = new SchedulerClient({
+      endpoint: scheduler.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    started.push({ name: 'Scheduler client', stop: async () => schedulerClient.destroy() });
+    for (const timer of model.timers) {
+      const deadLetter = await createDeadLetterQueue(sqsClient, `${timer.name}-dlq`);
+      await schedulerClient.send(new CreateScheduleGroupCommand({ Name: timer.name }));
+      timerResources[timer.name] = {
+        groupName: timer.name,
+        targetArn: localFunctionArn(timer.targetFunction),
+        roleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${timer.name}-scheduler`,
+        deadLetterArn: deadLetter.arn,
+        maximumRetryAttempts: String(timer.maximumRetryAttempts),
+        maximumEventAgeSeconds: String(timer.maximumEventAgeSeconds),
+      };
+    }
+
     const eventBridge: LocalEventBridge = await startLocalEventBridge({
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
@@ -271,34 +358,25 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     functionHost = host;
     started.push({ name: 'functions', stop: () => host.stop() });
 
-    const schedulerClient = new SchedulerClient({
-      endpoint: scheduler.url,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    try {
-      for (const declaration of model.functions) {
-        for (const trigger of declaration.triggers) {
-          if (trigger.type !== 'schedule') continue;
-          await schedulerClient.send(
-            new CreateScheduleCommand({
-              Name: recurringScheduleName(declaration.name),
-              ScheduleExpression: trigger.expression,
-              FlexibleTimeWindow: { Mode: 'OFF' },
-              Target: {
-                Arn: localFunctionArn(declaration.name),
-                RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local-scheduler`,
-                RetryPolicy: {
-                  MaximumRetryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
-                  MaximumEventAgeInSeconds: RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds,
-                },
+    for (const declaration of model.functions) {
+      for (const trigger of declaration.triggers) {
+        if (trigger.type !== 'schedule') continue;
+        await schedulerClient.send(
+          new CreateScheduleCommand({
+            Name: recurringScheduleName(declaration.name),
+            ScheduleExpression: trigger.expression,
+            FlexibleTimeWindow: { Mode: 'OFF' },
+            Target: {
+              Arn: localFunctionArn(declaration.name),
+              RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local-scheduler`,
+              RetryPolicy: {
+                MaximumRetryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
+                MaximumEventAgeInSeconds: RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds,
               },
-            }),
-          );
-        }
+            },
+          }),
+        );
       }
-    } finally {
-      schedulerClient.destroy();
     }
 
     const runnerLogger: RunnerLogger = {
@@ -327,9 +405,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         }
         if (trigger.type === 'stream') {
           // As in the stack: batches that exhaust their retries go to a queue of their own, not into the void.
-          const failures = await sqsClient.send(
-            new CreateQueueCommand({ QueueName: streamFailureQueueName(declaration.name) }),
-          );
+          const failures = await createDeadLetterQueue(sqsClient, streamFailureQueueName(declaration.name));
           const runner = await startStreamRunner({
             connection: { endpoint: dynamodb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
             tableName: trigger.table,
@@ -344,7 +420,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
             logger: runnerLogger,
             onFailure: async (failure) => {
               await sqsClient.send(
-                new SendMessageCommand({ QueueUrl: failures.QueueUrl, MessageBody: JSON.stringify(failure) }),
+                new SendMessageCommand({ QueueUrl: failures.url, MessageBody: JSON.stringify(failure) }),
               );
             },
           });
@@ -397,7 +473,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const gateway: Gateway = await startGateway({
       port: options.port ?? 3000,
       routes,
-      localRoutes,
+      localRoutes: [...localRoutes, ...(paymentProvider?.localRoutes() ?? [])],
       invoker: host,
       accountId: LOCAL_ACCOUNT_ID,
       onFunctionError: (route, error) =>
@@ -406,6 +482,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         ),
     });
     started.push({ name: 'gateway', stop: () => gateway.stop() });
+    paymentProvider?.setWebhookUrl(`${gateway.url}${PAYMENT_PROVIDER_STAND_IN.webhookPath}`);
 
     let stopping: Promise<void> | undefined;
     return {
@@ -413,6 +490,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       endpoints: { gateway: gateway.url, ...endpoints },
       invoker: host,
       queues,
+      secrets: secretValues,
+      paymentProvider,
       stop: () => {
         stopping ??= stopAll();
         return stopping;
