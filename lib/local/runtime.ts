@@ -1,40 +1,37 @@
-import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  CreateScheduleCommand,
-  CreateScheduleGroupCommand,
-  SchedulerClient,
-} from '@aws-sdk/client-scheduler';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { functionArnKeysIn, functionArnSubstitutionKey } from '../constructs/asl-substitutions';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { assertDeployableModel } from '../constructs/model-checks';
-import {
-  type AppModel,
-  appModel,
-  type EnvironmentValue,
-  type FunctionDeclaration,
-  RECURRING_SCHEDULE_RETRY,
-  type TimerPart,
-} from '../model';
+import { type AppModel, appModel } from '../model';
 import { startDynamoDbLocal } from './dynamodb-local';
-import { type LocalEventBridge, startLocalEventBridge } from './eventbridge';
+import { startLocalEventBridge } from './eventbridge';
 import { FunctionHost } from './function-host';
-import { type Gateway, type GatewayRoute, type LocalRoute, startGateway } from './gateway';
+import { type GatewayRoute, type LocalRoute, startGateway } from './gateway';
+import type { FunctionInvoker } from './invoker';
 import { type FakePaymentProvider, startFakePaymentProvider } from './payment-provider';
-import { type CreatedQueue, createDeadLetterQueue, createQueues, createTables } from './resources';
+import { type CreatedQueue, createQueues, createTables } from './resources';
 import type { RunnerLogger } from './runner-support';
-import { type LocalScheduler, sqsDeadLetterSender, startLocalScheduler } from './scheduler';
+import {
+  createRecurringSchedules,
+  createTimers,
+  functionEnvironment,
+  LOCAL_ACCOUNT_ID,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalNames,
+  loadStateMachines,
+  localFunctionArn,
+  localSecretValue,
+  recurringScheduleName,
+  type Started,
+  startEventSourceRunners,
+} from './runtime-wiring';
+import { sqsDeadLetterSender, startLocalScheduler } from './scheduler';
 import { startSqsLocal } from './sqs-local';
-import { startSqsRunner } from './sqs-runner';
-import { type LocalStepFunctions, startLocalStepFunctions } from './stepfunctions';
-import { startStreamRunner } from './stream-runner';
+import { startLocalStepFunctions } from './stepfunctions';
 
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_ACCOUNT_ID = '000000000000';
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface LocalSystemOptions {
@@ -83,17 +80,6 @@ export interface LocalSystem {
   stop(): Promise<void>;
 }
 
-/** Something started that must be stopped, with a name for the message when stopping fails. */
-interface Started {
-  readonly name: string;
-  stop(): Promise<void>;
-}
-
-/** A function has at most one recurring schedule (a model rule), so it is named after the function. */
-function recurringScheduleName(functionName: string): string {
-  return `${functionName}-schedule`;
-}
-
 /**
  * The payment provider is a system outside ours, so the model only names what we hold of it: its URL setting
  * and two secrets. Locally a fake provider stands in for it, started when the model declares those secrets.
@@ -117,19 +103,6 @@ async function startPaymentProviderStandIn(
   const provider = await startFakePaymentProvider({ apiKey, webhookSecret });
   settings[PAYMENT_PROVIDER_STAND_IN.urlSetting] = provider.url;
   return provider;
-}
-
-/** A fresh random value per run: local secrets protect nothing, but they must not be guessable defaults either. */
-function localSecretValue(name: string): string {
-  return `local-${name}-${randomBytes(16).toString('hex')}`;
-}
-
-function streamFailureQueueName(functionName: string): string {
-  return `${functionName}-stream-failures`;
-}
-
-function localFunctionArn(functionName: string): string {
-  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
 }
 
 /**
@@ -197,99 +170,34 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     await createTables(dynamodbClient, model.tables);
     const queues = await createQueues(sqsClient, model.queues);
 
-    // Step Functions and Scheduler start before the function host they invoke, through an indirection; the
-    // functions' environments, resolved when the host is built, then name the ARNs and URLs they created.
-    const stateMachineArns: Record<string, string> = {};
-    const timerResources: Record<string, Record<TimerPart, string>> = {};
-    const secretValues: Record<string, string> = Object.fromEntries(
+    const secrets: Record<string, string> = Object.fromEntries(
       model.secrets.map((secret) => [
         secret.name,
         options.secrets?.[secret.name] ?? localSecretValue(secret.name),
       ]),
     );
     const settings: Record<string, string> = { ...options.settings };
-    const paymentProvider = await startPaymentProviderStandIn(secretValues, settings);
+    const paymentProvider = await startPaymentProviderStandIn(secrets, settings);
     if (paymentProvider !== undefined) {
       started.push({ name: 'payment provider', stop: () => paymentProvider.stop() });
     }
-    const baseEnvironment: Record<string, string> = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-      TZ: 'UTC',
-      POWERTOOLS_LOG_LEVEL: options.functionLogLevel ?? 'INFO',
-    };
-    const resolveValue = (functionName: string, key: string, value: EnvironmentValue): string => {
-      if ('literal' in value) return value.literal;
-      if ('setting' in value) return settings[value.setting] ?? value.default;
-      if ('tableName' in value) return value.tableName;
-      if ('queueUrl' in value) {
-        const queue = queues[value.queueUrl];
-        if (queue === undefined)
-          throw new Error(`${functionName}.${key}: no queue ${value.queueUrl} is declared`);
-        return queue.url;
-      }
-      if ('timer' in value) {
-        const timer = timerResources[value.timer];
-        if (timer === undefined)
-          throw new Error(`${functionName}.${key}: no timer ${value.timer} is declared`);
-        return timer[value.part];
-      }
-      if ('secret' in value) {
-        const secret = secretValues[value.secret];
-        if (secret === undefined)
-          throw new Error(`${functionName}.${key}: no secret ${value.secret} is declared`);
-        return secret;
-      }
-      const arn = stateMachineArns[value.stateMachineArn];
-      if (arn === undefined) {
-        throw new Error(`${functionName}.${key}: no state machine ${value.stateMachineArn} is declared`);
-      }
-      return arn;
-    };
 
-    const stepFunctionsDeclarations = await Promise.all(
-      model.stateMachines.map(async (machine) => {
-        const text = await readFile(resolve(rootDir, machine.definition), 'utf8');
-        const taskFunctions: Record<string, string> = {};
-        let substituted = text;
-        for (const key of functionArnKeysIn(text)) {
-          const declared = model.functions.find(
-            (candidate) => functionArnSubstitutionKey(candidate.name) === key,
-          );
-          if (declared === undefined) {
-            throw new Error(`${machine.definition} names \${${key}}, which is no declared function`);
-          }
-          const arn = localFunctionArn(declared.name);
-          taskFunctions[arn] = declared.name;
-          substituted = substituted.replaceAll(`\${${key}}`, arn);
-        }
-        return { name: machine.name, definition: JSON.parse(substituted) as object, taskFunctions };
-      }),
-    );
-
+    // Step Functions and Scheduler invoke functions that start after them, hence the indirection.
     let functionHost: FunctionHost | undefined;
-    const invoker = {
-      invoke: async (functionName: string, event: unknown) => {
+    const invoker: FunctionInvoker = {
+      invoke: async (functionName, event) => {
         if (functionHost === undefined) throw new Error('functions are not started yet');
         return await functionHost.invoke(functionName, event);
       },
     };
-    const stepFunctions: LocalStepFunctions = await startLocalStepFunctions({
-      stateMachines: stepFunctionsDeclarations,
+    const stepFunctions = await startLocalStepFunctions({
+      stateMachines: await loadStateMachines(model, rootDir),
       invoker,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
     });
     started.push({ name: 'Step Functions', stop: () => stepFunctions.stop() });
-    Object.assign(stateMachineArns, stepFunctions.stateMachineArns);
-    baseEnvironment.AWS_ENDPOINT_URL_SFN = stepFunctions.url;
-
-    const scheduler: LocalScheduler = await startLocalScheduler({
+    const scheduler = await startLocalScheduler({
       invoker,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
@@ -305,50 +213,40 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       ),
     });
     started.push({ name: 'Scheduler', stop: () => scheduler.stop() });
-    baseEnvironment.AWS_ENDPOINT_URL_SCHEDULER = scheduler.url;
-
     const schedulerClient = new SchedulerClient({
       endpoint: scheduler.url,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
     started.push({ name: 'Scheduler client', stop: async () => schedulerClient.destroy() });
-    for (const timer of model.timers) {
-      const deadLetter = await createDeadLetterQueue(sqsClient, `${timer.name}-dlq`);
-      await schedulerClient.send(new CreateScheduleGroupCommand({ Name: timer.name }));
-      timerResources[timer.name] = {
-        groupName: timer.name,
-        targetArn: localFunctionArn(timer.targetFunction),
-        roleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/${timer.name}-scheduler`,
-        deadLetterArn: deadLetter.arn,
-        maximumRetryAttempts: String(timer.maximumRetryAttempts),
-        maximumEventAgeSeconds: String(timer.maximumEventAgeSeconds),
-      };
-    }
-
-    const eventBridge: LocalEventBridge = await startLocalEventBridge({
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT_ID,
-    });
+    const eventBridge = await startLocalEventBridge({ region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID });
     started.push({ name: 'EventBridge', stop: () => eventBridge.stop() });
-    baseEnvironment.AWS_ENDPOINT_URL_EVENTBRIDGE = eventBridge.url;
 
-    const environmentOf = (declaration: FunctionDeclaration): Record<string, string> => {
-      const environment: Record<string, string> = {
-        ...baseEnvironment,
-        AWS_LAMBDA_FUNCTION_NAME: declaration.name,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(declaration.memoryMb),
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      };
-      for (const [key, value] of Object.entries(declaration.environment)) {
-        environment[key] = resolveValue(declaration.name, key, value);
-      }
-      return environment;
+    const names: LocalNames = {
+      settings,
+      queues,
+      stateMachineArns: stepFunctions.stateMachineArns,
+      timers: await createTimers(model, schedulerClient, sqsClient),
+      secrets,
+    };
+    const baseEnvironment: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_SFN: stepFunctions.url,
+      AWS_ENDPOINT_URL_SCHEDULER: scheduler.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
+      TZ: 'UTC',
+      POWERTOOLS_LOG_LEVEL: options.functionLogLevel ?? 'INFO',
     };
     const host = new FunctionHost({
       functions: model.functions.map((declaration) => ({
         declaration,
-        environment: environmentOf(declaration),
+        environment: functionEnvironment(declaration, baseEnvironment, names),
       })),
       rootDir,
       region: LOCAL_REGION,
@@ -358,84 +256,24 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     functionHost = host;
     started.push({ name: 'functions', stop: () => host.stop() });
 
-    for (const declaration of model.functions) {
-      for (const trigger of declaration.triggers) {
-        if (trigger.type !== 'schedule') continue;
-        await schedulerClient.send(
-          new CreateScheduleCommand({
-            Name: recurringScheduleName(declaration.name),
-            ScheduleExpression: trigger.expression,
-            FlexibleTimeWindow: { Mode: 'OFF' },
-            Target: {
-              Arn: localFunctionArn(declaration.name),
-              RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local-scheduler`,
-              RetryPolicy: {
-                MaximumRetryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
-                MaximumEventAgeInSeconds: RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds,
-              },
-            },
-          }),
-        );
-      }
-    }
-
+    await createRecurringSchedules(model, schedulerClient);
     const runnerLogger: RunnerLogger = {
       info: (message, details) =>
         log(details === undefined ? message : `${message} ${JSON.stringify(details)}`),
       warn: (message, details) =>
         log(details === undefined ? message : `${message} ${JSON.stringify(details)}`),
     };
-    for (const declaration of model.functions) {
-      for (const trigger of declaration.triggers) {
-        if (trigger.type === 'queue') {
-          const queue = queues[trigger.queue];
-          if (queue === undefined)
-            throw new Error(`${declaration.name}: no queue ${trigger.queue} is declared`);
-          const runner = startSqsRunner({
-            client: sqsClient,
-            queueUrl: queue.url,
-            queueArn: queue.arn,
-            functionName: declaration.name,
-            batchSize: trigger.batchSize,
-            reportBatchItemFailures: trigger.reportBatchItemFailures,
-            invoker: host,
-            logger: runnerLogger,
-          });
-          started.push({ name: `${queue.name} -> ${declaration.name}`, stop: () => runner.stop() });
-        }
-        if (trigger.type === 'stream') {
-          // As in the stack: batches that exhaust their retries go to a queue of their own, not into the void.
-          const failures = await createDeadLetterQueue(sqsClient, streamFailureQueueName(declaration.name));
-          const runner = await startStreamRunner({
-            connection: { endpoint: dynamodb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
-            tableName: trigger.table,
-            functionName: declaration.name,
-            batchSize: trigger.batchSize,
-            startingPosition: trigger.startingPosition,
-            maxRetryAttempts: trigger.maxRetryAttempts,
-            bisectBatchOnError: trigger.bisectBatchOnError,
-            reportBatchItemFailures: trigger.reportBatchItemFailures,
-            invoker: host,
-            accountId: LOCAL_ACCOUNT_ID,
-            logger: runnerLogger,
-            onFailure: async (failure) => {
-              await sqsClient.send(
-                new SendMessageCommand({ QueueUrl: failures.url, MessageBody: JSON.stringify(failure) }),
-              );
-            },
-          });
-          started.push({ name: `${trigger.table} stream -> ${declaration.name}`, stop: () => runner.stop() });
-        }
-      }
-    }
-
-    const routes: GatewayRoute[] = model.functions.flatMap((declaration) =>
-      declaration.triggers.flatMap((trigger) =>
-        trigger.type === 'http'
-          ? [{ method: trigger.method, path: trigger.path, functionName: declaration.name }]
-          : [],
-      ),
+    started.push(
+      ...(await startEventSourceRunners({
+        model,
+        queues,
+        sqs: sqsClient,
+        dynamodbEndpoint: dynamodb.endpoint,
+        invoker: host,
+        logger: runnerLogger,
+      })),
     );
+
     const endpoints = {
       dynamodb: dynamodb.endpoint,
       sqs: sqs.endpoint,
@@ -444,36 +282,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       eventbridge: eventBridge.url,
     };
     const localRoutes: LocalRoute[] = [
-      {
-        method: 'GET',
-        path: '/_local/health',
-        handle: async () => ({ statusCode: 200, body: { status: 'ok' } }),
-      },
-      {
-        method: 'GET',
-        path: '/_local/endpoints',
-        handle: async () => ({ statusCode: 200, body: { ...endpoints, queues } }),
-      },
-      {
-        method: 'GET',
-        path: '/_local/executions',
-        handle: async () => ({ statusCode: 200, body: { executions: stepFunctions.executions() } }),
-      },
-      {
-        method: 'GET',
-        path: '/_local/schedules',
-        handle: async () => ({ statusCode: 200, body: scheduler.inspect() }),
-      },
-      {
-        method: 'GET',
-        path: '/_local/events',
-        handle: async () => ({ statusCode: 200, body: { events: eventBridge.events() } }),
-      },
+      inspection('/_local/health', () => ({ status: 'ok' })),
+      inspection('/_local/endpoints', () => ({ ...endpoints, queues })),
+      inspection('/_local/executions', () => ({ executions: stepFunctions.executions() })),
+      inspection('/_local/schedules', () => scheduler.inspect()),
+      inspection('/_local/events', () => ({ events: eventBridge.events() })),
+      ...(paymentProvider?.localRoutes() ?? []),
     ];
-    const gateway: Gateway = await startGateway({
+    const gateway = await startGateway({
       port: options.port ?? 3000,
-      routes,
-      localRoutes: [...localRoutes, ...(paymentProvider?.localRoutes() ?? [])],
+      routes: httpRoutes(model),
+      localRoutes,
       invoker: host,
       accountId: LOCAL_ACCOUNT_ID,
       onFunctionError: (route, error) =>
@@ -490,7 +309,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       endpoints: { gateway: gateway.url, ...endpoints },
       invoker: host,
       queues,
-      secrets: secretValues,
+      secrets,
       paymentProvider,
       stop: () => {
         stopping ??= stopAll();
@@ -501,4 +320,18 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     await stopAll().catch(() => undefined);
     throw error;
   }
+}
+
+function httpRoutes(model: AppModel): GatewayRoute[] {
+  return model.functions.flatMap((declaration) =>
+    declaration.triggers.flatMap((trigger) =>
+      trigger.type === 'http'
+        ? [{ method: trigger.method, path: trigger.path, functionName: declaration.name }]
+        : [],
+    ),
+  );
+}
+
+function inspection(path: `/_local/${string}`, read: () => unknown): LocalRoute {
+  return { method: 'GET', path, handle: async () => ({ statusCode: 200, body: read() }) };
 }
