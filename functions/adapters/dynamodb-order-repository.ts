@@ -169,15 +169,23 @@ export class DynamoDbOrderRepository implements OrderRepository {
   }
 
   public async findOverduePendingOrders(now: Date, limit: number): Promise<string[]> {
-    // Every shard is read from its oldest deadline, so the most overdue orders of every shard come first.
-    const perShard = Math.max(1, Math.ceil(limit / PENDING_INDEX_SHARDS));
+    // Each shard may hold the whole backlog, so each is read for up to `limit`; merged by deadline, the
+    // `limit` most overdue orders of all shards win. Bounded: at most shards x limit small index entries.
     const shards = Array.from({ length: PENDING_INDEX_SHARDS }, (_, shard) => shard);
-    const found = await Promise.all(shards.map((shard) => this.overdueInShard(shard, now, perShard)));
-    return found.flat().slice(0, limit);
+    const found = await Promise.all(shards.map((shard) => this.overdueInShard(shard, now, limit)));
+    return found
+      .flat()
+      .sort((left, right) => left.pendingDeadline.localeCompare(right.pendingDeadline))
+      .slice(0, limit)
+      .map((entry) => entry.orderId);
   }
 
-  private async overdueInShard(shard: number, now: Date, limit: number): Promise<string[]> {
-    const orderIds: string[] = [];
+  private async overdueInShard(
+    shard: number,
+    now: Date,
+    limit: number,
+  ): Promise<{ orderId: string; pendingDeadline: string }[]> {
+    const entries: { orderId: string; pendingDeadline: string }[] = [];
     let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
     do {
       const page = await this.options.client.send(
@@ -186,15 +194,20 @@ export class DynamoDbOrderRepository implements OrderRepository {
           IndexName: this.options.pendingIndexName,
           KeyConditionExpression: 'pendingShard = :shard AND pendingDeadline < :now',
           ExpressionAttributeValues: { ':shard': `PENDING#${shard}`, ':now': now.toISOString() },
-          ProjectionExpression: 'orderId',
-          Limit: limit - orderIds.length,
+          ProjectionExpression: 'orderId, pendingDeadline',
+          Limit: limit - entries.length,
           ExclusiveStartKey: exclusiveStartKey,
         }),
       );
-      orderIds.push(...(page.Items ?? []).map((item) => String(item.orderId)));
+      entries.push(
+        ...(page.Items ?? []).map((item) => ({
+          orderId: String(item.orderId),
+          pendingDeadline: String(item.pendingDeadline),
+        })),
+      );
       exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined && orderIds.length < limit);
-    return orderIds;
+    } while (exclusiveStartKey !== undefined && entries.length < limit);
+    return entries;
   }
 }
 
