@@ -1,0 +1,51 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { EventBridgeEventPublisher } from '../adapters/eventbridge-event-publisher';
+import { SqsEventPublisher } from '../adapters/sqs-event-publisher';
+import { once } from '../composition-root';
+import { ConfigurationError } from '../config';
+import type { OrderEventPublisher } from '../domain/event-derivation';
+
+/**
+ * What only the outbox relay uses: its SQS and EventBridge clients and the two publishers built on them, each
+ * built once per execution environment on first use. Endpoints come from the SDK's own configuration
+ * (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_EVENTBRIDGE`), so the same code reaches fauxqs and the local
+ * EventBridge on a laptop.
+ */
+
+const outboxConfigSchema = z.object({
+  ORDER_EVENTS_QUEUE_URL: z.url(),
+  EVENT_BUS_NAME: z.string().min(1),
+});
+
+/** The relay's environment; a missing or malformed value fails loudly on first use. */
+export const outboxConfig = once(() => {
+  const result = outboxConfigSchema.safeParse(process.env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigurationError(`invalid function environment (outbox): ${problems.join('; ')}`);
+  }
+  return result.data;
+});
+
+/** The relay's SQS client. Exported so that tests can add middleware to it (fault injection). */
+export const outboxSqsClient = once(() => new SQSClient({}));
+
+/** The relay's EventBridge client. Exported so that tests can add middleware to it (fault injection). */
+export const outboxEventBridgeClient = once(() => new EventBridgeClient({}));
+
+/** The order-events FIFO queue, where this system's own consumers read events in order per order. */
+export const orderEventsQueuePublisher = once(
+  (): OrderEventPublisher =>
+    new SqsEventPublisher({ client: outboxSqsClient(), queueUrl: outboxConfig().ORDER_EVENTS_QUEUE_URL }),
+);
+
+/** The event bus, where other services subscribe. */
+export const eventBusPublisher = once(
+  (): OrderEventPublisher =>
+    new EventBridgeEventPublisher({
+      client: outboxEventBridgeClient(),
+      eventBusName: outboxConfig().EVENT_BUS_NAME,
+    }),
+);
