@@ -1,0 +1,224 @@
+import type { FulfillmentSagas, OrderMoves, Refunds, SagaStart } from './consumer-ports';
+import { ConcurrentModificationError, type FieldIssue, InvalidTransitionError } from './errors';
+import { type OrderEvent, OrderEventType, orderEventSchema } from './events';
+import { OrderStatus } from './order-status';
+
+/** Stable codes of the consumer's own failures. */
+export const FulfillmentTriggerErrorCode = {
+  /** The message body is not an event of the catalogue: a poison message. */
+  INVALID_ORDER_EVENT: 'INVALID_ORDER_EVENT',
+  /** A PaymentSucceeded event names an order that is not (yet) paid. */
+  ORDER_NOT_PAID: 'ORDER_NOT_PAID',
+  /** The order changed under every one of our attempts to move it. */
+  ORDER_KEEPS_CHANGING: 'ORDER_KEEPS_CHANGING',
+} as const;
+
+export type FulfillmentTriggerErrorCode =
+  (typeof FulfillmentTriggerErrorCode)[keyof typeof FulfillmentTriggerErrorCode];
+
+export abstract class FulfillmentTriggerError extends Error {
+  public abstract readonly code: FulfillmentTriggerErrorCode;
+}
+
+/**
+ * A message that is not an event of the catalogue. Retrying cannot fix it, but the consumer still fails it
+ * rather than dropping it: the queue's redrive policy moves it to the dead-letter queue after `maxReceiveCount`
+ * receives, where it raises an alarm and keeps the evidence.
+ */
+export class InvalidOrderEventError extends FulfillmentTriggerError {
+  public override readonly name = 'InvalidOrderEventError';
+  public readonly code = FulfillmentTriggerErrorCode.INVALID_ORDER_EVENT;
+
+  public constructor(public readonly issues: readonly FieldIssue[]) {
+    super(
+      `not an order event: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`,
+    );
+  }
+}
+
+/**
+ * PaymentSucceeded arrived for an order still awaiting payment. Events come from committed state, in which the
+ * payment and the order's PAID status are written together, so this is not a race to wait out but a defect:
+ * failing lets the message reach the dead-letter queue and its alarm instead of being lost.
+ */
+export class OrderNotPaidError extends FulfillmentTriggerError {
+  public override readonly name = 'OrderNotPaidError';
+  public readonly code = FulfillmentTriggerErrorCode.ORDER_NOT_PAID;
+
+  public constructor(
+    public readonly orderId: string,
+    public readonly status: string,
+  ) {
+    super(`payment succeeded for order ${orderId}, but the order is ${status}`);
+  }
+}
+
+/** Every attempt to move the order lost a race; the message is retried later, when the order has settled. */
+export class OrderKeepsChangingError extends FulfillmentTriggerError {
+  public override readonly name = 'OrderKeepsChangingError';
+  public readonly code = FulfillmentTriggerErrorCode.ORDER_KEEPS_CHANGING;
+
+  public constructor(
+    public readonly orderId: string,
+    attempts: number,
+    options?: ErrorOptions,
+  ) {
+    super(`order ${orderId} changed under each of ${attempts} attempts to move it to FULFILLING`, options);
+  }
+}
+
+/**
+ * Parses a queue message body into an event of the catalogue.
+ *
+ * @throws {@link InvalidOrderEventError} when the body is not JSON or not a valid event
+ */
+export function decodeOrderEvent(body: string): OrderEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new InvalidOrderEventError([{ path: '', message: 'the body is not JSON' }]);
+  }
+  const parsed = orderEventSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidOrderEventError(
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('/'), message: issue.message })),
+    );
+  }
+  return parsed.data;
+}
+
+/** What handling one event did; every kind is a success (the message may be deleted). */
+export type OrderEventOutcome =
+  | {
+      readonly kind: 'fulfillmentStarted';
+      readonly orderId: string;
+      /** False when the order was FULFILLING already (a duplicate, or a crash after the move). */
+      readonly movedToFulfilling: boolean;
+      readonly saga: SagaStart;
+    }
+  /** The order is past FULFILLING or was cancelled: the event is older than the order's state. */
+  | { readonly kind: 'staleEvent'; readonly orderId: string; readonly status: OrderStatus }
+  | {
+      readonly kind: 'refundRequested';
+      readonly orderId: string;
+      readonly paymentId: string;
+      readonly refundId: string;
+    }
+  /** Another service's business (they read the event bus): acknowledged. */
+  | { readonly kind: 'notForThisConsumer'; readonly orderId: string; readonly type: OrderEvent['type'] };
+
+export interface FulfillmentTriggerDependencies {
+  readonly orders: OrderMoves;
+  readonly sagas: FulfillmentSagas;
+  readonly refunds: Refunds;
+  /** Reads and moves tried before giving up on an order that keeps changing (default 3). */
+  readonly maxMoveAttempts?: number;
+}
+
+type PaymentSucceeded = Extract<OrderEvent, { type: typeof OrderEventType.PAYMENT_SUCCEEDED }>;
+type RefundRequested = Extract<OrderEvent, { type: typeof OrderEventType.REFUND_REQUESTED }>;
+
+const DEFAULT_MAX_MOVE_ATTEMPTS = 3;
+
+/**
+ * The effects of the order events the order-events consumer acts on. Every effect is decided from the order's
+ * current, committed state and is idempotent, so the queue's at-least-once delivery, duplicate events and a
+ * redrive from the dead-letter queue (which also breaks FIFO order) can repeat or reorder events without harm:
+ * an event older than the order's state is acknowledged and ignored, and nothing ever moves an order back.
+ */
+export class FulfillmentTrigger {
+  private readonly maxMoveAttempts: number;
+
+  public constructor(private readonly dependencies: FulfillmentTriggerDependencies) {
+    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? DEFAULT_MAX_MOVE_ATTEMPTS;
+  }
+
+  /**
+   * Applies one event. Throws when the event must be delivered again (an infrastructure failure, a retryable
+   * provider error, a lost race that did not settle); the caller reports the message as failed.
+   */
+  public async handle(event: OrderEvent): Promise<OrderEventOutcome> {
+    switch (event.type) {
+      case OrderEventType.PAYMENT_SUCCEEDED:
+        return await this.startFulfillment(event);
+      case OrderEventType.REFUND_REQUESTED:
+        return await this.requestRefund(event);
+      default:
+        return { kind: 'notForThisConsumer', orderId: event.orderId, type: event.type };
+    }
+  }
+
+  /**
+   * PAID -> FULFILLING, then starts the saga; on a FULFILLING order only starts the saga.
+   *
+   * The order moves first so that the status says "a saga owns this order" before any saga exists: a saga is
+   * never running for an order that a concurrent writer could still take elsewhere. A crash between the two
+   * steps is safe because the message is then not deleted: its redelivery finds the order FULFILLING, skips
+   * the move and starts the saga, and the saga's name (derived from the order id) makes that start happen at
+   * most once however many deliveries race.
+   */
+  private async startFulfillment(event: PaymentSucceeded): Promise<OrderEventOutcome> {
+    const { orderId } = event;
+    const { paymentId, amount, currency } = event.data;
+    for (let attempt = 1; ; attempt += 1) {
+      const { order } = await this.dependencies.orders.getOrder(orderId);
+      switch (order.status) {
+        case OrderStatus.PENDING_PAYMENT:
+          throw new OrderNotPaidError(orderId, order.status);
+        case OrderStatus.PAID:
+          try {
+            await this.dependencies.orders.moveOrder(
+              orderId,
+              OrderStatus.FULFILLING,
+              `payment ${paymentId} succeeded`,
+            );
+          } catch (error) {
+            // Someone changed the order between our read and our write (perhaps a duplicate of this very
+            // event, or a cancellation): read it again and decide on what is there now.
+            if (!isLostRace(error)) throw error;
+            if (attempt >= this.maxMoveAttempts) {
+              throw new OrderKeepsChangingError(orderId, attempt, { cause: error });
+            }
+            continue;
+          }
+          return {
+            kind: 'fulfillmentStarted',
+            orderId,
+            movedToFulfilling: true,
+            saga: await this.dependencies.sagas.start({ orderId, paymentId, amount, currency }),
+          };
+        case OrderStatus.FULFILLING:
+          return {
+            kind: 'fulfillmentStarted',
+            orderId,
+            movedToFulfilling: false,
+            saga: await this.dependencies.sagas.start({ orderId, paymentId, amount, currency }),
+          };
+        default:
+          // FULFILLED and later: the saga ran. CANCELLED or FULFILLMENT_FAILED: it must not (any money owed
+          // back is refunded through its own RefundRequested event).
+          return { kind: 'staleEvent', orderId, status: order.status };
+      }
+    }
+  }
+
+  /**
+   * Asks the provider to refund the payment under the key `refund-<paymentId>`, on which the provider
+   * deduplicates: every delivery of the event, and the stream-triggered refunds this consumer replaces, name
+   * the same refund. Provider errors propagate, retryable or not: a refund owed is never dropped silently, and
+   * one the provider keeps refusing reaches the dead-letter queue for a person to look at.
+   */
+  private async requestRefund(event: RefundRequested): Promise<OrderEventOutcome> {
+    const { paymentId, amount, currency } = event.data;
+    const refund = await this.dependencies.refunds.refund(
+      { paymentId, amount, currency },
+      `refund-${paymentId}`,
+    );
+    return { kind: 'refundRequested', orderId: event.orderId, paymentId, refundId: refund.refundId };
+  }
+}
+
+function isLostRace(error: unknown): boolean {
+  return error instanceof ConcurrentModificationError || error instanceof InvalidTransitionError;
+}
