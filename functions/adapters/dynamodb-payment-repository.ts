@@ -97,6 +97,25 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     return await this.write(this.paymentItems(payment, previous, event), 0);
   }
 
+  public async recordPaymentWithTransition(
+    payment: Payment,
+    previous: Payment,
+    order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
+  ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>> {
+    const orderItems = transitionItems(this.options.tableName, order.previous, order.next, order.transition);
+    const PAYMENT_INDEX = orderItems.length;
+    try {
+      await transactWrite(this.options.client, [...orderItems, this.paymentPut(payment, previous)]);
+      return { kind: 'written' };
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (reasons.length === 0) throw error;
+      if (failedCondition(reasons, PAYMENT_INDEX)) return { kind: 'paymentChanged' };
+      // The order's conditions failed, or conflicts outlasted their retries: decide again on fresh reads.
+      return { kind: 'orderChanged' };
+    }
+  }
+
   /** The payment record, its owner (one order per payment id) and the event claim, in that order. */
   private paymentItems(
     payment: Payment,

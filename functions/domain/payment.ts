@@ -22,6 +22,8 @@ export const RefundReason = {
   ORDER_ALREADY_PAID: 'ORDER_ALREADY_PAID',
   ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
   AMOUNT_MISMATCH: 'AMOUNT_MISMATCH',
+  /** The order was paid but could not be fulfilled; the fulfilment saga compensated it. */
+  FULFILLMENT_FAILED: 'FULFILLMENT_FAILED',
 } as const;
 
 export type RefundReason = (typeof RefundReason)[keyof typeof RefundReason];

@@ -113,6 +113,16 @@ export interface PaymentRepository {
     previous: Payment | undefined,
     event: ProviderEventClaim,
   ): Promise<PaymentWriteOutcome>;
+  /**
+   * A change of a payment that no provider event caused and that belongs to an order transition (a failed
+   * fulfilment: the order becomes FULFILLMENT_FAILED and its payment REFUND_PENDING), together or not at all.
+   * The payment moves only from `previous` exactly as read, the order only from its read status and version.
+   */
+  recordPaymentWithTransition(
+    payment: Payment,
+    previous: Payment,
+    order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
+  ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>>;
 }
 
 /** The per-order payment timeout timer (an EventBridge Scheduler one-time schedule in AWS). */

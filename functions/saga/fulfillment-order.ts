@@ -1,0 +1,33 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { fulfillmentOrders } from '../composition/saga';
+import { logger } from '../composition-root';
+import type { FulfillmentOrder } from '../domain/fulfillment-service';
+import type { CompensationOutcome } from '../domain/saga-ledger';
+import { orderIdSchema, parseTaskInput } from './task-input';
+
+const taskInput = z.discriminatedUnion('operation', [
+  z.object({ operation: z.literal('create'), orderId: orderIdSchema }),
+  z.object({ operation: z.literal('cancel'), orderId: orderIdSchema }),
+]);
+
+/**
+ * Saga participant `fulfillment-order`: `create` records the order's fulfilment order (idempotent, refused after
+ * a `cancel`), `cancel` compensates it (also when `create` never ran). Errors propagate by name to the state
+ * machine's Retry and Catch.
+ */
+async function fulfillmentOrder(event: unknown): Promise<FulfillmentOrder | CompensationOutcome> {
+  const input = parseTaskInput(taskInput, event);
+  logger.appendKeys({ orderId: input.orderId, operation: input.operation });
+  if (input.operation === 'create') {
+    const created = await fulfillmentOrders().create(input.orderId);
+    logger.info('fulfilment order created', { fulfillmentOrderId: created.fulfillmentOrderId });
+    return created;
+  }
+  const outcome = await fulfillmentOrders().cancel(input.orderId);
+  logger.info('fulfilment order cancelled', { ...outcome });
+  return outcome;
+}
+
+export const handler = middy(fulfillmentOrder).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,46 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { fulfillmentOutcomes } from '../composition/saga';
+import { logger } from '../composition-root';
+import type { FailedOutcome, FulfilledOutcome } from '../domain/fulfillment-service';
+import { orderIdSchema, parseTaskInput } from './task-input';
+
+/** The error a Catch put at `$.failure`: Step Functions' `{ Error, Cause }`. */
+const caughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+
+const taskInput = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('FULFILLED'), orderId: orderIdSchema }),
+  z.object({
+    outcome: z.literal('FAILED'),
+    orderId: orderIdSchema,
+    paymentId: z.string().min(1).max(255),
+    error: caughtError.optional(),
+  }),
+]);
+
+/** Reasons are kept short: they land in the order's timeline, and a Lambda cause can be kilobytes long. */
+const MAX_REASON_LENGTH = 300;
+
+/**
+ * Saga participant `fulfillment-outcome`: `FULFILLED` moves the order FULFILLING -> FULFILLED; `FAILED` moves it
+ * to FULFILLMENT_FAILED and its payment to REFUND_PENDING in one transaction. Both are idempotent.
+ */
+async function fulfillmentOutcome(
+  event: unknown,
+): Promise<{ orderId: string; outcome: FulfilledOutcome | FailedOutcome }> {
+  const input = parseTaskInput(taskInput, event);
+  logger.appendKeys({ orderId: input.orderId, outcome: input.outcome });
+  if (input.outcome === 'FULFILLED') {
+    const outcome = await fulfillmentOutcomes().markFulfilled(input.orderId);
+    logger.info('order fulfilled', { result: outcome });
+    return { orderId: input.orderId, outcome };
+  }
+  const cause = input.error === undefined ? 'unknown error' : input.error.Error;
+  const reason = `fulfilment failed (${cause}); compensated`.slice(0, MAX_REASON_LENGTH);
+  const outcome = await fulfillmentOutcomes().markFailed(input.orderId, input.paymentId, reason);
+  logger.warn('order fulfilment failed', { result: outcome, error: input.error });
+  return { orderId: input.orderId, outcome };
+}
+
+export const handler = middy(fulfillmentOutcome).use(injectLambdaContext(logger, { resetKeys: true }));

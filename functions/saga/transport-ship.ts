@@ -1,0 +1,32 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { transportParticipant } from '../composition/saga';
+import { logger } from '../composition-root';
+import type { ShipmentReceipt } from '../domain/fulfillment-ports';
+import type { CompensationOutcome } from '../domain/saga-ledger';
+import { orderIdSchema, parseTaskInput } from './task-input';
+
+const taskInput = z.discriminatedUnion('operation', [
+  z.object({ operation: z.literal('ship'), orderId: orderIdSchema }),
+  z.object({ operation: z.literal('cancel'), orderId: orderIdSchema }),
+]);
+
+/**
+ * Saga participant `transport-ship`: `ship` books the order's shipment (idempotent by the step's key, refused
+ * after a `cancel`), `cancel` cancels it (or leaves a tombstone when nothing was booked).
+ */
+async function transportShip(event: unknown): Promise<ShipmentReceipt | CompensationOutcome> {
+  const input = parseTaskInput(taskInput, event);
+  logger.appendKeys({ orderId: input.orderId, operation: input.operation });
+  if (input.operation === 'ship') {
+    const receipt = await transportParticipant().ship(input.orderId);
+    logger.info('shipment booked', { shipmentId: receipt.shipmentId });
+    return receipt;
+  }
+  const outcome = await transportParticipant().cancel(input.orderId);
+  logger.info('shipment cancelled', { ...outcome });
+  return outcome;
+}
+
+export const handler = middy(transportShip).use(injectLambdaContext(logger, { resetKeys: true }));

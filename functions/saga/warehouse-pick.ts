@@ -1,0 +1,39 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { warehouseParticipant } from '../composition/saga';
+import { logger } from '../composition-root';
+import type { PickReceipt } from '../domain/fulfillment-ports';
+import type { CompensationOutcome } from '../domain/saga-ledger';
+import { orderIdSchema, parseTaskInput } from './task-input';
+
+const taskInput = z.discriminatedUnion('operation', [
+  z.object({
+    operation: z.literal('pick'),
+    orderId: orderIdSchema,
+    items: z
+      .array(z.object({ sku: z.string().min(1), quantity: z.number().int().min(1) }))
+      .min(1)
+      .max(100),
+  }),
+  z.object({ operation: z.literal('return'), orderId: orderIdSchema }),
+]);
+
+/**
+ * Saga participant `warehouse-pick`: `pick` has the warehouse pick the order's goods (idempotent by the step's
+ * key, refused after a `return`), `return` puts them back (or leaves a tombstone when nothing was picked).
+ */
+async function warehousePick(event: unknown): Promise<PickReceipt | CompensationOutcome> {
+  const input = parseTaskInput(taskInput, event);
+  logger.appendKeys({ orderId: input.orderId, operation: input.operation });
+  if (input.operation === 'pick') {
+    const receipt = await warehouseParticipant().pick(input.orderId, input.items);
+    logger.info('goods picked', { pickId: receipt.pickId });
+    return receipt;
+  }
+  const outcome = await warehouseParticipant().returnGoods(input.orderId);
+  logger.info('goods returned', { ...outcome });
+  return outcome;
+}
+
+export const handler = middy(warehousePick).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,495 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { LocalRoute, LocalRouteResponse } from './gateway';
+
+/**
+ * Local stand-ins for the warehouse and the transport provider, with the two guarantees the fulfilment saga
+ * relies on (see `functions/domain/fulfillment-ports.ts`):
+ *
+ * - Idempotency: an action (pick, shipment) is keyed by its `Idempotency-Key`; a repeat with the same key and
+ *   the same parameters replays the first answer and does nothing, the same key with other parameters is 409
+ *   `idempotency_key_reused`.
+ * - Tombstones: a compensation (return, cancellation) for a key with no action yet records a tombstone, and an
+ *   action under that key is then refused with 409 `cancelled`; so is a repeat of an action that was undone
+ *   (answering "done" for it would mislead). A compensation is idempotent.
+ *
+ * They fail a fraction of calls with 503 `unavailable`, as an outage would, so the saga's Retry and Catch are
+ * exercised locally: `failureRate` for actions, `compensationFailureRate` for compensations (separate, so a
+ * test can fail the action and still watch its compensation succeed). Both can be changed at run time.
+ *
+ * Warehouse API: `POST /v1/picks` (`Idempotency-Key`, `{ orderId, items: [{ sku, quantity }] }`) ->
+ * `{ pickId, orderId, status: 'picked' }`; `POST /v1/returns` (`{ orderId, pickKey }`) ->
+ * `{ pickKey, status: 'returned' | 'tombstoned' }`.
+ * Transport API: `POST /v1/shipments` (`Idempotency-Key`, `{ orderId }`) ->
+ * `{ shipmentId, trackingNumber, orderId, status: 'booked' }`; `POST /v1/cancellations`
+ * (`{ orderId, shipmentKey }`) -> `{ shipmentKey, status: 'cancelled' | 'tombstoned' }`.
+ */
+
+export interface LogisticsSimulatorOptions {
+  /** Fraction (0..1) of actions (picks, shipments) answered 503 without acting. Default 0. */
+  readonly failureRate?: number;
+  /** Fraction (0..1) of compensations (returns, cancellations) answered 503 without acting. Default 0. */
+  readonly compensationFailureRate?: number;
+  /** Delay before each API answer, as a remote system has. Default 0. */
+  readonly latencyMs?: number;
+  /** Default: a free loopback port. */
+  readonly port?: number;
+  /** A number in [0, 1) per call, compared with the failure rates. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** When a forced failure strikes: before the action (nothing happened) or after it (done, but answered 503). */
+export type ForcedFailure = 'beforeEffect' | 'afterEffect';
+
+/** Counts of what the simulator did, for tests and the inspection route. */
+export interface LogisticsStats {
+  /** Actions that took effect (one per distinct key at most). */
+  readonly performed: number;
+  /** Effects undone by a compensation. */
+  readonly undone: number;
+  /** Compensations that found no action and left a tombstone. */
+  readonly tombstoned: number;
+  /** Actions refused because their key was tombstoned or their effect undone. */
+  readonly refused: number;
+  /** Repeats answered from the idempotency record, with no new effect. */
+  readonly replayed: number;
+  /** Calls answered 503 (failure rate or forced). */
+  readonly failed: number;
+}
+
+export interface SimulatedPick {
+  readonly pickId: string;
+  readonly orderId: string;
+  readonly items: readonly { readonly sku: string; readonly quantity: number }[];
+  readonly idempotencyKey: string;
+  readonly status: 'picked' | 'returned';
+  readonly pickedAt: string;
+  readonly returnedAt?: string;
+}
+
+export interface SimulatedShipment {
+  readonly shipmentId: string;
+  readonly trackingNumber: string;
+  readonly orderId: string;
+  readonly idempotencyKey: string;
+  readonly status: 'booked' | 'cancelled';
+  readonly bookedAt: string;
+  readonly cancelledAt?: string;
+}
+
+interface LogisticsSimulator {
+  /** Base URL of the API, e.g. `http://127.0.0.1:1234`; what `WAREHOUSE_API_URL` / `TRANSPORT_API_URL` take. */
+  readonly url: string;
+  stats(): LogisticsStats;
+  /** Keys whose compensation came before any action. */
+  tombstones(): string[];
+  /** Sets the fraction (0..1) of actions answered 503. */
+  setFailureRate(rate: number): void;
+  /** Sets the fraction (0..1) of compensations answered 503. */
+  setCompensationFailureRate(rate: number): void;
+  /**
+   * The next `count` actions answer 503, before or after taking effect (replacing earlier forced failures);
+   * the failure rate applies again afterwards. `afterEffect` is a lost answer: the retry is a replay.
+   */
+  failNextActions(count: number, when?: ForcedFailure): void;
+  /** Inspection and control routes for the local gateway. */
+  localRoutes(): LocalRoute[];
+  stop(): Promise<void>;
+}
+
+export interface WarehouseSimulator extends LogisticsSimulator {
+  /** Every pick that took effect, returned ones included, in order. */
+  picks(): SimulatedPick[];
+}
+
+export interface TransportSimulator extends LogisticsSimulator {
+  /** Every shipment that took effect, cancelled ones included, in order. */
+  shipments(): SimulatedShipment[];
+}
+
+/** A simulator option or control call was invalid. */
+export class LogisticsSimulatorInputError extends Error {
+  public override readonly name = 'LogisticsSimulatorInputError';
+  public readonly code = 'LOGISTICS_SIMULATOR_INVALID_INPUT';
+}
+
+interface ApiAnswer {
+  readonly statusCode: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** One kind of logistics system: its action and compensation, everything else is shared. */
+interface SystemSpec<R, Input> {
+  readonly name: 'warehouse' | 'transport';
+  readonly actionPath: string;
+  readonly compensationPath: string;
+  /** The body field of a compensation that names the action's key. */
+  readonly keyField: string;
+  /** A compensation's answer when it found the action (now or before) and undid it. */
+  readonly undoneStatus: string;
+  readonly actionInput: z.ZodType<Input>;
+  /** The parameters a key is bound to; a repeat with other parameters is a reused key. */
+  fingerprint(input: Input): string;
+  act(input: Input, key: string, at: string): R;
+  undo(record: R, at: string): R;
+  isUndone(record: R): boolean;
+  /** The action's answer, the same for the first call and every replay. */
+  answer(record: R): Record<string, unknown>;
+  orderIdOf(record: R): string;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const idSchema = z.string().min(1).max(255);
+const rateSchema = z.number().min(0).max(1);
+const controlBody = z.strictObject({
+  failureRate: rateSchema.optional(),
+  compensationFailureRate: rateSchema.optional(),
+});
+
+function apiError(statusCode: number, code: string, message?: string): ApiAnswer {
+  return { statusCode, body: { error: message === undefined ? { code } : { code, message } } };
+}
+
+function checkRate(what: string, rate: number): number {
+  if (!rateSchema.safeParse(rate).success) {
+    throw new LogisticsSimulatorInputError(`${what} must be a number from 0 to 1, not ${rate}`);
+  }
+  return rate;
+}
+
+async function readJson(request: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) return { ok: false };
+    chunks.push(buffer);
+  }
+  try {
+    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function writeJson(response: ServerResponse, answer: ApiAnswer): void {
+  const payload = JSON.stringify(answer.body);
+  response
+    .writeHead(answer.statusCode, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload).toString(),
+    })
+    .end(payload);
+}
+
+interface Core<R> {
+  records(): R[];
+  simulator: LogisticsSimulator;
+}
+
+async function startSystem<R, I>(
+  spec: SystemSpec<R, I>,
+  options: LogisticsSimulatorOptions,
+): Promise<Core<R>> {
+  let failureRate = checkRate('failureRate', options.failureRate ?? 0);
+  let compensationFailureRate = checkRate('compensationFailureRate', options.compensationFailureRate ?? 0);
+  const latencyMs = options.latencyMs ?? 0;
+  if (!Number.isInteger(latencyMs) || latencyMs < 0) {
+    throw new LogisticsSimulatorInputError('latencyMs must be a whole number of milliseconds >= 0');
+  }
+  const random = options.random ?? Math.random;
+  const forced: ForcedFailure[] = [];
+  const byKey = new Map<string, { readonly fingerprint: string; record: R }>();
+  const tombstones = new Set<string>();
+  const counts = { performed: 0, undone: 0, tombstoned: 0, refused: 0, replayed: 0, failed: 0 };
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+
+  const unavailable = (): ApiAnswer => {
+    counts.failed += 1;
+    return apiError(503, 'unavailable', `the ${spec.name} is temporarily unavailable`);
+  };
+
+  const act = (key: string, body: unknown): ApiAnswer => {
+    const parsed = spec.actionInput.safeParse(body);
+    if (!parsed.success) return apiError(400, 'invalid_request', parsed.error.message);
+    const failure = forced.shift() ?? (random() < failureRate ? 'beforeEffect' : undefined);
+    if (failure === 'beforeEffect') return unavailable();
+    const fingerprint = spec.fingerprint(parsed.data);
+    const existing = byKey.get(key);
+    let answer: ApiAnswer;
+    if (existing !== undefined) {
+      if (existing.fingerprint !== fingerprint) {
+        return apiError(409, 'idempotency_key_reused', 'this Idempotency-Key was used with other parameters');
+      }
+      if (spec.isUndone(existing.record)) {
+        // Done, then compensated: the action is no longer in effect, and saying "done" would mislead.
+        counts.refused += 1;
+        return apiError(409, 'cancelled', `the ${spec.name} action under this key was cancelled`);
+      }
+      counts.replayed += 1;
+      answer = { statusCode: 200, body: spec.answer(existing.record) };
+    } else if (tombstones.has(key)) {
+      counts.refused += 1;
+      return apiError(409, 'cancelled', `the ${spec.name} action under this key was cancelled before it ran`);
+    } else {
+      const record = spec.act(parsed.data, key, new Date().toISOString());
+      byKey.set(key, { fingerprint, record });
+      counts.performed += 1;
+      answer = { statusCode: 200, body: spec.answer(record) };
+    }
+    return failure === 'afterEffect' ? unavailable() : answer;
+  };
+
+  const compensate = (body: unknown): ApiAnswer => {
+    const parsed = z.object({ orderId: idSchema, [spec.keyField]: idSchema }).safeParse(body);
+    if (!parsed.success) return apiError(400, 'invalid_request', parsed.error.message);
+    if (random() < compensationFailureRate) return unavailable();
+    const orderId = String(parsed.data.orderId);
+    const key = String(parsed.data[spec.keyField]);
+    const existing = byKey.get(key);
+    if (existing === undefined) {
+      if (!tombstones.has(key)) {
+        tombstones.add(key);
+        counts.tombstoned += 1;
+      }
+      return { statusCode: 200, body: { [spec.keyField]: key, status: 'tombstoned' } };
+    }
+    if (spec.orderIdOf(existing.record) !== orderId) {
+      return apiError(409, 'order_mismatch', `the action under this key belongs to another order`);
+    }
+    if (!spec.isUndone(existing.record)) {
+      existing.record = spec.undo(existing.record, new Date().toISOString());
+      counts.undone += 1;
+    }
+    return { statusCode: 200, body: { [spec.keyField]: key, status: spec.undoneStatus } };
+  };
+
+  const delay = (): Promise<void> =>
+    latencyMs === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            resolve();
+          }, latencyMs);
+          timers.add(timer);
+        });
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const isAction = path === spec.actionPath;
+    if (!isAction && path !== spec.compensationPath) {
+      request.resume();
+      writeJson(response, apiError(404, 'not_found', `no route for ${request.method ?? ''} ${path}`));
+      return;
+    }
+    if (request.method !== 'POST') {
+      request.resume();
+      writeJson(response, apiError(405, 'method_not_allowed'));
+      return;
+    }
+    const body = await readJson(request);
+    await delay();
+    if (!body.ok) {
+      writeJson(
+        response,
+        apiError(400, 'invalid_request', `the body must be JSON of at most ${MAX_BODY_BYTES} bytes`),
+      );
+      return;
+    }
+    if (!isAction) {
+      writeJson(response, compensate(body.value));
+      return;
+    }
+    const key = request.headers['idempotency-key'];
+    if (typeof key !== 'string' || !idSchema.safeParse(key).success) {
+      writeJson(
+        response,
+        apiError(400, 'invalid_request', 'an Idempotency-Key header (1-255 chars) is required'),
+      );
+      return;
+    }
+    writeJson(response, act(key, body.value));
+  };
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) writeJson(response, apiError(500, 'internal_error', String(error)));
+      else response.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    server.close();
+    throw new Error(`the ${spec.name} simulator could not read its own port`);
+  }
+  const url = `http://127.0.0.1:${address.port}`;
+  const stats = (): LogisticsStats => ({ ...counts });
+  const prefix = `/_local/${spec.name}` as const;
+
+  const simulator: LogisticsSimulator = {
+    url,
+    stats,
+    tombstones: () => [...tombstones],
+    setFailureRate: (rate) => {
+      failureRate = checkRate('failureRate', rate);
+    },
+    setCompensationFailureRate: (rate) => {
+      compensationFailureRate = checkRate('compensationFailureRate', rate);
+    },
+    failNextActions: (count, when = 'beforeEffect') => {
+      if (!Number.isInteger(count) || count < 0) {
+        throw new LogisticsSimulatorInputError('failNextActions needs a whole number >= 0');
+      }
+      forced.splice(0, forced.length, ...Array.from({ length: count }, () => when));
+    },
+    localRoutes: () => [
+      { method: 'GET', path: `${prefix}/stats`, handle: async () => ({ statusCode: 200, body: stats() }) },
+      {
+        method: 'GET',
+        path: `${prefix}/tombstones`,
+        handle: async () => ({ statusCode: 200, body: [...tombstones] }),
+      },
+      {
+        method: 'POST',
+        path: `${prefix}/failure-rate`,
+        handle: async ({ body }): Promise<LocalRouteResponse> => {
+          const parsed = controlBody.safeParse(body);
+          if (!parsed.success) return { statusCode: 400, body: { message: parsed.error.message } };
+          if (parsed.data.failureRate !== undefined) failureRate = parsed.data.failureRate;
+          if (parsed.data.compensationFailureRate !== undefined) {
+            compensationFailureRate = parsed.data.compensationFailureRate;
+          }
+          return { statusCode: 200, body: { failureRate, compensationFailureRate } };
+        },
+      },
+    ],
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+        // Keep-alive sockets of callers would otherwise hold close() open until they time out.
+        server.closeAllConnections();
+      });
+    },
+  };
+  return { records: () => [...byKey.values()].map((entry) => entry.record), simulator };
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(8).toString('hex')}`;
+}
+
+const pickInput = z.strictObject({
+  orderId: idSchema,
+  items: z
+    .array(z.strictObject({ sku: idSchema, quantity: z.int().min(1).max(100_000) }))
+    .min(1)
+    .max(1000),
+});
+
+const shipmentInput = z.strictObject({ orderId: idSchema });
+
+/** Starts the warehouse simulator on 127.0.0.1; see the file comment for its API. */
+export async function startWarehouseSimulator(
+  options: LogisticsSimulatorOptions = {},
+): Promise<WarehouseSimulator> {
+  const core = await startSystem<SimulatedPick, z.infer<typeof pickInput>>(
+    {
+      name: 'warehouse',
+      actionPath: '/v1/picks',
+      compensationPath: '/v1/returns',
+      keyField: 'pickKey',
+      undoneStatus: 'returned',
+      actionInput: pickInput,
+      // Items in a fixed member order, so the JSON's member order does not matter.
+      fingerprint: (input) =>
+        JSON.stringify([input.orderId, input.items.map((line) => [line.sku, line.quantity])]),
+      act: (input, key, at) => ({
+        pickId: newId('pk'),
+        orderId: input.orderId,
+        items: input.items.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+        idempotencyKey: key,
+        status: 'picked',
+        pickedAt: at,
+      }),
+      undo: (pick, at) => ({ ...pick, status: 'returned', returnedAt: at }),
+      isUndone: (pick) => pick.status === 'returned',
+      answer: (pick) => ({ pickId: pick.pickId, orderId: pick.orderId, status: 'picked' }),
+      orderIdOf: (pick) => pick.orderId,
+    },
+    options,
+  );
+  return {
+    ...core.simulator,
+    picks: core.records,
+    localRoutes: () => [
+      ...core.simulator.localRoutes(),
+      {
+        method: 'GET',
+        path: '/_local/warehouse/picks',
+        handle: async () => ({ statusCode: 200, body: core.records() }),
+      },
+    ],
+  };
+}
+
+/** Starts the transport simulator on 127.0.0.1; see the file comment for its API. */
+export async function startTransportSimulator(
+  options: LogisticsSimulatorOptions = {},
+): Promise<TransportSimulator> {
+  const core = await startSystem<SimulatedShipment, z.infer<typeof shipmentInput>>(
+    {
+      name: 'transport',
+      actionPath: '/v1/shipments',
+      compensationPath: '/v1/cancellations',
+      keyField: 'shipmentKey',
+      undoneStatus: 'cancelled',
+      actionInput: shipmentInput,
+      fingerprint: (input) => JSON.stringify([input.orderId]),
+      act: (input, key, at) => ({
+        shipmentId: newId('sh'),
+        trackingNumber: `TRK${randomInt(10 ** 9, 10 ** 10)}`,
+        orderId: input.orderId,
+        idempotencyKey: key,
+        status: 'booked',
+        bookedAt: at,
+      }),
+      undo: (shipment, at) => ({ ...shipment, status: 'cancelled', cancelledAt: at }),
+      isUndone: (shipment) => shipment.status === 'cancelled',
+      answer: (shipment) => ({
+        shipmentId: shipment.shipmentId,
+        trackingNumber: shipment.trackingNumber,
+        orderId: shipment.orderId,
+        status: 'booked',
+      }),
+      orderIdOf: (shipment) => shipment.orderId,
+    },
+    options,
+  );
+  return {
+    ...core.simulator,
+    shipments: core.records,
+    localRoutes: () => [
+      ...core.simulator.localRoutes(),
+      {
+        method: 'GET',
+        path: '/_local/transport/shipments',
+        handle: async () => ({ statusCode: 200, body: core.records() }),
+      },
+    ],
+  };
+}

@@ -1,0 +1,277 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  CompensatedFrom,
+  decideCompensate,
+  decideExecute,
+  idempotencyKeyOf,
+  LedgerContentionError,
+  type LedgerEntry,
+  SagaLedger,
+  type SagaLedgerStore,
+  StepCompensatedError,
+  type StepRef,
+  StepStatus,
+} from '../../functions/domain/saga-ledger';
+import {
+  checkLedgerProperties,
+  FakeExternalSystem,
+  InMemoryLedgerStore,
+  operationArbitrary,
+  runScenario,
+  scenarioArbitrary,
+} from '../fixtures/saga/ledger-model';
+
+const REF = { orderId: 'order-1', step: 'warehouse-pick' } as const;
+const AT = '2026-01-01T00:00:00.000Z';
+
+function entry(status: LedgerEntry['status'], extra: Partial<LedgerEntry> = {}): LedgerEntry {
+  return { ...REF, status, updatedAt: AT, ...extra };
+}
+
+/** A broken ledger: a COMPENSATED entry reads as absent and may be claimed again, so late actions run. */
+class ForgetfulLedgerStore extends InMemoryLedgerStore {
+  public override async get(ref: StepRef): Promise<LedgerEntry | undefined> {
+    const found = await super.get(ref);
+    return found?.status === StepStatus.COMPENSATED ? undefined : found;
+  }
+
+  public override async claim(ref: StepRef, at: Date): Promise<boolean> {
+    const found = await super.get(ref);
+    if (found?.status !== StepStatus.COMPENSATED) return await super.claim(ref, at);
+    this.entries.set(this.key(ref), { ...ref, status: StepStatus.ACTING, updatedAt: at.toISOString() });
+    return true;
+  }
+}
+
+function ledgerOn(store: SagaLedgerStore = new InMemoryLedgerStore()): SagaLedger {
+  return new SagaLedger({ store, now: () => new Date(AT) });
+}
+
+describe('saga ledger rules', () => {
+  it('claims a step that has no entry', () => {
+    expect(decideExecute(undefined)).toEqual({ kind: 'claim' });
+  });
+
+  it('acts again on a claimed step, under the same key', () => {
+    expect(decideExecute(entry(StepStatus.ACTING))).toEqual({ kind: 'act' });
+  });
+
+  it('replays the first result of a done step', () => {
+    expect(decideExecute(entry(StepStatus.DONE, { result: { pickId: 'p-1' } }))).toEqual({
+      kind: 'replay',
+      result: { pickId: 'p-1' },
+    });
+  });
+
+  it('refuses the action of a compensated step', () => {
+    expect(decideExecute(entry(StepStatus.COMPENSATED, { compensatedFrom: 'NOTHING' }))).toEqual({
+      kind: 'refuse',
+    });
+  });
+
+  it('records an empty compensation when no action ran', () => {
+    expect(decideCompensate(undefined)).toEqual({ kind: 'recordEmpty' });
+  });
+
+  it('takes over a claimed step at once and undoes it', () => {
+    expect(decideCompensate(entry(StepStatus.ACTING))).toEqual({ kind: 'undo', from: 'ACTING' });
+  });
+
+  it('undoes a done step', () => {
+    expect(decideCompensate(entry(StepStatus.DONE, { result: {} }))).toEqual({ kind: 'undo', from: 'DONE' });
+  });
+
+  it.each([
+    ['NOTHING', true],
+    ['ACTING', false],
+    ['DONE', false],
+  ] as const)(
+    'answers a repeated compensation of a step compensated from %s with empty=%s',
+    (from, empty) => {
+      expect(decideCompensate(entry(StepStatus.COMPENSATED, { compensatedFrom: from }))).toEqual({
+        kind: 'alreadyCompensated',
+        outcome: { from, empty },
+      });
+    },
+  );
+
+  it('derives one idempotency key per order and step', () => {
+    expect(idempotencyKeyOf(REF)).toBe('order-1:warehouse-pick');
+    expect(idempotencyKeyOf({ ...REF, step: 'transport-ship' })).not.toBe(idempotencyKeyOf(REF));
+  });
+});
+
+describe('SagaLedger', () => {
+  it('performs a repeated action once and answers the repeat with the first result', async () => {
+    const external = new FakeExternalSystem();
+    const ledger = ledgerOn();
+    let calls = 0;
+    const action = async (key: string) => {
+      calls += 1;
+      return await external.act(key);
+    };
+
+    const first = await ledger.execute(REF, action);
+    const second = await ledger.execute(REF, action);
+
+    expect(second).toEqual(first);
+    expect(calls).toBe(1);
+    expect(external.effectsOf(idempotencyKeyOf(REF))).toBe(1);
+  });
+
+  it('succeeds with an empty compensation when the action never ran, and refuses the late action', async () => {
+    const external = new FakeExternalSystem();
+    const store = new InMemoryLedgerStore();
+    const ledger = ledgerOn(store);
+    let undoCalls = 0;
+
+    const outcome = await ledger.compensate(REF, async () => {
+      undoCalls += 1;
+    });
+    const late = ledger.execute(REF, (key) => external.act(key));
+
+    expect(outcome).toEqual({ from: CompensatedFrom.NOTHING, empty: true });
+    expect(undoCalls).toBe(0);
+    await expect(late).rejects.toBeInstanceOf(StepCompensatedError);
+    expect(external.effectsOf(idempotencyKeyOf(REF))).toBe(0);
+    expect(await store.get(REF)).toMatchObject({ status: 'COMPENSATED', compensatedFrom: 'NOTHING' });
+  });
+
+  it('undoes a done action and keeps its result in the entry', async () => {
+    const external = new FakeExternalSystem();
+    const store = new InMemoryLedgerStore();
+    const ledger = ledgerOn(store);
+    const result = await ledger.execute(REF, (key) => external.act(key));
+
+    const outcome = await ledger.compensate(REF, (key) => external.cancel(key));
+
+    expect(outcome).toEqual({ from: CompensatedFrom.DONE, empty: false });
+    expect(external.activeEffectsOf(idempotencyKeyOf(REF))).toBe(0);
+    expect(await store.get(REF)).toMatchObject({ status: 'COMPENSATED', result });
+  });
+
+  it('compensates an action that crashed after its side effect, and the retried action is refused', async () => {
+    const external = new FakeExternalSystem();
+    const ledger = ledgerOn();
+    const crashed = ledger.execute(REF, async (key) => {
+      await external.act(key);
+      throw new Error('Lambda timed out');
+    });
+    await expect(crashed).rejects.toThrow('Lambda timed out');
+
+    const outcome = await ledger.compensate(REF, (key) => external.cancel(key));
+    const retried = ledger.execute(REF, (key) => external.act(key));
+
+    expect(outcome).toEqual({ from: CompensatedFrom.ACTING, empty: false });
+    await expect(retried).rejects.toBeInstanceOf(StepCompensatedError);
+    expect(external.activeEffectsOf(idempotencyKeyOf(REF))).toBe(0);
+  });
+
+  it('refuses an action in flight whose compensation overtook it, through the tombstone', async () => {
+    const external = new FakeExternalSystem();
+    const ledger = ledgerOn();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const inFlight = ledger.execute(REF, async (key) => {
+      await gate;
+      return await external.act(key);
+    });
+    // Let the action claim its entry before the compensation reads it.
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const outcome = await ledger.compensate(REF, (key) => external.cancel(key));
+    release();
+
+    expect(outcome).toEqual({ from: CompensatedFrom.ACTING, empty: false });
+    await expect(inFlight).rejects.toBeInstanceOf(StepCompensatedError);
+    expect(external.effectsOf(idempotencyKeyOf(REF))).toBe(0);
+  });
+
+  it('gives up with a transient LedgerContentionError when the entry never settles', async () => {
+    const flapping: SagaLedgerStore = {
+      get: async () => undefined,
+      claim: async () => false,
+      recordDone: async () => false,
+      recordCompensated: async () => false,
+    };
+    const ledger = new SagaLedger({ store: flapping, now: () => new Date(AT), maxRounds: 3 });
+
+    const execution = ledger.execute(REF, async () => ({}));
+
+    await expect(execution).rejects.toBeInstanceOf(LedgerContentionError);
+    await expect(execution).rejects.toMatchObject({ retryable: true, name: 'LedgerContentionError' });
+  });
+});
+
+describe('saga ledger properties (in-memory model)', () => {
+  it('keeps idempotency, empty compensation, no hanging and final consistency under any interleaving', async () => {
+    let scenarios = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), scenarioArbitrary, async (s, scenario) => {
+        scenarios += 1;
+        const store = new InMemoryLedgerStore();
+        const external = new FakeExternalSystem();
+        const ref = { orderId: `order-${scenarios}`, step: 'warehouse-pick' };
+
+        const trace = await runScenario(store, external, s, ref, scenario);
+
+        await checkLedgerProperties(store, external, ref, idempotencyKeyOf(ref), trace);
+      }),
+      { numRuns: 300 },
+    );
+    expect(scenarios).toBe(300);
+  });
+
+  it('refuses every later action after a compensation that came first', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(fc.array(operationArbitrary, { minLength: 1, maxLength: 3 }), { maxLength: 3 }),
+        async (s, rest) => {
+          const store = new InMemoryLedgerStore();
+          const external = new FakeExternalSystem();
+          const ref = { orderId: 'order-empty', step: 'transport-ship' };
+
+          const trace = await runScenario(store, external, s, ref, [
+            [{ kind: 'compensate', crash: 'none' }],
+            ...rest,
+          ]);
+
+          expect(trace[0]?.outcome).toEqual({
+            status: 'compensated',
+            outcome: { from: CompensatedFrom.NOTHING, empty: true },
+          });
+          const executions = trace.filter((operation) => operation.kind === 'execute');
+          expect(executions.every((operation) => operation.outcome.status === 'refused')).toBe(true);
+          expect(executions.reduce((sum, operation) => sum + operation.externalActions, 0)).toBe(0);
+          expect(external.effectsOf(idempotencyKeyOf(ref))).toBe(0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('detects a ledger that forgets its compensations (the properties can fail)', async () => {
+    const lateAction = [
+      [{ kind: 'compensate', crash: 'none' }],
+      [{ kind: 'execute', crash: 'none' }],
+    ] as const;
+    const run = fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.constant(lateAction), async (s, scenario) => {
+        const store = new ForgetfulLedgerStore();
+        const external = new FakeExternalSystem();
+        const ref = { orderId: 'order-forgetful', step: 'warehouse-pick' };
+        const trace = await runScenario(store, external, s, ref, scenario);
+        await checkLedgerProperties(store, external, ref, idempotencyKeyOf(ref), trace);
+      }),
+      { numRuns: 1 },
+    );
+
+    await expect(run).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/^an empty compensation was followed by a side effect/) },
+    });
+  });
+});
