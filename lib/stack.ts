@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,6 +14,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { DeadLetterQueue } from './constructs/dead-letter-queue';
 import { assertDeployableModel } from './constructs/model-checks';
+import { ModelEventBus } from './constructs/model-event-bus';
 import { ModelFunction } from './constructs/model-function';
 import { ModelHttpApi } from './constructs/model-http-api';
 import { ModelQueue } from './constructs/model-queue';
@@ -32,8 +34,8 @@ const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export interface OrderBackboneStackProps extends StackProps {
   /**
-   * The declaration of every table, queue, function, state machine, timer and secret; the stack adds nothing it
-   * does not state.
+   * The declaration of every table, queue, function, state machine, timer, secret and event bus; the stack adds
+   * nothing it does not state.
    */
   readonly model: AppModel;
   /**
@@ -43,7 +45,21 @@ export interface OrderBackboneStackProps extends StackProps {
   readonly settings?: Readonly<Record<string, string>>;
   /**
    * The workflow type of every state machine.
-   * @default sfn.StateMachineType.STANDARD - exactly-once and redrivable, as a saga that moves money should be
+   *
+   * - STANDARD (the default) runs each state exactly once, may run for up to a year, keeps a 90-day execution
+   *   history that `DescribeExecution` and `GetExecutionHistory` return, and can be **redriven**: a failed, timed
+   *   out or aborted execution resumes at the state that failed, with the same input, within 14 days
+   *   (`npm run ops -- sagas redrive`). It is billed per state transition.
+   * - EXPRESS is billed per request and duration, far cheaper at volume, but runs each state at least once (every
+   *   saga task must then be idempotent, as ours are through their ledgers), stops after 5 minutes, keeps no
+   *   execution history (the state machine then logs every event with its execution data, which holds order
+   *   details, so that its log group is the record of what happened), and **cannot be redriven**: a failed saga
+   *   must be started again from the beginning, under a new execution name, and the `sagas` operations, which
+   *   list and redrive executions, do not work on it.
+   *
+   * Either way, every state machine alarms on failed, timed-out and aborted executions.
+   * @default sfn.StateMachineType.STANDARD - exactly-once, inspectable and redrivable, as a saga that moves
+   * goods and money should be
    */
   readonly workflowType?: sfn.StateMachineType;
   /**
@@ -75,7 +91,8 @@ export interface OrderBackboneStackProps extends StackProps {
  * function with its triggers (HTTP API route, SQS, DynamoDB stream, EventBridge Scheduler) and exactly the
  * grants its `access` declares, one Step Functions state machine per declared ASL file, one schedule group (with its
  * Scheduler role and alarmed dead-letter queue, see {@link ModelTimer}) per declared timer, and one Secrets
- * Manager secret per declared secret.
+ * Manager secret per declared secret, and one EventBridge bus, under its declared name, per declared event bus.
+ * Every state machine alarms on failed, timed-out and aborted executions (see {@link ModelStateMachine}).
  *
  * The model is checked first (see `assertDeployableModel`): an SQS visibility timeout shorter than six times
  * the timeout of a function it triggers, or a reference to something undeclared, fails synth.
@@ -90,14 +107,16 @@ export class OrderBackboneStack extends Stack {
   public readonly stateMachines: ReadonlyMap<string, sfn.StateMachine>;
   public readonly timers: ReadonlyMap<string, ModelTimer>;
   public readonly secrets: ReadonlyMap<string, secretsmanager.Secret>;
+  public readonly eventBuses: ReadonlyMap<string, events.EventBus>;
   public readonly httpApi: ModelHttpApi;
-  /** Receives every dead-letter alarm; subscribe the on-call channel to it. */
+  /** Receives every dead-letter and state machine execution alarm; subscribe the on-call channel to it. */
   public readonly alarmTopic: sns.Topic;
 
   private readonly settings: Readonly<Record<string, string>>;
   private readonly rootDir: string;
   private readonly removalPolicy: RemovalPolicy;
   private readonly logRetention: logs.RetentionDays;
+  private readonly modelEventBuses: ReadonlyMap<string, ModelEventBus>;
 
   public constructor(scope: Construct, id: string, props: OrderBackboneStackProps) {
     super(scope, id, props);
@@ -138,6 +157,13 @@ export class OrderBackboneStack extends Stack {
         }),
       ]),
     );
+    this.modelEventBuses = new Map(
+      model.eventBuses.map((declaration) => [
+        declaration.name,
+        new ModelEventBus(this, `${pascalCase(declaration.name)}EventBus`, { declaration }),
+      ]),
+    );
+    this.eventBuses = new Map([...this.modelEventBuses].map(([name, construct]) => [name, construct.bus]));
     this.httpApi = new ModelHttpApi(this, 'HttpApi', {
       logRetention: this.logRetention,
       logRemovalPolicy: this.removalPolicy,
@@ -178,6 +204,7 @@ export class OrderBackboneStack extends Stack {
           rootDir: this.rootDir,
           functions: this.functions,
           stateMachineType: props.workflowType,
+          alarmTopic: this.alarmTopic,
           logRetention: this.logRetention,
           logRemovalPolicy: this.removalPolicy,
         }),
@@ -215,7 +242,8 @@ export class OrderBackboneStack extends Stack {
    *   `K` to the value itself (see `EnvironmentValue` in `lib/model.ts`).
    *
    * Timer parts and state machine ARNs come later (`undefined` here): timers and state machines need the
-   * functions to exist first.
+   * functions to exist first. The final `never` makes a new kind of {@link EnvironmentValue} a compile error
+   * here instead of a variable silently missing in AWS.
    */
   private resolveEnvironmentValue(
     variable: string,
@@ -230,7 +258,11 @@ export class OrderBackboneStack extends Stack {
     if ('secret' in value) {
       return { name: secretArnVariable(variable), value: this.secret(value.secret).secretArn };
     }
-    return undefined;
+    if ('eventBusName' in value)
+      return { name: variable, value: this.eventBus(value.eventBusName).bus.eventBusName };
+    if ('timer' in value || 'stateMachineArn' in value) return undefined;
+    const unhandled: never = value;
+    throw new Error(`environment ${variable} has an unknown kind of value: ${JSON.stringify(unhandled)}`);
   }
 
   /** Sets each `{ timer, part }` entry to the part's physical value (group name, target/role/dead-letter ARN). */
@@ -251,6 +283,9 @@ export class OrderBackboneStack extends Stack {
     }
     for (const { timer } of declaration.access.timers ?? []) {
       this.timer(timer).grantManage(fn);
+    }
+    for (const { eventBus } of declaration.access.eventBuses ?? []) {
+      this.eventBus(eventBus).grantPut(fn);
     }
     // A function may read the secrets its environment names, and only those.
     for (const value of Object.values(declaration.environment)) {
@@ -345,6 +380,9 @@ export class OrderBackboneStack extends Stack {
     for (const [name, machine] of this.stateMachines) {
       new CfnOutput(this, `${pascalCase(name)}StateMachineArn`, { value: machine.stateMachineArn });
     }
+    for (const [name, bus] of this.eventBuses) {
+      new CfnOutput(this, `${pascalCase(name)}EventBusName`, { value: bus.eventBusName });
+    }
     for (const [name, timer] of this.timers) {
       new CfnOutput(this, `${pascalCase(name)}TimerDeadLetterQueueUrl`, {
         value: timer.deadLetterQueue.queue.queueUrl,
@@ -380,6 +418,12 @@ export class OrderBackboneStack extends Stack {
     const timer = this.timers.get(name);
     if (timer === undefined) throw new Error(`timer '${name}' is not declared`);
     return timer;
+  }
+
+  private eventBus(name: string): ModelEventBus {
+    const bus = this.modelEventBuses.get(name);
+    if (bus === undefined) throw new Error(`event bus '${name}' is not declared`);
+    return bus;
   }
 
   private secret(name: string): secretsmanager.Secret {

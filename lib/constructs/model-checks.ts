@@ -15,6 +15,12 @@ export const SCHEDULER_LIMITS = {
   groupName: /^[0-9a-zA-Z._-]{1,64}$/,
 } as const;
 
+/**
+ * What EventBridge accepts as the name of a custom bus: 1-256 letters, digits, `.`, `-` and `_` (the API's
+ * pattern also allows `/`, but only in partner bus names), and not `default`, the account's own bus.
+ */
+export const EVENT_BUS_NAME = /^[.\-_A-Za-z0-9]{1,256}$/;
+
 /** Every rule the model breaks, listed at once so one synth shows all of them. */
 export class InvalidModelError extends Error {
   public override readonly name = 'InvalidModelError';
@@ -42,6 +48,7 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
   const stateMachines = new Set(model.stateMachines.map((machine) => machine.name));
   const timers = new Map(model.timers.map((timer) => [timer.name, timer]));
   const secrets = new Set(model.secrets.map((secret) => secret.name));
+  const eventBuses = new Set(model.eventBuses.map((bus) => bus.name));
   const problems: string[] = [];
   const where = `function '${fn.name}'`;
 
@@ -68,6 +75,11 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
   for (const { timer } of fn.access.timers ?? []) {
     if (!timers.has(timer)) problems.push(`${where} is granted access to undeclared timer '${timer}'`);
   }
+  for (const { eventBus } of fn.access.eventBuses ?? []) {
+    if (!eventBuses.has(eventBus)) {
+      problems.push(`${where} is granted access to undeclared event bus '${eventBus}'`);
+    }
+  }
   for (const [variable, value] of Object.entries(fn.environment)) {
     if ('tableName' in value && !tables.has(value.tableName)) {
       problems.push(`${where} environment ${variable} names undeclared table '${value.tableName}'`);
@@ -79,6 +91,9 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
       problems.push(
         `${where} environment ${variable} names undeclared state machine '${value.stateMachineArn}'`,
       );
+    }
+    if ('eventBusName' in value && !eventBuses.has(value.eventBusName)) {
+      problems.push(`${where} environment ${variable} names undeclared event bus '${value.eventBusName}'`);
     }
     if ('timer' in value) {
       const timer = timers.get(value.timer);
@@ -105,6 +120,16 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
     }
   }
   return problems;
+}
+
+function eventBusNameProblems(model: AppModel): string[] {
+  return model.eventBuses.flatMap(({ name }) => {
+    if (name === 'default') return [`event bus 'default' is the account's own bus; a stack cannot create it`];
+    if (!EVENT_BUS_NAME.test(name)) {
+      return [`event bus '${name}' is not a valid custom bus name (1-256 letters, digits, '.', '-' or '_')`];
+    }
+    return [];
+  });
 }
 
 function timerProblems(model: AppModel, timer: TimerDeclaration): string[] {
@@ -175,6 +200,7 @@ export function assertDeployableModel(model: AppModel): void {
     ['state machine', model.stateMachines],
     ['timer', model.timers],
     ['secret', model.secrets],
+    ['event bus', model.eventBuses],
   ] as const;
   for (const [kind, declarations] of kinds) {
     for (const name of duplicates(declarations.map((declaration) => declaration.name))) {
@@ -185,7 +211,7 @@ export function assertDeployableModel(model: AppModel): void {
     fn.triggers.flatMap((trigger) => (trigger.type === 'http' ? [`${trigger.method} ${trigger.path}`] : [])),
   );
   for (const route of duplicates(routes)) problems.push(`route '${route}' is declared more than once`);
-  problems.push(...queueNameProblems(model));
+  problems.push(...queueNameProblems(model), ...eventBusNameProblems(model));
   for (const timer of model.timers) problems.push(...timerProblems(model, timer));
   // The target's failed asynchronous invocations go to its timer's dead-letter queue; a function has one such config.
   const targets = model.timers.map((timer) => timer.targetFunction);

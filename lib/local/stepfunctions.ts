@@ -18,9 +18,19 @@ import {
 import { FunctionInvocationError, type FunctionInvoker } from './invoker';
 
 /**
- * A local stand-in for the Step Functions API subset the handlers use. It speaks the AWS JSON 1.0 protocol, so
- * the SDK reaches it through `AWS_ENDPOINT_URL_SFN` alone, and runs definitions with `aws-local-stepfunctions`,
- * whose every Task state is overridden to call a declared function through the {@link FunctionInvoker}.
+ * A local stand-in for the Step Functions API subset the handlers and the operations tools use. It speaks the AWS
+ * JSON 1.0 protocol, so the SDK reaches it through `AWS_ENDPOINT_URL_SFN` alone, and runs definitions with
+ * `aws-local-stepfunctions`, whose every Task state is overridden to call a declared function through the
+ * {@link FunctionInvoker}.
+ *
+ * `RedriveExecution` follows AWS's rules (which executions may be redriven, `redriveCount`, `redriveDate`,
+ * `redriveStatus`, the `ExecutionRedriven` history event, client tokens) with one difference: the engine cannot
+ * resume an execution mid-flow, so a redriven execution runs again **from its first state**, with the same input,
+ * under the same execution ARN. AWS instead resumes at the state that failed and keeps the results of the states
+ * that succeeded (and, in a Map or Parallel state, reruns only the iterations or branches that failed). The two
+ * agree for a workflow whose tasks are idempotent, as every saga task is through its ledger: a task that already
+ * succeeded answers its repeated call with its recorded result. A workflow whose tasks are not idempotent must not
+ * rely on local redrive. See {@link LocalStepFunctionsOptions.clock} for the redrive window.
  */
 
 type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
@@ -35,7 +45,15 @@ export interface LocalStateMachineDeclaration {
   readonly definition: object;
   /** Task `Resource` ARN (or Lambda function ARN named by `lambda:invoke`) -> local function name. */
   readonly taskFunctions: Readonly<Record<string, string>>;
+  /**
+   * The workflow type the state machine is deployed with. Locally both types run the same way; the type decides
+   * only what `DescribeStateMachine` reports and that an EXPRESS execution cannot be redriven, as in AWS.
+   * @default 'STANDARD'
+   */
+  readonly type?: StateMachineType;
 }
+
+export type StateMachineType = 'STANDARD' | 'EXPRESS';
 
 export interface LocalStepFunctionsOptions {
   readonly stateMachines: readonly LocalStateMachineDeclaration[];
@@ -49,6 +67,12 @@ export interface LocalStepFunctionsOptions {
    * test does not wait out production back-offs. Default: the definition's own intervals.
    */
   readonly retryIntervalMs?: number;
+  /**
+   * The endpoint's clock: execution start, stop and redrive dates, and the limits on redrive (14 days after the
+   * stop, one year after the start), so a test can step past them. Waits and timeouts inside a definition run on
+   * real time regardless. Default: the system clock.
+   */
+  readonly clock?: () => Date;
 }
 
 export const ExecutionStatus = {
@@ -72,6 +96,9 @@ export interface LocalExecutionSummary {
   readonly cause?: string;
   readonly startDate: string;
   readonly stopDate?: string;
+  /** How often the execution was redriven; 0 if never. */
+  readonly redriveCount: number;
+  readonly redriveDate?: string;
 }
 
 export interface LocalStepFunctions {
@@ -114,6 +141,7 @@ export type StepFunctionsApiErrorType =
   | 'InvalidName'
   | 'InvalidExecutionInput'
   | 'InvalidToken'
+  | 'ExecutionNotRedrivable'
   | 'ValidationException'
   | 'UnknownOperationException'
   | 'SerializationException'
@@ -170,6 +198,17 @@ const LAMBDA_FUNCTION_ARN = /^(arn:aws[a-z-]*:lambda:[^:]+:\d{12}:function:[^:]+
 const INVALID_NAME_CHARACTERS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
 const MAX_INPUT_BYTES = 256 * 1024;
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** AWS's limits on redrive: of an execution stopped in the last 14 days, started within a year, under 25,000 events. */
+export const REDRIVE_LIMITS = {
+  windowMs: 14 * DAY_MS,
+  maxExecutionAgeMs: 365 * DAY_MS,
+  maxHistoryEvents: 25_000,
+  /** `RedriveExecution` answers a repeated client token idempotently for this long, for the last 10 tokens. */
+  clientTokenTtlMs: 15 * 60 * 1000,
+  clientTokensKept: 10,
+} as const;
 
 const PROTOCOL: JsonTargetProtocol = {
   targetPrefix: 'AWSStepFunctions.',
@@ -192,6 +231,7 @@ interface CompiledStateMachine {
   readonly retryStates: readonly string[];
   readonly functions: FunctionResolver;
   readonly creationDate: Date;
+  readonly type: StateMachineType;
 }
 
 interface HistoryEvent {
@@ -215,9 +255,21 @@ interface ExecutionRecord {
   error?: string;
   cause?: string;
   stopDate?: Date;
+  /** Also the number of the current run: a run started before the latest redrive may no longer touch the record. */
+  redriveCount: number;
+  redriveDate?: Date;
+  /** Client tokens of successful redrives, newest last, kept for idempotent repeats. */
+  readonly redriveTokens: { readonly token: string; readonly usedAt: Date; readonly redriveDate: Date }[];
   readonly history: HistoryEvent[];
   abort: () => void;
   settled: Promise<void>;
+}
+
+/** One run of an execution: the first, or the one a redrive started. */
+interface ExecutionRun {
+  readonly record: ExecutionRecord;
+  /** The record's `redriveCount` when the run started. */
+  readonly number: number;
 }
 
 /** Resolves a Task resource or a `lambda:invoke` FunctionName to a local function, qualifiers ignored. */
@@ -316,6 +368,7 @@ function compileStateMachine(
     retryStates: [...retryStates],
     functions: new FunctionResolver(declaration.taskFunctions),
     creationDate: new Date(),
+    type: declaration.type ?? 'STANDARD',
   };
 }
 
@@ -365,8 +418,13 @@ const listExecutionsInput = z.object({
   statusFilter: z
     .enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'])
     .optional(),
+  redriveFilter: z.enum(['REDRIVEN', 'NOT_REDRIVEN']).optional(),
   maxResults: z.number().int().min(0).max(1000).optional(),
   nextToken: z.string().optional(),
+});
+const redriveExecutionInput = z.object({
+  executionArn: z.string(),
+  clientToken: z.string().min(1).max(64).optional(),
 });
 const historyInput = z.object({
   executionArn: z.string(),
@@ -385,11 +443,14 @@ class StepFunctionsService {
   private readonly executionsByArn = new Map<string, ExecutionRecord>();
   private sequence = 0;
   private stopping = false;
+  private readonly now: () => Date;
 
   public constructor(
     private readonly machines: ReadonlyMap<string, CompiledStateMachine>,
     private readonly options: LocalStepFunctionsOptions,
-  ) {}
+  ) {
+    this.now = options.clock ?? (() => new Date());
+  }
 
   public dispatch(operation: string, body: unknown): JsonObject {
     switch (operation) {
@@ -399,6 +460,8 @@ class StepFunctionsService {
         return this.describeExecution(parse(executionArnInput, body));
       case 'StopExecution':
         return this.stopExecution(parse(stopExecutionInput, body));
+      case 'RedriveExecution':
+        return this.redriveExecution(parse(redriveExecutionInput, body));
       case 'ListExecutions':
         return this.listExecutions(parse(listExecutionsInput, body));
       case 'GetExecutionHistory':
@@ -427,6 +490,8 @@ class StepFunctionsService {
       ...(record.cause !== undefined && { cause: record.cause }),
       startDate: record.startDate.toISOString(),
       ...(record.stopDate !== undefined && { stopDate: record.stopDate.toISOString() }),
+      redriveCount: record.redriveCount,
+      ...(record.redriveDate !== undefined && { redriveDate: record.redriveDate.toISOString() }),
     }));
   }
 
@@ -467,8 +532,10 @@ class StepFunctionsService {
       stateMachine: machine,
       name,
       input: rawInput,
-      startDate: new Date(),
+      startDate: this.now(),
       status: 'RUNNING',
+      redriveCount: 0,
+      redriveTokens: [],
       history: [],
       abort: () => {},
       settled: Promise.resolve(),
@@ -478,11 +545,69 @@ class StepFunctionsService {
     return { executionArn, startDate: epochSeconds(record.startDate) };
   }
 
+  /**
+   * AWS's `RedriveExecution`, except that the execution runs again from its first state (see the module
+   * documentation). A repeated `clientToken` answers with the redrive it started, without redriving again.
+   */
+  private redriveExecution(input: z.infer<typeof redriveExecutionInput>): JsonObject {
+    if (this.stopping)
+      throw new StepFunctionsApiError('InternalFailure', 'The endpoint is shutting down', 500);
+    const record = this.execution(input.executionArn);
+    const now = this.now();
+    const repeated = record.redriveTokens.find(
+      (used) =>
+        used.token === input.clientToken &&
+        now.getTime() - used.usedAt.getTime() <= REDRIVE_LIMITS.clientTokenTtlMs,
+    );
+    if (repeated !== undefined) return { redriveDate: epochSeconds(repeated.redriveDate) };
+    const reason = this.notRedrivableReason(record, now);
+    if (reason !== undefined) throw new StepFunctionsApiError('ExecutionNotRedrivable', reason);
+
+    record.redriveCount += 1;
+    record.redriveDate = now;
+    record.status = 'RUNNING';
+    delete record.output;
+    delete record.error;
+    delete record.cause;
+    delete record.stopDate;
+    this.append(record, 'ExecutionRedriven', 'executionRedrivenEventDetails', {
+      redriveCount: record.redriveCount,
+    });
+    if (input.clientToken !== undefined) {
+      record.redriveTokens.push({ token: input.clientToken, usedAt: now, redriveDate: now });
+      record.redriveTokens.splice(0, record.redriveTokens.length - REDRIVE_LIMITS.clientTokensKept);
+    }
+    // The input was validated when the execution started.
+    this.run(record, JSON.parse(record.input) as JsonValue);
+    return { redriveDate: epochSeconds(now) };
+  }
+
+  /** Why `RedriveExecution` would refuse the execution now, in AWS's `redriveStatusReason` words; else undefined. */
+  private notRedrivableReason(record: ExecutionRecord, now: Date): string | undefined {
+    if (record.stateMachine.type === 'EXPRESS') {
+      return 'Execution of an EXPRESS state machine cannot be redriven';
+    }
+    if (record.status === 'RUNNING' || record.status === 'SUCCEEDED') {
+      return `Execution is ${record.status} and cannot be redriven`;
+    }
+    if (now.getTime() - record.startDate.getTime() > REDRIVE_LIMITS.maxExecutionAgeMs) {
+      return 'Execution has exceeded the max execution time';
+    }
+    if (now.getTime() - (record.stopDate ?? now).getTime() > REDRIVE_LIMITS.windowMs) {
+      return 'Execution redrivable period exceeded';
+    }
+    if (record.history.length >= REDRIVE_LIMITS.maxHistoryEvents) {
+      return 'Execution history event limit exceeded';
+    }
+    return undefined;
+  }
+
   private run(record: ExecutionRecord, input: JsonValue): void {
     const machine = record.stateMachine;
+    const run: ExecutionRun = { record, number: record.redriveCount };
     const handlers: TaskHandlers = {};
     for (const [stateName, task] of machine.taskStates) {
-      handlers[stateName] = (taskInput) => this.runTask(record, stateName, task.resource, taskInput);
+      handlers[stateName] = (taskInput) => this.runTask(run, stateName, task.resource, taskInput);
     }
     const retryIntervalMs = this.options.retryIntervalMs;
     const retryIntervalOverrides =
@@ -495,21 +620,34 @@ class StepFunctionsService {
         ...(retryIntervalOverrides !== undefined && { retryIntervalOverrides }),
       },
       context: {
-        Execution: { Id: record.executionArn, Name: record.name, RoleArn: this.roleArn(machine) },
+        Execution: {
+          Id: record.executionArn,
+          Name: record.name,
+          RoleArn: this.roleArn(machine),
+          // AWS sets both on a redriven execution; the engine itself sets Input and StartTime (the latter to now).
+          RedriveCount: record.redriveCount,
+          ...(record.redriveDate !== undefined && { RedriveTime: record.redriveDate.toISOString() }),
+        },
         StateMachine: { Id: machine.arn, Name: machine.name },
       },
     });
     record.abort = execution.abort;
-    const recorded = this.recordHistory(record, execution.eventLogs);
+    const recorded = this.recordHistory(run, execution.eventLogs);
     record.settled = Promise.allSettled([execution.result, recorded]).then(([result]) => {
-      this.finish(record, result);
+      this.finish(run, result);
     });
   }
 
+  /** A run superseded by a redrive (its tasks may still finish after an abort) must not touch the record. */
+  private isCurrent(run: ExecutionRun): boolean {
+    return run.record.redriveCount === run.number;
+  }
+
   /** Settles the record only once its history is drained, so a SUCCEEDED status always comes with its events. */
-  private finish(record: ExecutionRecord, result: PromiseSettledResult<JsonValue>): void {
-    if (record.status !== 'RUNNING') return;
-    record.stopDate = new Date();
+  private finish(run: ExecutionRun, result: PromiseSettledResult<JsonValue>): void {
+    const { record } = run;
+    if (!this.isCurrent(run) || record.status !== 'RUNNING') return;
+    record.stopDate = this.now();
     if (result.status === 'fulfilled') {
       record.status = 'SUCCEEDED';
       record.output = JSON.stringify(result.value);
@@ -530,7 +668,8 @@ class StepFunctionsService {
     }
   }
 
-  private async runTask(record: ExecutionRecord, stateName: string, resource: string, input: JsonValue) {
+  private async runTask(run: ExecutionRun, stateName: string, resource: string, input: JsonValue) {
+    const { record } = run;
     // The engine calls this synchronously right after queueing its StateEntered event; yielding one macrotask lets
     // the history recorder take that event first, so the task's own events follow it as in AWS.
     await new Promise((resolve) => setImmediate(resolve));
@@ -541,7 +680,7 @@ class StepFunctionsService {
           `Task state '${stateName}': the ${integration[1].slice(1)} pattern of ${resource} is not supported locally`,
         );
       }
-      return await this.invokeIntegration(record, stateName, input);
+      return await this.invokeIntegration(run, stateName, input);
     }
     const functionName = record.stateMachine.functions.resolve(resource);
     if (functionName === undefined) {
@@ -550,22 +689,22 @@ class StepFunctionsService {
           `(add it to taskFunctions of state machine ${record.stateMachine.name})`,
       );
     }
-    this.append(record, 'LambdaFunctionScheduled', 'lambdaFunctionScheduledEventDetails', {
+    this.appendRun(run, 'LambdaFunctionScheduled', 'lambdaFunctionScheduledEventDetails', {
       resource,
       input: JSON.stringify(input),
       inputDetails: { truncated: false },
     });
-    this.append(record, 'LambdaFunctionStarted');
+    this.appendRun(run, 'LambdaFunctionStarted');
     try {
       const output = await this.invoke(functionName, input);
-      this.append(record, 'LambdaFunctionSucceeded', 'lambdaFunctionSucceededEventDetails', {
+      this.appendRun(run, 'LambdaFunctionSucceeded', 'lambdaFunctionSucceededEventDetails', {
         output: JSON.stringify(output),
         outputDetails: { truncated: false },
       });
       return output;
     } catch (error) {
       if (error instanceof TaskFunctionFailedError) {
-        this.append(record, 'LambdaFunctionFailed', 'lambdaFunctionFailedEventDetails', {
+        this.appendRun(run, 'LambdaFunctionFailed', 'lambdaFunctionFailedEventDetails', {
           error: error.name,
           cause: error.message,
         });
@@ -576,10 +715,11 @@ class StepFunctionsService {
 
   /** `arn:aws:states:::lambda:invoke`: Parameters name the function and its Payload; the result wraps the payload. */
   private async invokeIntegration(
-    record: ExecutionRecord,
+    run: ExecutionRun,
     stateName: string,
     input: JsonValue,
   ): Promise<JsonValue> {
+    const { record } = run;
     const parameters = isJsonObject(input) ? input : {};
     const requested = parameters.FunctionName;
     const functionName =
@@ -591,16 +731,16 @@ class StepFunctionsService {
       );
     }
     const details = { resourceType: 'lambda', resource: 'invoke' };
-    this.append(record, 'TaskScheduled', 'taskScheduledEventDetails', {
+    this.appendRun(run, 'TaskScheduled', 'taskScheduledEventDetails', {
       ...details,
       region: this.options.region,
       parameters: JSON.stringify(parameters),
     });
-    this.append(record, 'TaskStarted', 'taskStartedEventDetails', details);
+    this.appendRun(run, 'TaskStarted', 'taskStartedEventDetails', details);
     try {
       const payload = await this.invoke(functionName, parameters.Payload ?? {});
       const output: JsonValue = { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
-      this.append(record, 'TaskSucceeded', 'taskSucceededEventDetails', {
+      this.appendRun(run, 'TaskSucceeded', 'taskSucceededEventDetails', {
         ...details,
         output: JSON.stringify(output),
         outputDetails: { truncated: false },
@@ -608,7 +748,7 @@ class StepFunctionsService {
       return output;
     } catch (error) {
       if (error instanceof TaskFunctionFailedError) {
-        this.append(record, 'TaskFailed', 'taskFailedEventDetails', {
+        this.appendRun(run, 'TaskFailed', 'taskFailedEventDetails', {
           ...details,
           error: error.name,
           cause: error.message,
@@ -636,20 +776,23 @@ class StepFunctionsService {
     return JSON.parse(JSON.stringify(result ?? null)) as JsonValue;
   }
 
-  private async recordHistory(record: ExecutionRecord, events: AsyncGenerator<LibraryEvent>): Promise<void> {
+  private async recordHistory(run: ExecutionRun, events: AsyncGenerator<LibraryEvent>): Promise<void> {
     const caught = new Set<string>();
     for await (const event of events) {
-      this.recordEvent(record, event, caught);
+      this.recordEvent(run, event, caught);
     }
   }
 
   /** Maps the engine's event log to the AWS history event types; engine-only events (retried, caught) are dropped. */
-  private recordEvent(record: ExecutionRecord, event: LibraryEvent, caught: Set<string>): void {
+  private recordEvent(run: ExecutionRun, event: LibraryEvent, caught: Set<string>): void {
+    const { record } = run;
     const at = new Date(event.timestamp);
     switch (event.type) {
       case 'ExecutionStarted':
-        this.append(
-          record,
+        // A redriven execution continues its history after ExecutionRedriven; it does not start again.
+        if (run.number > 0) return;
+        this.appendRun(
+          run,
           'ExecutionStarted',
           'executionStartedEventDetails',
           {
@@ -661,8 +804,8 @@ class StepFunctionsService {
         );
         return;
       case 'ExecutionSucceeded':
-        this.append(
-          record,
+        this.appendRun(
+          run,
           'ExecutionSucceeded',
           'executionSucceededEventDetails',
           { output: JSON.stringify(event.output), outputDetails: { truncated: false } },
@@ -670,8 +813,8 @@ class StepFunctionsService {
         );
         return;
       case 'ExecutionFailed':
-        this.append(
-          record,
+        this.appendRun(
+          run,
           'ExecutionFailed',
           'executionFailedEventDetails',
           {
@@ -682,8 +825,8 @@ class StepFunctionsService {
         );
         return;
       case 'ExecutionTimeout':
-        this.append(
-          record,
+        this.appendRun(
+          run,
           'ExecutionTimedOut',
           'executionTimedOutEventDetails',
           { error: 'States.Timeout' },
@@ -694,8 +837,8 @@ class StepFunctionsService {
         // StopExecution records its own ExecutionAborted event with the caller's error and cause.
         return;
       case 'StateEntered':
-        this.append(
-          record,
+        this.appendRun(
+          run,
           `${event.state.type}StateEntered`,
           'stateEnteredEventDetails',
           {
@@ -708,8 +851,8 @@ class StepFunctionsService {
         return;
       case 'StateExited': {
         caught.delete(stateKey(event.state.name, event.index));
-        this.append(
-          record,
+        this.appendRun(
+          run,
           `${event.state.type}StateExited`,
           'stateExitedEventDetails',
           {
@@ -723,7 +866,7 @@ class StepFunctionsService {
       }
       case 'StateFailed':
         if (event.state.type === 'Map' || event.state.type === 'Parallel') {
-          this.append(record, `${event.state.type}StateFailed`, undefined, undefined, at);
+          this.appendRun(run, `${event.state.type}StateFailed`, undefined, undefined, at);
         }
         return;
       case 'StateCaught':
@@ -732,8 +875,8 @@ class StepFunctionsService {
       case 'MapIterationStarted':
       case 'MapIterationSucceeded':
       case 'MapIterationFailed':
-        this.append(
-          record,
+        this.appendRun(
+          run,
           event.type,
           `${event.type.charAt(0).toLowerCase()}${event.type.slice(1)}EventDetails`,
           { name: event.parentState.name, index: event.index },
@@ -745,12 +888,23 @@ class StepFunctionsService {
     }
   }
 
+  /** {@link append} for events of a run, which are dropped once a redrive has superseded the run. */
+  private appendRun(
+    run: ExecutionRun,
+    type: string,
+    detailsKey?: string,
+    details?: Record<string, unknown>,
+    timestamp?: Date,
+  ): void {
+    if (this.isCurrent(run)) this.append(run.record, type, detailsKey, details, timestamp);
+  }
+
   private append(
     record: ExecutionRecord,
     type: string,
     detailsKey?: string,
     details?: Record<string, unknown>,
-    timestamp = new Date(),
+    timestamp = this.now(),
   ): void {
     // Late events of an execution that was stopped (a task finishing after the abort) do not belong to its history.
     if (record.status !== 'RUNNING') return;
@@ -778,6 +932,19 @@ class StepFunctionsService {
       ...(record.output !== undefined && { output: record.output, outputDetails: { included: true } }),
       ...(record.error !== undefined && { error: record.error }),
       ...(record.cause !== undefined && { cause: record.cause }),
+      ...this.redriveFields(record),
+    };
+  }
+
+  /** What DescribeExecution says about redrive: AWS returns these for executions of STANDARD machines only. */
+  private redriveFields(record: ExecutionRecord): JsonObject {
+    if (record.stateMachine.type === 'EXPRESS') return {};
+    const reason = this.notRedrivableReason(record, this.now());
+    return {
+      redriveCount: record.redriveCount,
+      ...(record.redriveDate !== undefined && { redriveDate: epochSeconds(record.redriveDate) }),
+      redriveStatus: reason === undefined ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
+      ...(reason !== undefined && { redriveStatusReason: reason }),
     };
   }
 
@@ -789,22 +956,31 @@ class StepFunctionsService {
         ...(input.cause !== undefined && { cause: input.cause }),
       });
       record.status = 'ABORTED';
-      record.stopDate = new Date();
+      record.stopDate = this.now();
       if (input.error !== undefined) record.error = input.error;
       if (input.cause !== undefined) record.cause = input.cause;
       record.abort();
     }
-    return { stopDate: epochSeconds(record.stopDate ?? new Date()) };
+    return { stopDate: epochSeconds(record.stopDate ?? this.now()) };
   }
 
   private listExecutions(input: z.infer<typeof listExecutionsInput>): JsonObject {
     const machine = this.machine(input.stateMachineArn);
+    if (input.statusFilter === 'PENDING_REDRIVE') {
+      // AWS: PENDING_REDRIVE applies to the child executions of a Map Run only.
+      throw new StepFunctionsApiError(
+        'ValidationException',
+        'statusFilter PENDING_REDRIVE needs a mapRunArn, not a stateMachineArn',
+      );
+    }
     const after = input.nextToken === undefined ? undefined : decodeToken(input.nextToken);
+    const redriven = input.redriveFilter === undefined ? undefined : input.redriveFilter === 'REDRIVEN';
     const matching = this.newestFirst(
       [...this.executionsByArn.values()].filter(
         (record) =>
           record.stateMachine === machine &&
           (input.statusFilter === undefined || record.status === input.statusFilter) &&
+          (redriven === undefined || record.redriveCount > 0 === redriven) &&
           (after === undefined || record.sequence < after),
       ),
     );
@@ -818,6 +994,8 @@ class StepFunctionsService {
         status: record.status,
         startDate: epochSeconds(record.startDate),
         ...(record.stopDate !== undefined && { stopDate: epochSeconds(record.stopDate) }),
+        redriveCount: record.redriveCount,
+        ...(record.redriveDate !== undefined && { redriveDate: epochSeconds(record.redriveDate) }),
       })),
       ...(last !== undefined && matching.length > page.length && { nextToken: encodeToken(last.sequence) }),
     };
@@ -853,7 +1031,7 @@ class StepFunctionsService {
       status: 'ACTIVE',
       definition: machine.definitionText,
       roleArn: this.roleArn(machine),
-      type: 'STANDARD',
+      type: machine.type,
       creationDate: epochSeconds(machine.creationDate),
     };
   }
@@ -866,7 +1044,7 @@ class StepFunctionsService {
       stateMachines: all.slice(offset, offset + size).map((machine) => ({
         stateMachineArn: machine.arn,
         name: machine.name,
-        type: 'STANDARD',
+        type: machine.type,
         creationDate: epochSeconds(machine.creationDate),
       })),
       ...(offset + size < all.length && { nextToken: encodeToken(offset + size) }),

@@ -13,9 +13,9 @@ function repeated(names: readonly string[]): string[] {
 }
 
 describe('lib/model.ts', () => {
-  it('declares each function, table, queue, state machine, timer and secret name once', () => {
+  it('declares each function, table, queue, state machine, timer, secret and event bus name once', () => {
     // Prepare
-    const { functions, tables, queues, stateMachines, timers, secrets } = appModel;
+    const { functions, tables, queues, stateMachines, timers, secrets, eventBuses } = appModel;
 
     // Act
     const duplicates = {
@@ -25,6 +25,7 @@ describe('lib/model.ts', () => {
       stateMachines: repeated(stateMachines.map((machine) => machine.name)),
       timers: repeated(timers.map((timer) => timer.name)),
       secrets: repeated(secrets.map((secret) => secret.name)),
+      eventBuses: repeated(eventBuses.map((bus) => bus.name)),
     };
 
     // Assess
@@ -36,6 +37,7 @@ describe('lib/model.ts', () => {
       stateMachines: [],
       timers: [],
       secrets: [],
+      eventBuses: [],
     });
   });
 
@@ -72,13 +74,14 @@ describe('lib/model.ts', () => {
     expect(dangling).toEqual([]);
   });
 
-  it('names only declared tables, queues, state machines, timers and secrets in access grants and environments', () => {
+  it('names only declared tables, queues, state machines, timers, secrets and buses in grants and environments', () => {
     // Prepare
     const tables = new Set(appModel.tables.map((table) => table.name));
     const queues = new Set(appModel.queues.map((queue) => queue.name));
     const machines = new Set(appModel.stateMachines.map((machine) => machine.name));
     const timers = new Set(appModel.timers.map((timer) => timer.name));
     const secrets = new Set(appModel.secrets.map((secret) => secret.name));
+    const buses = new Set(appModel.eventBuses.map((bus) => bus.name));
 
     // Act
     const dangling = appModel.functions.flatMap((fn) => [
@@ -91,6 +94,9 @@ describe('lib/model.ts', () => {
       ...(fn.access.timers ?? [])
         .filter(({ timer }) => !timers.has(timer))
         .map(({ timer }) => `${fn.name}: ${timer}`),
+      ...(fn.access.eventBuses ?? [])
+        .filter(({ eventBus }) => !buses.has(eventBus))
+        .map(({ eventBus }) => `${fn.name}: ${eventBus}`),
       ...Object.entries(fn.environment).flatMap(([variable, value]) => {
         if ('tableName' in value && !tables.has(value.tableName)) return [`${fn.name}.${variable}`];
         if ('queueUrl' in value && !queues.has(value.queueUrl)) return [`${fn.name}.${variable}`];
@@ -98,6 +104,7 @@ describe('lib/model.ts', () => {
           return [`${fn.name}.${variable}`];
         if ('timer' in value && !timers.has(value.timer)) return [`${fn.name}.${variable}`];
         if ('secret' in value && !secrets.has(value.secret)) return [`${fn.name}.${variable}`];
+        if ('eventBusName' in value && !buses.has(value.eventBusName)) return [`${fn.name}.${variable}`];
         return [];
       }),
     ]);

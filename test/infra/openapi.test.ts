@@ -19,7 +19,9 @@ interface OpenApi {
   };
 }
 
-const document = JSON.parse(await readFile(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as OpenApi;
+const document = JSON.parse(
+  await readFile(new URL('../../docs/openapi.json', import.meta.url), 'utf8'),
+) as OpenApi;
 
 /** Domain codes that only non-HTTP triggers raise (a timer firing early is retried by Scheduler, never answered). */
 const NOT_ANSWERED_OVER_HTTP: readonly string[] = [DomainErrorCode.PAYMENT_DEADLINE_NOT_REACHED];
@@ -31,7 +33,9 @@ describe('docs/openapi.json', () => {
       .flatMap((trigger) => (trigger.type === 'http' ? [`${trigger.method} ${trigger.path}`] : []))
       .sort();
     const described = Object.entries(document.paths)
-      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
+      .flatMap(([path, operations]) =>
+        Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+      )
       .sort();
 
     expect(described).toEqual(declared);

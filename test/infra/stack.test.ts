@@ -1,12 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, CfnElement, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionArnPlaceholder } from '../../lib/constructs/asl-substitutions';
+import {
+  functionArnKeysIn,
+  functionArnPlaceholder,
+  functionArnSubstitutionKey,
+} from '../../lib/constructs/asl-substitutions';
 import { secretArnVariable } from '../../lib/constructs/naming';
 import {
   type AppModel,
@@ -107,6 +113,10 @@ function awsVariableNames(environment: Readonly<Record<string, EnvironmentValue>
 }
 
 const WRITE_ACTION = /^dynamodb:(Put|Update|Delete|BatchWrite|TransactWrite)/;
+const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ORDER_EVENTS = 'order-events.fifo';
+const EVENT_BUS = 'order-backbone-events';
+const FULFILLMENT = 'fulfillment';
 
 describe('OrderBackboneStack built from lib/model.ts', () => {
   let real: Synthesized;
@@ -242,8 +252,10 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
   it('gives a read-only function read actions and no write action (least privilege)', () => {
     // Prepare
-    const readOnly = appModel.functions.filter((fn) =>
-      (fn.access.tables ?? []).every((grant) => grant.mode === 'read'),
+    const readOnly = appModel.functions.filter(
+      (fn) =>
+        (fn.access.tables ?? []).length > 0 &&
+        (fn.access.tables ?? []).every((grant) => grant.mode === 'read'),
     );
 
     // Act
@@ -370,19 +382,223 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(passers.sort()).toEqual(['create-order', 'payment-webhook']);
   });
 
-  it('gives get-order and refund-payments no write action on the table', () => {
+  it('lets outbox-relay read the stream, send only to order-events.fifo and put only on the bus, never write the table', () => {
     // Prepare
-    const readers = ['get-order', 'refund-payments'];
+    const queueArn = {
+      'Fn::GetAtt': [logicalId(real.stack, real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
+    };
+    const busArn = { 'Fn::GetAtt': [logicalId(real.stack, real.stack.eventBuses.get(EVENT_BUS)), 'Arn'] };
+    const [mapping] = Object.values(
+      real.template.findResources('AWS::Lambda::EventSourceMapping', {
+        Properties: { FunctionName: { Ref: functionId(real.stack, 'outbox-relay') } },
+      }),
+    );
+    // Lambda sends records that exhaust their retries to this queue with the function's own role.
+    const streamFailures: unknown = mapping?.Properties.DestinationConfig.OnFailure.Destination;
 
     // Act
-    const writes = readers.map((name) => ({
-      name,
-      writes: actionsOfFunctionRole(real, name).filter((action) => WRITE_ACTION.test(action)),
-    }));
+    const actions = actionsOfFunctionRole(real, 'outbox-relay');
 
     // Assess
-    expect(writes).toEqual(readers.map((name) => ({ name, writes: [] })));
-    expect(actionsOfFunctionRole(real, 'refund-payments')).toContain('dynamodb:GetRecords');
+    expect(actions).toContain('dynamodb:GetRecords');
+    expect(actions.filter((action) => WRITE_ACTION.test(action))).toEqual([]);
+    expect(streamFailures).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    expect(streamFailures).not.toEqual(queueArn);
+    expect(resourcesGranted(real, 'outbox-relay', /^sqs:SendMessage$/)).toEqual([queueArn, streamFailures]);
+    expect(resourcesGranted(real, 'outbox-relay', /^events:/)).toEqual([busArn]);
+    expect(actions.filter((action) => /^(sqs:(Receive|Delete)|states:|scheduler:)/.test(action))).toEqual([]);
+  });
+
+  it('lets order-events-consumer consume order-events.fifo and start the fulfillment state machine', () => {
+    // Prepare
+    const queueArn = {
+      'Fn::GetAtt': [logicalId(real.stack, real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
+    };
+    const machineId = logicalId(real.stack, real.stack.stateMachines.get(FULFILLMENT));
+
+    // Act
+    const consumer = resourceProperties(real.template, functionId(real.stack, 'order-events-consumer'));
+
+    // Assess
+    real.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionId(real.stack, 'order-events-consumer') },
+      EventSourceArn: queueArn,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(resourcesGranted(real, 'order-events-consumer', /^sqs:(ReceiveMessage|DeleteMessage)$/)).toEqual([
+      queueArn,
+    ]);
+    expect(resourcesGranted(real, 'order-events-consumer', /^states:StartExecution$/)).toEqual([
+      { Ref: machineId },
+    ]);
+    expect(consumer.Environment).toEqual({
+      Variables: expect.objectContaining({ FULFILLMENT_STATE_MACHINE_ARN: { Ref: machineId } }),
+    });
+    const starters = appModel.functions
+      .map((fn) => fn.name)
+      .filter((name) => actionsOfFunctionRole(real, name).includes('states:StartExecution'));
+    expect(starters).toEqual(['order-events-consumer']);
+  });
+
+  it('creates one EventBridge bus per declaration under its declared name, and hands its name to outbox-relay', () => {
+    // Prepare
+    const busId = logicalId(real.stack, real.stack.eventBuses.get(EVENT_BUS));
+
+    // Act
+    const relay = resourceProperties(real.template, functionId(real.stack, 'outbox-relay'));
+
+    // Assess
+    real.template.resourceCountIs('AWS::Events::EventBus', appModel.eventBuses.length);
+    expect(resourceProperties(real.template, busId)).toEqual({ Name: EVENT_BUS });
+    expect(relay.Environment).toEqual({
+      Variables: expect.objectContaining({ EVENT_BUS_NAME: { Ref: busId } }),
+    });
+  });
+
+  it('lets only the functions that declare it put events, and only on their declared bus', () => {
+    // Prepare
+    const busArn = (name: string) => ({
+      'Fn::GetAtt': [logicalId(real.stack, real.stack.eventBuses.get(name)), 'Arn'],
+    });
+
+    // Act
+    const granted = Object.fromEntries(
+      appModel.functions.map((fn) => [fn.name, resourcesGranted(real, fn.name, /^events:/)]),
+    );
+
+    // Assess
+    expect(granted).toEqual(
+      Object.fromEntries(
+        appModel.functions.map((fn) => [
+          fn.name,
+          (fn.access.eventBuses ?? []).map(({ eventBus }) => busArn(eventBus)),
+        ]),
+      ),
+    );
+    expect(granted['outbox-relay']).toEqual([busArn(EVENT_BUS)]);
+    expect(
+      appModel.functions.flatMap((fn) =>
+        statementsOfFunctionRole(real, fn.name).filter((statement) =>
+          asList(statement.Action).includes('events:PutEvents'),
+        ),
+      ),
+    ).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: busArn(EVENT_BUS) }]);
+  });
+
+  it('gives order-events.fifo a FIFO dead-letter queue after 5 receives, a 180 s visibility timeout and an alarm', () => {
+    // Prepare
+    const queue = real.stack.queues.get(ORDER_EVENTS);
+    const queueId = logicalId(real.stack, queue?.queue);
+    const deadLetterId = logicalId(real.stack, queue?.deadLetterQueue.queue);
+
+    // Act
+    const alarms = real.template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: {
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
+      },
+    });
+
+    // Assess
+    expect(resourceProperties(real.template, queueId)).toMatchObject({
+      FifoQueue: true,
+      VisibilityTimeout: 180,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(resourceProperties(real.template, deadLetterId)).toMatchObject({
+      FifoQueue: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    expect(Object.values(alarms)).toEqual([
+      expect.objectContaining({
+        Properties: expect.objectContaining({
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          AlarmActions: [{ Ref: logicalId(real.stack, real.stack.alarmTopic) }],
+        }),
+      }),
+    ]);
+  });
+
+  it('builds the fulfillment state machine from state-machines/fulfillment.asl.json with every placeholder substituted', () => {
+    // Prepare
+    const file = readFileSync(path.join(REPOSITORY_ROOT, 'state-machines/fulfillment.asl.json'), 'utf8');
+    const machineId = logicalId(real.stack, real.stack.stateMachines.get(FULFILLMENT));
+
+    // Act
+    const machine = resourceProperties(real.template, machineId);
+    const substitutions = machine.DefinitionSubstitutions as Record<string, unknown> | undefined;
+    const placeholders = [...file.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]);
+
+    // Assess
+    expect(appModel.stateMachines.find((declaration) => declaration.name === FULFILLMENT)?.definition).toBe(
+      'state-machines/fulfillment.asl.json',
+    );
+    expect(machine.DefinitionString).toBe(file);
+    expect(placeholders.length).toBeGreaterThan(0);
+    expect(Object.keys(substitutions ?? {}).sort()).toEqual([...new Set(placeholders)].sort());
+    for (const key of functionArnKeysIn(file)) {
+      const fn = appModel.functions.find((candidate) => functionArnSubstitutionKey(candidate.name) === key);
+      expect(fn, key).toBeDefined();
+      expect(substitutions?.[key], key).toEqual({
+        'Fn::GetAtt': [functionId(real.stack, fn?.name ?? ''), 'Arn'],
+      });
+    }
+  });
+
+  it('lets the fulfillment state machine invoke the four saga participants and no other function', () => {
+    // Prepare
+    const participants = ['fulfillment-order', 'warehouse-pick', 'transport-ship', 'fulfillment-outcome'];
+    const roleId = logicalId(real.stack, real.stack.stateMachines.get(FULFILLMENT)?.role);
+
+    // Act
+    const invoked = statementsOfRole(real, roleId)
+      .filter((statement) => asList(statement.Action).includes('lambda:InvokeFunction'))
+      .flatMap((statement) => asList(statement.Resource))
+      .map((resource) => JSON.stringify(resource).match(/"(\w+)","Arn"/)?.[1]);
+
+    // Assess
+    expect([...new Set(invoked)].sort()).toEqual(
+      participants.map((name) => functionId(real.stack, name)).sort(),
+    );
+  });
+
+  it('alarms to the alarm topic on every failed, timed-out or aborted execution of each state machine', () => {
+    // Prepare
+    const topic = { Ref: logicalId(real.stack, real.stack.alarmTopic) };
+
+    // Act
+    const alarmsOf = (machineId: string) =>
+      Object.values(
+        real.template.findResources('AWS::CloudWatch::Alarm', {
+          Properties: {
+            Namespace: 'AWS/States',
+            Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: machineId } }],
+          },
+        }),
+      ).map((alarm) => alarm.Properties as Record<string, unknown>);
+
+    // Assess
+    expect(appModel.stateMachines.length).toBeGreaterThan(0);
+    for (const declaration of appModel.stateMachines) {
+      const alarms = alarmsOf(logicalId(real.stack, real.stack.stateMachines.get(declaration.name)));
+      expect(alarms.map((alarm) => alarm.MetricName).sort(), declaration.name).toEqual([
+        'ExecutionsAborted',
+        'ExecutionsFailed',
+        'ExecutionsTimedOut',
+      ]);
+      for (const alarm of alarms) {
+        expect(alarm, `${declaration.name} ${String(alarm.MetricName)}`).toMatchObject({
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [topic],
+        });
+      }
+    }
   });
 
   it('lets each function read exactly the secrets its environment names, through <KEY>_ARN', () => {
@@ -403,7 +619,12 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       'payment-webhook': [{ Ref: secretId('payment-webhook-secret') }],
       'payment-timeout': [],
       sweeper: [],
-      'refund-payments': [{ Ref: secretId('payment-provider-api-key') }],
+      'outbox-relay': [],
+      'order-events-consumer': [{ Ref: secretId('payment-provider-api-key') }],
+      'fulfillment-order': [],
+      'warehouse-pick': [],
+      'transport-ship': [],
+      'fulfillment-outcome': [],
     });
     const webhook = resourceProperties(real.template, functionId(real.stack, 'payment-webhook'));
     expect(webhook.Environment).toEqual({
@@ -583,7 +804,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
     expect([...invokedFunctions].sort()).toEqual([reserve, ship].sort());
   });
 
-  it('runs state machines as STANDARD workflows unless told otherwise', () => {
+  it('runs state machines as STANDARD workflows unless told otherwise, logging errors without execution data', () => {
     // Prepare
     const machineId = logicalId(fixture.stack, fixture.stack.stateMachines.get('fulfilment-saga'));
 
@@ -592,6 +813,48 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
     // Assess
     expect(properties.StateMachineType).toBe('STANDARD');
+    expect(properties.LoggingConfiguration).toMatchObject({ Level: 'ERROR', IncludeExecutionData: false });
+  });
+
+  it('runs EXPRESS workflows when told, logging every event with its execution data (their only record)', () => {
+    // Prepare
+    const props = { workflowType: sfn.StateMachineType.EXPRESS };
+
+    // Act
+    const express = synthesize(fixtureModel, props);
+    const machineId = logicalId(express.stack, express.stack.stateMachines.get('fulfilment-saga'));
+    const properties = resourceProperties(express.template, machineId);
+
+    // Assess
+    expect(properties.StateMachineType).toBe('EXPRESS');
+    expect(properties.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    express.template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { Namespace: 'AWS/States', Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: machineId } }] },
+      3,
+    );
+  });
+
+  it('creates every declared bus, used or not, and lets a function put events only on the bus it declares', () => {
+    // Prepare
+    const busId = (name: string) => logicalId(fixture.stack, fixture.stack.eventBuses.get(name));
+
+    // Act
+    const relay = resourceProperties(fixture.template, functionId(fixture.stack, 'outbox-relay'));
+    const putters = fixtureModel.functions.flatMap((fn) =>
+      resourcesGranted(fixture, fn.name, /^events:/).map((resource) => ({ name: fn.name, resource })),
+    );
+    const outputs = fixture.template.findOutputs('*');
+
+    // Assess
+    expect(resourceProperties(fixture.template, busId('unused-events'))).toEqual({ Name: 'unused-events' });
+    expect(relay.Environment).toEqual({
+      Variables: expect.objectContaining({ EVENT_BUS_NAME: { Ref: busId('parcel-events') } }),
+    });
+    expect(putters).toEqual([
+      { name: 'outbox-relay', resource: { 'Fn::GetAtt': [busId('parcel-events'), 'Arn'] } },
+    ]);
+    expect(outputs.ParcelEventsEventBusName?.Value).toEqual({ Ref: busId('parcel-events') });
   });
 
   it('passes a state machine ARN to the function that names it and lets it start executions', () => {
@@ -970,6 +1233,35 @@ describe('OrderBackboneStack rejects a model it cannot deploy safely', () => {
       message: /function 'parcel-reminder' environment SELF holds its own ARN/,
     },
     {
+      problem: 'an environment entry naming an undeclared event bus',
+      model: withFunction(fixtureModel, 'outbox-relay', {
+        environment: { EVENT_BUS_NAME: { eventBusName: 'nope' } },
+      }),
+      message: /function 'outbox-relay' environment EVENT_BUS_NAME names undeclared event bus 'nope'/,
+    },
+    {
+      problem: 'put access to an undeclared event bus',
+      model: withFunction(fixtureModel, 'outbox-relay', {
+        access: { eventBuses: [{ eventBus: 'nope', mode: 'put' }] },
+      }),
+      message: /function 'outbox-relay' is granted access to undeclared event bus 'nope'/,
+    },
+    {
+      problem: 'an event bus declared twice',
+      model: { ...fixtureModel, eventBuses: [{ name: 'parcel-events' }, { name: 'parcel-events' }] },
+      message: /event bus 'parcel-events' is declared more than once/,
+    },
+    {
+      problem: "a bus named 'default', the account's own",
+      model: { ...fixtureModel, eventBuses: [...fixtureModel.eventBuses, { name: 'default' }] },
+      message: /event bus 'default' is the account's own bus/,
+    },
+    {
+      problem: 'a bus name EventBridge does not accept for a custom bus',
+      model: { ...fixtureModel, eventBuses: [...fixtureModel.eventBuses, { name: 'partner/events' }] },
+      message: /event bus 'partner\/events' is not a valid custom bus name/,
+    },
+    {
       problem: 'a function targeted by two timers',
       model: { ...fixtureModel, timers: [timer, { ...timer, name: 'more-reminders' }] },
       message: /function 'parcel-reminder' is the target of more than one timer/,
@@ -1082,6 +1374,7 @@ describe('bundling', () => {
       stateMachines: [],
       timers: [],
       secrets: [],
+      eventBuses: [],
       functions: [fn],
     };
     const app = new App({ outdir });

@@ -5,10 +5,12 @@ import {
   DescribeStateMachineCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
   GetExecutionHistoryCommand,
   InvalidExecutionInput,
   ListExecutionsCommand,
   ListStateMachinesCommand,
+  RedriveExecutionCommand,
   SFNClient,
   StartExecutionCommand,
   StateMachineDoesNotExist,
@@ -18,9 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidStateMachineDeclarationError,
   type LocalStepFunctions,
+  REDRIVE_LIMITS,
   startLocalStepFunctions,
 } from '../../lib/local/stepfunctions';
-import { RecordingInvoker } from '../support/local-functions';
+import { RecordingInvoker, waitFor } from '../support/local-functions';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
@@ -443,5 +446,361 @@ describe('local Step Functions endpoint', () => {
     expect((starting as Error).message).toContain('Call');
     expect(jsonata).toBeInstanceOf(InvalidStateMachineDeclarationError);
     expect((jsonata as Error).message).toContain('JSONata');
+  });
+});
+
+/** A promise and the function that resolves it, so a test decides when a task returns. */
+function gate(): { readonly opened: Promise<void>; readonly open: () => void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+describe('local Step Functions RedriveExecution', () => {
+  let carrierDown = true;
+  let shipGate: Promise<void> = Promise.resolve();
+  let holdGate: Promise<void> = Promise.resolve();
+  let clockOffsetMs = 0;
+  const invoker = new RecordingInvoker({
+    reserve: async (event) => ({ reserved: (event as { orderId: string }).orderId }),
+    ship: async (event) => {
+      await shipGate;
+      if (carrierDown) throw new CarrierUnavailable('carrier API down');
+      return { shipped: true, seen: event };
+    },
+    hold: async () => {
+      await holdGate;
+      return { held: true };
+    },
+  });
+  const saga = {
+    StartAt: 'Reserve',
+    States: {
+      Reserve: { Type: 'Task', Resource: lambdaArn('reserve'), ResultPath: '$.reservation', Next: 'Ship' },
+      Ship: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: {
+          FunctionName: lambdaArn('ship'),
+          Payload: {
+            'orderId.$': '$.orderId',
+            'redriveCount.$': '$$.Execution.RedriveCount',
+            'executionInput.$': '$$.Execution.Input',
+          },
+        },
+        ResultSelector: { 'shipment.$': '$.Payload' },
+        ResultPath: '$.shipping',
+        End: true,
+      },
+    },
+  };
+  const sagaFunctions = { [lambdaArn('reserve')]: 'reserve', [lambdaArn('ship')]: 'ship' };
+  const hold = {
+    StartAt: 'Hold',
+    States: { Hold: { Type: 'Task', Resource: lambdaArn('hold'), End: true } },
+  };
+  let sfn: LocalStepFunctions;
+  let client: SFNClient;
+
+  beforeAll(async () => {
+    sfn = await startLocalStepFunctions({
+      region: REGION,
+      accountId: ACCOUNT,
+      invoker,
+      clock: () => new Date(Date.now() + clockOffsetMs),
+      stateMachines: [
+        { name: 'saga', definition: saga, taskFunctions: sagaFunctions },
+        { name: 'saga-express', definition: saga, taskFunctions: sagaFunctions, type: 'EXPRESS' },
+        { name: 'hold', definition: hold, taskFunctions: { [lambdaArn('hold')]: 'hold' } },
+        {
+          name: 'hold-with-timeout',
+          definition: { ...hold, TimeoutSeconds: 1 },
+          taskFunctions: { [lambdaArn('hold')]: 'hold' },
+        },
+      ],
+    });
+    client = new SFNClient({
+      endpoint: sfn.url,
+      region: REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+
+  afterAll(async () => {
+    client.destroy();
+    await sfn.stop();
+  });
+
+  const arnOf = (name: string): string => sfn.stateMachineArns[name] ?? '';
+  const executionArn = (machine: string, name: string) =>
+    `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
+  const outcome = (promise: Promise<unknown>): Promise<unknown> =>
+    promise.then(
+      (value) => value,
+      (error: unknown) => error,
+    );
+
+  async function settled(arn: string): Promise<DescribeExecutionCommandOutput> {
+    await waitFor(
+      async () =>
+        (await client.send(new DescribeExecutionCommand({ executionArn: arn }))).status !== 'RUNNING',
+      5_000,
+    );
+    return await client.send(new DescribeExecutionCommand({ executionArn: arn }));
+  }
+
+  /** Starts an execution of `machine` and waits until it has ended, FAILED or otherwise. */
+  async function ended(machine: string, name: string, input = '{}'): Promise<DescribeExecutionCommandOutput> {
+    await client.send(new StartExecutionCommand({ stateMachineArn: arnOf(machine), name, input }));
+    return await settled(executionArn(machine, name));
+  }
+
+  it('redrives a FAILED execution under the same ARN and input: RUNNING again with redriveCount 1, then SUCCEEDED', async () => {
+    // Prepare
+    carrierDown = true;
+    const input = JSON.stringify({ orderId: 'o-redrive' });
+    const arn = executionArn('saga', 'o-redrive');
+    const failed = await ended('saga', 'o-redrive', input);
+    carrierDown = false;
+    const release = gate();
+    shipGate = release.opened;
+
+    // Act
+    const redriven = await client.send(new RedriveExecutionCommand({ executionArn: arn }));
+    const running = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
+    release.open();
+    const succeeded = await settled(arn);
+    const history = await client.send(new GetExecutionHistoryCommand({ executionArn: arn }));
+
+    // Assess
+    expect(failed).toMatchObject({
+      status: 'FAILED',
+      error: 'CarrierUnavailable',
+      redriveStatus: 'REDRIVABLE',
+    });
+    expect(redriven.redriveDate).toBeInstanceOf(Date);
+    expect(running).toMatchObject({
+      status: 'RUNNING',
+      redriveCount: 1,
+      redriveStatus: 'NOT_REDRIVABLE',
+      redriveStatusReason: 'Execution is RUNNING and cannot be redriven',
+    });
+    expect(running.redriveDate?.getTime()).toBe(redriven.redriveDate?.getTime());
+    expect(running.error).toBeUndefined();
+    expect(succeeded).toMatchObject({ status: 'SUCCEEDED', input, redriveCount: 1 });
+    expect(succeeded.startDate?.getTime()).toBe(failed.startDate?.getTime());
+    expect(JSON.parse(succeeded.output ?? 'null')).toMatchObject({
+      shipping: { shipment: { shipped: true, seen: { orderId: 'o-redrive', redriveCount: 1 } } },
+    });
+    expect(invoker.callsOf('ship').at(-1)?.event).toEqual({
+      orderId: 'o-redrive',
+      redriveCount: 1,
+      executionInput: { orderId: 'o-redrive' },
+    });
+    // The local difference from AWS: the run starts again at the first state, so Reserve runs twice.
+    expect(
+      invoker
+        .callsOf('reserve')
+        .filter((call) => (call.event as { orderId: string }).orderId === 'o-redrive'),
+    ).toHaveLength(2);
+    const types = history.events?.map((event) => event.type) ?? [];
+    expect(types.filter((type) => type === 'ExecutionStarted')).toHaveLength(1);
+    expect(types.indexOf('ExecutionFailed')).toBeLessThan(types.indexOf('ExecutionRedriven'));
+    expect(types.at(-1)).toBe('ExecutionSucceeded');
+    expect(
+      history.events?.find((event) => event.type === 'ExecutionRedriven')?.executionRedrivenEventDetails,
+    ).toEqual({ redriveCount: 1 });
+    expect(history.events?.map((event) => event.id)).toEqual(types.map((_, index) => index + 1));
+  });
+
+  it('refuses to redrive a SUCCEEDED or a RUNNING execution, and says why in DescribeExecution', async () => {
+    // Prepare
+    carrierDown = false;
+    shipGate = Promise.resolve();
+    const done = await ended('saga', 'o-done', JSON.stringify({ orderId: 'o-done' }));
+    const release = gate();
+    holdGate = release.opened;
+    await client.send(new StartExecutionCommand({ stateMachineArn: arnOf('hold'), name: 'h-running' }));
+
+    // Act
+    const redriveDone = await outcome(
+      client.send(new RedriveExecutionCommand({ executionArn: executionArn('saga', 'o-done') })),
+    );
+    const redriveRunning = await outcome(
+      client.send(new RedriveExecutionCommand({ executionArn: executionArn('hold', 'h-running') })),
+    );
+    release.open();
+    const afterRefusal = await settled(executionArn('saga', 'o-done'));
+
+    // Assess
+    expect(done).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 0,
+      redriveStatus: 'NOT_REDRIVABLE',
+      redriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+    });
+    expect(redriveDone).toBeInstanceOf(ExecutionNotRedrivable);
+    expect((redriveDone as Error).message).toBe('Execution is SUCCEEDED and cannot be redriven');
+    expect(redriveRunning).toBeInstanceOf(ExecutionNotRedrivable);
+    expect(afterRefusal).toMatchObject({ status: 'SUCCEEDED', redriveCount: 0 });
+  });
+
+  it('redrives an ABORTED execution, and ignores what its abandoned task returns after the abort', async () => {
+    // Prepare
+    const arn = executionArn('hold', 'h-aborted');
+    const first = gate();
+    holdGate = first.opened;
+    await client.send(new StartExecutionCommand({ stateMachineArn: arnOf('hold'), name: 'h-aborted' }));
+    await waitFor(() => invoker.callsOf('hold').length > 0);
+    await client.send(new StopExecutionCommand({ executionArn: arn, error: 'Operator' }));
+    const second = gate();
+    holdGate = second.opened;
+
+    // Act
+    await client.send(new RedriveExecutionCommand({ executionArn: arn }));
+    first.open();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const afterLateResult = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
+    second.open();
+    const finished = await settled(arn);
+    const history = await client.send(new GetExecutionHistoryCommand({ executionArn: arn }));
+
+    // Assess
+    expect(afterLateResult).toMatchObject({ status: 'RUNNING', redriveCount: 1 });
+    expect(finished).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    const types = history.events?.map((event) => event.type) ?? [];
+    const redriven = types.indexOf('ExecutionRedriven');
+    expect(types[redriven - 1]).toBe('ExecutionAborted');
+    expect(types.filter((type) => type === 'LambdaFunctionSucceeded')).toHaveLength(1);
+    expect(types.slice(redriven + 1)).toContain('LambdaFunctionSucceeded');
+  });
+
+  it('redrives a TIMED_OUT execution', async () => {
+    // Prepare
+    const arn = executionArn('hold-with-timeout', 'h-timed-out');
+    const release = gate();
+    holdGate = release.opened;
+    const timedOut = await ended('hold-with-timeout', 'h-timed-out');
+    release.open();
+
+    // Act
+    await client.send(new RedriveExecutionCommand({ executionArn: arn }));
+    const finished = await settled(arn);
+
+    // Assess
+    expect(timedOut).toMatchObject({ status: 'TIMED_OUT', redriveStatus: 'REDRIVABLE' });
+    expect(finished).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+  });
+
+  it('refuses to redrive once 14 days have passed since the execution stopped', async () => {
+    // Prepare
+    carrierDown = true;
+    shipGate = Promise.resolve();
+    const arn = executionArn('saga', 'o-too-late');
+    await ended('saga', 'o-too-late', JSON.stringify({ orderId: 'o-too-late' }));
+    clockOffsetMs = REDRIVE_LIMITS.windowMs + 60_000;
+
+    // Act
+    const refused = await outcome(client.send(new RedriveExecutionCommand({ executionArn: arn })));
+    const described = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
+    clockOffsetMs = REDRIVE_LIMITS.windowMs - 60_000;
+    const withinWindow = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
+    clockOffsetMs = 0;
+
+    // Assess
+    expect(refused).toBeInstanceOf(ExecutionNotRedrivable);
+    expect(described).toMatchObject({
+      status: 'FAILED',
+      redriveCount: 0,
+      redriveStatus: 'NOT_REDRIVABLE',
+      redriveStatusReason: 'Execution redrivable period exceeded',
+    });
+    expect(withinWindow.redriveStatus).toBe('REDRIVABLE');
+  });
+
+  it('refuses to redrive an execution of an EXPRESS state machine', async () => {
+    // Prepare
+    carrierDown = true;
+    shipGate = Promise.resolve();
+    const failed = await ended('saga-express', 'o-express', JSON.stringify({ orderId: 'o-express' }));
+
+    // Act
+    const refused = await outcome(
+      client.send(new RedriveExecutionCommand({ executionArn: executionArn('saga-express', 'o-express') })),
+    );
+    const machine = await client.send(
+      new DescribeStateMachineCommand({ stateMachineArn: arnOf('saga-express') }),
+    );
+
+    // Assess
+    expect(failed.status).toBe('FAILED');
+    expect(refused).toBeInstanceOf(ExecutionNotRedrivable);
+    expect(machine.type).toBe('EXPRESS');
+  });
+
+  it('answers a repeated client token with the redrive it started, without running the execution again', async () => {
+    // Prepare
+    carrierDown = true;
+    shipGate = Promise.resolve();
+    const arn = executionArn('saga', 'o-token');
+    await ended('saga', 'o-token', JSON.stringify({ orderId: 'o-token' }));
+    const release = gate();
+    shipGate = release.opened;
+    const shipCalls = () =>
+      invoker.callsOf('ship').filter((call) => (call.event as { orderId: string }).orderId === 'o-token')
+        .length;
+
+    // Act
+    const first = await client.send(
+      new RedriveExecutionCommand({ executionArn: arn, clientToken: 'retry-1' }),
+    );
+    const repeat = await client.send(
+      new RedriveExecutionCommand({ executionArn: arn, clientToken: 'retry-1' }),
+    );
+    const other = await outcome(
+      client.send(new RedriveExecutionCommand({ executionArn: arn, clientToken: 'retry-2' })),
+    );
+    carrierDown = false;
+    release.open();
+    const finished = await settled(arn);
+
+    // Assess
+    expect(repeat.redriveDate?.getTime()).toBe(first.redriveDate?.getTime());
+    expect(other).toBeInstanceOf(ExecutionNotRedrivable);
+    expect(finished).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    expect(shipCalls()).toBe(2);
+  });
+
+  it('lists each execution with its redriveCount, and filters by redriveFilter', async () => {
+    // Prepare
+    const stateMachineArn = arnOf('saga');
+
+    // Act
+    const redriven = await client.send(
+      new ListExecutionsCommand({ stateMachineArn, redriveFilter: 'REDRIVEN' }),
+    );
+    const notRedriven = await client.send(
+      new ListExecutionsCommand({ stateMachineArn, redriveFilter: 'NOT_REDRIVEN' }),
+    );
+    const pending = await outcome(
+      client.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'PENDING_REDRIVE' })),
+    );
+
+    // Assess
+    expect(redriven.executions?.map((execution) => execution.name).sort()).toEqual(['o-redrive', 'o-token']);
+    expect(redriven.executions?.every((execution) => execution.redriveCount === 1)).toBe(true);
+    expect(redriven.executions?.every((execution) => execution.redriveDate instanceof Date)).toBe(true);
+    expect(notRedriven.executions?.map((execution) => execution.name).sort()).toEqual([
+      'o-done',
+      'o-too-late',
+    ]);
+    expect(notRedriven.executions?.every((execution) => execution.redriveCount === 0)).toBe(true);
+    expect(pending).toMatchObject({ name: 'ValidationException' });
+    expect(sfn.executions().find((execution) => execution.name === 'o-redrive')).toMatchObject({
+      redriveCount: 1,
+      status: 'SUCCEEDED',
+    });
   });
 });
