@@ -5,7 +5,9 @@
  *   npm start -- --data-dir .local-data   keep DynamoDB and SQS data across restarts
  *
  * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment, and
- * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute).
+ * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute), and
+ * LOCAL_WAREHOUSE_FAILURE_RATE / LOCAL_TRANSPORT_FAILURE_RATE (0..1) and LOCAL_LOGISTICS_LATENCY_MS make the
+ * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate.
  */
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
@@ -30,6 +32,26 @@ function scheduleRatesFromEnvironment(): Record<string, number> {
     throw new Error(`SWEEPER_INTERVAL_SECONDS must be a whole number of seconds, at least 1, not ${text}`);
   }
   return { sweeper: seconds };
+}
+
+function fractionFrom(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw new Error(`${name} must be a number from 0 to 1, not ${text}`);
+  }
+  return value;
+}
+
+function millisecondsFrom(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`${name} must be a whole number of milliseconds, not ${text}`);
+  }
+  return value;
 }
 
 function portFrom(text: string | undefined): number {
@@ -58,6 +80,11 @@ async function main(): Promise<void> {
       ...(dataDir === undefined ? {} : { dataDir }),
       settings: settingsFromEnvironment(),
       scheduleRatesSeconds: scheduleRatesFromEnvironment(),
+      logistics: {
+        warehouseFailureRate: fractionFrom('LOCAL_WAREHOUSE_FAILURE_RATE'),
+        transportFailureRate: fractionFrom('LOCAL_TRANSPORT_FAILURE_RATE'),
+        latencyMs: millisecondsFrom('LOCAL_LOGISTICS_LATENCY_MS'),
+      },
       functionLogLevel: process.env.FUNCTION_LOG_LEVEL ?? 'INFO',
       log: (message) => console.error(`[local] ${message}`),
     });

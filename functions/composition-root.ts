@@ -19,7 +19,8 @@ import { PaymentService } from './domain/payment-service';
 import type { Clock, PaymentProvider, PaymentTimers } from './domain/ports';
 
 /**
- * The one place where AWS clients and services are built, once per execution environment (cold start), never
+ * The one place where AWS clients and services are built (with one module per area under `composition/` for
+ * what only that area's functions use), once per execution environment (cold start), never
  * per invocation. Endpoints come from the SDK's own configuration (`AWS_ENDPOINT_URL_<SERVICE>`), which is how
  * the same code reaches DynamoDB Local on a laptop and DynamoDB in AWS. Everything is built on first use, so a
  * function only needs the environment of the parts it uses.
@@ -34,14 +35,14 @@ export const metrics = new Metrics({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone',
 });
 
-const systemClock: Clock = { now: () => new Date() };
+export const systemClock: Clock = { now: () => new Date() };
 
 /** Provider event ids are remembered for 30 days; providers stop retrying a webhook long before that. */
 const PROVIDER_EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 /** Secrets are read again after five minutes, so a rotated secret takes effect without a deployment. */
 const SECRET_MAX_AGE_SECONDS = 300;
 
-function once<T>(build: () => T): () => T {
+export function once<T>(build: () => T): () => T {
   let built: { readonly value: T } | undefined;
   return () => {
     built ??= { value: build() };
@@ -50,7 +51,7 @@ function once<T>(build: () => T): () => T {
 }
 
 /** Like {@link once}, but a failure is not kept: the next call tries again (a secret read can fail transiently). */
-function onceAsync<T>(build: () => Promise<T>): () => Promise<T> {
+export function onceAsync<T>(build: () => Promise<T>): () => Promise<T> {
   let pending: Promise<T> | undefined;
   return () => {
     pending ??= build().catch((error: unknown) => {
@@ -61,10 +62,10 @@ function onceAsync<T>(build: () => Promise<T>): () => Promise<T> {
   };
 }
 
-const documentClient = once(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
-const ordersConfig = once(() => loadConfig('orders', process.env));
+export const documentClient = once(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
+export const ordersConfig = once(() => loadConfig('orders', process.env));
 
-const orderRepository = once(
+export const orderRepository = once(
   () =>
     new DynamoDbOrderRepository({
       client: documentClient(),
@@ -98,7 +99,7 @@ const paymentTimers: PaymentTimers = {
   cancel: (orderId) => schedulerTimers().cancel(orderId),
 };
 
-async function secretValue(name: string): Promise<string> {
+export async function secretValue(name: string): Promise<string> {
   const source = secretSource(name, process.env);
   if ('value' in source) return source.value;
   const value = await getSecret(source.arn, { maxAge: SECRET_MAX_AGE_SECONDS });
@@ -125,6 +126,11 @@ const paymentProvider: PaymentProvider = {
   refund: async (payment, key) => (await providerClient()).refund(payment, key),
 };
 
+export const paymentRepository = once(
+  () =>
+    new DynamoDbPaymentRepository({ client: documentClient(), tableName: ordersConfig().ORDERS_TABLE_NAME }),
+);
+
 export const getOrderService = once(() => {
   const config = ordersConfig();
   return new OrderService({
@@ -141,10 +147,7 @@ export const getPaymentService = once(
   () =>
     new PaymentService({
       orders: orderRepository(),
-      payments: new DynamoDbPaymentRepository({
-        client: documentClient(),
-        tableName: ordersConfig().ORDERS_TABLE_NAME,
-      }),
+      payments: paymentRepository(),
       leases: new DynamoDbLeaseStore({
         client: documentClient(),
         tableName: ordersConfig().ORDERS_TABLE_NAME,

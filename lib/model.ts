@@ -87,7 +87,8 @@ export type EnvironmentValue =
    * A declared secret. In AWS the variable is named `<KEY>_ARN` and holds the Secrets Manager ARN (the function
    * may read that secret and nothing else); locally the variable `<KEY>` holds the value itself.
    */
-  | { readonly secret: string };
+  | { readonly secret: string }
+  | { readonly eventBusName: string };
 
 export type TimerPart =
   | 'groupName'
@@ -116,11 +117,18 @@ export interface SecretDeclaration {
   readonly description: string;
 }
 
+/** An EventBridge bus on which the system publishes its domain events for other services. */
+export interface EventBusDeclaration {
+  readonly name: string;
+}
+
 export interface FunctionAccess {
   readonly tables?: readonly { readonly table: string; readonly mode: 'read' | 'readWrite' }[];
   readonly queues?: readonly { readonly queue: string; readonly mode: 'send' | 'consume' }[];
   /** Create and delete schedules in the timer's group (and pass its role to Scheduler). */
   readonly timers?: readonly { readonly timer: string; readonly mode: 'manage' }[];
+  /** Put events on the bus. */
+  readonly eventBuses?: readonly { readonly eventBus: string; readonly mode: 'put' }[];
 }
 
 export interface FunctionDeclaration {
@@ -147,12 +155,16 @@ export interface AppModel {
   readonly stateMachines: readonly StateMachineDeclaration[];
   readonly timers: readonly TimerDeclaration[];
   readonly secrets: readonly SecretDeclaration[];
+  readonly eventBuses: readonly EventBusDeclaration[];
 }
 
 const ORDERS_TABLE = 'orders';
 const PAYMENT_TIMEOUT_TIMER = 'payment-timeouts';
 const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
 const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
+const ORDER_EVENTS_QUEUE = 'order-events.fifo';
+const EVENT_BUS = 'order-backbone-events';
+const FULFILLMENT_SAGA = 'fulfillment';
 
 /**
  * The sparse, write-sharded index of orders awaiting payment: only PENDING_PAYMENT orders carry its keys
@@ -197,8 +209,17 @@ export const appModel: AppModel = {
       indexes: [PENDING_PAYMENT_INDEX],
     },
   ],
-  queues: [],
-  stateMachines: [],
+  queues: [
+    {
+      name: ORDER_EVENTS_QUEUE,
+      fifo: true,
+      // Six times the consumer's 30 s timeout, so a message is never handed to a second consumer mid-batch.
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 5,
+    },
+  ],
+  stateMachines: [{ name: FULFILLMENT_SAGA, definition: 'state-machines/fulfillment.asl.json' }],
+  eventBuses: [{ name: EVENT_BUS }],
   timers: [
     {
       name: PAYMENT_TIMEOUT_TIMER,
@@ -288,23 +309,84 @@ export const appModel: AppModel = {
       access: { tables: [readWriteOrders] },
     },
     {
-      name: 'refund-payments',
-      entry: 'functions/stream/refund-payments.ts',
-      memoryMb: 256,
+      name: 'outbox-relay',
+      entry: 'functions/stream/outbox-relay.ts',
+      memoryMb: 512,
       timeoutSeconds: 30,
       triggers: [
         {
           type: 'stream',
           table: ORDERS_TABLE,
-          batchSize: 25,
+          batchSize: 100,
           startingPosition: 'TRIM_HORIZON',
           maxRetryAttempts: 10,
           bisectBatchOnError: true,
           reportBatchItemFailures: true,
         },
       ],
-      environment: { ...ordersTable, ...paymentProvider },
-      access: { tables: [{ table: ORDERS_TABLE, mode: 'read' }] },
+      environment: {
+        ORDER_EVENTS_QUEUE_URL: { queueUrl: ORDER_EVENTS_QUEUE },
+        EVENT_BUS_NAME: { eventBusName: EVENT_BUS },
+      },
+      access: {
+        queues: [{ queue: ORDER_EVENTS_QUEUE, mode: 'send' }],
+        eventBuses: [{ eventBus: EVENT_BUS, mode: 'put' }],
+      },
+    },
+    {
+      name: 'order-events-consumer',
+      entry: 'functions/queue/order-events-consumer.ts',
+      memoryMb: 512,
+      timeoutSeconds: 30,
+      triggers: [{ type: 'queue', queue: ORDER_EVENTS_QUEUE, batchSize: 10, reportBatchItemFailures: true }],
+      environment: {
+        ...ordersTable,
+        ...paymentProvider,
+        FULFILLMENT_STATE_MACHINE_ARN: { stateMachineArn: FULFILLMENT_SAGA },
+      },
+      access: { tables: [readWriteOrders], queues: [{ queue: ORDER_EVENTS_QUEUE, mode: 'consume' }] },
+    },
+    {
+      name: 'fulfillment-order',
+      entry: 'functions/saga/fulfillment-order.ts',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      triggers: [],
+      environment: ordersTable,
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'warehouse-pick',
+      entry: 'functions/saga/warehouse-pick.ts',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      triggers: [],
+      environment: {
+        ...ordersTable,
+        WAREHOUSE_API_URL: { setting: 'WAREHOUSE_API_URL', default: 'https://warehouse.invalid' },
+      },
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'transport-ship',
+      entry: 'functions/saga/transport-ship.ts',
+      memoryMb: 256,
+      timeoutSeconds: 15,
+      triggers: [],
+      environment: {
+        ...ordersTable,
+        TRANSPORT_API_URL: { setting: 'TRANSPORT_API_URL', default: 'https://transport.invalid' },
+      },
+      access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'fulfillment-outcome',
+      entry: 'functions/saga/fulfillment-outcome.ts',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      triggers: [],
+      environment: ordersTable,
+      access: { tables: [readWriteOrders] },
     },
   ],
 };

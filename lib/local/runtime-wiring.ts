@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { CreateEventBusCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   CreateScheduleCommand,
   CreateScheduleGroupCommand,
@@ -57,6 +58,7 @@ export interface LocalNames {
   readonly stateMachineArns: Readonly<Record<string, string>>;
   readonly timers: Readonly<Record<string, Readonly<Record<TimerPart, string>>>>;
   readonly secrets: Readonly<Record<string, string>>;
+  readonly eventBuses: Readonly<Record<string, string>>;
 }
 
 function resolveValue(names: LocalNames, where: string, value: EnvironmentValue): string {
@@ -78,6 +80,11 @@ function resolveValue(names: LocalNames, where: string, value: EnvironmentValue)
     const secret = names.secrets[value.secret];
     if (secret === undefined) throw missing('secret', value.secret);
     return secret;
+  }
+  if ('eventBusName' in value) {
+    const bus = names.eventBuses[value.eventBusName];
+    if (bus === undefined) throw missing('event bus', value.eventBusName);
+    return bus;
   }
   const arn = names.stateMachineArns[value.stateMachineArn];
   if (arn === undefined) throw missing('state machine', value.stateMachineArn);
@@ -148,6 +155,19 @@ export async function createTimers(
     };
   }
   return timers;
+}
+
+/** Each declared event bus on the local EventBridge, by name. */
+export async function createEventBuses(model: AppModel, endpoint: string): Promise<Record<string, string>> {
+  const client = new EventBridgeClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    for (const bus of model.eventBuses) {
+      await client.send(new CreateEventBusCommand({ Name: bus.name }));
+    }
+  } finally {
+    client.destroy();
+  }
+  return Object.fromEntries(model.eventBuses.map((bus) => [bus.name, bus.name]));
 }
 
 /** The recurring schedule of every function with a schedule trigger, through the Scheduler API. */

@@ -4,16 +4,23 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { assertDeployableModel } from '../constructs/model-checks';
-import { type AppModel, appModel } from '../model';
+import { type AppModel, appModel, settingNames } from '../model';
 import { startDynamoDbLocal } from './dynamodb-local';
 import { startLocalEventBridge } from './eventbridge';
 import { FunctionHost } from './function-host';
 import { type GatewayRoute, type LocalRoute, startGateway } from './gateway';
 import type { FunctionInvoker } from './invoker';
+import {
+  startTransportSimulator,
+  startWarehouseSimulator,
+  type TransportSimulator,
+  type WarehouseSimulator,
+} from './logistics-simulators';
 import { type FakePaymentProvider, startFakePaymentProvider } from './payment-provider';
 import { type CreatedQueue, createQueues, createTables } from './resources';
 import type { RunnerLogger } from './runner-support';
 import {
+  createEventBuses,
   createRecurringSchedules,
   createTimers,
   functionEnvironment,
@@ -48,6 +55,17 @@ export interface LocalSystemOptions {
    * run every few seconds in a demo or a test. Default: the declared rates.
    */
   readonly scheduleRatesSeconds?: Readonly<Record<string, number>>;
+  /**
+   * One visibility timeout for every queue, so a test can watch a failing message reach its dead-letter queue
+   * after maxReceiveCount receives in seconds rather than in maxReceiveCount x 3 minutes. Default: as declared.
+   */
+  readonly queueVisibilityTimeoutSeconds?: number;
+  /** The simulated warehouse and transport systems: the fraction (0..1) of actions they fail, and their latency. */
+  readonly logistics?: {
+    readonly warehouseFailureRate?: number;
+    readonly transportFailureRate?: number;
+    readonly latencyMs?: number;
+  };
   /** Values of the model's secrets; an unset one gets a random value for this run. */
   readonly secrets?: Readonly<Record<string, string>>;
   /** Execution environments per function. Default 4. */
@@ -76,6 +94,9 @@ export interface LocalSystem {
   readonly secrets: Readonly<Record<string, string>>;
   /** The fake payment provider, when the model has one to stand in for. */
   readonly paymentProvider: FakePaymentProvider | undefined;
+  /** The simulated warehouse and transport systems, when the model talks to them. */
+  readonly warehouse: WarehouseSimulator | undefined;
+  readonly transport: TransportSimulator | undefined;
   /** Stops everything that was started, in reverse order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -103,6 +124,22 @@ async function startPaymentProviderStandIn(
   const provider = await startFakePaymentProvider({ apiKey, webhookSecret });
   settings[PAYMENT_PROVIDER_STAND_IN.urlSetting] = provider.url;
   return provider;
+}
+
+/**
+ * Starts a simulator for an external system whose URL is a declared setting the caller did not set, and points
+ * the setting at it; a real system's URL, when given, is used as it is.
+ */
+async function startSimulatorFor<Simulator extends { readonly url: string }>(
+  declared: ReadonlySet<string>,
+  settings: Record<string, string>,
+  urlSetting: string,
+  start: () => Promise<Simulator>,
+): Promise<Simulator | undefined> {
+  if (!declared.has(urlSetting) || settings[urlSetting] !== undefined) return undefined;
+  const simulator = await start();
+  settings[urlSetting] = simulator.url;
+  return simulator;
 }
 
 /**
@@ -168,7 +205,14 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       },
     });
     await createTables(dynamodbClient, model.tables);
-    const queues = await createQueues(sqsClient, model.queues);
+    const queues = await createQueues(
+      sqsClient,
+      model.queues.map((queue) =>
+        options.queueVisibilityTimeoutSeconds === undefined
+          ? queue
+          : { ...queue, visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds },
+      ),
+    );
 
     const secrets: Record<string, string> = Object.fromEntries(
       model.secrets.map((secret) => [
@@ -180,6 +224,26 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const paymentProvider = await startPaymentProviderStandIn(secrets, settings);
     if (paymentProvider !== undefined) {
       started.push({ name: 'payment provider', stop: () => paymentProvider.stop() });
+    }
+    const declaredSettings = new Set(settingNames(model));
+    const logistics = options.logistics ?? {};
+    const warehouse = await startSimulatorFor(declaredSettings, settings, 'WAREHOUSE_API_URL', () =>
+      startWarehouseSimulator({
+        failureRate: logistics.warehouseFailureRate ?? 0,
+        latencyMs: logistics.latencyMs ?? 0,
+      }),
+    );
+    const transport = await startSimulatorFor(declaredSettings, settings, 'TRANSPORT_API_URL', () =>
+      startTransportSimulator({
+        failureRate: logistics.transportFailureRate ?? 0,
+        latencyMs: logistics.latencyMs ?? 0,
+      }),
+    );
+    for (const [name, simulator] of [
+      ['warehouse simulator', warehouse],
+      ['transport simulator', transport],
+    ] as const) {
+      if (simulator !== undefined) started.push({ name, stop: () => simulator.stop() });
     }
 
     // Step Functions and Scheduler invoke functions that start after them, hence the indirection.
@@ -228,6 +292,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       stateMachineArns: stepFunctions.stateMachineArns,
       timers: await createTimers(model, schedulerClient, sqsClient),
       secrets,
+      eventBuses: await createEventBuses(model, eventBridge.url),
     };
     const baseEnvironment: Record<string, string> = {
       AWS_REGION: LOCAL_REGION,
@@ -242,6 +307,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       TZ: 'UTC',
       POWERTOOLS_LOG_LEVEL: options.functionLogLevel ?? 'INFO',
+      // Metrics are log lines too (EMF): silent functions emit none.
+      ...(options.functionLogLevel === 'SILENT' ? { POWERTOOLS_METRICS_DISABLED: 'true' } : {}),
     };
     const host = new FunctionHost({
       functions: model.functions.map((declaration) => ({
@@ -283,11 +350,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     };
     const localRoutes: LocalRoute[] = [
       inspection('/_local/health', () => ({ status: 'ok' })),
-      inspection('/_local/endpoints', () => ({ ...endpoints, queues })),
+      inspection('/_local/endpoints', () => ({
+        ...endpoints,
+        queues,
+        stateMachineArns: stepFunctions.stateMachineArns,
+      })),
       inspection('/_local/executions', () => ({ executions: stepFunctions.executions() })),
       inspection('/_local/schedules', () => scheduler.inspect()),
       inspection('/_local/events', () => ({ events: eventBridge.events() })),
       ...(paymentProvider?.localRoutes() ?? []),
+      ...(warehouse?.localRoutes() ?? []),
+      ...(transport?.localRoutes() ?? []),
     ];
     const gateway = await startGateway({
       port: options.port ?? 3000,
@@ -311,6 +384,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       queues,
       secrets,
       paymentProvider,
+      warehouse,
+      transport,
       stop: () => {
         stopping ??= stopAll();
         return stopping;

@@ -1,0 +1,192 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { runDlqCommand } from '../../lib/ops/dlq';
+import { TEST_CREDENTIALS } from '../support/dynamodb';
+
+/**
+ * The whole chain on the local system: provider callback -> order PAID -> stream -> outbox relay ->
+ * order-events.fifo -> consumer -> FULFILLING + fulfilment saga -> FULFILLED (or compensated, FAILED and
+ * refunded), and a poison message through its dead-letter queue and back.
+ */
+let system: LocalSystem;
+let sqs: SQSClient;
+
+interface OrderView {
+  readonly orderId: string;
+  readonly status: string;
+  readonly totalAmount: number;
+  readonly history: readonly { readonly status: string }[];
+  readonly payments: readonly { readonly paymentId: string; readonly status: string }[];
+}
+
+interface Execution {
+  readonly name: string;
+  readonly status: string;
+  readonly error?: string;
+}
+
+beforeAll(async () => {
+  system = await startLocalSystem({
+    port: 0,
+    functionLogLevel: 'SILENT',
+    settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
+    queueVisibilityTimeoutSeconds: 1,
+  });
+  sqs = new SQSClient({ endpoint: system.endpoints.sqs, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+});
+
+afterAll(async () => {
+  sqs?.destroy();
+  await system?.stop();
+});
+
+async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function getJson<T>(path: string): Promise<T> {
+  return (await (await fetch(`${system.url}${path}`)).json()) as T;
+}
+
+async function placeOrder(unitPrice: number): Promise<OrderView> {
+  const response = await fetch(`${system.url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      customerId: 'flow',
+      currency: 'EUR',
+      items: [{ sku: 'BOX', quantity: 2, unitPrice }],
+    }),
+  });
+  return (await response.json()) as OrderView;
+}
+
+function provider() {
+  if (system.paymentProvider === undefined) throw new Error('no fake payment provider');
+  return system.paymentProvider;
+}
+
+async function pay(order: OrderView): Promise<string> {
+  const { paymentId } = await provider().sendCallback({
+    type: 'payment.succeeded',
+    orderId: order.orderId,
+    amount: order.totalAmount,
+    currency: 'EUR',
+  });
+  return paymentId;
+}
+
+function orderIn(...statuses: string[]) {
+  return (orderId: string) => async () => {
+    const view = await getJson<OrderView>(`/orders/${orderId}`);
+    return statuses.includes(view.status) ? view : undefined;
+  };
+}
+
+async function executionOf(orderId: string): Promise<Execution | undefined> {
+  const { executions } = await getJson<{ executions: Execution[] }>('/_local/executions');
+  return executions.find((execution) => execution.name === `fulfillment-${orderId}`);
+}
+
+describe('from payment to fulfilment', () => {
+  it('takes an order paid through the provider callback to FULFILLED through the outbox and the saga', async () => {
+    const order = await placeOrder(1500);
+
+    const paymentId = await pay(order);
+    const fulfilled = await eventually(() => orderIn('FULFILLED')(order.orderId)());
+
+    expect(fulfilled.history.map((entry) => entry.status)).toEqual([
+      'PENDING_PAYMENT',
+      'PAID',
+      'FULFILLING',
+      'FULFILLED',
+    ]);
+    expect(fulfilled.payments).toEqual([expect.objectContaining({ paymentId, status: 'SUCCEEDED' })]);
+    expect(await executionOf(order.orderId)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(system.warehouse?.picks().filter((pick) => pick.orderId === order.orderId)).toHaveLength(1);
+    expect(
+      system.transport?.shipments().filter((shipment) => shipment.orderId === order.orderId),
+    ).toHaveLength(1);
+    const { events } = await getJson<{ events: { detailType: string; detail: { orderId: string } }[] }>(
+      '/_local/events',
+    );
+    const published = events
+      .filter((event) => event.detail.orderId === order.orderId)
+      .map((e) => e.detailType);
+    expect(published).toEqual(
+      expect.arrayContaining(['OrderPlaced', 'PaymentSucceeded', 'OrderStatusChanged']),
+    );
+  });
+
+  it('with the warehouse failing every time, compensates, marks FULFILLMENT_FAILED and refunds once', async () => {
+    const warehouse = system.warehouse;
+    if (warehouse === undefined) throw new Error('no warehouse simulator');
+    warehouse.setFailureRate(1);
+    try {
+      const order = await placeOrder(2500);
+
+      const paymentId = await pay(order);
+      const failed = await eventually(async () => {
+        const view = await orderIn('FULFILLMENT_FAILED')(order.orderId)();
+        return view?.payments.every((payment) => payment.status === 'REFUNDED') ? view : undefined;
+      }, 60_000);
+
+      expect(failed.payments).toEqual([expect.objectContaining({ paymentId, status: 'REFUNDED' })]);
+      expect(
+        provider()
+          .refunds()
+          .filter((refund) => refund.paymentId === paymentId),
+      ).toHaveLength(1);
+      expect(await executionOf(order.orderId)).toMatchObject({
+        status: 'FAILED',
+        error: 'FulfillmentFailed',
+      });
+      expect(warehouse.picks().filter((pick) => pick.orderId === order.orderId)).toHaveLength(0);
+    } finally {
+      warehouse.setFailureRate(0);
+    }
+  });
+});
+
+describe('a poison message', () => {
+  it('reaches the DLQ after its receives while other orders flow, and redrive completes its order', async () => {
+    const stuck = await placeOrder(700);
+    await fetch(`${system.url}/orders/${stuck.orderId}/cancel`, { method: 'POST' });
+    provider().failNextRefunds(1_000);
+    const out: string[] = [];
+    const dlq = (...args: string[]) => runDlqCommand(args, { sqs, out: (line) => out.push(line) });
+
+    const latePayment = await pay(stuck);
+    const flowing = await placeOrder(900);
+    await pay(flowing);
+    await eventually(() => orderIn('FULFILLED')(flowing.orderId)());
+    const parked = await eventually(async () => {
+      const result = await dlq('show', 'order-events.fifo');
+      return result.command === 'show' && result.messages.length > 0 ? result : undefined;
+    });
+    provider().failNextRefunds(0);
+    const redriven = await dlq('redrive', 'order-events.fifo');
+    const refunded = await eventually(async () => {
+      const view = await getJson<OrderView>(`/orders/${stuck.orderId}`);
+      return view.payments.some((payment) => payment.status === 'REFUNDED') ? view : undefined;
+    });
+
+    expect(parked.command === 'show' && parked.messages.map((message) => message.messageGroupId)).toEqual([
+      stuck.orderId,
+    ]);
+    expect(redriven).toMatchObject({ command: 'redrive', moved: 1 });
+    expect(refunded.status).toBe('CANCELLED');
+    expect(
+      provider()
+        .refunds()
+        .filter((refund) => refund.paymentId === latePayment),
+    ).toHaveLength(1);
+  });
+});
