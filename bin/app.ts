@@ -1,4 +1,5 @@
 import { App } from 'aws-cdk-lib';
+import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { appModel, settingNames } from '../lib/model';
 import { OrderBackboneStack } from '../lib/stack';
 
@@ -15,6 +16,19 @@ function settingsFromContext(app: App): Record<string, string> {
   return settings;
 }
 
+/** `-c workflowType=EXPRESS` deploys the saga as an Express workflow; STANDARD (exactly-once, redrivable) by default. */
+function workflowTypeFromContext(app: App): StateMachineType {
+  const value: unknown = app.node.tryGetContext('workflowType') ?? 'STANDARD';
+  if (value !== 'STANDARD' && value !== 'EXPRESS') {
+    throw new Error(`context workflowType must be STANDARD or EXPRESS, not ${String(value)}`);
+  }
+  return value === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD;
+}
+
 const app = new App();
-new OrderBackboneStack(app, 'OrderBackbone', { model: appModel, settings: settingsFromContext(app) });
+new OrderBackboneStack(app, 'OrderBackbone', {
+  model: appModel,
+  settings: settingsFromContext(app),
+  workflowType: workflowTypeFromContext(app),
+});
 app.synth();
