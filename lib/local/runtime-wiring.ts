@@ -205,7 +205,7 @@ export interface EventSourceContext {
 
 /**
  * A runner per queue and stream trigger. As in the stack, stream batches that exhaust their retries go to a
- * queue of their own (`<function>-stream-failures`), not into the void.
+ * queue of their own (`<function>-stream-dlq`, which `npm run ops -- dlq list` shows), not into the void.
  */
 export async function startEventSourceRunners(context: EventSourceContext): Promise<Started[]> {
   const { model, queues, sqs, invoker, logger } = context;
@@ -229,7 +229,7 @@ export async function startEventSourceRunners(context: EventSourceContext): Prom
         runners.push({ name: `${queue.name} -> ${declaration.name}`, stop: () => runner.stop() });
       }
       if (trigger.type === 'stream') {
-        const failures = await createDeadLetterQueue(sqs, `${declaration.name}-stream-failures`);
+        const failures = await createDeadLetterQueue(sqs, `${declaration.name}-stream-dlq`);
         const runner = await startStreamRunner({
           connection: {
             endpoint: context.dynamodbEndpoint,

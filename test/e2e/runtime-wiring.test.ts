@@ -68,7 +68,7 @@ describe('the local runtime wires every trigger from the declaration alone', () 
   it('sends a stream batch that exhausts its retries to the failure queue of its function', async () => {
     const queueUrl = system.queues['jobs.fifo']?.url;
     const failures = await sqs.send(
-      new GetQueueUrlCommand({ QueueName: 'fixture-stream-consumer-stream-failures' }),
+      new GetQueueUrlCommand({ QueueName: 'fixture-stream-consumer-stream-dlq' }),
     );
 
     await sqs.send(
