@@ -1,6 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
-import { appModel, settingNames } from '../lib/model';
+import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 import { OrderBackboneStack } from '../lib/stack';
 
 /** Every `{ setting }` the model declares, so `cdk synth -c PAYMENT_TIMEOUT_SECONDS=60` overrides its default. */
@@ -26,8 +26,9 @@ function workflowTypeFromContext(app: App): StateMachineType {
 }
 
 const app = new App();
+const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
 new OrderBackboneStack(app, 'OrderBackbone', {
-  model: appModel,
+  model: withMaxReceiveCount(appModel, maxReceiveCount === undefined ? undefined : Number(maxReceiveCount)),
   settings: settingsFromContext(app),
   workflowType: workflowTypeFromContext(app),
 });

@@ -7,12 +7,13 @@
  * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment, and
  * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute), and
  * LOCAL_WAREHOUSE_FAILURE_RATE / LOCAL_TRANSPORT_FAILURE_RATE (0..1) and LOCAL_LOGISTICS_LATENCY_MS make the
- * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate.
+ * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate. MAX_RECEIVE_COUNT
+ * overrides how many receives a failing message gets before its dead-letter queue (default: as declared, 5).
  */
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
 import { type LocalSystem, startLocalSystem } from '../lib/local/runtime';
-import { appModel, settingNames } from '../lib/model';
+import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 
 function settingsFromEnvironment(): Record<string, string> {
   const settings: Record<string, string> = {};
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
     system = await startLocalSystem({
       port: portFrom(values.port ?? process.env.PORT),
       ...(dataDir === undefined ? {} : { dataDir }),
+      model: withMaxReceiveCount(
+        appModel,
+        process.env.MAX_RECEIVE_COUNT === undefined ? undefined : Number(process.env.MAX_RECEIVE_COUNT),
+      ),
       settings: settingsFromEnvironment(),
       scheduleRatesSeconds: scheduleRatesFromEnvironment(),
       logistics: {

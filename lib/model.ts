@@ -400,3 +400,18 @@ export function settingNames(model: AppModel): string[] {
   );
   return [...names].sort();
 }
+
+/**
+ * The model with every queue's `maxReceiveCount` replaced, for a deployment (CDK context `maxReceiveCount`) or
+ * a local run (`MAX_RECEIVE_COUNT`) that wants messages to reach their dead-letter queue sooner or later than
+ * after the declared number of receives.
+ */
+export function withMaxReceiveCount(model: AppModel, maxReceiveCount: number | undefined): AppModel {
+  if (maxReceiveCount === undefined) return model;
+  if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+    throw new Error(
+      `maxReceiveCount must be a whole number from 1 to 1000 (SQS's range), not ${maxReceiveCount}`,
+    );
+  }
+  return { ...model, queues: model.queues.map((queue) => ({ ...queue, maxReceiveCount })) };
+}

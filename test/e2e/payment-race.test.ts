@@ -151,7 +151,7 @@ describe('payment callback against payment timeout', () => {
     console.info(
       `payment race: ${ORDERS} orders, ${ORDERS * 2} callbacks (each sent twice), ` +
         `${ORDERS + Math.ceil(ORDERS / 2)} direct timer firings besides Scheduler's; ` +
-        `${paid.length} PAID, ${cancelled.length} CANCELLED, ${refunds.length} refunds, ` +
+        `${paid.length} paid, ${cancelled.length} CANCELLED, ${refunds.length} refunds, ` +
         `settled in ${elapsedSeconds.toFixed(1)} s`,
     );
   }, 180_000);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { functionArnKeysIn, functionArnSubstitutionKey } from '../../lib/constructs/asl-substitutions';
 import { assertDeployableModel, VISIBILITY_TIMEOUT_FACTOR } from '../../lib/constructs/model-checks';
-import { appModel } from '../../lib/model';
+import { appModel, withMaxReceiveCount } from '../../lib/model';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -203,5 +203,16 @@ describe('lib/model.ts', () => {
 
     // Assess
     expect(check).not.toThrow();
+  });
+});
+
+describe('withMaxReceiveCount', () => {
+  it('replaces every queue maxReceiveCount and refuses values SQS would refuse', () => {
+    const changed = withMaxReceiveCount(appModel, 3);
+
+    expect(changed.queues.map((queue) => queue.maxReceiveCount)).toEqual(appModel.queues.map(() => 3));
+    expect(withMaxReceiveCount(appModel, undefined)).toBe(appModel);
+    expect(() => withMaxReceiveCount(appModel, 0)).toThrow(/from 1 to 1000/);
+    expect(() => withMaxReceiveCount(appModel, 2.5)).toThrow(/from 1 to 1000/);
   });
 });

@@ -43,6 +43,7 @@ export function useTablesForHandlers(tables: TestTables, extra: Record<string, s
     AWS_ENDPOINT_URL_DYNAMODB: tables.endpoint,
     ORDERS_TABLE_NAME: tables.ordersTableName,
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
     ...extra,
   });
 }
