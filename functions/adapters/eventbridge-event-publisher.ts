@@ -3,8 +3,9 @@ import {
   PutEventsCommand,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
-import { EventPublishError, type OrderEventPublisher, type PublishResult } from '../domain/event-derivation';
+import type { OrderEventPublisher, PublishResult } from '../domain/event-derivation';
 import type { OrderEvent } from '../domain/events';
+import { type EventBatch, publishInBatches } from './batch-event-publishing';
 
 /** PutEvents takes at most ten entries. */
 export const EVENTBRIDGE_MAX_BATCH_ENTRIES = 10;
@@ -33,59 +34,30 @@ export class EventBridgeEventPublisher implements OrderEventPublisher {
   public constructor(private readonly options: EventBridgeEventPublisherOptions) {}
 
   public async publish(events: readonly OrderEvent[]): Promise<PublishResult> {
-    for (let start = 0; start < events.length; start += EVENTBRIDGE_MAX_BATCH_ENTRIES) {
-      const batch = events.slice(start, start + EVENTBRIDGE_MAX_BATCH_ENTRIES);
-      let failedAt: { readonly index: number; readonly reason: string; readonly message: string } | undefined;
-      try {
-        const output = await this.options.client.send(
-          new PutEventsCommand({ Entries: batch.map((event) => this.toEntry(event)) }),
-        );
-        const results = output.Entries ?? [];
-        const index = batch.findIndex((_, position) => {
-          const result = results[position];
-          // No result, or no event id, for an entry means it cannot be counted as delivered.
-          return result === undefined || result.ErrorCode !== undefined || result.EventId === undefined;
-        });
-        if (index >= 0) {
-          const result = results[index];
-          failedAt = {
-            index,
-            reason: result?.ErrorCode ?? 'NotAcknowledged',
-            message: result?.ErrorMessage ?? 'the answer holds no event id for this entry',
-          };
-        } else if ((output.FailedEntryCount ?? 0) > 0) {
-          // A count the entries do not explain: nothing in this call can be trusted as delivered.
-          failedAt = {
-            index: 0,
-            reason: 'FailedEntryCount',
-            message: `${output.FailedEntryCount} entries failed`,
-          };
-        }
-      } catch (error) {
+    return await publishInBatches(CHANNEL, events, chunksOf(events), async (batch) => {
+      const output = await this.options.client.send(
+        new PutEventsCommand({ Entries: batch.map((event) => this.toEntry(event)) }),
+      );
+      const results = output.Entries ?? [];
+      const index = batch.findIndex((_, position) => {
+        const result = results[position];
+        // No result, or no event id, for an entry means it cannot be counted as delivered.
+        return result === undefined || result.ErrorCode !== undefined || result.EventId === undefined;
+      });
+      if (index >= 0) {
+        const result = results[index];
         return {
-          delivered: start,
-          failure: new EventPublishError(
-            CHANNEL,
-            batch[0]?.eventId ?? '',
-            error instanceof Error ? error.name : 'UnknownError',
-            String(error),
-            { cause: error },
-          ),
+          index,
+          reason: result?.ErrorCode ?? 'NotAcknowledged',
+          message: result?.ErrorMessage ?? 'the answer holds no event id for this entry',
         };
       }
-      if (failedAt !== undefined) {
-        return {
-          delivered: start + failedAt.index,
-          failure: new EventPublishError(
-            CHANNEL,
-            batch[failedAt.index]?.eventId ?? '',
-            failedAt.reason,
-            failedAt.message,
-          ),
-        };
+      if ((output.FailedEntryCount ?? 0) > 0) {
+        // A count the entries do not explain: nothing in this call can be trusted as delivered.
+        return { index: 0, reason: 'FailedEntryCount', message: `${output.FailedEntryCount} entries failed` };
       }
-    }
-    return { delivered: events.length };
+      return undefined;
+    });
   }
 
   private toEntry(event: OrderEvent): PutEventsRequestEntry {
@@ -96,5 +68,12 @@ export class EventBridgeEventPublisher implements OrderEventPublisher {
       Detail: JSON.stringify(event),
       Time: new Date(event.occurredAt),
     };
+  }
+}
+
+/** Consecutive batches of at most ten events. */
+function* chunksOf(events: readonly OrderEvent[]): Generator<EventBatch> {
+  for (let start = 0; start < events.length; start += EVENTBRIDGE_MAX_BATCH_ENTRIES) {
+    yield { start, batch: events.slice(start, start + EVENTBRIDGE_MAX_BATCH_ENTRIES) };
   }
 }

@@ -3,8 +3,9 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { EventPublishError, type OrderEventPublisher, type PublishResult } from '../domain/event-derivation';
+import type { OrderEventPublisher, PublishResult } from '../domain/event-derivation';
 import type { OrderEvent } from '../domain/events';
+import { type EventBatch, publishInBatches } from './batch-event-publishing';
 
 /** SendMessageBatch takes at most ten entries. */
 export const SQS_MAX_BATCH_ENTRIES = 10;
@@ -32,50 +33,23 @@ export class SqsEventPublisher implements OrderEventPublisher {
   public constructor(private readonly options: SqsEventPublisherOptions) {}
 
   public async publish(events: readonly OrderEvent[]): Promise<PublishResult> {
-    for (const { start, batch } of batchesOf(events)) {
+    return await publishInBatches(CHANNEL, events, batchesOf(events), async (batch) => {
       const entries = batch.map((event, index) => toEntry(event, index));
-      let failed: { readonly index: number; readonly reason: string; readonly message: string }[];
-      try {
-        const output = await this.options.client.send(
-          new SendMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries: entries }),
-        );
-        const succeeded = new Set((output.Successful ?? []).map((entry) => entry.Id));
-        const reported = new Map((output.Failed ?? []).map((entry) => [entry.Id, entry]));
-        // An entry the answer does not list as successful is treated as failed: it must be sent again.
-        failed = entries.flatMap((entry, index) => {
-          if (succeeded.has(entry.Id) && !reported.has(entry.Id)) return [];
-          const failure = reported.get(entry.Id);
-          return [
-            {
-              index,
-              reason: failure?.Code ?? 'NotAcknowledged',
-              message: failure?.Message ?? 'the batch answer does not list this entry as sent',
-            },
-          ];
-        });
-      } catch (error) {
-        const first = batch[0];
-        return {
-          delivered: start,
-          failure: new EventPublishError(CHANNEL, first?.eventId ?? '', errorName(error), String(error), {
-            cause: error,
-          }),
-        };
-      }
-      const firstFailed = failed[0];
-      if (firstFailed !== undefined) {
-        return {
-          delivered: start + firstFailed.index,
-          failure: new EventPublishError(
-            CHANNEL,
-            batch[firstFailed.index]?.eventId ?? '',
-            firstFailed.reason,
-            firstFailed.message,
-          ),
-        };
-      }
-    }
-    return { delivered: events.length };
+      const output = await this.options.client.send(
+        new SendMessageBatchCommand({ QueueUrl: this.options.queueUrl, Entries: entries }),
+      );
+      const succeeded = new Set((output.Successful ?? []).map((entry) => entry.Id));
+      const reported = new Map((output.Failed ?? []).map((entry) => [entry.Id, entry]));
+      // An entry the answer does not list as successful is treated as failed: it must be sent again.
+      const index = entries.findIndex((entry) => !succeeded.has(entry.Id) || reported.has(entry.Id));
+      if (index < 0) return undefined;
+      const failure = reported.get(entries[index]?.Id);
+      return {
+        index,
+        reason: failure?.Code ?? 'NotAcknowledged',
+        message: failure?.Message ?? 'the batch answer does not list this entry as sent',
+      };
+    });
   }
 }
 
@@ -91,9 +65,7 @@ function toEntry(event: OrderEvent, index: number): SendMessageBatchRequestEntry
 }
 
 /** Consecutive batches of at most ten events, a new one begun whenever an order would appear twice. */
-function* batchesOf(
-  events: readonly OrderEvent[],
-): Generator<{ readonly start: number; readonly batch: readonly OrderEvent[] }> {
+function* batchesOf(events: readonly OrderEvent[]): Generator<EventBatch> {
   let start = 0;
   let batch: OrderEvent[] = [];
   let groups = new Set<string>();
@@ -110,8 +82,4 @@ function* batchesOf(
   if (batch.length > 0) {
     yield { start, batch };
   }
-}
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : 'UnknownError';
 }

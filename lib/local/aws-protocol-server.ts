@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { findFreePort } from './ports';
 
 /**
  * The HTTP plumbing the local AWS stand-ins (EventBridge, Step Functions, Scheduler) share: the loopback server,
  * reading a size-limited body, answering JSON with the headers the SDK expects, and the whole request cycle of the
- * `X-Amz-Target` JSON protocols (AWS JSON 1.0 and 1.1).
+ * `X-Amz-Target` JSON protocols (AWS JSON 1.0 and 1.1). The loopback server also carries the fake payment provider
+ * and the logistics simulators.
  *
  * Each stand-in keeps its own error classes and codes; the helpers here only ever raise errors a stand-in hands
  * them (its error class, or a factory), so what reaches a client is what that stand-in would answer on its own.
@@ -49,7 +49,10 @@ export interface JsonTargetProtocol {
 /** Runs one operation; throws the stand-in's API error to refuse it. */
 export type JsonTargetDispatch = (operation: string, body: unknown) => JsonObject;
 
-/** Answers one HTTP request completely; never rejects, as {@link startLoopbackServer} does not await it. */
+/**
+ * Answers one HTTP request completely; never rejects unless it is served with an `onError` (see
+ * {@link startLoopbackServer}), as the server does not await it.
+ */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
 /**
@@ -189,17 +192,34 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
+/** Answers a request whose handler threw; the stand-ins that need it turn the error into their own 500. */
+export type LoopbackErrorHandler = (error: unknown, response: ServerResponse) => void;
+
 /**
  * Serves `handle` on 127.0.0.1 only, as the stand-ins are for this machine and never the network, at `port` or
- * a free port when none is given.
+ * a port the kernel picks when none is given (read back once bound, so there is no window for another process
+ * to take it). A handler that can reject passes `onError` to answer what it threw; without one, `handle` must
+ * never reject.
  */
-export async function startLoopbackServer(handle: RequestHandler, port?: number): Promise<LoopbackServer> {
+export async function startLoopbackServer(
+  handle: RequestHandler,
+  port?: number,
+  onError?: LoopbackErrorHandler,
+): Promise<LoopbackServer> {
   const server = createServer((request, response) => {
-    void handle(request, response);
+    if (onError === undefined) {
+      void handle(request, response);
+      return;
+    }
+    handle(request, response).catch((error: unknown) => onError(error, response));
   });
-  const boundPort = port ?? (await findFreePort());
-  await listen(server, boundPort);
-  return { url: `http://127.0.0.1:${boundPort}`, close: () => close(server) };
+  await listen(server, port ?? 0);
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    server.close();
+    throw new Error('a loopback server could not read its own port');
+  }
+  return { url: `http://127.0.0.1:${address.port}`, close: () => close(server) };
 }
 
 async function listen(server: Server, port: number): Promise<void> {

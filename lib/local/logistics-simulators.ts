@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { startLoopbackServer } from './aws-protocol-server';
 import type { LocalRoute, LocalRouteResponse } from './gateway';
 
 /**
@@ -315,25 +316,11 @@ async function startSystem<R, I>(
     writeJson(response, act(key, body.value));
   };
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) writeJson(response, apiError(500, 'internal_error', String(error)));
-      else response.destroy();
-    });
+  const server = await startLoopbackServer(handle, options.port, (error, response) => {
+    if (!response.headersSent) writeJson(response, apiError(500, 'internal_error', String(error)));
+    else response.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') {
-    server.close();
-    throw new Error(`the ${spec.name} simulator could not read its own port`);
-  }
-  const url = `http://127.0.0.1:${address.port}`;
+  const { url } = server;
   const stats = (): LogisticsStats => ({ ...counts });
   const prefix = `/_local/${spec.name}` as const;
 
@@ -379,11 +366,8 @@ async function startSystem<R, I>(
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        // Keep-alive sockets of callers would otherwise hold close() open until they time out.
-        server.closeAllConnections();
-      });
+      // Closes every connection too, keep-alive ones included.
+      await server.close();
     },
   };
   return { records: () => [...byKey.values()].map((entry) => entry.record), simulator };

@@ -1,8 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { signatureHeader } from '../../functions/domain/webhook-signature';
+import { startLoopbackServer } from './aws-protocol-server';
 import type { LocalRoute, LocalRouteResponse } from './gateway';
 
 /**
@@ -509,25 +510,11 @@ export async function startFakePaymentProvider(
     writeJson(response, outcome.answer, outcome.replayed ? { 'idempotent-replayed': 'true' } : {});
   };
 
-  const server: Server = createServer((request, response) => {
-    handleApi(request, response).catch((error: unknown) => {
-      if (!response.headersSent) writeJson(response, apiError(500, 'internal_error', String(error)));
-      else response.destroy();
-    });
+  const server = await startLoopbackServer(handleApi, options.port, (error, response) => {
+    if (!response.headersSent) writeJson(response, apiError(500, 'internal_error', String(error)));
+    else response.destroy();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') {
-    server.close();
-    throw new Error('the fake payment provider could not read its own port');
-  }
-  const url = `http://127.0.0.1:${address.port}`;
+  const { url } = server;
 
   const sendCallback = async (request: CallbackRequest): Promise<CallbackResult> => {
     if (stopped) throw new FakePaymentProviderStoppedError();
@@ -618,11 +605,8 @@ export async function startFakePaymentProvider(
       lifetime.abort();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        // Callers keep sockets alive; without this, close() would wait for them to time out.
-        server.closeAllConnections();
-      });
+      // Closes every connection too, keep-alive ones included.
+      await server.close();
     },
   };
 }

@@ -20,6 +20,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { QueueDeclaration, TableDeclaration, TableIndexDeclaration } from '../model';
+import { rebaseQueueUrl, sqsEndpointOrigin } from '../sqs-endpoints';
 
 /** A persisted table or queue no longer matches its declaration in a way that cannot be changed in place. */
 export class ResourceDeclarationConflictError extends Error {
@@ -315,7 +316,7 @@ export async function createQueues(
   client: SQSClient,
   queues: readonly QueueDeclaration[],
 ): Promise<Record<string, CreatedQueue>> {
-  const origin = await endpointOrigin(client);
+  const origin = await sqsEndpointOrigin(client);
   const created: Record<string, CreatedQueue> = {};
   for (const queue of queues) {
     const fifoAttributes: Record<string, string> = queue.fifo
@@ -358,7 +359,7 @@ export async function createDeadLetterQueue(
   client: SQSClient,
   name: string,
 ): Promise<{ readonly url: string; readonly arn: string }> {
-  return await ensureQueue(client, await endpointOrigin(client), name, false, {
+  return await ensureQueue(client, await sqsEndpointOrigin(client), name, false, {
     MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS),
   });
 }
@@ -391,7 +392,7 @@ async function ensureQueue(
     const { FifoQueue: _immutable, ...mutable } = attributes;
     await client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: mutable }));
   }
-  const localUrl = origin === undefined ? url : rebase(url, origin);
+  const localUrl = rebaseQueueUrl(url, origin);
   const { Attributes } = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: localUrl, AttributeNames: ['QueueArn'] }),
   );
@@ -411,21 +412,4 @@ async function queueUrl(client: SQSClient, name: string): Promise<string | undef
     }
     throw error;
   }
-}
-
-async function endpointOrigin(client: SQSClient): Promise<string | undefined> {
-  const configured = await client.config.endpoint?.();
-  if (configured !== undefined) {
-    const port = configured.port === undefined ? '' : `:${configured.port}`;
-    return `${configured.protocol}//${configured.hostname}${port}`;
-  }
-  const fromEnvironment = process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL;
-  return fromEnvironment === undefined || fromEnvironment === ''
-    ? undefined
-    : new URL(fromEnvironment).origin;
-}
-
-function rebase(url: string, origin: string): string {
-  const parsed = new URL(url);
-  return `${origin}${parsed.pathname}`;
 }

@@ -12,6 +12,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { rebaseQueueUrl, sqsEndpointOrigin } from '../sqs-endpoints';
 
 /**
  * `dlq list | show <queue> | redrive <queue> [--max N]`: inspect dead-letter queues and move their messages
@@ -467,26 +468,14 @@ class QueueDirectory {
   }
 
   /**
-   * Emulators such as fauxqs answer with URLs on hosts like `sqs.<region>.localhost` that do not resolve
-   * everywhere, so a URL is rebased onto the client's endpoint when one is configured (as `createQueues` does).
+   * Rebases `url` onto the client's endpoint when one is configured (see `lib/sqs-endpoints.ts`), as
+   * `createQueues` does.
    */
   private async local(url: string): Promise<string> {
-    this.origin ??= endpointOrigin(this.client);
+    this.origin ??= sqsEndpointOrigin(this.client);
     const origin = await this.origin;
-    return origin === undefined ? url : `${origin}${new URL(url).pathname}`;
+    return rebaseQueueUrl(url, origin);
   }
-}
-
-async function endpointOrigin(client: SQSClient): Promise<string | undefined> {
-  const configured = await client.config.endpoint?.();
-  if (configured !== undefined) {
-    const port = configured.port === undefined ? '' : `:${configured.port}`;
-    return `${configured.protocol}//${configured.hostname}${port}`;
-  }
-  const fromEnvironment = process.env.AWS_ENDPOINT_URL_SQS ?? process.env.AWS_ENDPOINT_URL;
-  return fromEnvironment === undefined || fromEnvironment === ''
-    ? undefined
-    : new URL(fromEnvironment).origin;
 }
 
 function queueNameOf(url: string): string {
