@@ -165,6 +165,8 @@ const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
 const ORDER_EVENTS_QUEUE = 'order-events.fifo';
 const EVENT_BUS = 'order-backbone-events';
 const FULFILLMENT_SAGA = 'fulfillment';
+const STATUS_EVENTS_QUEUE = 'status-events.fifo';
+const LOGISTICS_WEBHOOK_SECRET = 'logistics-webhook-secret';
 
 /**
  * The sparse, write-sharded index of orders awaiting payment: only PENDING_PAYMENT orders carry its keys
@@ -217,6 +219,12 @@ export const appModel: AppModel = {
       visibilityTimeoutSeconds: 180,
       maxReceiveCount: 5,
     },
+    {
+      name: STATUS_EVENTS_QUEUE,
+      fifo: true,
+      visibilityTimeoutSeconds: 180,
+      maxReceiveCount: 5,
+    },
   ],
   stateMachines: [{ name: FULFILLMENT_SAGA, definition: 'state-machines/fulfillment.asl.json' }],
   eventBuses: [{ name: EVENT_BUS }],
@@ -231,6 +239,10 @@ export const appModel: AppModel = {
   secrets: [
     { name: PAYMENT_WEBHOOK_SECRET, description: "HMAC secret of the payment provider's webhook signatures" },
     { name: PAYMENT_PROVIDER_API_KEY, description: 'API key for the payment provider' },
+    {
+      name: LOGISTICS_WEBHOOK_SECRET,
+      description: "HMAC secret of the logistics provider's webhook signatures",
+    },
   ],
   functions: [
     {
@@ -387,6 +399,27 @@ export const appModel: AppModel = {
       triggers: [],
       environment: ordersTable,
       access: { tables: [readWriteOrders] },
+    },
+    {
+      name: 'logistics-webhook',
+      entry: 'functions/http/logistics-webhook.ts',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      triggers: [{ type: 'http', method: 'POST', path: '/webhooks/logistics' }],
+      environment: {
+        STATUS_EVENTS_QUEUE_URL: { queueUrl: STATUS_EVENTS_QUEUE },
+        LOGISTICS_WEBHOOK_SECRET: { secret: LOGISTICS_WEBHOOK_SECRET },
+      },
+      access: { queues: [{ queue: STATUS_EVENTS_QUEUE, mode: 'send' }] },
+    },
+    {
+      name: 'status-events-consumer',
+      entry: 'functions/queue/status-events-consumer.ts',
+      memoryMb: 256,
+      timeoutSeconds: 30,
+      triggers: [{ type: 'queue', queue: STATUS_EVENTS_QUEUE, batchSize: 10, reportBatchItemFailures: true }],
+      environment: ordersTable,
+      access: { tables: [readWriteOrders], queues: [{ queue: STATUS_EVENTS_QUEUE, mode: 'consume' }] },
     },
   ],
 };

@@ -20,8 +20,12 @@ export class InvalidSignatureError extends Error {
   public override readonly name = 'InvalidSignatureError';
   public readonly code = 'INVALID_SIGNATURE';
 
-  public constructor(public readonly reason: SignatureFailure) {
-    super(`the webhook signature is ${reason}`);
+  public constructor(
+    public readonly reason: SignatureFailure,
+    /** The header the signature was expected in, so the answer can name it. */
+    public readonly headerName = 'signature header',
+  ) {
+    super(`the webhook signature in ${headerName} is ${reason}`);
   }
 }
 
@@ -40,14 +44,17 @@ export function signatureHeader(secret: string, rawBody: string, timestamp: numb
  */
 export function verifySignature(options: {
   readonly header: string | undefined;
+  /** Named in the error, e.g. `Payment-Signature`. */
+  readonly headerName?: string;
   readonly rawBody: string;
   readonly secret: string;
   readonly now: Date;
   readonly toleranceSeconds?: number;
 }): void {
   const { header, rawBody, secret, now } = options;
+  const refuse = (reason: SignatureFailure) => new InvalidSignatureError(reason, options.headerName);
   if (header === undefined || header.trim() === '') {
-    throw new InvalidSignatureError(SignatureFailure.MISSING);
+    throw refuse(SignatureFailure.MISSING);
   }
   let timestamp: number | undefined;
   const signatures: string[] = [];
@@ -59,15 +66,15 @@ export function verifySignature(options: {
     if (key === 'v1' && /^[0-9a-f]{64}$/.test(value)) signatures.push(value);
   }
   if (timestamp === undefined || signatures.length === 0) {
-    throw new InvalidSignatureError(SignatureFailure.MALFORMED);
+    throw refuse(SignatureFailure.MALFORMED);
   }
   const tolerance = options.toleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS;
   if (Math.abs(now.getTime() / 1000 - timestamp) > tolerance) {
-    throw new InvalidSignatureError(SignatureFailure.STALE);
+    throw refuse(SignatureFailure.STALE);
   }
   const expected = Buffer.from(hmacHex(secret, timestamp, rawBody), 'hex');
   const matches = signatures.some((signature) => timingSafeEqual(Buffer.from(signature, 'hex'), expected));
   if (!matches) {
-    throw new InvalidSignatureError(SignatureFailure.MISMATCH);
+    throw refuse(SignatureFailure.MISMATCH);
   }
 }

@@ -17,6 +17,7 @@ export const handler = httpHandler(async (event) => {
   const body = rawBody(event);
   verifySignature({
     header: header(event, 'payment-signature'),
+    headerName: 'Payment-Signature',
     rawBody: body,
     secret: await webhookSecret(),
     now: new Date(),

@@ -65,7 +65,7 @@ const TITLES: Readonly<Record<number, string>> = {
 export function toProblem(error: unknown): ProblemDetails {
   if (error instanceof InvalidSignatureError) {
     // Which part of the signature failed is for our logs, not for whoever sent it.
-    return problemOf(401, error.code, 'the request is not signed with a valid Payment-Signature');
+    return problemOf(401, error.code, `the request is not signed with a valid ${error.headerName}`);
   }
   if (error instanceof PaymentProviderError) {
     // The provider failed us, not the caller: 503 if a retry may work, else 502.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { statusEventSchema } from '../domain/logistics';
 import { ORDER_LIMITS } from '../domain/order';
 
 /**
@@ -40,3 +41,12 @@ export const providerEventBody = z.object({
     currency: z.string().regex(/^[A-Z]{3}$/),
   }),
 });
+
+/**
+ * A logistics provider's status report, as `POST /webhooks/logistics` accepts it: `{eventId, orderId, status,
+ * occurredAt}`, nothing else. It is the very shape that travels on `status-events.fifo`, so the webhook and
+ * the status consumer cannot disagree on it.
+ */
+export const logisticsEventBody = statusEventSchema;
+
+export type LogisticsEventBody = z.output<typeof logisticsEventBody>;

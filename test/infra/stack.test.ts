@@ -117,6 +117,9 @@ const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ORDER_EVENTS = 'order-events.fifo';
 const EVENT_BUS = 'order-backbone-events';
 const FULFILLMENT = 'fulfillment';
+const STATUS_EVENTS = 'status-events.fifo';
+const LOGISTICS_WEBHOOK_SECRET = 'logistics-webhook-secret';
+const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
 
 describe('OrderBackboneStack built from lib/model.ts', () => {
   let real: Synthesized;
@@ -329,7 +332,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(RECURRING_SCHEDULE_RETRY.maximumRetryAttempts).toBeLessThanOrEqual(3);
   });
 
-  it('serves the order and payment routes, the provider webhook included', () => {
+  it('serves the order and payment routes, the payment and logistics webhooks included', () => {
     // Prepare
     const expected = [
       'POST /orders',
@@ -337,6 +340,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       'POST /orders/{orderId}/cancel',
       'POST /orders/{orderId}/payments',
       'POST /webhooks/payments',
+      'POST /webhooks/logistics',
     ];
 
     // Act
@@ -485,39 +489,207 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     ).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: busArn(EVENT_BUS) }]);
   });
 
-  it('gives order-events.fifo a FIFO dead-letter queue after 5 receives, a 180 s visibility timeout and an alarm', () => {
-    // Prepare
-    const queue = real.stack.queues.get(ORDER_EVENTS);
-    const queueId = logicalId(real.stack, queue?.queue);
-    const deadLetterId = logicalId(real.stack, queue?.deadLetterQueue.queue);
+  it.each([ORDER_EVENTS, STATUS_EVENTS])(
+    'gives %s a FIFO dead-letter queue after 5 receives, a 180 s visibility timeout and an alarm',
+    (name) => {
+      // Prepare
+      const queue = real.stack.queues.get(name);
+      const queueId = logicalId(real.stack, queue?.queue);
+      const deadLetterId = logicalId(real.stack, queue?.deadLetterQueue.queue);
 
-    // Act
-    const alarms = real.template.findResources('AWS::CloudWatch::Alarm', {
-      Properties: {
-        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
-      },
-    });
+      // Act
+      const alarms = real.template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: {
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
+        },
+      });
 
-    // Assess
-    expect(resourceProperties(real.template, queueId)).toMatchObject({
-      FifoQueue: true,
-      VisibilityTimeout: 180,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 },
-    });
-    expect(resourceProperties(real.template, deadLetterId)).toMatchObject({
-      FifoQueue: true,
-      MessageRetentionPeriod: 1_209_600,
-    });
-    expect(Object.values(alarms)).toEqual([
-      expect.objectContaining({
-        Properties: expect.objectContaining({
-          MetricName: 'ApproximateNumberOfMessagesVisible',
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
-          AlarmActions: [{ Ref: logicalId(real.stack, real.stack.alarmTopic) }],
+      // Assess
+      expect(resourceProperties(real.template, queueId)).toMatchObject({
+        FifoQueue: true,
+        VisibilityTimeout: 180,
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 },
+      });
+      expect(resourceProperties(real.template, deadLetterId)).toMatchObject({
+        FifoQueue: true,
+        MessageRetentionPeriod: 1_209_600,
+        SqsManagedSseEnabled: true,
+      });
+      expect(Object.values(alarms)).toEqual([
+        expect.objectContaining({
+          Properties: expect.objectContaining({
+            MetricName: 'ApproximateNumberOfMessagesVisible',
+            Threshold: 0,
+            ComparisonOperator: 'GreaterThanThreshold',
+            AlarmActions: [{ Ref: logicalId(real.stack, real.stack.alarmTopic) }],
+          }),
         }),
-      }),
-    ]);
+      ]);
+    },
+  );
+
+  describe('status events from the logistics provider', () => {
+    const queueId = () => logicalId(real.stack, real.stack.queues.get(STATUS_EVENTS)?.queue);
+    const queueArn = () => ({ 'Fn::GetAtt': [queueId(), 'Arn'] });
+    const secretRef = (name: string) => ({ Ref: logicalId(real.stack, real.stack.secrets.get(name)) });
+    const tableId = () => logicalId(real.stack, real.stack.tables.get('orders'));
+    /** Whether a policy resource is, or is built from, the ARN of the resource with logical id `id`. */
+    const refersTo = (resource: unknown, id: string) => JSON.stringify(resource).includes(`"${id}"`);
+
+    it('routes POST /webhooks/logistics, and only it, to logistics-webhook and lets API Gateway invoke it', () => {
+      // Prepare
+      const webhookId = functionId(real.stack, 'logistics-webhook');
+      const integrations = real.template.findResources('AWS::ApiGatewayV2::Integration', {
+        Properties: { IntegrationUri: { 'Fn::GetAtt': [webhookId, 'Arn'] } },
+      });
+
+      // Act
+      const routes = Object.values(real.template.findResources('AWS::ApiGatewayV2::Route')).filter((route) =>
+        Object.keys(integrations).some((id) => refersTo(route.Properties.Target, id)),
+      );
+      const permissions = Object.values(
+        real.template.findResources('AWS::Lambda::Permission', {
+          Properties: { FunctionName: { 'Fn::GetAtt': [webhookId, 'Arn'] } },
+        }),
+      );
+
+      // Assess
+      expect(Object.values(integrations)).toEqual([
+        expect.objectContaining({
+          Properties: expect.objectContaining({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' }),
+        }),
+      ]);
+      expect(routes.map((route) => route.Properties.RouteKey)).toEqual(['POST /webhooks/logistics']);
+      expect(permissions).toEqual([
+        expect.objectContaining({
+          Properties: expect.objectContaining({
+            Action: 'lambda:InvokeFunction',
+            Principal: 'apigateway.amazonaws.com',
+          }),
+        }),
+      ]);
+      expect(JSON.stringify(permissions[0]?.Properties.SourceArn)).toContain('/*/*/webhooks/logistics"');
+    });
+
+    it('hands logistics-webhook the status-events.fifo URL and the logistics secret ARN, never a value or the table', () => {
+      // Prepare
+      const webhookId = functionId(real.stack, 'logistics-webhook');
+
+      // Act
+      const properties = resourceProperties(real.template, webhookId);
+
+      // Assess
+      expect(properties.Environment).toEqual({
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'order-backbone',
+          STATUS_EVENTS_QUEUE_URL: { Ref: queueId() },
+          LOGISTICS_WEBHOOK_SECRET_ARN: secretRef(LOGISTICS_WEBHOOK_SECRET),
+        },
+      });
+    });
+
+    it('lets logistics-webhook send only to status-events.fifo and read only the logistics webhook secret', () => {
+      // Prepare
+      const allowed = [queueArn(), secretRef(LOGISTICS_WEBHOOK_SECRET)];
+
+      // Act
+      const statements = statementsOfFunctionRole(real, 'logistics-webhook');
+      const actions = actionsOfFunctionRole(real, 'logistics-webhook');
+
+      // Assess
+      expect(statements.map((statement) => statement.Effect)).toEqual(statements.map(() => 'Allow'));
+      expect(statements.flatMap((statement) => asList(statement.Resource))).toEqual(
+        expect.arrayContaining(allowed),
+      );
+      for (const resource of statements.flatMap((statement) => asList(statement.Resource))) {
+        expect(allowed, JSON.stringify(resource)).toContainEqual(resource);
+      }
+      expect(actions.filter((action) => action.startsWith('sqs:')).sort()).toEqual([
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+      ]);
+      expect(resourcesGranted(real, 'logistics-webhook', /^sqs:SendMessage$/)).toEqual([queueArn()]);
+      expect(resourcesGranted(real, 'logistics-webhook', /^secretsmanager:/)).toEqual([
+        secretRef(LOGISTICS_WEBHOOK_SECRET),
+      ]);
+      expect(actions).toContain('secretsmanager:GetSecretValue');
+      expect(actions.filter((action) => !/^(sqs|secretsmanager):/.test(action))).toEqual([]);
+      expect(
+        statementsOfFunctionRole(real, 'logistics-webhook').filter(
+          (statement) =>
+            refersTo(statement.Resource, tableId()) ||
+            refersTo(statement.Resource, secretRef(PAYMENT_WEBHOOK_SECRET).Ref),
+        ),
+      ).toEqual([]);
+    });
+
+    it('feeds status-events-consumer batches of 10 from status-events.fifo, reporting item failures', () => {
+      // Prepare
+      const consumerId = functionId(real.stack, 'status-events-consumer');
+
+      // Act
+      const mappings = Object.values(
+        real.template.findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { FunctionName: { Ref: consumerId } },
+        }),
+      );
+      const fromQueue = Object.values(
+        real.template.findResources('AWS::Lambda::EventSourceMapping', {
+          Properties: { EventSourceArn: queueArn() },
+        }),
+      );
+
+      // Assess
+      expect(mappings).toEqual([
+        expect.objectContaining({
+          Properties: expect.objectContaining({
+            EventSourceArn: queueArn(),
+            BatchSize: 10,
+            FunctionResponseTypes: ['ReportBatchItemFailures'],
+          }),
+        }),
+      ]);
+      expect(fromQueue).toEqual(mappings);
+    });
+
+    it('lets status-events-consumer consume only status-events.fifo and read and write the orders table', () => {
+      // Prepare
+      const consume = /^sqs:(ReceiveMessage|DeleteMessage|ChangeMessageVisibility)$/;
+
+      // Act
+      const actions = actionsOfFunctionRole(real, 'status-events-consumer');
+
+      // Assess
+      expect(resourcesGranted(real, 'status-events-consumer', /^sqs:/)).toEqual([queueArn()]);
+      expect(actions.filter((action) => consume.test(action)).sort()).toEqual([
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:ReceiveMessage',
+      ]);
+      expect(actions).not.toContain('sqs:SendMessage');
+      expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
+      for (const resource of resourcesGranted(real, 'status-events-consumer', /^dynamodb:/)) {
+        expect(refersTo(resource, tableId()), JSON.stringify(resource)).toBe(true);
+      }
+      expect(actions.filter((action) => !/^(sqs|dynamodb):/.test(action))).toEqual([]);
+    });
+
+    it('lets only logistics-webhook send to status-events.fifo and only status-events-consumer receive from it', () => {
+      // Prepare
+      const names = appModel.functions.map((fn) => fn.name);
+      const onQueue = (name: string, action: RegExp) =>
+        resourcesGranted(real, name, action).some((resource) => refersTo(resource, queueId()));
+
+      // Act
+      const senders = names.filter((name) => onQueue(name, /^sqs:SendMessage$/));
+      const receivers = names.filter((name) => onQueue(name, /^sqs:(ReceiveMessage|DeleteMessage)$/));
+
+      // Assess
+      expect(senders).toEqual(['logistics-webhook']);
+      expect(receivers).toEqual(['status-events-consumer']);
+    });
   });
 
   it('builds the fulfillment state machine from state-machines/fulfillment.asl.json with every placeholder substituted', () => {
@@ -625,6 +797,8 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       'warehouse-pick': [],
       'transport-ship': [],
       'fulfillment-outcome': [],
+      'logistics-webhook': [{ Ref: secretId(LOGISTICS_WEBHOOK_SECRET) }],
+      'status-events-consumer': [],
     });
     const webhook = resourceProperties(real.template, functionId(real.stack, 'payment-webhook'));
     expect(webhook.Environment).toEqual({

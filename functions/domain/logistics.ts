@@ -1,0 +1,261 @@
+import { z } from 'zod';
+import type { OrderMoves } from './consumer-ports';
+import { ConcurrentModificationError, type FieldIssue, InvalidTransitionError } from './errors';
+import { OrderStatus } from './order-status';
+
+/**
+ * Logistics status tracking: the warehouse and the carrier report OUTBOUND, SHIPPED and DELIVERED after
+ * fulfilment, late, twice and out of order. The statuses form a progression, and an order only ever moves up
+ * it: an event at or below the order's rank is acknowledged and ignored, so duplicates, reordering and a
+ * redrive from the dead-letter queue can never move an order backwards.
+ */
+
+/** The statuses a logistics provider reports. */
+export const LogisticsStatus = {
+  OUTBOUND: OrderStatus.OUTBOUND,
+  SHIPPED: OrderStatus.SHIPPED,
+  DELIVERED: OrderStatus.DELIVERED,
+} as const;
+
+export type LogisticsStatus = (typeof LogisticsStatus)[keyof typeof LogisticsStatus];
+
+export const LOGISTICS_STATUSES: readonly LogisticsStatus[] = Object.values(LogisticsStatus);
+
+/** FULFILLED < OUTBOUND < SHIPPED < DELIVERED: the order of this list is the rank. */
+export const LOGISTICS_PROGRESSION = [
+  OrderStatus.FULFILLED,
+  OrderStatus.OUTBOUND,
+  OrderStatus.SHIPPED,
+  OrderStatus.DELIVERED,
+] as const satisfies readonly OrderStatus[];
+
+/** A status's place in {@link LOGISTICS_PROGRESSION}, or `undefined` for a status outside it. */
+export function progressionRank(status: OrderStatus): number | undefined {
+  const rank = (LOGISTICS_PROGRESSION as readonly OrderStatus[]).indexOf(status);
+  return rank < 0 ? undefined : rank;
+}
+
+/** One report of a logistics provider, as the webhook accepts it and as it travels on `status-events.fifo`. */
+export const statusEventSchema = z.strictObject({
+  /** The provider's id of the report; the queue's deduplication id. SQS allows printable ASCII, at most 128. */
+  eventId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[\x21-\x7e]+$/, 'must be 1 to 128 printable ASCII characters'),
+  orderId: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be an order id (a ULID)'),
+  status: z.enum(LOGISTICS_STATUSES as [LogisticsStatus, ...LogisticsStatus[]]),
+  occurredAt: z.iso.datetime({ offset: true }),
+});
+
+export type StatusEvent = z.output<typeof statusEventSchema>;
+
+/**
+ * What a status event means for an order in `orderStatus`:
+ *
+ * - `apply`: the event is ahead of the order; move it (a skip, such as FULFILLED -> DELIVERED, is fine: a lost
+ *   OUTBOUND report must not strand a SHIPPED order).
+ * - `duplicate`: the order is at the event's status already; acknowledge and ignore.
+ * - `stale`: the order is past the event's status; acknowledge and ignore.
+ * - `notYetFulfilled`: the order is still on its way to FULFILLED (awaiting payment, paid, or being fulfilled).
+ *   The report overtook our own fulfilment; it must wait, not be dropped.
+ * - `cannotApply`: the order is CANCELLED or FULFILLMENT_FAILED, terminal statuses from which no logistics
+ *   status is reachable. Waiting cannot help (the order will never be FULFILLED), and failing would only park
+ *   the report in the dead-letter queue to wake someone for an order that was refunded anyway; so the consumer
+ *   acknowledges it and logs a warning, which is where a carrier reporting a cancelled order shows up.
+ */
+export type StatusDecision = 'apply' | 'duplicate' | 'stale' | 'notYetFulfilled' | 'cannotApply';
+
+const CLOSED: readonly OrderStatus[] = [OrderStatus.CANCELLED, OrderStatus.FULFILLMENT_FAILED];
+
+/** Decides what an event reporting `eventStatus` does to an order in `orderStatus`; pure, total. */
+export function decideStatusEvent(orderStatus: OrderStatus, eventStatus: LogisticsStatus): StatusDecision {
+  const orderRank = progressionRank(orderStatus);
+  if (orderRank === undefined) {
+    return CLOSED.includes(orderStatus) ? 'cannotApply' : 'notYetFulfilled';
+  }
+  // Every logistics status is in the progression, so its rank is defined.
+  const eventRank = progressionRank(eventStatus) ?? 0;
+  if (orderRank < eventRank) return 'apply';
+  return orderRank === eventRank ? 'duplicate' : 'stale';
+}
+
+/** Stable codes of the status consumer's own failures. */
+export const LogisticsErrorCode = {
+  /** The message body is not a status event: a poison message. */
+  INVALID_STATUS_EVENT: 'INVALID_STATUS_EVENT',
+  /** The order has not reached FULFILLED yet; the event is retried later. */
+  ORDER_NOT_YET_FULFILLED: 'ORDER_NOT_YET_FULFILLED',
+  /** The order changed under every one of our attempts to move it; the event is retried later. */
+  STATUS_ORDER_KEEPS_CHANGING: 'STATUS_ORDER_KEEPS_CHANGING',
+} as const;
+
+export type LogisticsErrorCode = (typeof LogisticsErrorCode)[keyof typeof LogisticsErrorCode];
+
+export abstract class LogisticsError extends Error {
+  public abstract readonly code: LogisticsErrorCode;
+  /** Whether a later delivery of the same message may succeed. */
+  public abstract readonly retryable: boolean;
+}
+
+/**
+ * A message that is not a status event. Retrying cannot fix it, but it is failed rather than dropped: after
+ * `maxReceiveCount` receives the queue moves it to its dead-letter queue, which alarms and keeps the evidence.
+ */
+export class InvalidStatusEventError extends LogisticsError {
+  public override readonly name = 'InvalidStatusEventError';
+  public readonly code = LogisticsErrorCode.INVALID_STATUS_EVENT;
+  public readonly retryable = false;
+
+  public constructor(public readonly issues: readonly FieldIssue[]) {
+    super(
+      `not a status event: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`,
+    );
+  }
+}
+
+/**
+ * The report is ahead of our own fulfilment (the carrier scanned the parcel before the saga recorded
+ * FULFILLED). Failing the message brings it back after the visibility timeout; in a FIFO group it also holds
+ * the order's later reports behind it, which keeps them in order.
+ */
+export class OrderNotYetFulfilledError extends LogisticsError {
+  public override readonly name = 'OrderNotYetFulfilledError';
+  public readonly code = LogisticsErrorCode.ORDER_NOT_YET_FULFILLED;
+  public readonly retryable = true;
+
+  public constructor(
+    public readonly orderId: string,
+    public readonly status: OrderStatus,
+    public readonly eventStatus: LogisticsStatus,
+  ) {
+    super(`order ${orderId} is ${status}, not yet FULFILLED: ${eventStatus} is applied once it is`);
+  }
+}
+
+/** Every attempt to move the order lost a race; the message is retried when the order has settled. */
+export class StatusOrderKeepsChangingError extends LogisticsError {
+  public override readonly name = 'StatusOrderKeepsChangingError';
+  public readonly code = LogisticsErrorCode.STATUS_ORDER_KEEPS_CHANGING;
+  public readonly retryable = true;
+
+  public constructor(
+    public readonly orderId: string,
+    attempts: number,
+    options?: ErrorOptions,
+  ) {
+    super(`order ${orderId} changed under each of ${attempts} attempts to apply a logistics status`, options);
+  }
+}
+
+/**
+ * Parses a queue message body into a status event.
+ *
+ * @throws {@link InvalidStatusEventError} when the body is not JSON or not a valid status event
+ */
+export function decodeStatusEvent(body: string): StatusEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new InvalidStatusEventError([{ path: '', message: 'the body is not JSON' }]);
+  }
+  const parsed = statusEventSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidStatusEventError(
+      parsed.error.issues.map((issue) => ({ path: issue.path.join('/'), message: issue.message })),
+    );
+  }
+  return parsed.data;
+}
+
+/** Where accepted status events go to be applied in order per order (`status-events.fifo` in AWS). */
+export interface StatusEventSender {
+  send(event: StatusEvent): Promise<void>;
+}
+
+/** What applying one event did; every kind is a success (the message may be deleted). */
+export type StatusEventOutcome =
+  | {
+      readonly kind: 'applied';
+      readonly orderId: string;
+      readonly to: LogisticsStatus;
+      /** The order's version after the move: its timeline entry is `TRANSITION#<version>`. */
+      readonly version: number;
+    }
+  /** A duplicate or a stale report: the order is at or past the event's status. */
+  | {
+      readonly kind: 'ignored';
+      readonly orderId: string;
+      readonly reason: 'duplicate' | 'stale';
+      readonly status: OrderStatus;
+    }
+  /** The order is CANCELLED or FULFILLMENT_FAILED: the report can never apply (see {@link StatusDecision}). */
+  | { readonly kind: 'cannotApply'; readonly orderId: string; readonly status: OrderStatus };
+
+export interface StatusTrackerDependencies {
+  readonly orders: OrderMoves;
+  /** Reads and moves tried before giving up on an order that keeps changing (default 3). */
+  readonly maxMoveAttempts?: number;
+}
+
+const DEFAULT_MAX_MOVE_ATTEMPTS = 3;
+
+/** The timeline entry's reason for an applied report: which report, and when it happened at the provider. */
+export function statusMoveReason(event: StatusEvent): string {
+  return `logistics ${event.eventId} at ${event.occurredAt}`;
+}
+
+/**
+ * Applies logistics status events to orders. Each decision is made from the order's current, committed state,
+ * and each move is `OrderService.moveOrder`: a conditional write on the status and version just read, which
+ * also writes the timeline entry. Of two concurrent consumers, one commits and the other re-reads and decides
+ * again, so however events are duplicated, reordered or redriven, an order's timeline only climbs.
+ */
+export class StatusTracker {
+  private readonly maxMoveAttempts: number;
+
+  public constructor(private readonly dependencies: StatusTrackerDependencies) {
+    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? DEFAULT_MAX_MOVE_ATTEMPTS;
+  }
+
+  /**
+   * Applies one event. Throws when the event must be delivered again: {@link OrderNotYetFulfilledError},
+   * {@link StatusOrderKeepsChangingError}, `OrderNotFoundError` (a report for an order we do not know is kept
+   * by retries and then the dead-letter queue, not dropped) and infrastructure failures.
+   */
+  public async apply(event: StatusEvent): Promise<StatusEventOutcome> {
+    const { orderId } = event;
+    for (let attempt = 1; ; attempt += 1) {
+      const { order } = await this.dependencies.orders.getOrder(orderId);
+      const decision = decideStatusEvent(order.status, event.status);
+      switch (decision) {
+        case 'duplicate':
+        case 'stale':
+          return { kind: 'ignored', orderId, reason: decision, status: order.status };
+        case 'cannotApply':
+          return { kind: 'cannotApply', orderId, status: order.status };
+        case 'notYetFulfilled':
+          throw new OrderNotYetFulfilledError(orderId, order.status, event.status);
+        case 'apply':
+          try {
+            const moved = await this.dependencies.orders.moveOrder(
+              orderId,
+              event.status,
+              statusMoveReason(event),
+            );
+            return { kind: 'applied', orderId, to: event.status, version: moved.version };
+          } catch (error) {
+            // Another consumer (a redrive, a concurrent delivery) moved the order between our read and our
+            // write: read it again and decide on what is there now.
+            if (!(error instanceof ConcurrentModificationError || error instanceof InvalidTransitionError)) {
+              throw error;
+            }
+            if (attempt >= this.maxMoveAttempts) {
+              throw new StatusOrderKeepsChangingError(orderId, attempt, { cause: error });
+            }
+          }
+      }
+    }
+  }
+}

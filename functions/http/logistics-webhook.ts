@@ -1,0 +1,43 @@
+import { logisticsWebhookSecret, statusEventSender } from '../composition/logistics';
+import { logger } from '../composition-root';
+import { ValidationError } from '../domain/errors';
+import { verifySignature } from '../domain/webhook-signature';
+import { MalformedJsonError } from './errors';
+import { httpHandler } from './http-handler';
+import { jsonResponse } from './order-representation';
+import { header, issuesOf, rawBody } from './request';
+import { logisticsEventBody } from './schemas';
+
+/**
+ * `POST /webhooks/logistics`: the warehouse's and the carrier's status reports (OUTBOUND, SHIPPED, DELIVERED).
+ * The size (413) and the `Logistics-Signature` (Stripe's scheme, its own secret; 401) are checked against the
+ * exact bytes received before anything else is read; then the JSON (400 MALFORMED_JSON) and its shape (400
+ * VALIDATION_FAILED). A valid report is only queued on `status-events.fifo` (group = order id, deduplication
+ * id = event id) and answered 202: the status consumer applies it in order per order, forward only. Nothing
+ * is queued on any rejection.
+ */
+export const handler = httpHandler(async (event) => {
+  const body = rawBody(event);
+  verifySignature({
+    header: header(event, 'logistics-signature'),
+    headerName: 'Logistics-Signature',
+    rawBody: body,
+    secret: await logisticsWebhookSecret(),
+    now: new Date(),
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    throw new MalformedJsonError({ cause: error });
+  }
+  const result = logisticsEventBody.safeParse(parsed);
+  if (!result.success) {
+    throw new ValidationError(issuesOf(result.error));
+  }
+  const statusEvent = result.data;
+  logger.appendKeys({ orderId: statusEvent.orderId });
+  await statusEventSender().send(statusEvent);
+  logger.info('status event accepted', { eventId: statusEvent.eventId, status: statusEvent.status });
+  return jsonResponse(202, { accepted: true, eventId: statusEvent.eventId });
+});
