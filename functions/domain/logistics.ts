@@ -81,7 +81,7 @@ export function decideStatusEvent(orderStatus: OrderStatus, eventStatus: Logisti
 }
 
 /** Stable codes of the status consumer's own failures. */
-export const LogisticsErrorCode = {
+export const StatusTrackingErrorCode = {
   /** The message body is not a status event: a poison message. */
   INVALID_STATUS_EVENT: 'INVALID_STATUS_EVENT',
   /** The order has not reached FULFILLED yet; the event is retried later. */
@@ -90,10 +90,10 @@ export const LogisticsErrorCode = {
   STATUS_ORDER_KEEPS_CHANGING: 'STATUS_ORDER_KEEPS_CHANGING',
 } as const;
 
-export type LogisticsErrorCode = (typeof LogisticsErrorCode)[keyof typeof LogisticsErrorCode];
+export type StatusTrackingErrorCode = (typeof StatusTrackingErrorCode)[keyof typeof StatusTrackingErrorCode];
 
-export abstract class LogisticsError extends Error {
-  public abstract readonly code: LogisticsErrorCode;
+export abstract class StatusTrackingError extends Error {
+  public abstract readonly code: StatusTrackingErrorCode;
   /** Whether a later delivery of the same message may succeed. */
   public abstract readonly retryable: boolean;
 }
@@ -102,9 +102,9 @@ export abstract class LogisticsError extends Error {
  * A message that is not a status event. Retrying cannot fix it, but it is failed rather than dropped: after
  * `maxReceiveCount` receives the queue moves it to its dead-letter queue, which alarms and keeps the evidence.
  */
-export class InvalidStatusEventError extends LogisticsError {
+export class InvalidStatusEventError extends StatusTrackingError {
   public override readonly name = 'InvalidStatusEventError';
-  public readonly code = LogisticsErrorCode.INVALID_STATUS_EVENT;
+  public readonly code = StatusTrackingErrorCode.INVALID_STATUS_EVENT;
   public readonly retryable = false;
 
   public constructor(public readonly issues: readonly FieldIssue[]) {
@@ -119,9 +119,9 @@ export class InvalidStatusEventError extends LogisticsError {
  * FULFILLED). Failing the message brings it back after the visibility timeout; in a FIFO group it also holds
  * the order's later reports behind it, which keeps them in order.
  */
-export class OrderNotYetFulfilledError extends LogisticsError {
+export class OrderNotYetFulfilledError extends StatusTrackingError {
   public override readonly name = 'OrderNotYetFulfilledError';
-  public readonly code = LogisticsErrorCode.ORDER_NOT_YET_FULFILLED;
+  public readonly code = StatusTrackingErrorCode.ORDER_NOT_YET_FULFILLED;
   public readonly retryable = true;
 
   public constructor(
@@ -134,9 +134,9 @@ export class OrderNotYetFulfilledError extends LogisticsError {
 }
 
 /** Every attempt to move the order lost a race; the message is retried when the order has settled. */
-export class StatusOrderKeepsChangingError extends LogisticsError {
+export class StatusOrderKeepsChangingError extends StatusTrackingError {
   public override readonly name = 'StatusOrderKeepsChangingError';
-  public readonly code = LogisticsErrorCode.STATUS_ORDER_KEEPS_CHANGING;
+  public readonly code = StatusTrackingErrorCode.STATUS_ORDER_KEEPS_CHANGING;
   public readonly retryable = true;
 
   public constructor(
