@@ -1,11 +1,8 @@
 import { logisticsWebhookSecret, statusEventSender } from '../composition/logistics';
 import { logger } from '../composition-root';
-import { ValidationError } from '../domain/errors';
-import { verifySignature } from '../domain/webhook-signature';
-import { MalformedJsonError } from './errors';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
-import { header, issuesOf, rawBody } from './request';
+import { parseSignedJsonBody } from './request';
 import { logisticsEventBody } from './schemas';
 
 /**
@@ -17,25 +14,12 @@ import { logisticsEventBody } from './schemas';
  * is queued on any rejection.
  */
 export const handler = httpHandler(async (event) => {
-  const body = rawBody(event);
-  verifySignature({
-    header: header(event, 'logistics-signature'),
+  const statusEvent = parseSignedJsonBody(event, {
     headerName: 'Logistics-Signature',
-    rawBody: body,
     secret: await logisticsWebhookSecret(),
+    schema: logisticsEventBody,
     now: new Date(),
   });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch (error) {
-    throw new MalformedJsonError({ cause: error });
-  }
-  const result = logisticsEventBody.safeParse(parsed);
-  if (!result.success) {
-    throw new ValidationError(issuesOf(result.error));
-  }
-  const statusEvent = result.data;
   logger.appendKeys({ orderId: statusEvent.orderId });
   await statusEventSender().send(statusEvent);
   logger.info('status event accepted', { eventId: statusEvent.eventId, status: statusEvent.status });

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
 import { type FieldIssue, OrderNotFoundError, ValidationError } from '../domain/errors';
+import { verifySignature } from '../domain/webhook-signature';
 import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -69,6 +70,41 @@ export function parseJsonBody<Schema extends z.ZodType>(
     throw new MalformedJsonError({ cause: error });
   }
   const result = schema.safeParse(parsed);
+  if (!result.success) {
+    throw new ValidationError(issuesOf(result.error));
+  }
+  return result.data;
+}
+
+/**
+ * The body of a signed webhook: the signature in `headerName` is checked against the exact bytes received
+ * before anything else is read (401, nothing written), then the JSON (400 MALFORMED_JSON) and its shape (400
+ * VALIDATION_FAILED).
+ */
+export function parseSignedJsonBody<Schema extends z.ZodType>(
+  event: APIGatewayProxyEventV2,
+  options: {
+    readonly headerName: string;
+    readonly secret: string;
+    readonly schema: Schema;
+    readonly now: Date;
+  },
+): z.output<Schema> {
+  const body = rawBody(event);
+  verifySignature({
+    header: header(event, options.headerName),
+    headerName: options.headerName,
+    rawBody: body,
+    secret: options.secret,
+    now: options.now,
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (error) {
+    throw new MalformedJsonError({ cause: error });
+  }
+  const result = options.schema.safeParse(parsed);
   if (!result.success) {
     throw new ValidationError(issuesOf(result.error));
   }

@@ -1,0 +1,73 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { logger } from '../composition-root';
+import type { FieldIssue } from '../domain/errors';
+
+/** Where a record stands in its life on the queue, for every log line about it. */
+export function recordKeys(record: SQSRecord): Record<string, string | undefined> {
+  return {
+    messageId: record.messageId,
+    messageGroupId: record.attributes.MessageGroupId,
+    receiveCount: record.attributes.ApproximateReceiveCount,
+  };
+}
+
+/** An error that says a message can never be read: its body is not what the queue carries. */
+interface PoisonError extends Error {
+  readonly code: string;
+  readonly issues: readonly FieldIssue[];
+}
+
+/**
+ * Decodes a record's body; a body that is not a valid message is poison: logged with its message id, group,
+ * receive count and issues, and rethrown so it is failed like any failure. After the queue's maxReceiveCount
+ * receives its redrive policy moves it to the dead-letter queue (which alarms), and its group flows again.
+ */
+export function decodeOrPoison<T>(
+  record: SQSRecord,
+  decode: (body: string) => T,
+  isPoison: (error: unknown) => error is PoisonError,
+  kind: string,
+): T {
+  try {
+    return decode(record.body);
+  } catch (error) {
+    if (isPoison(error)) {
+      logger.error(`poison message: not ${kind}; failing it until the queue moves it to its DLQ`, {
+        ...recordKeys(record),
+        code: error.code,
+        issues: error.issues,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * A Lambda handler for a FIFO queue whose message groups are orders: Powertools' `SqsFifoPartialProcessorAsync`
+ * with `skipGroupOnError`, so after the first failure in a group the rest of that group in the batch is reported
+ * failed unprocessed (one order's messages are never applied out of order) while other groups go on. The
+ * full-batch-failure exception is off: an all-failed batch is answered with its item failures too, which
+ * Lambda treats like a thrown error but keeps the answer explicit.
+ */
+export function fifoQueueHandler(handleRecord: (record: SQSRecord) => Promise<void>) {
+  // One processor per execution environment, as Powertools intends; it is reset at the start of every batch.
+  const processor = new SqsFifoPartialProcessorAsync();
+  const consume = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const response = await processPartialResponse(event, handleRecord, processor, {
+      context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    });
+    if (response.batchItemFailures.length > 0) {
+      logger.warn('messages reported failed; they return after the visibility timeout', {
+        failed: response.batchItemFailures.map((failure) => failure.itemIdentifier),
+        batchSize: event.Records.length,
+      });
+    }
+    return response;
+  };
+  return middy(consume).use(injectLambdaContext(logger, { resetKeys: true }));
+}
