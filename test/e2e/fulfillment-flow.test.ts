@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
+import { eventually } from '../support/eventually';
 
 /**
  * The whole chain on the local system: provider callback -> order PAID -> stream -> outbox relay ->
@@ -40,16 +41,6 @@ afterAll(async () => {
   sqs?.destroy();
   await system?.stop();
 });
-
-async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function getJson<T>(path: string): Promise<T> {
   return (await (await fetch(`${system.url}${path}`)).json()) as T;

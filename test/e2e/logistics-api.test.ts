@@ -6,6 +6,7 @@ import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { appModel } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
+import { eventually } from '../support/eventually';
 
 /**
  * Logistics status tracking over real HTTP on one local system: signed reports to `POST /webhooks/logistics`,
@@ -71,16 +72,6 @@ function secret(): string {
   const value = system.secrets[SECRET_NAME];
   if (value === undefined) throw new Error(`the local system has no ${SECRET_NAME}`);
   return value;
-}
-
-async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 async function order(orderId: string): Promise<OrderView> {

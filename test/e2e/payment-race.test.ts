@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionInvocationError } from '../../lib/local/invoker';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { eventually } from '../support/eventually';
 
 /**
  * The payment window's central race, on the whole local system: for every order a payment callback and the
@@ -49,16 +50,6 @@ async function inBatches<T, R>(
     results.push(...(await Promise.all(items.slice(start, start + size).map(action))));
   }
   return results;
-}
-
-async function until<T>(read: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('the system did not settle in time');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 /** A timer firing that arrives a few milliseconds before its deadline is retried, as Scheduler would. */
@@ -116,15 +107,19 @@ describe('payment callback against payment timeout', () => {
     });
     await Promise.all(races);
 
-    const settled = await until(async () => {
-      const views = await inBatches(orders, 50, (order) => json<OrderView>(`/orders/${order.orderId}`));
-      const open = views.filter(
-        (view) =>
-          view.status === 'PENDING_PAYMENT' ||
-          view.payments.some((payment) => payment.status === 'REFUND_PENDING'),
-      );
-      return open.length === 0 ? views : undefined;
-    }, 90_000);
+    const settled = await eventually(
+      async () => {
+        const views = await inBatches(orders, 50, (order) => json<OrderView>(`/orders/${order.orderId}`));
+        const open = views.filter(
+          (view) =>
+            view.status === 'PENDING_PAYMENT' ||
+            view.payments.some((payment) => payment.status === 'REFUND_PENDING'),
+        );
+        return open.length === 0 ? views : undefined;
+      },
+      90_000,
+      250,
+    );
     const refunds = provider.refunds();
     const elapsedSeconds = (Date.now() - startedAt) / 1000;
 

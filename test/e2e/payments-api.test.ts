@@ -10,6 +10,7 @@ import type { FakePaymentProvider, FakeRefund } from '../../lib/local/payment-pr
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import type { LocalSchedulerSnapshot } from '../../lib/local/scheduler';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
+import { eventually } from '../support/eventually';
 
 /**
  * The payment window over real HTTP: prepay, signed provider webhooks, refunds of money an order cannot keep,
@@ -184,17 +185,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([short?.stop(), long?.stop()]);
 });
-
-/** Polls `read` until it returns a value, or fails after `timeoutMs`. */
-async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Checks `check` repeatedly until `until` (epoch ms); the first failure throws. Returns how often it held. */
 async function holdsUntil(until: number, check: () => Promise<void>): Promise<number> {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { wiringModel } from '../fixtures/runtime/model';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
+import { eventually } from '../support/eventually';
 
 let system: LocalSystem;
 let table: DynamoDBDocumentClient;
@@ -32,16 +33,6 @@ afterAll(async () => {
   sqs?.destroy();
   await system?.stop();
 });
-
-async function eventually<T>(read: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function recorded(PK: string) {
   return async () =>

@@ -17,6 +17,7 @@ import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../lib/local/ports';
 import { type LocalScheduler, sqsDeadLetterSender, startLocalScheduler } from '../../lib/local/scheduler';
+import { eventually } from '../support/eventually';
 import { RecordingInvoker } from '../support/local-functions';
 
 const REGION = 'us-east-1';
@@ -33,16 +34,6 @@ class PaymentProviderDown extends Error {
 function nextSecond(): { expression: string; at: number } {
   const at = Math.ceil((Date.now() + 1000) / 1000) * 1000;
   return { expression: `at(${new Date(at).toISOString().slice(0, 19)})`, at };
-}
-
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -138,7 +129,7 @@ describe('local EventBridge Scheduler endpoint', () => {
     );
 
     // Act
-    const first = await until(() => invoker.callsOf('notify')[0]);
+    const first = await eventually(() => invoker.callsOf('notify')[0]);
     await pause(400);
     const deleted = await outcome(client.send(new GetScheduleCommand({ Name: 'reminder' })));
     const disabled = await client.send(new GetScheduleCommand({ Name: 'reminder-off' }));
@@ -175,7 +166,7 @@ describe('local EventBridge Scheduler endpoint', () => {
     );
 
     // Act
-    const message = await until<Message>(async () => {
+    const message = await eventually<Message>(async () => {
       const received = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: dlq.queueUrl,
@@ -227,7 +218,7 @@ describe('local EventBridge Scheduler endpoint', () => {
     );
 
     // Act
-    const [first, second] = await until(() => {
+    const [first, second] = await eventually(() => {
       const calls = invoker.callsOf('sweeper');
       return calls.length >= 2 ? calls : undefined;
     }, 3000);

@@ -13,6 +13,7 @@ import {
   startFakePaymentProvider,
 } from '../../lib/local/payment-provider';
 import { findFreePort } from '../../lib/local/ports';
+import { eventually } from '../support/eventually';
 
 const API_KEY = 'sk_test_local';
 const WEBHOOK_SECRET = 'whsec_local';
@@ -72,17 +73,6 @@ async function startReceiver(): Promise<Receiver> {
         server.closeAllConnections();
       }),
   };
-}
-
-/** Polls `probe` until it returns a value, failing after a bounded deadline rather than sleeping blindly. */
-async function eventually<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function parsedBody(webhook: ReceivedWebhook): { id: string; type: string; data: Record<string, unknown> } {

@@ -1,4 +1,5 @@
 import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
+import { eventually } from './eventually';
 
 /**
  * Stand-ins for the worker-thread function host in tests of the local AWS stand-ins, which need only something
@@ -57,16 +58,10 @@ export function invokerFor<E>(
   };
 }
 
-/** Polls `condition` every 25 ms until it holds; throws once `timeoutMs` has passed without it. */
+/** Polls `condition` until it holds; throws once `timeoutMs` has passed without it. */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await eventually(async () => ((await condition()) ? true : undefined), timeoutMs);
 }
