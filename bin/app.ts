@@ -25,11 +25,22 @@ function workflowTypeFromContext(app: App): StateMachineType {
   return value === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD;
 }
 
+/** `-c alarmEmail=oncall@example.com` subscribes that address to the alarm topic. */
+function alarmEmailFromContext(app: App): string | undefined {
+  const value: unknown = app.node.tryGetContext('alarmEmail');
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(value)) {
+    throw new Error(`context alarmEmail must be an email address, not ${String(value)}`);
+  }
+  return value;
+}
+
 const app = new App();
 const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
 new OrderBackboneStack(app, 'OrderBackbone', {
   model: withMaxReceiveCount(appModel, maxReceiveCount === undefined ? undefined : Number(maxReceiveCount)),
   settings: settingsFromContext(app),
   workflowType: workflowTypeFromContext(app),
+  alarmEmail: alarmEmailFromContext(app),
 });
 app.synth();

@@ -22,6 +22,8 @@ import { ModelStateMachine } from './constructs/model-state-machine';
 import { ModelTable } from './constructs/model-table';
 import { ModelTimer } from './constructs/model-timer';
 import { pascalCase, secretArnVariable } from './constructs/naming';
+import { Operations } from './constructs/operations';
+import { Runbook } from './constructs/runbooks';
 import {
   type AppModel,
   type EnvironmentValue,
@@ -83,6 +85,11 @@ export interface OrderBackboneStackProps extends StackProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * An email address subscribed to the alarm topic (`-c alarmEmail=...`); AWS mails it a confirmation link first.
+   * @default - none: subscribe the on-call channel to the `AlarmTopicArn` output
+   */
+  readonly alarmEmail?: string;
 }
 
 /**
@@ -92,7 +99,8 @@ export interface OrderBackboneStackProps extends StackProps {
  * grants its `access` declares, one Step Functions state machine per declared ASL file, one schedule group (with its
  * Scheduler role and alarmed dead-letter queue, see {@link ModelTimer}) per declared timer, and one Secrets
  * Manager secret per declared secret, and one EventBridge bus, under its declared name, per declared event bus.
- * Every state machine alarms on failed, timed-out and aborted executions (see {@link ModelStateMachine}).
+ * Every state machine alarms on failed, timed-out and aborted executions (see {@link ModelStateMachine}), and
+ * {@link Operations} adds the remaining alarms (functions, timers, business metrics, API) and one dashboard.
  *
  * The model is checked first (see `assertDeployableModel`): an SQS visibility timeout shorter than six times
  * the timeout of a function it triggers, or a reference to something undeclared, fails synth.
@@ -109,8 +117,10 @@ export class OrderBackboneStack extends Stack {
   public readonly secrets: ReadonlyMap<string, secretsmanager.Secret>;
   public readonly eventBuses: ReadonlyMap<string, events.EventBus>;
   public readonly httpApi: ModelHttpApi;
-  /** Receives every dead-letter and state machine execution alarm; subscribe the on-call channel to it. */
+  /** Receives every alarm and its return to OK (see {@link Operations}); subscribe the on-call channel to it. */
   public readonly alarmTopic: sns.Topic;
+  /** The alarms and the dashboard, built from everything above. */
+  public readonly operations: Operations;
 
   private readonly settings: Readonly<Record<string, string>>;
   private readonly rootDir: string;
@@ -215,6 +225,18 @@ export class OrderBackboneStack extends Stack {
     );
     this.wireStateMachineEnvironment(model, stateMachines);
     this.addOutputs();
+
+    // Last, because it alarms on and charts everything built above.
+    this.operations = new Operations(this, 'Operations', {
+      alarmTopic: this.alarmTopic,
+      serviceName: props.serviceName ?? 'order-backbone',
+      functions: this.functions,
+      httpApi: this.httpApi.api,
+      stateMachines: this.stateMachines,
+      timers: this.timers,
+      alarmEmail: props.alarmEmail,
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
   }
 
   private createFunction(declaration: FunctionDeclaration, serviceName: string): ModelFunction {
@@ -316,6 +338,7 @@ export class OrderBackboneStack extends Stack {
         // Records that exhaust their retries would otherwise be dropped without a trace.
         const failures = new DeadLetterQueue(construct, `StreamFailures${index}`, {
           alarmTopic: this.alarmTopic,
+          runbook: Runbook.streamFailures,
         });
         fn.addEventSource(
           new eventSources.DynamoEventSource(this.table(trigger.table), {

@@ -4,6 +4,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueDeclaration } from '../model';
 import { DeadLetterQueue } from './dead-letter-queue';
+import { Runbook } from './runbooks';
 
 export interface ModelQueueProps {
   /** The queue as `lib/model.ts` declares it: FIFO or not, visibility timeout, receives before dead-lettering. */
@@ -31,6 +32,7 @@ export class ModelQueue extends Construct {
     this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetter', {
       fifo: declaration.fifo,
       alarmTopic: props.alarmTopic,
+      runbook: Runbook.queueDeadLetter,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       fifo: declaration.fifo ? true : undefined,

@@ -2,14 +2,15 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { StateMachineDeclaration } from '../model';
+import { notifyOnAlarmAndOk } from './alarm-actions';
 import { functionArnKeysIn, functionArnSubstitutionKey } from './asl-substitutions';
+import { Runbook, runbookLink } from './runbooks';
 
 export interface ModelStateMachineProps {
   /** The state machine as `lib/model.ts` declares it: its name and ASL file. */
@@ -25,7 +26,8 @@ export interface ModelStateMachineProps {
    */
   readonly stateMachineType?: sfn.StateMachineType;
   /**
-   * Where the execution alarms report; the alarms exist either way, so they show on the console.
+   * Where the execution alarms report, and their return to OK; the alarms exist either way, so they show on the
+   * console.
    * @default - no alarm action
    */
   readonly alarmTopic?: sns.ITopic;
@@ -140,14 +142,14 @@ export class ModelStateMachine extends Construct {
     const alarm = metric.createAlarm(this, metricName, {
       alarmDescription:
         `${metricName} of state machine ${this.node.path}: find the execution with \`npm run ops -- sagas ` +
-        'stuck`, fix the cause, then `sagas redrive` it.',
+        `stuck\`, fix the cause, then \`sagas redrive\` it. Runbook: ${runbookLink(Runbook.sagaExecutions)}`,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       // No executions, no data points: that is not a failure.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (alarmTopic !== undefined) alarm.addAlarmAction(new cloudwatchActions.SnsAction(alarmTopic));
+    notifyOnAlarmAndOk(alarm, alarmTopic);
     return alarm;
   }
 }

@@ -7,6 +7,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { TimerDeclaration, TimerPart } from '../model';
 import { DeadLetterQueue } from './dead-letter-queue';
+import { Runbook } from './runbooks';
 
 const SCHEDULER_SERVICE = 'scheduler.amazonaws.com';
 
@@ -61,7 +62,10 @@ export class ModelTimer extends Construct {
       scheduleGroupName: declaration.name,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetter', { alarmTopic: props.alarmTopic });
+    this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetter', {
+      alarmTopic: props.alarmTopic,
+      runbook: Runbook.timerDeadLetter,
+    });
     this.role = new iam.Role(this, 'SchedulerRole', {
       description: `Assumed by EventBridge Scheduler for schedules in group ${declaration.name}`,
       assumedBy: new iam.ServicePrincipal(SCHEDULER_SERVICE, {

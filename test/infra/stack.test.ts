@@ -519,8 +519,8 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
         expect.objectContaining({
           Properties: expect.objectContaining({
             MetricName: 'ApproximateNumberOfMessagesVisible',
-            Threshold: 0,
-            ComparisonOperator: 'GreaterThanThreshold',
+            Threshold: 1,
+            ComparisonOperator: 'GreaterThanOrEqualToThreshold',
             AlarmActions: [{ Ref: logicalId(real.stack, real.stack.alarmTopic) }],
           }),
         }),
@@ -879,8 +879,8 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
       expect.objectContaining({
         Properties: expect.objectContaining({
           MetricName: 'ApproximateNumberOfMessagesVisible',
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           AlarmActions: [{ Ref: logicalId(fixture.stack, fixture.stack.alarmTopic) }],
         }),
       }),
@@ -1227,8 +1227,8 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
       expect.objectContaining({
         Properties: expect.objectContaining({
           MetricName: 'ApproximateNumberOfMessagesVisible',
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           AlarmActions: [{ Ref: logicalId(fixture.stack, fixture.stack.alarmTopic) }],
         }),
       }),
