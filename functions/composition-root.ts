@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { search } from '@aws-lambda-powertools/logger/correlationId';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -25,15 +26,23 @@ import type { Clock, PaymentProvider, PaymentTimers } from './domain/ports';
  * the same code reaches DynamoDB Local on a laptop and DynamoDB in AWS. Everything is built on first use, so a
  * function only needs the environment of the parts it uses.
  */
-export const logger = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone',
-  correlationIdSearchFn: search,
-});
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone';
+
+export const logger = new Logger({ serviceName, correlationIdSearchFn: search });
 
 export const metrics = new Metrics({
   namespace: 'OrderBackbone',
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone',
+  serviceName,
+  // Its own warnings go through our JSON logger, and only from ERROR up: "no application metrics to publish"
+  // would otherwise be a line on every invocation of a function that had no business outcome to count.
+  logger: logger.createChild({ logLevel: 'ERROR' }),
 });
+
+/**
+ * X-Ray tracing: active only in Lambda with tracing on (Powertools turns itself off outside Lambda, and the
+ * local runtime sets `POWERTOOLS_TRACE_ENABLED=false`), so the same code never looks for a daemon on a laptop.
+ */
+export const tracer = new Tracer({ serviceName });
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -62,7 +71,9 @@ export function onceAsync<T>(build: () => Promise<T>): () => Promise<T> {
   };
 }
 
-export const documentClient = once(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
+export const documentClient = once(() =>
+  DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
+);
 export const ordersConfig = once(() => loadConfig('orders', process.env));
 
 export const orderRepository = once(
@@ -78,7 +89,7 @@ export const orderRepository = once(
 const schedulerTimers = once(() => {
   const config = loadConfig('paymentTimeoutTimer', process.env);
   return new SchedulerPaymentTimers({
-    client: new SchedulerClient({}),
+    client: tracer.captureAWSv3Client(new SchedulerClient({})),
     groupName: config.PAYMENT_TIMEOUT_GROUP_NAME,
     targetArn: config.PAYMENT_TIMEOUT_TARGET_ARN,
     roleArn: config.PAYMENT_TIMEOUT_ROLE_ARN,
@@ -165,6 +176,6 @@ export function getPaymentProvider(): PaymentProvider {
   return paymentProvider;
 }
 
-export function sweeperBudget(): number {
-  return loadConfig('sweeper', process.env).SWEEPER_MAX_ORDERS_PER_RUN;
+export function sweeperSettings() {
+  return loadConfig('sweeper', process.env);
 }

@@ -37,6 +37,8 @@ export const configSections = {
   }),
   sweeper: z.object({
     SWEEPER_MAX_ORDERS_PER_RUN: positiveInteger.default(500),
+    /** A refund still REFUND_PENDING after this long is counted as stuck (`RefundsStuckPending`, alarmed). */
+    REFUND_STUCK_AFTER_SECONDS: positiveInteger.default(3600),
   }),
 } as const;
 

@@ -179,6 +179,18 @@ export const PENDING_PAYMENT_INDEX = {
   sortKey: 'pendingDeadline',
 } as const;
 
+/**
+ * The sparse, write-sharded index of payments owing a refund: only REFUND_PENDING payments carry its keys
+ * (`refundShard` = `REFUND#<0..n-1>`, `refundPendingSince` = `<time it became REFUND_PENDING>#<orderId>#<paymentId>`),
+ * written and dropped by the same conditional writes that move the payment, so the sweeper counts refunds
+ * stuck longer than `REFUND_STUCK_AFTER_SECONDS` without a scan.
+ */
+export const REFUND_PENDING_INDEX = {
+  name: 'refund-pending-by-time',
+  partitionKey: 'refundShard',
+  sortKey: 'refundPendingSince',
+} as const;
+
 const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const satisfies Record<
   string,
   EnvironmentValue
@@ -208,7 +220,7 @@ export const appModel: AppModel = {
       sortKey: 'SK',
       stream: 'NEW_AND_OLD_IMAGES',
       ttlAttribute: 'expiresAt',
-      indexes: [PENDING_PAYMENT_INDEX],
+      indexes: [PENDING_PAYMENT_INDEX, REFUND_PENDING_INDEX],
     },
   ],
   queues: [
@@ -317,7 +329,11 @@ export const appModel: AppModel = {
       memoryMb: 512,
       timeoutSeconds: 60,
       triggers: [{ type: 'schedule', expression: 'rate(1 minute)' }],
-      environment: { ...ordersTable, SWEEPER_MAX_ORDERS_PER_RUN: { literal: '500' } },
+      environment: {
+        ...ordersTable,
+        SWEEPER_MAX_ORDERS_PER_RUN: { literal: '500' },
+        REFUND_STUCK_AFTER_SECONDS: { setting: 'REFUND_STUCK_AFTER_SECONDS', default: '3600' },
+      },
       access: { tables: [readWriteOrders] },
     },
     {

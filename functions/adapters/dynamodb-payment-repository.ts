@@ -1,4 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
+import { REFUND_PENDING_INDEX } from '../../lib/model';
 import { LeaseNotHeldError } from '../domain/errors';
 import type { Order, OrderTransition } from '../domain/order';
 import type { Payment } from '../domain/payment';
@@ -7,6 +13,7 @@ import type {
   PaymentRepository,
   PaymentWriteOutcome,
   ProviderEventClaim,
+  StuckRefunds,
 } from '../domain/ports';
 import { transitionItems } from './dynamodb-order-repository';
 import {
@@ -15,6 +22,7 @@ import {
   failedCondition,
   keys,
   paymentItem,
+  REFUND_INDEX_SHARDS,
   type TransactItems,
   toEpochSeconds,
   toPayment,
@@ -24,6 +32,8 @@ import {
 export interface DynamoDbPaymentRepositoryOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
+  /** @default the model's refund-pending index */
+  readonly refundPendingIndexName?: string;
 }
 
 type TransactItem = TransactItems[number];
@@ -114,6 +124,45 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
       // The order's conditions failed, or conflicts outlasted their retries: decide again on fresh reads.
       return { kind: 'orderChanged' };
     }
+  }
+
+  public async findRefundsPendingSince(before: Date, sampleSize: number): Promise<StuckRefunds> {
+    const shards = Array.from({ length: REFUND_INDEX_SHARDS }, (_, shard) => shard);
+    const found = await Promise.all(
+      shards.map((shard) => this.refundsPendingInShard(shard, before, sampleSize)),
+    );
+    return {
+      count: found.reduce((total, shard) => total + shard.count, 0),
+      orderIds: found.flatMap((shard) => shard.orderIds).slice(0, sampleSize),
+    };
+  }
+
+  /** Counts every entry of the shard older than `before` (a few small index entries: refunds are rare). */
+  private async refundsPendingInShard(
+    shard: number,
+    before: Date,
+    sampleSize: number,
+  ): Promise<StuckRefunds> {
+    let count = 0;
+    const orderIds: string[] = [];
+    let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      const page = await this.options.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          IndexName: this.options.refundPendingIndexName ?? REFUND_PENDING_INDEX.name,
+          KeyConditionExpression: 'refundShard = :shard AND refundPendingSince < :before',
+          ExpressionAttributeValues: { ':shard': `REFUND#${shard}`, ':before': before.toISOString() },
+          ProjectionExpression: 'orderId',
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      const items = page.Items ?? [];
+      count += items.length;
+      orderIds.push(...items.slice(0, sampleSize - orderIds.length).map((item) => String(item.orderId)));
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+    return { count, orderIds };
   }
 
   /** The payment record, its owner (one order per payment id) and the event claim, in that order. */

@@ -8,7 +8,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Order, OrderItem, OrderTransition } from '../domain/order';
 import { isOrderStatus, type OrderStatus } from '../domain/order-status';
-import { PAYMENT_STATUSES, type Payment, type PaymentStatus, type RefundReason } from '../domain/payment';
+import { PAYMENT_STATUSES, type Payment, PaymentStatus, type RefundReason } from '../domain/payment';
 
 /**
  * The single-table layout, in one place. An order, its timeline, its payments and its payment lease share the
@@ -47,8 +47,28 @@ export const PENDING_INDEX_SHARDS = 8;
 
 /** The sparse index's keys, present only while an order awaits payment. */
 export function pendingIndexAttributes(order: Order): { pendingShard: string; pendingDeadline: string } {
-  const shard = createHash('sha256').update(order.orderId).digest().readUInt8(0) % PENDING_INDEX_SHARDS;
-  return { pendingShard: `PENDING#${shard}`, pendingDeadline: `${order.paymentDeadline}#${order.orderId}` };
+  return {
+    pendingShard: `PENDING#${shardOf(order.orderId)}`,
+    pendingDeadline: `${order.paymentDeadline}#${order.orderId}`,
+  };
+}
+
+/** Shards of the refund-pending index; the same hash of the order id as the pending-payment index. */
+export const REFUND_INDEX_SHARDS = PENDING_INDEX_SHARDS;
+
+function shardOf(orderId: string): number {
+  return createHash('sha256').update(orderId).digest().readUInt8(0) % PENDING_INDEX_SHARDS;
+}
+
+/**
+ * The refund-pending index's keys, present only while a payment owes a refund. Every payment write is a whole
+ * `Put` conditioned on the state it was read in, so the move to REFUNDED drops them with no extra write.
+ */
+export function refundIndexAttributes(payment: Payment): { refundShard: string; refundPendingSince: string } {
+  return {
+    refundShard: `REFUND#${shardOf(payment.orderId)}`,
+    refundPendingSince: `${payment.updatedAt}#${payment.orderId}#${payment.paymentId}`,
+  };
 }
 
 export function toEpochSeconds(date: Date): number {
@@ -120,7 +140,12 @@ export function transitionItem(transition: OrderTransition): Item {
 }
 
 export function paymentItem(payment: Payment): Item {
-  return { ...keys.payment(payment.orderId, payment.paymentId), entityType: ENTITY.payment, ...payment };
+  return {
+    ...keys.payment(payment.orderId, payment.paymentId),
+    entityType: ENTITY.payment,
+    ...payment,
+    ...(payment.status === PaymentStatus.REFUND_PENDING ? refundIndexAttributes(payment) : {}),
+  };
 }
 
 function toStatus(value: unknown): OrderStatus {

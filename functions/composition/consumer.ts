@@ -1,7 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { SfnFulfillmentSagas } from '../adapters/sfn-fulfillment-sagas';
-import { getOrderService, getPaymentProvider, once } from '../composition-root';
+import { getOrderService, getPaymentProvider, once, tracer } from '../composition-root';
 import { ConfigurationError } from '../config';
 import { FulfillmentTrigger } from '../domain/fulfillment-trigger';
 
@@ -27,7 +27,7 @@ export const consumerConfig = once(() => {
   return result.data;
 });
 
-const sfnClient = once(() => new SFNClient({}));
+const sfnClient = once(() => tracer.captureAWSv3Client(new SFNClient({})));
 
 export const getFulfillmentTrigger = once(
   () =>

@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { SqsStatusEventSender } from '../adapters/sqs-status-event-sender';
-import { getOrderService, once, secretValue } from '../composition-root';
+import { getOrderService, once, secretValue, tracer } from '../composition-root';
 import { ConfigurationError } from '../config';
 import { type StatusEventSender, StatusTracker } from '../domain/logistics';
 
@@ -32,7 +32,7 @@ export function logisticsWebhookSecret(): Promise<string> {
 }
 
 /** The webhook's SQS client. Exported so that tests can add middleware to it (fault injection). */
-export const logisticsSqsClient = once(() => new SQSClient({}));
+export const logisticsSqsClient = once(() => tracer.captureAWSv3Client(new SQSClient({})));
 
 export const statusEventSender = once(
   (): StatusEventSender =>

@@ -3,7 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { EventBridgeEventPublisher } from '../adapters/eventbridge-event-publisher';
 import { SqsEventPublisher } from '../adapters/sqs-event-publisher';
-import { once } from '../composition-root';
+import { once, tracer } from '../composition-root';
 import { ConfigurationError } from '../config';
 import type { OrderEventPublisher } from '../domain/event-derivation';
 
@@ -30,10 +30,10 @@ export const outboxConfig = once(() => {
 });
 
 /** The relay's SQS client. Exported so that tests can add middleware to it (fault injection). */
-export const outboxSqsClient = once(() => new SQSClient({}));
+export const outboxSqsClient = once(() => tracer.captureAWSv3Client(new SQSClient({})));
 
 /** The relay's EventBridge client. Exported so that tests can add middleware to it (fault injection). */
-export const outboxEventBridgeClient = once(() => new EventBridgeClient({}));
+export const outboxEventBridgeClient = once(() => tracer.captureAWSv3Client(new EventBridgeClient({})));
 
 /** The order-events FIFO queue, where this system's own consumers read events in order per order. */
 export const orderEventsQueuePublisher = once(

@@ -26,6 +26,7 @@ import type {
   PaymentTimers,
   PaymentWriteOutcome,
   ProviderEventClaim,
+  StuckRefunds,
 } from './ports';
 
 export const ProviderEventType = {
@@ -182,6 +183,15 @@ export class PaymentService {
       }
     });
     return { examined: overdue.length, cancelled, leased };
+  }
+
+  /**
+   * Refunds owed for longer than `stuckAfterSeconds`: the refund worker or the provider's confirmation has
+   * failed them, and an operator must look (the sweeper counts them every run, and they are alarmed).
+   */
+  public async findStuckRefunds(stuckAfterSeconds: number, sampleSize: number): Promise<StuckRefunds> {
+    const before = new Date(this.dependencies.clock.now().getTime() - stuckAfterSeconds * 1000);
+    return await this.dependencies.payments.findRefundsPendingSince(before, sampleSize);
   }
 
   private claimOf(event: ProviderEvent): ProviderEventClaim {

@@ -89,6 +89,12 @@ export type PaymentWriteOutcome =
   /** The order changed since it was read (a timeout or another payment won); decide again. */
   | { readonly kind: 'orderChanged' };
 
+/** Refunds owed for too long: how many, and the order ids of some of them (for the operator's warning). */
+export interface StuckRefunds {
+  readonly count: number;
+  readonly orderIds: readonly string[];
+}
+
 /**
  * Payment records. Every write is one transaction with conditions: the payment record only moves from the
  * status it was read in (or is created if absent), a payment id is recorded for one order only, and the
@@ -123,6 +129,11 @@ export interface PaymentRepository {
     previous: Payment,
     order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
   ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>>;
+  /**
+   * Payments that became REFUND_PENDING before `before` and are still so, read from the sparse refund-pending
+   * index (never a scan): all of them counted, at most `sampleSize` order ids returned.
+   */
+  findRefundsPendingSince(before: Date, sampleSize: number): Promise<StuckRefunds>;
 }
 
 /** The per-order payment timeout timer (an EventBridge Scheduler one-time schedule in AWS). */

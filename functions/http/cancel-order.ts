@@ -1,10 +1,15 @@
-import { getOrderService } from '../composition-root';
+import { getOrderService, logger } from '../composition-root';
+import { BusinessMetric, countMetric } from '../observability';
 import { httpHandler } from './http-handler';
 import { jsonResponse, representOrder } from './order-representation';
 import { orderIdParameter } from './request';
 
 /** `POST /orders/{orderId}/cancel`: only an order still awaiting payment can be cancelled; else 409. */
 export const handler = httpHandler(async (event) => {
-  const order = await getOrderService().cancelOrder(orderIdParameter(event));
+  const orderId = orderIdParameter(event);
+  logger.appendKeys({ orderId });
+  const order = await getOrderService().cancelOrder(orderId);
+  countMetric(BusinessMetric.ORDERS_CANCELLED_BY_CUSTOMER);
+  logger.info('order cancelled by the customer');
   return jsonResponse(200, representOrder(order));
 });

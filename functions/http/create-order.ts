@@ -1,7 +1,7 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { getOrderService, logger, metrics } from '../composition-root';
+import { getOrderService, logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
+import { BusinessMetric, countMetric } from '../observability';
 import { httpHandler } from './http-handler';
 import { jsonResponse, representOrder } from './order-representation';
 import { header, issuesOf, parseJsonBody } from './request';
@@ -24,13 +24,14 @@ export const handler = httpHandler(async (event) => {
   const idempotencyKey = idempotencyKeyOf(event);
   const body = parseJsonBody(event, createOrderBody);
   const { order, created, timerFailure } = await getOrderService().placeOrder(body, idempotencyKey);
+  logger.appendKeys({ orderId: order.orderId });
+  if (created) countMetric(BusinessMetric.ORDERS_CREATED);
   if (timerFailure !== undefined) {
     logger.error('payment timeout could not be scheduled; the sweeper will cancel the order if unpaid', {
       orderId: order.orderId,
       error: timerFailure instanceof Error ? timerFailure : String(timerFailure),
     });
-    metrics.addMetric('PaymentTimerScheduleFailed', MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
+    countMetric(BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED);
   }
   return jsonResponse(created ? 201 : 200, representOrder(order), { location: `/orders/${order.orderId}` });
 });

@@ -1,4 +1,4 @@
-import { getPaymentService } from '../composition-root';
+import { getPaymentService, logger } from '../composition-root';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
 import { orderIdParameter } from './request';
@@ -8,7 +8,9 @@ import { orderIdParameter } from './request';
  * lease. 409 when the order cannot be paid or a payment is being prepared for it right now.
  */
 export const handler = httpHandler(async (event) => {
-  const intent = await getPaymentService().preparePayment(orderIdParameter(event));
+  const orderId = orderIdParameter(event);
+  logger.appendKeys({ orderId });
+  const intent = await getPaymentService().preparePayment(orderId);
   return jsonResponse(201, {
     paymentId: intent.paymentId,
     orderId: intent.orderId,

@@ -1,8 +1,20 @@
 import { getPaymentService, logger, webhookSecret } from '../composition-root';
+import type { ProviderEventOutcome } from '../domain/payment-service';
+import { BusinessMetric, countMetric } from '../observability';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
 import { parseSignedJsonBody } from './request';
 import { providerEventBody } from './schemas';
+
+/** The outcomes that are business events; the rest (duplicates, ignored events, failures) change no count. */
+const OUTCOME_METRICS: Readonly<Record<ProviderEventOutcome, BusinessMetric | undefined>> = {
+  paid: BusinessMetric.ORDERS_PAID,
+  refundPending: BusinessMetric.REFUNDS_REQUESTED,
+  refunded: BusinessMetric.PAYMENTS_REFUNDED,
+  failureRecorded: undefined,
+  duplicate: undefined,
+  ignored: undefined,
+};
 
 /**
  * `POST /webhooks/payments`: a payment provider's callback, signed in `Payment-Signature` (checked before
@@ -19,6 +31,8 @@ export const handler = httpHandler(async (event) => {
   });
   logger.appendKeys({ orderId: providerEvent.data.orderId, paymentId: providerEvent.data.paymentId });
   const outcome = await getPaymentService().handleProviderEvent(providerEvent);
+  const metric = OUTCOME_METRICS[outcome];
+  if (metric !== undefined) countMetric(metric);
   logger.info('provider event applied', { eventId: providerEvent.id, type: providerEvent.type, outcome });
   return jsonResponse(200, { received: true, outcome });
 });

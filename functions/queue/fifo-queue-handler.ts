@@ -1,9 +1,8 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../composition-root';
 import type { FieldIssue } from '../domain/errors';
+import { observedHandler } from '../observability';
 
 /** Where a record stands in its life on the queue, for every log line about it. */
 export function recordKeys(record: SQSRecord): Record<string, string | undefined> {
@@ -46,6 +45,24 @@ export function decodeOrPoison<T>(
 }
 
 /**
+ * Every log line about a record carries its order (the message group: both queues group by order id) and, as
+ * correlation id, its deduplication id, which our producers set to the event id: the same id the outbox relay
+ * and the logistics webhook logged when they sent it. Removed again after the record, so the batch's own lines
+ * name no order.
+ */
+function withRecordKeys(handleRecord: (record: SQSRecord) => Promise<void>) {
+  return async (record: SQSRecord): Promise<void> => {
+    logger.appendKeys({ orderId: record.attributes.MessageGroupId });
+    logger.setCorrelationId(record.attributes.MessageDeduplicationId ?? record.messageId);
+    try {
+      await handleRecord(record);
+    } finally {
+      logger.removeKeys(['orderId', 'correlation_id']);
+    }
+  };
+}
+
+/**
  * A Lambda handler for a FIFO queue whose message groups are orders: Powertools' `SqsFifoPartialProcessorAsync`
  * with `skipGroupOnError`, so after the first failure in a group the rest of that group in the batch is reported
  * failed unprocessed (one order's messages are never applied out of order) while other groups go on. The
@@ -56,7 +73,7 @@ export function fifoQueueHandler(handleRecord: (record: SQSRecord) => Promise<vo
   // One processor per execution environment, as Powertools intends; it is reset at the start of every batch.
   const processor = new SqsFifoPartialProcessorAsync();
   const consume = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const response = await processPartialResponse(event, handleRecord, processor, {
+    const response = await processPartialResponse(event, withRecordKeys(handleRecord), processor, {
       context,
       skipGroupOnError: true,
       throwOnFullBatchFailure: false,
@@ -69,5 +86,5 @@ export function fifoQueueHandler(handleRecord: (record: SQSRecord) => Promise<vo
     }
     return response;
   };
-  return middy(consume).use(injectLambdaContext(logger, { resetKeys: true }));
+  return observedHandler(consume);
 }

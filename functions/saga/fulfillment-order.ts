@@ -1,10 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { z } from 'zod';
 import { fulfillmentOrders } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { FulfillmentOrder } from '../domain/fulfillment-service';
 import type { CompensationOutcome } from '../domain/saga-ledger';
+import { observedHandler } from '../observability';
 import { orderIdSchema, parseTaskInput } from './task-input';
 
 const taskInput = z.discriminatedUnion('operation', [
@@ -30,4 +29,5 @@ async function fulfillmentOrder(event: unknown): Promise<FulfillmentOrder | Comp
   return outcome;
 }
 
-export const handler = middy(fulfillmentOrder).use(injectLambdaContext(logger, { resetKeys: true }));
+/** The state machine's task input names the order; it is the correlation id of the participant's lines. */
+export const handler = observedHandler(fulfillmentOrder, { correlationIdPath: 'orderId' });

@@ -1,9 +1,8 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { z } from 'zod';
 import { fulfillmentOutcomes } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { FailedOutcome, FulfilledOutcome } from '../domain/fulfillment-service';
+import { BusinessMetric, countMetric, observedHandler } from '../observability';
 import { orderIdSchema, parseTaskInput } from './task-input';
 
 /** The error a Catch put at `$.failure`: Step Functions' `{ Error, Cause }`. */
@@ -33,14 +32,18 @@ async function fulfillmentOutcome(
   logger.appendKeys({ orderId: input.orderId, outcome: input.outcome });
   if (input.outcome === 'FULFILLED') {
     const outcome = await fulfillmentOutcomes().markFulfilled(input.orderId);
+    if (outcome === 'fulfilled') countMetric(BusinessMetric.ORDERS_FULFILLED);
     logger.info('order fulfilled', { result: outcome });
     return { orderId: input.orderId, outcome };
   }
   const cause = input.error === undefined ? 'unknown error' : input.error.Error;
   const reason = `fulfilment failed (${cause}); compensated`.slice(0, MAX_REASON_LENGTH);
   const outcome = await fulfillmentOutcomes().markFailed(input.orderId, input.paymentId, reason);
+  if (outcome !== 'alreadyFailed') countMetric(BusinessMetric.ORDERS_FULFILLMENT_FAILED);
+  if (outcome === 'failedWithRefund') countMetric(BusinessMetric.REFUNDS_REQUESTED);
   logger.warn('order fulfilment failed', { result: outcome, error: input.error });
   return { orderId: input.orderId, outcome };
 }
 
-export const handler = middy(fulfillmentOutcome).use(injectLambdaContext(logger, { resetKeys: true }));
+/** The state machine's task input names the order; it is the correlation id of the participant's lines. */
+export const handler = observedHandler(fulfillmentOutcome, { correlationIdPath: 'orderId' });

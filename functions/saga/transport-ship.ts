@@ -1,10 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { z } from 'zod';
 import { transportParticipant } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { ShipmentReceipt } from '../domain/fulfillment-ports';
 import type { CompensationOutcome } from '../domain/saga-ledger';
+import { observedHandler } from '../observability';
 import { orderIdSchema, parseTaskInput } from './task-input';
 
 const taskInput = z.discriminatedUnion('operation', [
@@ -29,4 +28,5 @@ async function transportShip(event: unknown): Promise<ShipmentReceipt | Compensa
   return outcome;
 }
 
-export const handler = middy(transportShip).use(injectLambdaContext(logger, { resetKeys: true }));
+/** The state machine's task input names the order; it is the correlation id of the participant's lines. */
+export const handler = observedHandler(transportShip, { correlationIdPath: 'orderId' });

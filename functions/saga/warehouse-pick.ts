@@ -1,10 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { z } from 'zod';
 import { warehouseParticipant } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { PickReceipt } from '../domain/fulfillment-ports';
 import type { CompensationOutcome } from '../domain/saga-ledger';
+import { observedHandler } from '../observability';
 import { orderIdSchema, parseTaskInput } from './task-input';
 
 const taskInput = z.discriminatedUnion('operation', [
@@ -36,4 +35,5 @@ async function warehousePick(event: unknown): Promise<PickReceipt | Compensation
   return outcome;
 }
 
-export const handler = middy(warehousePick).use(injectLambdaContext(logger, { resetKeys: true }));
+/** The state machine's task input names the order; it is the correlation id of the participant's lines. */
+export const handler = observedHandler(warehousePick, { correlationIdPath: 'orderId' });

@@ -1,9 +1,8 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
 import { z } from 'zod';
 import { getPaymentService, logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
 import { issuesOf } from '../http/request';
+import { BusinessMetric, countMetric, observedHandler } from '../observability';
 
 const timeoutInput = z.object({ orderId: z.string().min(1).max(64) });
 
@@ -20,8 +19,10 @@ async function paymentTimeout(event: unknown): Promise<{ orderId: string; outcom
   const { orderId } = parsed.data;
   logger.appendKeys({ orderId });
   const outcome = await getPaymentService().expireOrder(orderId, 'payment deadline passed');
+  if (outcome === 'cancelled') countMetric(BusinessMetric.ORDERS_CANCELLED_BY_TIMEOUT);
   logger.info('payment timeout handled', { outcome });
   return { orderId, outcome };
 }
 
-export const handler = middy(paymentTimeout).use(injectLambdaContext(logger, { resetKeys: true }));
+/** The schedule's input names the order; it is the correlation id of the invocation's lines. */
+export const handler = observedHandler(paymentTimeout, { correlationIdPath: 'orderId' });

@@ -1,6 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import middy from '@middy/core';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { eventBusPublisher, orderEventsQueuePublisher } from '../composition/outbox';
 import { logger } from '../composition-root';
@@ -11,6 +9,7 @@ import {
   type OrderEventPublisher,
 } from '../domain/event-derivation';
 import type { OrderEvent } from '../domain/events';
+import { observedHandler } from '../observability';
 
 /** A stream record lacks what every DynamoDB stream record has (its sequence number, its event name). */
 export class InvalidStreamRecordError extends Error {
@@ -81,6 +80,12 @@ async function relayOutbox(event: DynamoDBStreamEvent): Promise<DynamoDBBatchRes
     return { batchItemFailures: [] };
   }
   const failed = records.slice(outcome.firstUndelivered);
+  const failedEvent = failed[0]?.events.find((candidate) => candidate.eventId === outcome.failure?.eventId);
+  if (failedEvent !== undefined) {
+    // The event id is the correlation id its consumers log too (it is the FIFO message's deduplication id).
+    logger.appendKeys({ orderId: failedEvent.orderId });
+    logger.setCorrelationId(failedEvent.eventId);
+  }
   logger.warn('events not delivered; the stream resumes from the first record not fully published', {
     sequenceNumber: failed[0]?.sequenceNumber,
     failedRecords: failed.length,
@@ -122,4 +127,5 @@ function imageOf(image: Image): Record<string, unknown> | undefined {
   return image === undefined ? undefined : unmarshall(image as Parameters<typeof unmarshall>[0]);
 }
 
-export const handler = middy(relayOutbox).use(injectLambdaContext(logger, { resetKeys: true }));
+/** A batch spans many orders: its lines name the order they are about rather than one for the invocation. */
+export const handler = observedHandler(relayOutbox);

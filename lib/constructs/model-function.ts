@@ -40,7 +40,7 @@ export interface ModelFunctionProps {
  * A Lambda function bundled from its TypeScript entry with the local esbuild (no Docker): Node.js 24 on arm64
  * (cheaper per millisecond than x86), ES module output, minified, with source maps that Node applies to stack
  * traces (`NODE_OPTIONS=--enable-source-maps`), the AWS SDK left to the runtime, and its own log group with a
- * bounded retention instead of Lambda's never-expiring default.
+ * bounded retention instead of Lambda's never-expiring default, and X-Ray active tracing (Powertools Tracer).
  */
 export class ModelFunction extends Construct {
   public readonly function: nodejs.NodejsFunction;
@@ -65,6 +65,7 @@ export class ModelFunction extends Construct {
       memorySize: declaration.memoryMb,
       timeout: Duration.seconds(declaration.timeoutSeconds),
       logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,

@@ -307,6 +307,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       TZ: 'UTC',
       POWERTOOLS_LOG_LEVEL: options.functionLogLevel ?? 'INFO',
+      // There is no X-Ray daemon on a laptop: the tracer stays off, and sends no segments anywhere.
+      POWERTOOLS_TRACE_ENABLED: 'false',
       // Metrics are log lines too (EMF): silent functions emit none.
       ...(options.functionLogLevel === 'SILENT' ? { POWERTOOLS_METRICS_DISABLED: 'true' } : {}),
     };

@@ -21,6 +21,7 @@ import {
   type FunctionDeclaration,
   PENDING_PAYMENT_INDEX,
   RECURRING_SCHEDULE_RETRY,
+  REFUND_PENDING_INDEX,
 } from '../../lib/model';
 import { OrderBackboneStack, type OrderBackboneStackProps } from '../../lib/stack';
 import { fixtureModel } from '../fixtures/cdk/fixture-model';
@@ -85,12 +86,19 @@ function statementsOfRole(synthesized: Synthesized, roleId: string): PolicyState
   );
 }
 
-/** Every statement of the policies attached to a function's execution role. */
+/** What Lambda's active tracing grants every function: X-Ray has no resource-level permissions, hence `*`. */
+function isTracingStatement(statement: PolicyStatementJson): boolean {
+  return asList(statement.Action).every((action) =>
+    /^xray:Put(TraceSegments|TelemetryRecords)$/.test(action),
+  );
+}
+
+/** Every statement of the policies attached to a function's execution role, beside the tracing grant. */
 function statementsOfFunctionRole(synthesized: Synthesized, name: string): PolicyStatementJson[] {
   return statementsOfRole(
     synthesized,
     logicalId(synthesized.stack, synthesized.stack.functions.get(name)?.role),
-  );
+  ).filter((statement) => !isTracingStatement(statement));
 }
 
 /** Every IAM action granted by the policies attached to a function's execution role. */
@@ -276,7 +284,31 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(actionsOfFunctionRole(real, 'create-order')).toContain('dynamodb:PutItem');
   });
 
-  it('indexes orders awaiting payment by shard and deadline, projecting every attribute', () => {
+  it('traces every function with X-Ray, allowed to send segments and nothing more', () => {
+    // Act
+    const tracing = appModel.functions.map((declaration) => {
+      const properties = resourceProperties(real.template, functionId(real.stack, declaration.name));
+      return { name: declaration.name, tracingConfig: properties.TracingConfig };
+    });
+    const tracingGrants = appModel.functions.map((declaration) =>
+      statementsOfRole(real, logicalId(real.stack, real.stack.functions.get(declaration.name)?.role)).filter(
+        isTracingStatement,
+      ),
+    );
+
+    // Assess
+    expect(tracing).toEqual(
+      appModel.functions.map((declaration) => ({
+        name: declaration.name,
+        tracingConfig: { Mode: 'Active' },
+      })),
+    );
+    for (const grants of tracingGrants) {
+      expect(grants.flatMap((statement) => asList(statement.Resource))).toEqual(['*']);
+    }
+  });
+
+  it('indexes orders awaiting payment and payments owing a refund by shard and time, projecting every attribute', () => {
     // Prepare
     const tableId = logicalId(real.stack, real.stack.tables.get('orders'));
 
@@ -289,6 +321,11 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       partitionKey: 'pendingShard',
       sortKey: 'pendingDeadline',
     });
+    expect(REFUND_PENDING_INDEX).toEqual({
+      name: 'refund-pending-by-time',
+      partitionKey: 'refundShard',
+      sortKey: 'refundPendingSince',
+    });
     expect(table.GlobalSecondaryIndexes).toEqual([
       {
         IndexName: 'pending-payment-by-deadline',
@@ -298,11 +335,21 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      {
+        IndexName: 'refund-pending-by-time',
+        KeySchema: [
+          { AttributeName: 'refundShard', KeyType: 'HASH' },
+          { AttributeName: 'refundPendingSince', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
     ]);
     expect(table.AttributeDefinitions).toEqual(
       expect.arrayContaining([
         { AttributeName: 'pendingShard', AttributeType: 'S' },
         { AttributeName: 'pendingDeadline', AttributeType: 'S' },
+        { AttributeName: 'refundShard', AttributeType: 'S' },
+        { AttributeName: 'refundPendingSince', AttributeType: 'S' },
       ]),
     );
   });

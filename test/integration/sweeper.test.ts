@@ -2,7 +2,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { OrderStatus } from '../../functions/domain/order-status';
-import type { SweepResult } from '../../functions/domain/payment-service';
+import { ProviderEventType, type SweepResult } from '../../functions/domain/payment-service';
+import type { SweeperRun } from '../../functions/scheduled/sweeper';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
 import {
@@ -19,7 +20,7 @@ import {
 } from '../support/payment-window';
 
 type HttpHandler = (event: unknown, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-type SweeperHandler = (event: unknown, context: Context) => Promise<SweepResult>;
+type SweeperHandler = (event: unknown, context: Context) => Promise<SweeperRun>;
 
 const T0 = new Date('2026-11-28T10:00:00.000Z');
 const SWEEPER_REASON = 'payment deadline passed; cancelled by the sweeper';
@@ -233,13 +234,83 @@ describe('the sweeper over the sparse pending-payment index', () => {
   });
 });
 
-describe('the sweeper handler', () => {
-  it('runs in-process on the system clock and returns its SweepResult', async () => {
+/** A payment for an order cancelled before it arrived: REFUND_PENDING from `clock`'s time on. */
+async function refundOwed(tables: TestTables, clock: ManualClock, orderId: string): Promise<string> {
+  const orders = orderServiceOn(tables, { clock, paymentTimeoutSeconds: 600, newOrderId: () => orderId });
+  const { order } = await orders.placeOrder(sampleOrder);
+  await orders.cancelOrder(order.orderId);
+  const paymentId = `pi_${orderId}`;
+  const outcome = await paymentServiceOn(tables, clock).handleProviderEvent({
+    id: `evt_paid_${orderId}`,
+    type: ProviderEventType.PAYMENT_SUCCEEDED,
+    data: { paymentId, orderId, amount: order.totalAmount, currency: order.currency },
+  });
+  expect(outcome).toBe('refundPending');
+  return paymentId;
+}
+
+describe('refunds stuck in REFUND_PENDING, over the sparse refund-pending index', () => {
+  it('counts only refunds owed for longer than the setting: one stuck, one recent, one refunded -> 1', async () => {
     const tables = await createTestTables();
-    useTablesForHandlers(tables, { SWEEPER_MAX_ORDERS_PER_RUN: '500' });
+    const clock = new ManualClock(T0);
+    const stuck = '01STUCK0000000000000000001';
+    const refunded = '01STUCK0000000000000000002';
+    const recent = '01STUCK0000000000000000003';
+    await refundOwed(tables, clock, stuck);
+    const refundedPayment = await refundOwed(tables, clock, refunded);
+    clock.set(secondsAfter(T0, 3000));
+    await refundOwed(tables, clock, recent);
+    clock.set(secondsAfter(T0, 3500));
+    const confirmation = await paymentServiceOn(tables, clock).handleProviderEvent({
+      id: `evt_refunded_${refunded}`,
+      type: ProviderEventType.REFUND_SUCCEEDED,
+      data: { paymentId: refundedPayment, orderId: refunded, amount: 1250, currency: 'EUR' },
+    });
+    clock.set(secondsAfter(T0, 3700));
+
+    const found = await paymentServiceOn(tables, clock).findStuckRefunds(3600, 20);
+
+    expect(confirmation).toBe('refunded');
+    expect(found).toEqual({ count: 1, orderIds: [stuck] });
+    const { Item: done } = await tables.documentClient.send(
+      new GetCommand({
+        TableName: tables.ordersTableName,
+        Key: { PK: `ORDER#${refunded}`, SK: `PAYMENT#${refundedPayment}` },
+      }),
+    );
+    expect(done?.status).toBe('REFUNDED');
+    expect(done).not.toHaveProperty('refundShard');
+    expect(done).not.toHaveProperty('refundPendingSince');
+  });
+
+  it('counts every stuck refund but names at most the sample size of them', async () => {
+    const tables = await createTestTables();
+    const clock = new ManualClock(T0);
+    const newOrderId = orderIds('01MANYSTUCK');
+    for (let refund = 0; refund < 12; refund++) {
+      await refundOwed(tables, clock, newOrderId());
+    }
+    clock.set(secondsAfter(T0, 7200));
+
+    const found = await paymentServiceOn(tables, clock).findStuckRefunds(3600, 5);
+
+    expect(found.count).toBe(12);
+    expect(found.orderIds).toHaveLength(5);
+    expect(new Set(found.orderIds).size).toBe(5);
+  });
+});
+
+describe('the sweeper handler', () => {
+  it('runs in-process on the system clock and returns its SweepResult with the stuck refunds', async () => {
+    const tables = await createTestTables();
+    useTablesForHandlers(tables, { SWEEPER_MAX_ORDERS_PER_RUN: '500', REFUND_STUCK_AFTER_SECONDS: '1800' });
     // A fresh composition root, so the handler reads this test's table name rather than the one cached above.
     vi.resetModules();
+    const { logger } = await import('../../functions/composition-root');
+    const warnings = vi.spyOn(logger, 'warn');
     const sweeper = (await import('../../functions/scheduled/sweeper')).handler as unknown as SweeperHandler;
+    const stuckRefund = '01HANDLERSTUCK000000000001';
+    await refundOwed(tables, new ManualClock(secondsAfter(new Date(), -3600)), stuckRefund);
     const newOrderId = orderIds('01HANDLER');
     const anHourAgo = secondsAfter(new Date(), -3600);
     const overdue = orderServiceOn(tables, {
@@ -257,7 +328,11 @@ describe('the sweeper handler', () => {
 
     const result = await sweeper({}, lambdaContext);
 
-    expect(result).toEqual({ examined: 1, cancelled: 1, leased: 0 });
+    expect(result).toEqual({ examined: 1, cancelled: 1, leased: 0, refundsStuckPending: 1 });
+    expect(warnings).toHaveBeenCalledWith(
+      expect.stringContaining('refunds stuck in REFUND_PENDING'),
+      expect.objectContaining({ refundsStuckPending: 1, stuckAfterSeconds: 1800, orderIds: [stuckRefund] }),
+    );
     const cancelled = await current.getOrder(late);
     expect(cancelled.order.status).toBe(OrderStatus.CANCELLED);
     expect(cancelled.history.at(-1)?.reason).toBe(SWEEPER_REASON);

@@ -1,0 +1,62 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { logger, metrics, tracer } from './composition-root';
+
+/**
+ * The business metrics, namespace `OrderBackbone`, unit Count, dimension `service` only. Alarms and the
+ * dashboard read these names; docs/architecture.md ("Telemetry") says where each is emitted.
+ */
+export const BusinessMetric = {
+  ORDERS_CREATED: 'OrdersCreated',
+  ORDERS_PAID: 'OrdersPaid',
+  ORDERS_CANCELLED_BY_CUSTOMER: 'OrdersCancelledByCustomer',
+  ORDERS_CANCELLED_BY_TIMEOUT: 'OrdersCancelledByTimeout',
+  ORDERS_CANCELLED_BY_SWEEPER: 'OrdersCancelledBySweeper',
+  OVERDUE_ORDERS_LEASED: 'OverdueOrdersLeased',
+  REFUNDS_REQUESTED: 'RefundsRequested',
+  PAYMENTS_REFUNDED: 'PaymentsRefunded',
+  ORDERS_FULFILLED: 'OrdersFulfilled',
+  ORDERS_FULFILLMENT_FAILED: 'OrdersFulfillmentFailed',
+  PAYMENT_TIMER_SCHEDULE_FAILED: 'PaymentTimerScheduleFailed',
+  REFUNDS_STUCK_PENDING: 'RefundsStuckPending',
+} as const;
+
+export type BusinessMetric = (typeof BusinessMetric)[keyof typeof BusinessMetric];
+
+/** Counts a business outcome; the count is flushed as EMF when the invocation ends (`logMetrics`). */
+export function countMetric(name: BusinessMetric, count = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, count);
+}
+
+export interface ObservedHandlerOptions {
+  /**
+   * JMESPath into the event for the `correlation_id` of every log line of the invocation. Batch handlers leave
+   * it out and set one per record instead.
+   */
+  readonly correlationIdPath?: string;
+}
+
+/**
+ * The middleware every Lambda handler of this system is wrapped in: an X-Ray subsegment for the handler
+ * (`captureLambdaHandler`), metrics flushed as one EMF line per invocation with a cold-start count
+ * (`logMetrics`), and the Lambda context, the correlation id and keys reset per invocation on every log line
+ * (`injectLambdaContext`). Anything a trigger needs besides (problem details for HTTP) is added by the caller.
+ */
+export function observedHandler<TEvent, TResult>(
+  handler: (event: TEvent, context: Context) => Promise<TResult>,
+  options: ObservedHandlerOptions = {},
+) {
+  return middy<TEvent, TResult, Error, Context>(handler)
+    .use(captureLambdaHandler(tracer))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(
+      injectLambdaContext(logger, {
+        resetKeys: true,
+        ...(options.correlationIdPath === undefined ? {} : { correlationIdPath: options.correlationIdPath }),
+      }),
+    );
+}

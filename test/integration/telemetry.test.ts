@@ -1,0 +1,366 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { APIGatewayProxyStructuredResultV2, Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import { ulid } from 'ulid';
+import { afterEach, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { ENTITY, keys } from '../../functions/adapters/dynamodb-table';
+import { newOrder } from '../../functions/domain/order';
+import { OrderStatus } from '../../functions/domain/order-status';
+import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
+import { httpEvent } from '../support/http-events';
+import {
+  closedLoopbackPort,
+  lambdaContext,
+  ManualClock,
+  orderServiceOn,
+  sampleOrder,
+  secondsAfter,
+} from '../support/payment-window';
+import { sqsEvent, sqsRecord } from '../support/sqs-events';
+
+/**
+ * What the functions write to stdout, as CloudWatch Logs would receive it: JSON log lines that carry the order
+ * and a correlation id, and EMF lines with the business metrics, one handler of each kind called through its
+ * middleware stack.
+ */
+
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+
+interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly service: string;
+  readonly orderId?: string;
+  readonly correlation_id?: string;
+  readonly function_request_id?: string;
+  readonly [key: string]: unknown;
+}
+
+interface EmfLine {
+  readonly _aws: {
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: readonly (readonly string[])[];
+      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
+    }[];
+  };
+  readonly service: string;
+  readonly [metric: string]: unknown;
+}
+
+function restoreStreams(): void {
+  for (const spy of streams.splice(0)) spy.mockRestore();
+}
+
+interface Output {
+  readonly logs: LogLine[];
+  readonly metrics: EmfLine[];
+}
+
+const timerSettings = {
+  PAYMENT_TIMEOUT_GROUP_NAME: 'payment-timeouts',
+  PAYMENT_TIMEOUT_TARGET_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:payment-timeout',
+  PAYMENT_TIMEOUT_ROLE_ARN: 'arn:aws:iam::000000000000:role/payment-timeouts-scheduler',
+  PAYMENT_TIMEOUT_DEAD_LETTER_ARN: 'arn:aws:sqs:us-east-1:000000000000:payment-timeouts-dlq',
+  PAYMENT_TIMEOUT_MAX_RETRIES: '10',
+  PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: '3600',
+} as const;
+
+const streams: MockInstance[] = [];
+
+/**
+ * Runs `act` with stdout and stderr captured (Lambda sends both to CloudWatch Logs; Powertools writes warnings
+ * and errors to stderr); every line written must be JSON.
+ */
+async function captured<T>(act: () => Promise<T>): Promise<{ result: T } & Output> {
+  const chunks: string[] = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    streams.push(
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+        return true;
+      }),
+    );
+  }
+  let result: T;
+  try {
+    result = await act();
+  } finally {
+    restoreStreams();
+  }
+  const lines = chunks
+    .join('')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    result,
+    logs: lines.filter((line) => !('_aws' in line)) as unknown as LogLine[],
+    metrics: lines.filter((line) => '_aws' in line) as unknown as EmfLine[],
+  };
+}
+
+/** The value of a business metric in the EMF lines, checked against the metric contract. */
+function metricValue(metrics: readonly EmfLine[], name: string): unknown {
+  const line = metrics.find((candidate) =>
+    candidate._aws.CloudWatchMetrics.some((set) => set.Metrics.some((metric) => metric.Name === name)),
+  );
+  if (line === undefined) return undefined;
+  const set = line._aws.CloudWatchMetrics[0];
+  expect(set?.Namespace).toBe('OrderBackbone');
+  expect(set?.Dimensions).toEqual([['service']]);
+  expect(set?.Metrics.find((metric) => metric.Name === name)?.Unit).toBe('Count');
+  expect(line.service).toBe('order-backbone');
+  return line[name];
+}
+
+function lineWith(logs: readonly LogLine[], message: string): LogLine | undefined {
+  return logs.find((line) => line.message.includes(message));
+}
+
+function orderIdOf(response: APIGatewayProxyStructuredResultV2): string {
+  return String((JSON.parse(response.body ?? 'null') as { orderId?: unknown }).orderId);
+}
+
+describe('logs and metrics of each kind of handler', () => {
+  let tables: TestTables;
+
+  beforeAll(async () => {
+    tables = await createTestTables();
+    const [schedulerPort, sqsPort, eventBridgePort] = await Promise.all([
+      closedLoopbackPort(),
+      closedLoopbackPort(),
+      closedLoopbackPort(),
+    ]);
+    useTablesForHandlers(tables, {
+      ...timerSettings,
+      AWS_ENDPOINT_URL_SCHEDULER: `http://127.0.0.1:${schedulerPort}`,
+      AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${sqsPort}`,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${eventBridgePort}`,
+      AWS_MAX_ATTEMPTS: '1',
+      ORDER_EVENTS_QUEUE_URL: `http://127.0.0.1:${sqsPort}/000000000000/order-events.fifo`,
+      EVENT_BUS_NAME: 'order-backbone-events',
+      // Logs and metrics on, as in AWS: this file reads them.
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+    });
+  });
+
+  afterEach(restoreStreams);
+
+  it('HTTP: the caller correlation id, or the request id, and the order on every line; orders created and cancelled counted', async () => {
+    // Prepare
+    const createOrder = (await import('../../functions/http/create-order')).handler as unknown as Handler<
+      unknown,
+      APIGatewayProxyStructuredResultV2
+    >;
+    const cancelOrder = (await import('../../functions/http/cancel-order')).handler as unknown as Handler<
+      unknown,
+      APIGatewayProxyStructuredResultV2
+    >;
+    const creation = httpEvent({
+      method: 'POST',
+      path: '/orders',
+      routeKey: 'POST /orders',
+      body: JSON.stringify(sampleOrder),
+      headers: { 'content-type': 'application/json', 'x-correlation-id': 'checkout-4711' },
+    });
+
+    // Act
+    const created = await captured(() => createOrder(creation, lambdaContext));
+    const orderId = orderIdOf(created.result);
+    const cancellation = httpEvent({
+      method: 'POST',
+      path: `/orders/${orderId}/cancel`,
+      routeKey: 'POST /orders/{orderId}/cancel',
+      pathParameters: { orderId },
+    });
+    const cancelled = await captured(() => cancelOrder(cancellation, lambdaContext));
+
+    // Assess
+    expect(created.result.statusCode).toBe(201);
+    expect(created.logs.length).toBeGreaterThan(0);
+    for (const line of created.logs) {
+      expect(line).toMatchObject({ correlation_id: 'checkout-4711', orderId, service: 'order-backbone' });
+      expect(line.function_request_id).toBe(lambdaContext.awsRequestId);
+    }
+    expect(lineWith(created.logs, 'could not be scheduled')?.level).toBe('ERROR');
+    expect(metricValue(created.metrics, 'OrdersCreated')).toBe(1);
+    expect(metricValue(created.metrics, 'PaymentTimerScheduleFailed')).toBe(1);
+    expect(cancelled.result.statusCode).toBe(200);
+    expect(lineWith(cancelled.logs, 'cancelled by the customer')).toMatchObject({
+      orderId,
+      correlation_id: cancellation.requestContext.requestId,
+    });
+    expect(metricValue(cancelled.metrics, 'OrdersCancelledByCustomer')).toBe(1);
+    expect(metricValue(cancelled.metrics, 'OrdersCreated')).toBeUndefined();
+  });
+
+  it('a replayed create-order request is not counted as a new order', async () => {
+    // Prepare
+    const createOrder = (await import('../../functions/http/create-order')).handler as unknown as Handler<
+      unknown,
+      APIGatewayProxyStructuredResultV2
+    >;
+    const request = () =>
+      httpEvent({
+        method: 'POST',
+        path: '/orders',
+        routeKey: 'POST /orders',
+        body: JSON.stringify(sampleOrder),
+        headers: { 'content-type': 'application/json', 'idempotency-key': `key-${ulid()}` },
+      });
+    const first = request();
+    const replay = { ...request(), headers: first.headers };
+    await captured(() => createOrder(first, lambdaContext));
+
+    // Act
+    const replayed = await captured(() => createOrder(replay, lambdaContext));
+
+    // Assess
+    expect(replayed.result.statusCode).toBe(200);
+    expect(metricValue(replayed.metrics, 'OrdersCreated')).toBeUndefined();
+  });
+
+  it('scheduled: the payment timeout logs with its order as correlation id and counts the cancellation', async () => {
+    // Prepare
+    const handler = (await import('../../functions/scheduled/payment-timeout')).handler as unknown as Handler<
+      unknown,
+      unknown
+    >;
+    const orders = orderServiceOn(tables, {
+      clock: new ManualClock(secondsAfter(new Date(), -3600)),
+      paymentTimeoutSeconds: 60,
+      newOrderId: () => ulid(),
+    });
+    const { order } = await orders.placeOrder(sampleOrder);
+
+    // Act
+    const { logs, metrics } = await captured(() => handler({ orderId: order.orderId }, lambdaContext));
+
+    // Assess
+    expect(lineWith(logs, 'payment timeout handled')).toMatchObject({
+      orderId: order.orderId,
+      correlation_id: order.orderId,
+      outcome: 'cancelled',
+    });
+    expect(metricValue(metrics, 'OrdersCancelledByTimeout')).toBe(1);
+  });
+
+  it('scheduled: the sweeper counts its catches and the stuck refunds on every run, zero included', async () => {
+    // Prepare
+    const handler = (await import('../../functions/scheduled/sweeper')).handler as unknown as Handler<
+      unknown,
+      unknown
+    >;
+
+    // Act
+    const { metrics } = await captured(() => handler({}, lambdaContext));
+
+    // Assess
+    expect(metricValue(metrics, 'OrdersCancelledBySweeper')).toBe(0);
+    expect(metricValue(metrics, 'RefundsStuckPending')).toBe(0);
+  });
+
+  it('queue: each record logs its order and its event id as correlation id, and the batch lines neither', async () => {
+    // Prepare
+    const handler = (await import('../../functions/queue/status-events-consumer'))
+      .handler as unknown as Handler<SQSEvent, unknown>;
+    const orders = orderServiceOn(tables, {
+      clock: new ManualClock(new Date()),
+      paymentTimeoutSeconds: 600,
+      newOrderId: () => ulid(),
+    });
+    const { order } = await orders.placeOrder(sampleOrder);
+    await orders.cancelOrder(order.orderId);
+    const eventId = `lg_${ulid()}`;
+    const record = sqsRecord({
+      body: JSON.stringify({ eventId, orderId: order.orderId, status: 'SHIPPED', occurredAt: new Date() }),
+      messageGroupId: order.orderId,
+    });
+    // As the logistics webhook sends it: the deduplication id is the event id.
+    const delivered = { ...record, attributes: { ...record.attributes, MessageDeduplicationId: eventId } };
+    const poison = sqsRecord({ body: 'not json', messageGroupId: 'another-order' });
+
+    // Act
+    const { logs } = await captured(() => handler(sqsEvent([delivered, poison]), lambdaContext));
+
+    // Assess
+    expect(lineWith(logs, 'can never reach it')).toMatchObject({
+      orderId: order.orderId,
+      correlation_id: eventId,
+    });
+    expect(lineWith(logs, 'poison message')).toMatchObject({
+      orderId: 'another-order',
+      correlation_id: poison.attributes.MessageDeduplicationId,
+    });
+    const batchLine = lineWith(logs, 'reported failed');
+    expect(batchLine).toBeDefined();
+    expect(batchLine).not.toHaveProperty('orderId');
+    expect(batchLine).not.toHaveProperty('correlation_id');
+  });
+
+  it('saga: a participant logs its order as correlation id and the outcome counts fulfilled orders', async () => {
+    // Prepare
+    const handler = (await import('../../functions/saga/fulfillment-outcome')).handler as unknown as Handler<
+      unknown,
+      unknown
+    >;
+    const orders = orderServiceOn(tables, {
+      clock: new ManualClock(new Date()),
+      paymentTimeoutSeconds: 600,
+      newOrderId: () => ulid(),
+    });
+    const { order } = await orders.placeOrder(sampleOrder);
+    await orders.moveOrder(order.orderId, OrderStatus.PAID, 'paid by pi_test');
+    await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'saga started');
+
+    // Act
+    const { logs, metrics } = await captured(() =>
+      handler({ outcome: 'FULFILLED', orderId: order.orderId }, lambdaContext),
+    );
+
+    // Assess
+    expect(lineWith(logs, 'order fulfilled')).toMatchObject({
+      orderId: order.orderId,
+      correlation_id: order.orderId,
+    });
+    expect(metricValue(metrics, 'OrdersFulfilled')).toBe(1);
+  });
+
+  it('stream: a delivery failure logs the order and the event id of the event it could not publish', async () => {
+    // Prepare
+    const handler = (await import('../../functions/stream/outbox-relay')).handler as unknown as Handler<
+      DynamoDBStreamEvent,
+      unknown
+    >;
+    const { order } = newOrder(sampleOrder, { orderId: ulid(), now: new Date(), paymentTimeoutSeconds: 600 });
+    const image = marshall({
+      ...keys.order(order.orderId),
+      entityType: ENTITY.order,
+      ...order,
+    }) as NonNullable<NonNullable<DynamoDBStreamEvent['Records'][number]['dynamodb']>['NewImage']>;
+    const event: DynamoDBStreamEvent = {
+      Records: [
+        {
+          eventID: 'stream-event-1',
+          eventName: 'INSERT',
+          eventSource: 'aws:dynamodb',
+          dynamodb: {
+            NewImage: image,
+            SequenceNumber: '000000000000000000001',
+            StreamViewType: 'NEW_AND_OLD_IMAGES',
+          },
+        },
+      ],
+    };
+
+    // Act
+    const { logs } = await captured(() => handler(event, lambdaContext));
+
+    // Assess
+    const warning = lineWith(logs, 'events not delivered');
+    expect(warning).toMatchObject({ orderId: order.orderId, level: 'WARN' });
+    expect(warning?.correlation_id).toEqual(expect.any(String));
+    expect(warning?.correlation_id).toBe(warning?.eventId);
+  });
+});
