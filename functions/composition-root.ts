@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import { METRICS_NAMESPACE } from '../lib/business-metrics';
 import { PENDING_PAYMENT_INDEX } from '../lib/model';
 import { DynamoDbLeaseStore } from './adapters/dynamodb-lease-store';
 import { DynamoDbOrderRepository } from './adapters/dynamodb-order-repository';
@@ -31,7 +32,7 @@ const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone';
 export const logger = new Logger({ serviceName, correlationIdSearchFn: search });
 
 export const metrics = new Metrics({
-  namespace: 'OrderBackbone',
+  namespace: METRICS_NAMESPACE,
   serviceName,
   // Its own warnings go through our JSON logger, and only from ERROR up: "no application metrics to publish"
   // would otherwise be a line on every invocation of a function that had no business outcome to count.

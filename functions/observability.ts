@@ -4,30 +4,12 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type { BusinessMetric } from '../lib/business-metrics';
 import { logger, metrics, tracer } from './composition-root';
 
-/**
- * The business metrics, namespace `OrderBackbone`, unit Count, dimension `service` only. Alarms and the
- * dashboard read these names; docs/architecture.md ("Telemetry") says where each is emitted.
- */
-export const BusinessMetric = {
-  ORDERS_CREATED: 'OrdersCreated',
-  ORDERS_PAID: 'OrdersPaid',
-  ORDERS_CANCELLED_BY_CUSTOMER: 'OrdersCancelledByCustomer',
-  ORDERS_CANCELLED_BY_TIMEOUT: 'OrdersCancelledByTimeout',
-  ORDERS_CANCELLED_BY_SWEEPER: 'OrdersCancelledBySweeper',
-  OVERDUE_ORDERS_LEASED: 'OverdueOrdersLeased',
-  REFUNDS_REQUESTED: 'RefundsRequested',
-  PAYMENTS_REFUNDED: 'PaymentsRefunded',
-  ORDERS_FULFILLED: 'OrdersFulfilled',
-  ORDERS_FULFILLMENT_FAILED: 'OrdersFulfillmentFailed',
-  PAYMENT_TIMER_SCHEDULE_FAILED: 'PaymentTimerScheduleFailed',
-  REFUNDS_STUCK_PENDING: 'RefundsStuckPending',
-} as const;
+export { BusinessMetric } from '../lib/business-metrics';
 
-export type BusinessMetric = (typeof BusinessMetric)[keyof typeof BusinessMetric];
-
-/** Counts a business outcome; the count is flushed as EMF when the invocation ends (`logMetrics`). */
+/** Counts a business outcome (docs/architecture.md, "Telemetry", says where each is emitted); the count is flushed as EMF when the invocation ends (`logMetrics`). */
 export function countMetric(name: BusinessMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
 }

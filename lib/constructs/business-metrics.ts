@@ -1,28 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 
-/**
- * The CloudWatch namespace the functions publish their business metrics in (Powertools Metrics, configured in
- * `functions/composition-root.ts`); each carries one dimension, `service`, the functions' `POWERTOOLS_SERVICE_NAME`.
- */
-export const METRICS_NAMESPACE = 'OrderBackbone';
-
-/** The business metrics of the contract between the functions that emit them and the alarms and dashboard. */
-export const BusinessMetric = {
-  ordersCreated: 'OrdersCreated',
-  ordersPaid: 'OrdersPaid',
-  ordersFulfilled: 'OrdersFulfilled',
-  ordersFulfillmentFailed: 'OrdersFulfillmentFailed',
-  ordersCancelledByCustomer: 'OrdersCancelledByCustomer',
-  ordersCancelledByTimeout: 'OrdersCancelledByTimeout',
-  ordersCancelledBySweeper: 'OrdersCancelledBySweeper',
-  refundsRequested: 'RefundsRequested',
-  paymentsRefunded: 'PaymentsRefunded',
-  paymentTimerScheduleFailed: 'PaymentTimerScheduleFailed',
-  refundsStuckPending: 'RefundsStuckPending',
-} as const;
-
-export type BusinessMetric = (typeof BusinessMetric)[keyof typeof BusinessMetric];
+import { type BusinessMetric, METRICS_NAMESPACE } from '../business-metrics';
 
 /** Builds the business metrics of one deployment, whose functions all publish under `serviceName`. */
 export class BusinessMetrics {

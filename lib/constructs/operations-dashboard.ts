@@ -4,7 +4,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { BusinessMetric, type BusinessMetrics } from './business-metrics';
+import { BusinessMetric } from '../business-metrics';
+import type { BusinessMetrics } from './business-metrics';
 import type { DeadLetterQueue } from './dead-letter-queue';
 import type { ModelTimer } from './model-timer';
 import { RUNBOOK_FILE } from './runbooks';
@@ -63,7 +64,11 @@ export class OperationsDashboard extends Construct {
       }),
     );
 
-    const funnel = [BusinessMetric.ordersCreated, BusinessMetric.ordersPaid, BusinessMetric.ordersFulfilled];
+    const funnel = [
+      BusinessMetric.ORDERS_CREATED,
+      BusinessMetric.ORDERS_PAID,
+      BusinessMetric.ORDERS_FULFILLED,
+    ];
     this.dashboard.addWidgets(
       new cloudwatch.SingleValueWidget({
         title: 'Order funnel over the time range',
@@ -82,11 +87,12 @@ export class OperationsDashboard extends Construct {
       graph(
         'Cancellations by cause',
         [
-          business.metric(BusinessMetric.ordersCancelledByCustomer, { label: 'by the customer' }),
-          business.metric(BusinessMetric.ordersCancelledByTimeout, { label: 'by the payment timer' }),
-          business.metric(BusinessMetric.ordersCancelledBySweeper, {
+          business.metric(BusinessMetric.ORDERS_CANCELLED_BY_CUSTOMER, { label: 'by the customer' }),
+          business.metric(BusinessMetric.ORDERS_CANCELLED_BY_TIMEOUT, { label: 'by the payment timer' }),
+          business.metric(BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER, {
             label: 'by the sweeper (missed timers)',
           }),
+          business.metric(BusinessMetric.OVERDUE_ORDERS_LEASED, { label: 'overdue orders the sweeper leased' }),
         ],
         THIRD,
         true,
@@ -94,9 +100,9 @@ export class OperationsDashboard extends Construct {
       graph(
         'Refunds',
         [
-          business.metric(BusinessMetric.refundsRequested),
-          business.metric(BusinessMetric.paymentsRefunded),
-          business.metric(BusinessMetric.refundsStuckPending, {
+          business.metric(BusinessMetric.REFUNDS_REQUESTED),
+          business.metric(BusinessMetric.PAYMENTS_REFUNDED),
+          business.metric(BusinessMetric.REFUNDS_STUCK_PENDING, {
             statistic: cloudwatch.Stats.MAXIMUM,
             label: 'RefundsStuckPending (max)',
           }),
@@ -106,8 +112,8 @@ export class OperationsDashboard extends Construct {
       graph(
         'Fulfilment failed, timers not scheduled',
         [
-          business.metric(BusinessMetric.ordersFulfillmentFailed),
-          business.metric(BusinessMetric.paymentTimerScheduleFailed),
+          business.metric(BusinessMetric.ORDERS_FULFILLMENT_FAILED),
+          business.metric(BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED),
         ],
         THIRD,
       ),

@@ -6,8 +6,9 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { BusinessMetric } from '../business-metrics';
 import { notifyOnAlarmAndOk } from './alarm-actions';
-import { BusinessMetric, BusinessMetrics } from './business-metrics';
+import { BusinessMetrics } from './business-metrics';
 import { DeadLetterQueue } from './dead-letter-queue';
 import type { ModelTimer } from './model-timer';
 import { pascalCase } from './naming';
@@ -104,21 +105,21 @@ export class Operations extends Construct {
       [...props.timers].map(([name, timer]) => [name, this.timerInvocationsLost(name, timer)]),
     );
     this.sweeperCatchesAlarm = this.alarm('SweeperCatches', {
-      metric: business.metric(BusinessMetric.ordersCancelledBySweeper),
+      metric: business.metric(BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER),
       description: 'The sweeper cancelled overdue orders whose payment timer never fired.',
       runbook: Runbook.sweeperCatches,
       // The sweeper reports every run; a silent sweeper is the refunds-stuck alarm's business.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.scheduleFailuresAlarm = this.alarm('PaymentTimerScheduleFailures', {
-      metric: business.metric(BusinessMetric.paymentTimerScheduleFailed),
+      metric: business.metric(BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED),
       description: 'create-order could not create the payment timeout schedule of an order.',
       runbook: Runbook.scheduleCreation,
       // Published only when a schedule fails: no data, no failure.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.refundsStuckAlarm = this.alarm('RefundsStuckPending', {
-      metric: business.metric(BusinessMetric.refundsStuckPending, { statistic: cloudwatch.Stats.MAXIMUM }),
+      metric: business.metric(BusinessMetric.REFUNDS_STUCK_PENDING, { statistic: cloudwatch.Stats.MAXIMUM }),
       description:
         'Payments in REFUND_PENDING longer than REFUND_STUCK_AFTER_SECONDS, or no report from the sweeper for ' +
         `${SWEEPER_SILENT_PERIODS * 5} minutes.`,

@@ -3,7 +3,7 @@ import { App, CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BusinessMetric, METRICS_NAMESPACE } from '../../lib/constructs/business-metrics';
+import { BusinessMetric, METRICS_NAMESPACE } from '../../lib/business-metrics';
 import {
   API_5XX_MIN_ERRORS,
   API_5XX_RATE_PERCENT,
@@ -301,7 +301,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
   it('alarms as soon as the sweeper cancels an order whose timer never fired', () => {
     // Act
-    const alarm = businessAlarm(real.template, BusinessMetric.ordersCancelledBySweeper);
+    const alarm = businessAlarm(real.template, BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER);
 
     // Assess
     expect(alarm).toMatchObject({
@@ -317,7 +317,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
   it('alarms as soon as an order is created without its payment timer', () => {
     // Act
-    const alarm = businessAlarm(real.template, BusinessMetric.paymentTimerScheduleFailed);
+    const alarm = businessAlarm(real.template, BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED);
 
     // Assess
     expect(alarm).toMatchObject({
@@ -333,7 +333,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
   it('alarms on refunds stuck in REFUND_PENDING, and on a sweeper that stopped reporting them', () => {
     // Act
-    const alarm = businessAlarm(real.template, BusinessMetric.refundsStuckPending);
+    const alarm = businessAlarm(real.template, BusinessMetric.REFUNDS_STUCK_PENDING);
 
     // Assess
     expect(SWEEPER_SILENT_PERIODS).toBeGreaterThan(1);
@@ -513,9 +513,9 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
       // Assess
       const expected = [
-        BusinessMetric.ordersCreated,
-        BusinessMetric.ordersPaid,
-        BusinessMetric.ordersFulfilled,
+        BusinessMetric.ORDERS_CREATED,
+        BusinessMetric.ORDERS_PAID,
+        BusinessMetric.ORDERS_FULFILLED,
       ].map((name) => [METRICS_NAMESPACE, name, 'service', DEFAULT_SERVICE]);
       expect(funnel.map((row) => row.slice(0, 4))).toEqual(expected);
       expect(totals.map((row) => row.slice(0, 4))).toEqual(expected);

@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, type MockInstance, vi } fro
 import { ENTITY, keys } from '../../functions/adapters/dynamodb-table';
 import { newOrder } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
+import { METRICS_NAMESPACE } from '../../lib/business-metrics';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
 import {
@@ -106,7 +107,7 @@ function metricValue(metrics: readonly EmfLine[], name: string): unknown {
   );
   if (line === undefined) return undefined;
   const set = line._aws.CloudWatchMetrics[0];
-  expect(set?.Namespace).toBe('OrderBackbone');
+  expect(set?.Namespace).toBe(METRICS_NAMESPACE);
   expect(set?.Dimensions).toEqual([['service']]);
   expect(set?.Metrics.find((metric) => metric.Name === name)?.Unit).toBe('Count');
   expect(line.service).toBe('order-backbone');
