@@ -49,7 +49,7 @@ const WRITE_ORDERS = grant(
 const MANAGE_PAYMENT_TIMERS = [
   ...grant(
     ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
-    'arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/payment-timeouts/*',
+    'arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/payment-timeouts/*',
   ),
   'iam:PassRole on <timer:payment-timeouts/role> if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}',
 ];
@@ -191,14 +191,15 @@ function labels(stack: OrderBackboneStack): Map<string, string> {
   return named;
 }
 
-/** A policy resource as text: literal strings kept, references named from the model, joins joined. */
+/**
+ * A policy resource as text: literal strings kept, references named from the model (`<table:orders>`) or as
+ * pseudo parameters (`<AWS::Region>`), joins joined.
+ */
 function render(value: unknown, named: ReadonlyMap<string, string>): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object' && value !== null) {
     if ('Ref' in value && typeof value.Ref === 'string') {
-      return value.Ref.startsWith('AWS::')
-        ? `\${${value.Ref}}`
-        : `<${named.get(value.Ref) ?? `?${value.Ref}`}>`;
+      return `<${value.Ref.startsWith('AWS::') ? value.Ref : (named.get(value.Ref) ?? `?${value.Ref}`)}>`;
     }
     if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt'])) {
       const [id, attribute] = value['Fn::GetAtt'] as [string, string];
