@@ -1,4 +1,4 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
@@ -27,6 +27,18 @@ function workflowTypeFromContext(app: App): StateMachineType {
   return value === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD;
 }
 
+/**
+ * `-c removalPolicy=DESTROY` lets `cdk destroy` delete the table, the secrets and the log groups too, for a
+ * throw-away stack; RETAIN (the default) keeps them, so that orders and payments outlive a mistaken destroy.
+ */
+function removalPolicyFromContext(app: App): RemovalPolicy {
+  const value: unknown = app.node.tryGetContext('removalPolicy') ?? 'RETAIN';
+  if (value !== 'RETAIN' && value !== 'DESTROY') {
+    throw new Error(`context removalPolicy must be RETAIN or DESTROY, not ${String(value)}`);
+  }
+  return value === 'DESTROY' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+}
+
 const app = new App();
 const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
 const model = withMaxReceiveCount(
@@ -37,6 +49,7 @@ const stack = new OrderBackboneStack(app, 'OrderBackbone', {
   model,
   settings: settingsFromContext(app),
   workflowType: workflowTypeFromContext(app),
+  removalPolicy: removalPolicyFromContext(app),
 });
 // cdk-nag's AWS Solutions rules run on every synth (and deploy); any finding not acknowledged with a reason in
 // lib/nag-suppressions.ts fails it.

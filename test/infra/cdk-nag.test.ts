@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,28 +204,50 @@ describe('bin/app.ts', () => {
     rmSync(outdir, { recursive: true, force: true });
   });
 
-  it.each(['STANDARD', 'EXPRESS'])(
-    'synthesizes with the checks on and nothing unacknowledged (%s)',
-    (workflowType) => {
+  it.each([
+    { workflowType: 'STANDARD', removalPolicy: undefined, deletionPolicy: 'Retain' },
+    { workflowType: 'EXPRESS', removalPolicy: 'DESTROY', deletionPolicy: 'Delete' },
+  ])(
+    'synthesizes with the checks on and nothing unacknowledged ($workflowType, removalPolicy $removalPolicy)',
+    ({ workflowType, removalPolicy, deletionPolicy }) => {
       // Prepare
       const tsx = path.join(REPOSITORY_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+      const assembly = path.join(outdir, workflowType);
       const environment = {
         ...process.env,
-        CDK_OUTDIR: path.join(outdir, workflowType),
-        CDK_CONTEXT_JSON: JSON.stringify({ ...SKIP_BUNDLING, workflowType }),
+        CDK_OUTDIR: assembly,
+        CDK_CONTEXT_JSON: JSON.stringify({ ...SKIP_BUNDLING, workflowType, removalPolicy }),
       };
 
       // Act
-      const run = () =>
-        execFileSync(process.execPath, [tsx, 'bin/app.ts'], {
-          cwd: REPOSITORY_ROOT,
-          env: environment,
-          encoding: 'utf8',
-          stdio: 'pipe',
-        });
+      execFileSync(process.execPath, [tsx, 'bin/app.ts'], {
+        cwd: REPOSITORY_ROOT,
+        env: environment,
+        encoding: 'utf8',
+        stdio: 'pipe',
+      });
+      const template = JSON.parse(readFileSync(path.join(assembly, 'OrderBackbone.template.json'), 'utf8'));
 
       // Assess
-      expect(run).not.toThrow();
+      const resources = Object.values(
+        template.Resources as Record<string, { Type: string; DeletionPolicy?: string }>,
+      );
+      const kept = resources.filter((resource) =>
+        ['AWS::DynamoDB::GlobalTable', 'AWS::SecretsManager::Secret', 'AWS::Logs::LogGroup'].includes(
+          resource.Type,
+        ),
+      );
+      expect(kept.length).toBeGreaterThan(0);
+      expect(kept.map((resource) => resource.DeletionPolicy)).toEqual(kept.map(() => deletionPolicy));
+      expect(
+        resources
+          .filter((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')
+          .map(
+            (resource) =>
+              (resource as unknown as { Properties: { StateMachineType: string } }).Properties
+                .StateMachineType,
+          ),
+      ).toEqual([workflowType]);
     },
     120_000,
   );
