@@ -1354,6 +1354,13 @@ describe('OrderBackboneStack rejects a model it cannot deploy safely', () => {
       message: /function 'parcel-status' is granted access to undeclared timer 'nope'/,
     },
     {
+      problem: 'query access to an index the table does not declare',
+      model: withFunction(fixtureModel, 'sweeper', {
+        access: { tables: [{ table: 'orders', mode: 'read', indexes: ['nope'] }] },
+      }),
+      message: /function 'sweeper' is granted access to undeclared index 'nope' of table 'orders'/,
+    },
+    {
       problem: 'a timer aimed at an undeclared function',
       model: { ...fixtureModel, timers: [{ ...timer, targetFunction: 'nope' }] },
       message: /timer 'parcel-reminders' targets undeclared function 'nope'/,
