@@ -55,7 +55,8 @@ const REASONS = {
     'value in (docs/deploy.md); functions read it again within 5 minutes.',
   xrayOnFunction:
     'X-Ray tracing is active: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
-    'permissions, so AWS requires Resource "*" for them. No other action of this role has a "*" resource.',
+    'permissions, so AWS requires Resource "*" for them. No other action of this role has a "*" resource ' +
+    '(test/infra/least-privilege.test.ts fails if one does, as this acknowledgement would hide it).',
   schedulesOfGroup:
     'The function creates and deletes one one-time schedule per order, named at run time from the order id, so ' +
     'the resource is every schedule of this one group (schedule/<group>/*) and no other group.',
