@@ -1,6 +1,8 @@
-import { App } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
+import { acknowledgeNagFindings } from '../lib/nag-suppressions';
 import { OrderBackboneStack } from '../lib/stack';
 
 /** Every `{ setting }` the model declares, so `cdk synth -c PAYMENT_TIMEOUT_SECONDS=60` overrides its default. */
@@ -35,12 +37,33 @@ function alarmEmailFromContext(app: App): string | undefined {
   return value;
 }
 
+/**
+ * `-c removalPolicy=DESTROY` lets `cdk destroy` delete the table, the secrets and the log groups too, for a
+ * throw-away stack; RETAIN (the default) keeps them, so that orders and payments outlive a mistaken destroy.
+ */
+function removalPolicyFromContext(app: App): RemovalPolicy {
+  const value: unknown = app.node.tryGetContext('removalPolicy') ?? 'RETAIN';
+  if (value !== 'RETAIN' && value !== 'DESTROY') {
+    throw new Error(`context removalPolicy must be RETAIN or DESTROY, not ${String(value)}`);
+  }
+  return value === 'DESTROY' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+}
+
 const app = new App();
 const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
-new OrderBackboneStack(app, 'OrderBackbone', {
-  model: withMaxReceiveCount(appModel, maxReceiveCount === undefined ? undefined : Number(maxReceiveCount)),
+const model = withMaxReceiveCount(
+  appModel,
+  maxReceiveCount === undefined ? undefined : Number(maxReceiveCount),
+);
+const stack = new OrderBackboneStack(app, 'OrderBackbone', {
+  model,
   settings: settingsFromContext(app),
   workflowType: workflowTypeFromContext(app),
   alarmEmail: alarmEmailFromContext(app),
+  removalPolicy: removalPolicyFromContext(app),
 });
+// cdk-nag's AWS Solutions rules run on every synth (and deploy); any finding not acknowledged with a reason in
+// lib/nag-suppressions.ts fails it.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+acknowledgeNagFindings(stack, model);
 app.synth();

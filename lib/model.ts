@@ -123,7 +123,16 @@ export interface EventBusDeclaration {
 }
 
 export interface FunctionAccess {
-  readonly tables?: readonly { readonly table: string; readonly mode: 'read' | 'readWrite' }[];
+  /**
+   * `read`: GetItem and Query on the table; `readWrite`: also PutItem, UpdateItem and ConditionCheckItem (what the
+   * repositories' writes and transactions need; nothing deletes or scans). `indexes`: Query on each named global
+   * secondary index, and on no other index.
+   */
+  readonly tables?: readonly {
+    readonly table: string;
+    readonly mode: 'read' | 'readWrite';
+    readonly indexes?: readonly string[];
+  }[];
   readonly queues?: readonly { readonly queue: string; readonly mode: 'send' | 'consume' }[];
   /** Create and delete schedules in the timer's group (and pass its role to Scheduler). */
   readonly timers?: readonly { readonly timer: string; readonly mode: 'manage' }[];
@@ -334,7 +343,9 @@ export const appModel: AppModel = {
         SWEEPER_MAX_ORDERS_PER_RUN: { literal: '500' },
         REFUND_STUCK_AFTER_SECONDS: { setting: 'REFUND_STUCK_AFTER_SECONDS', default: '3600' },
       },
-      access: { tables: [readWriteOrders] },
+      access: {
+        tables: [{ ...readWriteOrders, indexes: [PENDING_PAYMENT_INDEX.name, REFUND_PENDING_INDEX.name] }],
+      },
     },
     {
       name: 'outbox-relay',

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -33,6 +34,22 @@ import {
 } from './model';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The DynamoDB actions of each table access mode: what the repositories call (GetItem, Query, PutItem, UpdateItem,
+ * and ConditionCheckItem inside TransactWriteItems, which IAM checks item by item). Nothing deletes, scans or
+ * batches.
+ */
+export const TABLE_ACTIONS = {
+  read: ['dynamodb:GetItem', 'dynamodb:Query'],
+  readWrite: [
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+} as const;
 
 export interface OrderBackboneStackProps extends StackProps {
   /**
@@ -294,14 +311,34 @@ export class OrderBackboneStack extends Stack {
     }
   }
 
+  /**
+   * Grants exactly the declared access, with statements of our own rather than the CDK's `grant*` helpers, which
+   * add actions no function uses (Scan, DescribeTable, GetQueueUrl, DescribeSecret, ...) and every index of a
+   * table (`<table>/index/*`).
+   */
   private grantAccess(declaration: FunctionDeclaration, fn: lambda.IFunction): void {
-    for (const { table, mode } of declaration.access.tables ?? []) {
-      if (mode === 'read') this.table(table).grantReadData(fn);
-      else this.table(table).grantReadWriteData(fn);
+    for (const { table, mode, indexes } of declaration.access.tables ?? []) {
+      const { tableArn } = this.table(table);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: [...TABLE_ACTIONS[mode]], resources: [tableArn] }),
+      );
+      if (indexes !== undefined && indexes.length > 0) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:Query'],
+            resources: indexes.map((index) => `${tableArn}/index/${index}`),
+          }),
+        );
+      }
     }
     for (const { queue, mode } of declaration.access.queues ?? []) {
-      if (mode === 'send') this.queue(queue).queue.grantSendMessages(fn);
-      else this.queue(queue).queue.grantConsumeMessages(fn);
+      const { queue: sqsQueue } = this.queue(queue);
+      // The URL comes from the environment, so sending needs no GetQueueUrl; SendMessageBatch is SendMessage in IAM.
+      if (mode === 'send') {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [sqsQueue.queueArn] }),
+        );
+      } else sqsQueue.grantConsumeMessages(fn);
     }
     for (const { timer } of declaration.access.timers ?? []) {
       this.timer(timer).grantManage(fn);
@@ -311,7 +348,14 @@ export class OrderBackboneStack extends Stack {
     }
     // A function may read the secrets its environment names, and only those.
     for (const value of Object.values(declaration.environment)) {
-      if ('secret' in value) this.secret(value.secret).grantRead(fn);
+      if ('secret' in value) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [this.secret(value.secret).secretArn],
+          }),
+        );
+      }
     }
   }
 

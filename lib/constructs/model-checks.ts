@@ -66,8 +66,17 @@ function referenceProblems(model: AppModel, fn: FunctionDeclaration): string[] {
       }
     }
   }
-  for (const { table } of fn.access.tables ?? []) {
-    if (!tables.has(table)) problems.push(`${where} is granted access to undeclared table '${table}'`);
+  for (const { table, indexes } of fn.access.tables ?? []) {
+    const declared = tables.get(table);
+    if (declared === undefined) {
+      problems.push(`${where} is granted access to undeclared table '${table}'`);
+      continue;
+    }
+    for (const index of indexes ?? []) {
+      if (!(declared.indexes ?? []).some((candidate) => candidate.name === index)) {
+        problems.push(`${where} is granted access to undeclared index '${index}' of table '${table}'`);
+      }
+    }
   }
   for (const { queue } of fn.access.queues ?? []) {
     if (!queues.has(queue)) problems.push(`${where} is granted access to undeclared queue '${queue}'`);

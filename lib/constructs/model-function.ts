@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -39,12 +40,14 @@ export interface ModelFunctionProps {
 /**
  * A Lambda function bundled from its TypeScript entry with the local esbuild (no Docker): Node.js 24 on arm64
  * (cheaper per millisecond than x86), ES module output, minified, with source maps that Node applies to stack
- * traces (`NODE_OPTIONS=--enable-source-maps`), the AWS SDK left to the runtime, and its own log group with a
- * bounded retention instead of Lambda's never-expiring default, and X-Ray active tracing (Powertools Tracer).
+ * traces (`NODE_OPTIONS=--enable-source-maps`), the AWS SDK left to the runtime, active X-Ray tracing, and its own
+ * log group with a bounded retention instead of Lambda's never-expiring default, which only its own role may write.
  */
 export class ModelFunction extends Construct {
   public readonly function: nodejs.NodejsFunction;
   public readonly logGroup: logs.LogGroup;
+  /** The execution role: no managed policy, only the grants the stack adds for the declared access. */
+  public readonly role: iam.Role;
 
   public constructor(scope: Construct, id: string, props: ModelFunctionProps) {
     super(scope, id);
@@ -54,6 +57,13 @@ export class ModelFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
+    // A role of our own instead of the default one with the AWSLambdaBasicExecutionRole managed policy, which may
+    // create log groups and write to every log group in the account: this one writes to its own log group only.
+    this.role = new iam.Role(this, 'ServiceRole', {
+      description: `Execution role of ${declaration.name}`,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    this.logGroup.grantWrite(this.role);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: `${declaration.name} (${declaration.entry})`,
       entry: path.resolve(rootDir, declaration.entry),
@@ -65,6 +75,7 @@ export class ModelFunction extends Construct {
       memorySize: declaration.memoryMb,
       timeout: Duration.seconds(declaration.timeoutSeconds),
       logGroup: this.logGroup,
+      role: this.role,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -92,7 +92,9 @@ export class OperationsDashboard extends Construct {
           business.metric(BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER, {
             label: 'by the sweeper (missed timers)',
           }),
-          business.metric(BusinessMetric.OVERDUE_ORDERS_LEASED, { label: 'overdue orders the sweeper leased' }),
+          business.metric(BusinessMetric.OVERDUE_ORDERS_LEASED, {
+            label: 'overdue orders the sweeper leased',
+          }),
         ],
         THIRD,
         true,
