@@ -258,17 +258,20 @@ export async function peekDeadLetterQueues(
   maxPerQueue = DEFAULT_SHOW_MAX,
 ): Promise<DeadLetterQueuePeek[]> {
   const sqs = new QueueDirectory(client);
-  const peeks: DeadLetterQueuePeek[] = [];
-  for (const { queue, sources } of await sqs.deadLetterQueues()) {
-    const attributes = await sqs.attributes(queue.url, ['ApproximateNumberOfMessages']);
-    peeks.push({
-      name: queue.name,
-      source: sources.length === 1 ? sources[0] : undefined,
-      approximateMessages: Number(attributes.ApproximateNumberOfMessages ?? 0),
-      messages: await peek(sqs, queue.url, maxPerQueue),
-    });
-  }
-  return peeks;
+  // In parallel: each look ends with a long poll that finds nothing, which would otherwise add up per queue.
+  return await Promise.all(
+    (await sqs.deadLetterQueues()).map(async ({ queue, sources }) => {
+      const messages = await peek(sqs, queue.url, maxPerQueue);
+      // Counted after the look, so that a message that arrived meanwhile is in the count as well as shown.
+      const attributes = await sqs.attributes(queue.url, ['ApproximateNumberOfMessages']);
+      return {
+        name: queue.name,
+        source: sources.length === 1 ? sources[0] : undefined,
+        approximateMessages: Number(attributes.ApproximateNumberOfMessages ?? 0),
+        messages,
+      };
+    }),
+  );
 }
 
 /** Up to `max` messages of the queue, received and released again at once, so that nothing is consumed. */

@@ -227,7 +227,9 @@ export async function gatherOrderStory(
     tableName: context.tableName,
     ...partition,
     events:
-      partition.order === undefined ? [] : eventsOf(partition.order, partition.timeline, partition.payments),
+      partition.order === undefined
+        ? []
+        : publishedEventsOf(partition.order, partition.timeline, partition.payments),
     saga,
     deadLetters: deadLetters.findings,
     deadLetterQueuesSearched: deadLetters.searched,
@@ -287,7 +289,7 @@ async function readPartition(client: DynamoDBClient, tableName: string, orderId:
  * with its FULFILLMENT_FAILED transition; every other refund was owed from the start. A FAILED attempt that a
  * later success replaced leaves no trace in the table, so its `PaymentFailed` cannot be shown.
  */
-function eventsOf(
+export function publishedEventsOf(
   order: Order,
   timeline: readonly OrderTransition[],
   payments: readonly Payment[],
@@ -323,7 +325,15 @@ function eventsOf(
           ? transitionAt(OrderStatus.PAID)
           : transitionAt(OrderStatus.FULFILLMENT_FAILED);
       // The schema wants a time; an unknown one is dropped from the story below, never shown as if known.
-      const image = { ...payment, entityType: ENTITY.payment, status, updatedAt: at ?? payment.updatedAt };
+      // A refund reason is written with REFUND_PENDING; the payment's earlier images had none.
+      const { refundReason, ...withoutReason } = payment;
+      const owed = status === PaymentStatus.REFUND_PENDING || status === PaymentStatus.REFUNDED;
+      const image = {
+        ...(owed ? payment : withoutReason),
+        entityType: ENTITY.payment,
+        status,
+        updatedAt: at ?? payment.updatedAt,
+      };
       const change: ItemChange =
         before === undefined
           ? { eventName: 'INSERT', newImage: image }
@@ -526,7 +536,21 @@ function failureOf(event: HistoryEvent): { error: string; cause: string } {
     event.taskTimedOutEventDetails ??
     event.taskStartFailedEventDetails ??
     event.taskSubmitFailedEventDetails;
-  return { error: details?.error ?? 'unknown error', cause: details?.cause ?? '' };
+  return { error: details?.error ?? 'unknown error', cause: readableCause(details?.cause) };
+}
+
+/** Lambda reports a function's error as JSON (`errorType`, `errorMessage`, `trace`): the message is what reads. */
+function readableCause(cause: string | undefined): string {
+  if (cause === undefined) return '';
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (typeof parsed === 'object' && parsed !== null && 'errorMessage' in parsed) {
+      return String(parsed.errorMessage);
+    }
+  } catch {
+    // Not JSON: a cause written by a Fail state or by Step Functions itself, readable as it is.
+  }
+  return cause;
 }
 
 async function findDeadLetters(
@@ -693,8 +717,10 @@ export function renderOrderStory(story: OrderStory): string[] {
       lines.push(
         `    ${step.enteredAt}  ${step.name}${step.compensation ? ' [compensation]' : ''}  ${stepSummary(step)}`,
       );
-      for (const failure of step.failures) {
-        lines.push(`      ${failure.at}  ${failure.error}: ${failure.cause}`);
+      for (const group of groupedFailures(step.failures)) {
+        const times =
+          group.count === 1 ? `at ${group.lastAt}` : `${group.count} times, last at ${group.lastAt}`;
+        lines.push(`      ${group.error}: ${group.cause} (${times})`);
       }
     }
   }
@@ -720,6 +746,23 @@ export function renderOrderStory(story: OrderStory): string[] {
     }
   }
   return lines;
+}
+
+/** Runs of the same failure as one line each: retries repeat their error, and the count is what matters. */
+function groupedFailures(
+  failures: readonly StepFailure[],
+): { error: string; cause: string; count: number; lastAt: string }[] {
+  const groups: { error: string; cause: string; count: number; lastAt: string }[] = [];
+  for (const failure of failures) {
+    const last = groups.at(-1);
+    if (last !== undefined && last.error === failure.error && last.cause === failure.cause) {
+      last.count += 1;
+      last.lastAt = failure.at;
+    } else {
+      groups.push({ error: failure.error, cause: failure.cause, count: 1, lastAt: failure.at });
+    }
+  }
+  return groups;
 }
 
 function stepSummary(step: SagaStep): string {
