@@ -323,7 +323,9 @@ export function publishedEventsOf(
         ? payment.updatedAt
         : status === PaymentStatus.SUCCEEDED
           ? transitionAt(OrderStatus.PAID)
-          : transitionAt(OrderStatus.FULFILLMENT_FAILED);
+          : payment.refundReason === RefundReason.FULFILLMENT_FAILED
+            ? transitionAt(OrderStatus.FULFILLMENT_FAILED)
+            : undefined;
       // The schema wants a time; an unknown one is dropped from the story below, never shown as if known.
       // A refund reason is written with REFUND_PENDING; the payment's earlier images had none.
       const { refundReason, ...withoutReason } = payment;

@@ -339,4 +339,42 @@ describe('publishedEventsOf', () => {
       ['2026-01-01T10:31:00.000Z', 'PaymentRefunded', 'pay_late:REFUNDED'],
     ]);
   });
+
+  it('times a refund request by the FULFILLMENT_FAILED transition only when that failure caused it', () => {
+    // Prepare
+    const timeline = timelineOf(
+      ['PAID', '2026-01-01T10:01:00.000Z'],
+      ['FULFILLING', '2026-01-01T10:01:01.000Z'],
+      ['FULFILLMENT_FAILED', '2026-01-01T10:02:00.000Z'],
+    );
+    const order: Order = {
+      ...placed,
+      status: 'FULFILLMENT_FAILED',
+      version: 4,
+      updatedAt: '2026-01-01T10:02:00.000Z',
+    };
+    const second = {
+      paymentId: 'pay_2',
+      orderId: ORDER_ID,
+      status: 'REFUNDED',
+      amount: 2500,
+      currency: 'EUR',
+      createdAt: '2026-01-01T10:04:00.000Z',
+      updatedAt: '2026-01-01T10:05:00.000Z',
+      refundReason: 'ORDER_ALREADY_PAID',
+    } as const;
+
+    // Act
+    const events = publishedEventsOf(order, timeline, [second]);
+
+    // Assess
+    expect(
+      events
+        .filter((event) => event.eventId.startsWith('pay_2'))
+        .map((event) => [event.occurredAt, event.type]),
+    ).toEqual([
+      [undefined, 'RefundRequested'],
+      ['2026-01-01T10:05:00.000Z', 'PaymentRefunded'],
+    ]);
+  });
 });
