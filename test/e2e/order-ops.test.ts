@@ -6,7 +6,12 @@ import { signatureHeader } from '../../functions/domain/webhook-signature';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { appModel, withMaxReceiveCount } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
-import { type OrderStory, runOrderCommand } from '../../lib/ops/order';
+import {
+  OrderCommandErrorCode,
+  type OrderStory,
+  OrderUsageError,
+  runOrderCommand,
+} from '../../lib/ops/order';
 import { runSagasCommand } from '../../lib/ops/sagas';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
@@ -252,4 +257,25 @@ describe('npm run ops -- order <orderId>', () => {
       problems: [],
     });
   }, 120_000);
+
+  it('tells of an order the table does not have, and refuses a call without exactly one order id', async () => {
+    // Act
+    const unknown = await opsOrder('01M8ZZZZZZZZZZZZZZZZZZZZZZ');
+    const refusals = await Promise.all(
+      [[], ['--json'], ['one', 'two']].map((args) =>
+        runOrderCommand(args, { dynamodb, sqs, sfn, tableName, stateMachineArn, out: () => undefined }).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      ),
+    );
+
+    // Assess
+    expect(unknown.story).toMatchObject({ order: undefined, timeline: [], saga: undefined, problems: [] });
+    expect(unknown.lines[0]).toBe('Order 01M8ZZZZZZZZZZZZZZZZZZZZZZ: not found in table orders');
+    for (const refusal of refusals) {
+      expect(refusal).toBeInstanceOf(OrderUsageError);
+      expect(refusal).toMatchObject({ code: OrderCommandErrorCode.USAGE });
+    }
+  });
 });
