@@ -7,6 +7,7 @@ import {
   type ExecutionStatus,
   GetExecutionHistoryCommand,
   type HistoryEvent,
+  InvalidArn,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -27,6 +28,7 @@ import type { Order, OrderTransition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { type Payment, PaymentStatus, RefundReason } from '../../functions/domain/payment';
 import { type DeadLetterMessage, peekDeadLetterQueues } from './dlq';
+import { executionArnOf } from './sagas';
 
 /**
  * `order <orderId> [--json]`: the whole story of one order, for the person an alarm woke up. Everything comes
@@ -389,12 +391,13 @@ async function readSaga(
   orderId: string,
 ): Promise<SagaStory | undefined> {
   const executionName = fulfillmentExecutionName(orderId);
-  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+  const executionArn = executionArnOf(stateMachineArn, executionName);
   let execution: DescribeExecutionCommandOutput;
   try {
     execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
   } catch (error) {
-    if (error instanceof ExecutionDoesNotExist) return undefined;
+    // An id that cannot name an execution (too long, odd characters) has none either.
+    if (error instanceof ExecutionDoesNotExist || error instanceof InvalidArn) return undefined;
     throw error;
   }
   const history: HistoryEvent[] = [];
