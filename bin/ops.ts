@@ -7,13 +7,16 @@
  *   npm run ops -- sagas list [--status FAILED]
  *   npm run ops -- sagas stuck [--older-than 900]
  *   npm run ops -- sagas redrive <executionName|all-failed>    (AWS: --state-machine-arn <arn>)
+ *   npm run ops -- order <orderId> [--json]                    (AWS: --table <name> --state-machine-arn <arn>)
  *
- * With `--local <url>` the endpoints and ARNs come from the local system's `/_local/endpoints`; without it the
- * AWS SDK's own configuration applies.
+ * With `--local <url>` the endpoints, table names and ARNs come from the local system's `/_local/endpoints`;
+ * without it the AWS SDK's own configuration applies, and names come from the stack outputs given as options.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { runDlqCommand } from '../lib/ops/dlq';
+import { runOrderCommand } from '../lib/ops/order';
 import { runSagasCommand } from '../lib/ops/sagas';
 
 class UsageError extends Error {
@@ -22,8 +25,10 @@ class UsageError extends Error {
 }
 
 interface LocalEndpoints {
+  readonly dynamodb: string;
   readonly sqs: string;
   readonly stepfunctions: string;
+  readonly tableNames: Readonly<Record<string, string>>;
   readonly stateMachineArns: Readonly<Record<string, string>>;
 }
 
@@ -32,6 +37,10 @@ const LOCAL_CLIENT_CONFIG = {
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 };
 const FULFILLMENT_STATE_MACHINE = 'fulfillment';
+const ORDERS_TABLE = 'orders';
+const USAGE =
+  'usage: npm run ops -- [--local <url>] [--state-machine-arn <arn>] [--table <name>] ' +
+  'dlq list|show|redrive <queue> | sagas list|stuck|redrive <name|all-failed> | order <orderId> [--json]';
 
 function takeOption(args: string[], name: string): string | undefined {
   const index = args.indexOf(name);
@@ -56,13 +65,14 @@ async function main(argv: string[]): Promise<void> {
   const args = [...argv];
   const local = takeOption(args, '--local');
   const stateMachineArnOption = takeOption(args, '--state-machine-arn');
+  const tableOption = takeOption(args, '--table');
   const endpoints = local === undefined ? undefined : await localEndpoints(local);
+  const clientConfig = (endpoint: string | undefined) =>
+    endpoint === undefined ? {} : { ...LOCAL_CLIENT_CONFIG, endpoint };
   const out = (line: string) => console.log(line);
   const [area, ...rest] = args;
   if (area === 'dlq') {
-    const sqs = new SQSClient(
-      endpoints === undefined ? {} : { ...LOCAL_CLIENT_CONFIG, endpoint: endpoints.sqs },
-    );
+    const sqs = new SQSClient(clientConfig(endpoints?.sqs));
     try {
       await runDlqCommand(rest, { sqs, out });
     } finally {
@@ -75,9 +85,7 @@ async function main(argv: string[]): Promise<void> {
     if (stateMachineArn === undefined) {
       throw new UsageError('sagas needs --state-machine-arn <arn> (the stack output) or --local <url>');
     }
-    const sfn = new SFNClient(
-      endpoints === undefined ? {} : { ...LOCAL_CLIENT_CONFIG, endpoint: endpoints.stepfunctions },
-    );
+    const sfn = new SFNClient(clientConfig(endpoints?.stepfunctions));
     try {
       await runSagasCommand(rest, { sfn, stateMachineArn, out });
     } finally {
@@ -85,7 +93,34 @@ async function main(argv: string[]): Promise<void> {
     }
     return;
   }
-  throw new UsageError('usage: npm run ops -- [--local <url>] dlq|sagas <command> (see bin/ops.ts)');
+  if (area === 'order') {
+    const stateMachineArn = stateMachineArnOption ?? endpoints?.stateMachineArns[FULFILLMENT_STATE_MACHINE];
+    const tableName = tableOption ?? endpoints?.tableNames[ORDERS_TABLE];
+    if (stateMachineArn === undefined || tableName === undefined) {
+      throw new UsageError(
+        'order needs --table <name> and --state-machine-arn <arn> (the stack outputs OrdersTableName and ' +
+          'FulfillmentStateMachineArn) or --local <url>',
+      );
+    }
+    // The fix commands the story prints carry the options this run needed.
+    const commandPrefix = [
+      'npm run ops --',
+      ...(local === undefined ? [] : ['--local', local]),
+      ...(stateMachineArnOption === undefined ? [] : ['--state-machine-arn', stateMachineArnOption]),
+    ].join(' ');
+    const dynamodb = new DynamoDBClient(clientConfig(endpoints?.dynamodb));
+    const sqs = new SQSClient(clientConfig(endpoints?.sqs));
+    const sfn = new SFNClient(clientConfig(endpoints?.stepfunctions));
+    try {
+      await runOrderCommand(rest, { dynamodb, sqs, sfn, tableName, stateMachineArn, out, commandPrefix });
+    } finally {
+      dynamodb.destroy();
+      sqs.destroy();
+      sfn.destroy();
+    }
+    return;
+  }
+  throw new UsageError(USAGE);
 }
 
 try {

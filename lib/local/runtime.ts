@@ -60,6 +60,11 @@ export interface LocalSystemOptions {
    * after maxReceiveCount receives in seconds rather than in maxReceiveCount x 3 minutes. Default: as declared.
    */
   readonly queueVisibilityTimeoutSeconds?: number;
+  /**
+   * Replaces every Retry pause of the state machines with this many milliseconds, so a test can watch a saga
+   * exhaust its retries in moments. Default: the definitions' own intervals.
+   */
+  readonly sagaRetryIntervalMs?: number;
   /** The simulated warehouse and transport systems: the fraction (0..1) of actions they fail, and their latency. */
   readonly logistics?: {
     readonly warehouseFailureRate?: number;
@@ -204,7 +209,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         sqsClient.destroy();
       },
     });
-    await createTables(dynamodbClient, model.tables);
+    const tables = await createTables(dynamodbClient, model.tables);
     const queues = await createQueues(
       sqsClient,
       model.queues.map((queue) =>
@@ -259,6 +264,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       invoker,
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
+      ...(options.sagaRetryIntervalMs === undefined ? {} : { retryIntervalMs: options.sagaRetryIntervalMs }),
     });
     started.push({ name: 'Step Functions', stop: () => stepFunctions.stop() });
     const scheduler = await startLocalScheduler({
@@ -355,6 +361,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       inspection('/_local/endpoints', () => ({
         ...endpoints,
         queues,
+        tableNames: Object.fromEntries(
+          Object.entries(tables).map(([name, table]) => [name, table.tableName]),
+        ),
         stateMachineArns: stepFunctions.stateMachineArns,
       })),
       inspection('/_local/executions', () => ({ executions: stepFunctions.executions() })),

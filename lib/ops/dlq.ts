@@ -134,6 +134,8 @@ interface QueueRef {
 }
 
 const DLQ_MARKER = '-dlq';
+/** Names that mark a DLQ: ours locally (`-dlq`), and CloudFormation's names for the stack's `DeadLetter` queues. */
+const DLQ_NAME = /-dlq|DeadLetter/;
 const FIFO_SUFFIX = '.fifo';
 const DEFAULT_SHOW_MAX = 100;
 // Long enough to send one message and delete it; a crashed redrive's messages reappear this soon.
@@ -185,16 +187,12 @@ function takeMax(words: string[]): number | undefined {
 }
 
 async function list(sqs: QueueDirectory, out: (line: string) => void): Promise<DlqCommandResult> {
-  const queues = await sqs.allQueues();
-  const targets = await sqs.redriveTargets(queues);
   const summaries: DeadLetterQueueSummary[] = [];
-  for (const queue of queues.filter((candidate) => candidate.name.includes(DLQ_MARKER))) {
+  for (const { queue, sources } of await sqs.deadLetterQueues()) {
     const attributes = await sqs.attributes(queue.url, [
-      'QueueArn',
       'ApproximateNumberOfMessages',
       'ApproximateNumberOfMessagesNotVisible',
     ]);
-    const sources = [...targets].filter(([, arn]) => arn === attributes.QueueArn).map(([name]) => name);
     summaries.push({
       name: queue.name,
       url: queue.url,
@@ -226,17 +224,7 @@ async function show(
   const { deadLetter } = await sqs.resolve(queueName);
   const attributes = await sqs.attributes(deadLetter.url, ['ApproximateNumberOfMessages']);
   const approximateMessages = Number(attributes.ApproximateNumberOfMessages ?? 0);
-  const held: Message[] = [];
-  try {
-    while (held.length < max) {
-      const page = await sqs.receive(deadLetter.url, Math.min(max - held.length, MAX_MESSAGES_PER_RECEIVE));
-      if (page.length === 0) break;
-      held.push(...page);
-    }
-  } finally {
-    await sqs.release(deadLetter.url, held);
-  }
-  const messages = held.map(describe);
+  const messages = await peek(sqs, deadLetter.url, max);
   out(`${deadLetter.name}: about ${approximateMessages} message(s), showing ${messages.length}`);
   for (const message of messages) {
     out(`message ${message.messageId}`);
@@ -247,6 +235,58 @@ async function show(
     for (const line of prettyBody(message.body).split('\n')) out(`    ${line}`);
   }
   return { command: 'show', deadLetterQueue: deadLetter.name, approximateMessages, messages };
+}
+
+/** One dead-letter queue and the messages in it, seen without removing them. */
+export interface DeadLetterQueuePeek {
+  readonly name: string;
+  /** The queue a redrive moves its messages to; undefined when no single queue sends its failures here. */
+  readonly source: string | undefined;
+  readonly approximateMessages: number;
+  /** Up to the requested number of its messages (see {@link peekDeadLetterQueues} for what may be missing). */
+  readonly messages: readonly DeadLetterMessage[];
+}
+
+/**
+ * Every dead-letter queue with up to `maxPerQueue` of its messages, looked at as `dlq show` does: received, then
+ * made visible again, never deleted. A DLQ is a queue that another queue's RedrivePolicy targets, or one whose
+ * name says so (`-dlq` locally, `DeadLetter` in a CloudFormation-generated name), such as a Scheduler group's.
+ * On a FIFO DLQ only the first message of each group can be seen while it is held (see `show`).
+ */
+export async function peekDeadLetterQueues(
+  client: SQSClient,
+  maxPerQueue = DEFAULT_SHOW_MAX,
+): Promise<DeadLetterQueuePeek[]> {
+  const sqs = new QueueDirectory(client);
+  // In parallel: each look ends with a long poll that finds nothing, which would otherwise add up per queue.
+  return await Promise.all(
+    (await sqs.deadLetterQueues()).map(async ({ queue, sources }) => {
+      const messages = await peek(sqs, queue.url, maxPerQueue);
+      // Counted after the look, so that a message that arrived meanwhile is in the count as well as shown.
+      const attributes = await sqs.attributes(queue.url, ['ApproximateNumberOfMessages']);
+      return {
+        name: queue.name,
+        source: sources.length === 1 ? sources[0] : undefined,
+        approximateMessages: Number(attributes.ApproximateNumberOfMessages ?? 0),
+        messages,
+      };
+    }),
+  );
+}
+
+/** Up to `max` messages of the queue, received and released again at once, so that nothing is consumed. */
+async function peek(sqs: QueueDirectory, url: string, max: number): Promise<DeadLetterMessage[]> {
+  const held: Message[] = [];
+  try {
+    while (held.length < max) {
+      const page = await sqs.receive(url, Math.min(max - held.length, MAX_MESSAGES_PER_RECEIVE));
+      if (page.length === 0) break;
+      held.push(...page);
+    }
+  } finally {
+    await sqs.release(url, held);
+  }
+  return held.map(describe);
 }
 
 /**
@@ -386,6 +426,22 @@ class QueueDirectory {
     }
     if (name.includes(DLQ_MARKER)) return { deadLetter: { name, url }, source: undefined };
     throw new NoDeadLetterQueueError(name);
+  }
+
+  /**
+   * The dead-letter queues, each with the names of the queues that send their failures to it: the targets of
+   * redrive policies, and the queues whose names mark them as DLQs (a Scheduler group's DLQ is no queue's target).
+   */
+  public async deadLetterQueues(): Promise<{ queue: QueueRef; sources: string[] }[]> {
+    const queues = await this.allQueues();
+    const targets = await this.redriveTargets(queues);
+    const found: { queue: QueueRef; sources: string[] }[] = [];
+    for (const queue of queues) {
+      const { QueueArn } = await this.attributes(queue.url, ['QueueArn']);
+      const sources = [...targets].filter(([, arn]) => arn === QueueArn).map(([name]) => name);
+      if (sources.length > 0 || DLQ_NAME.test(queue.name)) found.push({ queue, sources });
+    }
+    return found;
   }
 
   /** Each queue with a redrive policy, by name, and the ARN of the DLQ it targets. */

@@ -229,7 +229,7 @@ async function redriveOne(sfn: SFNClient, name: string, executionArn: string): P
  * `arn:<partition>:states:<region>:<account>:execution:<machine>:<name>`, from the state machine's ARN; a full
  * execution ARN is taken as it is.
  */
-function executionArnOf(stateMachineArn: string, nameOrArn: string): string {
+export function executionArnOf(stateMachineArn: string, nameOrArn: string): string {
   if (nameOrArn.startsWith('arn:')) return nameOrArn;
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${nameOrArn}`;
 }

@@ -1,0 +1,281 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signatureHeader } from '../../functions/domain/webhook-signature';
+import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { appModel, withMaxReceiveCount } from '../../lib/model';
+import { runDlqCommand } from '../../lib/ops/dlq';
+import {
+  OrderCommandErrorCode,
+  type OrderStory,
+  OrderUsageError,
+  runOrderCommand,
+} from '../../lib/ops/order';
+import { runSagasCommand } from '../../lib/ops/sagas';
+import { TEST_CREDENTIALS } from '../support/dynamodb';
+import { eventually } from '../support/eventually';
+
+/**
+ * The operator's view of one order on the whole local system, through a scripted incident: the warehouse is
+ * down and cannot take goods back either, so the fulfilment saga fails at PickGoods and stops with
+ * CompensationFailed (the order stays FULFILLING); meanwhile the carrier reports the order OUTBOUND, a report
+ * that waits for fulfilment until it lands in status-events-dlq.fifo. `ops order` must show both problems with
+ * their fixes, and after the warehouse recovers, the two redrives it names must bring the order to OUTBOUND.
+ */
+const STATUS_QUEUE = 'status-events.fifo';
+const STATUS_DLQ = 'status-events-dlq.fifo';
+const LOCAL = 'http://local.test';
+
+let system: LocalSystem;
+let dynamodb: DynamoDBClient;
+let sqs: SQSClient;
+let sfn: SFNClient;
+let tableName: string;
+let stateMachineArn: string;
+
+beforeAll(async () => {
+  system = await startLocalSystem({
+    port: 0,
+    functionLogLevel: 'SILENT',
+    settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
+    // A report ahead of fulfilment is received twice, a second apart, then parked in its DLQ.
+    model: withMaxReceiveCount(appModel, 2),
+    queueVisibilityTimeoutSeconds: 1,
+    sagaRetryIntervalMs: 5,
+  });
+  const client = { region: 'us-east-1', credentials: TEST_CREDENTIALS };
+  dynamodb = new DynamoDBClient({ ...client, endpoint: system.endpoints.dynamodb });
+  sqs = new SQSClient({ ...client, endpoint: system.endpoints.sqs });
+  sfn = new SFNClient({ ...client, endpoint: system.endpoints.stepfunctions });
+  // The names come from where `npm run ops -- --local <url>` takes them.
+  const endpoints = (await (await fetch(`${system.url}/_local/endpoints`)).json()) as {
+    tableNames: Record<string, string>;
+    stateMachineArns: Record<string, string>;
+  };
+  tableName = endpoints.tableNames.orders ?? '';
+  stateMachineArn = endpoints.stateMachineArns.fulfillment ?? '';
+});
+
+afterAll(async () => {
+  dynamodb?.destroy();
+  sqs?.destroy();
+  sfn?.destroy();
+  await system?.stop();
+});
+
+/** The one call of the order HTTP API here, so that a change to how orders are placed is made in one spot. */
+async function placeOrder(): Promise<{ orderId: string; totalAmount: number }> {
+  const response = await fetch(`${system.url}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      customerId: 'ops',
+      currency: 'EUR',
+      items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
+    }),
+  });
+  if (response.status !== 201) throw new Error(`placing an order answered ${response.status}`);
+  return (await response.json()) as { orderId: string; totalAmount: number };
+}
+
+async function reportOutbound(orderId: string): Promise<void> {
+  const secret = system.secrets['logistics-webhook-secret'] ?? '';
+  const body = JSON.stringify({
+    eventId: `out-${orderId}`,
+    orderId,
+    status: 'OUTBOUND',
+    occurredAt: new Date().toISOString(),
+  });
+  const response = await fetch(`${system.url}/webhooks/logistics`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'logistics-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
+    },
+    body,
+  });
+  if (response.status !== 202) throw new Error(`the logistics webhook answered ${response.status}`);
+}
+
+async function opsOrder(
+  orderId: string,
+  ...options: string[]
+): Promise<{ story: OrderStory; lines: string[] }> {
+  const lines: string[] = [];
+  const story = await runOrderCommand([orderId, ...options], {
+    dynamodb,
+    sqs,
+    sfn,
+    tableName,
+    stateMachineArn,
+    out: (line) => lines.push(line),
+    commandPrefix: `npm run ops -- --local ${LOCAL}`,
+  });
+  return { story, lines };
+}
+
+/** Runs a fix command the story printed, through the library function that `npm run ops` calls for it. */
+async function runPrinted(command: string | undefined): Promise<void> {
+  const prefix = `npm run ops -- --local ${LOCAL} `;
+  if (command === undefined || !command.startsWith(prefix)) throw new Error(`not a fix command: ${command}`);
+  const [area, ...args] = command.slice(prefix.length).split(' ');
+  const out = () => undefined;
+  if (area === 'dlq') await runDlqCommand(args, { sqs, out });
+  else if (area === 'sagas') await runSagasCommand(args, { sfn, stateMachineArn, out });
+  else throw new Error(`no such ops area: ${area}`);
+}
+
+function provider() {
+  if (system.paymentProvider === undefined) throw new Error('no fake payment provider');
+  return system.paymentProvider;
+}
+
+function warehouse() {
+  if (system.warehouse === undefined) throw new Error('no warehouse simulator');
+  return system.warehouse;
+}
+
+describe('npm run ops -- order <orderId>', () => {
+  it('shows a failed saga and a parked report with their fixes, and after the redrives an order that moved on', async () => {
+    // Prepare: the incident.
+    warehouse().setFailureRate(1);
+    warehouse().setCompensationFailureRate(1);
+    const placed = await placeOrder();
+    const { paymentId } = await provider().sendCallback({
+      type: 'payment.succeeded',
+      orderId: placed.orderId,
+      amount: placed.totalAmount,
+      currency: 'EUR',
+    });
+    await eventually(async () =>
+      (await opsOrder(placed.orderId)).story.saga?.status === 'FAILED' ? true : undefined,
+    );
+    await reportOutbound(placed.orderId);
+
+    // Act: what the operator sees.
+    const during = await eventually(async () => {
+      const seen = await opsOrder(placed.orderId);
+      return seen.story.deadLetters.length > 0 ? seen : undefined;
+    });
+
+    // Assess
+    const executionName = `fulfillment-${placed.orderId}`;
+    expect(during.story.order).toMatchObject({ status: 'FULFILLING', version: 3 });
+    expect(during.story.problems.map((problem) => [problem.summary, problem.command])).toEqual([
+      [`1 message in ${STATUS_DLQ}`, `npm run ops -- --local ${LOCAL} dlq redrive ${STATUS_QUEUE}`],
+      [
+        expect.stringMatching(/^saga FAILED at PickGoods: LogisticsUnavailableError: /),
+        `npm run ops -- --local ${LOCAL} sagas redrive ${executionName}`,
+      ],
+    ]);
+    expect(during.story.deadLetters).toEqual([
+      expect.objectContaining({
+        queue: STATUS_DLQ,
+        source: STATUS_QUEUE,
+        messages: [expect.objectContaining({ messageGroupId: placed.orderId })],
+      }),
+    ]);
+    expect(during.story.saga).toMatchObject({
+      status: 'FAILED',
+      error: 'CompensationFailed',
+      redriveCount: 0,
+    });
+    const steps = during.story.saga?.steps.map((step) => [step.name, step.compensation, step.outcome]);
+    expect(steps).toEqual([
+      ['CreateFulfillmentOrder', false, 'succeeded'],
+      ['PickGoods', false, 'failed'],
+      ['ReturnGoods', true, 'failed'],
+      ['ReturnGoodsFailed', true, 'succeeded'],
+      ['CompensationFailed', true, 'failed'],
+    ]);
+    const pick = during.story.saga?.steps.find((step) => step.name === 'PickGoods');
+    // The first attempt and the definition's four retries, each failed.
+    expect(pick?.attempts).toBe(5);
+    expect(pick?.failures).toHaveLength(5);
+    expect(during.story.events.map((event) => [event.type, event.eventId])).toEqual([
+      ['OrderPlaced', `${placed.orderId}:v1`],
+      ['OrderStatusChanged', `${placed.orderId}:v2`],
+      ['PaymentSucceeded', `${paymentId}:SUCCEEDED`],
+      ['OrderStatusChanged', `${placed.orderId}:v3`],
+    ]);
+    expect(during.lines).toEqual(
+      expect.arrayContaining([
+        `Order ${placed.orderId}: FULFILLING (version 3)`,
+        'PROBLEMS (2)',
+        `  ! 1 message in ${STATUS_DLQ}`,
+        `      once the cause is fixed: npm run ops -- --local ${LOCAL} dlq redrive ${STATUS_QUEUE}`,
+        expect.stringMatching(/^ {6}compensation ReturnGoods failed too: LogisticsUnavailableError: /),
+        `SAGA ${executionName}: FAILED`,
+        expect.stringMatching(/^ {4}\S+ {2}ReturnGoods \[compensation\] {2}failed after 11 attempts$/),
+        `  ${STATUS_DLQ}: 1 message(s) of this order (of about 1)`,
+      ]),
+    );
+
+    // Act: the warehouse is back; the operator runs the two printed commands, the saga's first.
+    warehouse().setFailureRate(0);
+    warehouse().setCompensationFailureRate(0);
+    await runPrinted(during.story.problems[1]?.command);
+    await eventually(async () => {
+      const { story } = await opsOrder(placed.orderId);
+      return story.order?.status === 'FULFILLED' && story.saga?.status === 'SUCCEEDED' ? true : undefined;
+    });
+    await runPrinted(during.story.problems[0]?.command);
+    const after = await eventually(async () => {
+      const seen = await opsOrder(placed.orderId, '--json');
+      return seen.story.order?.status === 'OUTBOUND' ? seen : undefined;
+    });
+
+    // Assess
+    expect(after.story.problems).toEqual([]);
+    expect(after.story.deadLetters).toEqual([]);
+    expect(after.story.saga).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+    expect(
+      after.story.saga?.steps.filter((step) => step.run === 1).map((step) => [step.name, step.outcome]),
+    ).toEqual([
+      ['CreateFulfillmentOrder', 'succeeded'],
+      ['PickGoods', 'succeeded'],
+      ['ShipOut', 'succeeded'],
+      ['MarkOrderFulfilled', 'succeeded'],
+      ['Fulfilled', 'succeeded'],
+    ]);
+    expect(after.story.timeline.map((entry) => entry.to)).toEqual([
+      'PENDING_PAYMENT',
+      'PAID',
+      'FULFILLING',
+      'FULFILLED',
+      'OUTBOUND',
+    ]);
+    expect(after.story.events.at(-1)).toMatchObject({
+      type: 'OrderStatusChanged',
+      eventId: `${placed.orderId}:v5`,
+      detail: 'FULFILLED -> OUTBOUND',
+    });
+    expect(JSON.parse(after.lines.join('\n'))).toMatchObject({
+      orderId: placed.orderId,
+      order: { status: 'OUTBOUND' },
+      problems: [],
+    });
+  }, 120_000);
+
+  it('tells of an order the table does not have, and refuses a call without exactly one order id', async () => {
+    // Act
+    const unknown = await opsOrder('01M8ZZZZZZZZZZZZZZZZZZZZZZ');
+    const refusals = await Promise.all(
+      [[], ['--json'], ['one', 'two']].map((args) =>
+        runOrderCommand(args, { dynamodb, sqs, sfn, tableName, stateMachineArn, out: () => undefined }).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      ),
+    );
+
+    // Assess
+    expect(unknown.story).toMatchObject({ order: undefined, timeline: [], saga: undefined, problems: [] });
+    expect(unknown.lines[0]).toBe('Order 01M8ZZZZZZZZZZZZZZZZZZZZZZ: not found in table orders');
+    for (const refusal of refusals) {
+      expect(refusal).toBeInstanceOf(OrderUsageError);
+      expect(refusal).toMatchObject({ code: OrderCommandErrorCode.USAGE });
+    }
+  });
+});
