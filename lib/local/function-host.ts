@@ -101,15 +101,16 @@ class FunctionPool {
   public async invoke(event: unknown): Promise<unknown> {
     const environment = await this.acquire();
     const { timeoutSeconds, name } = this.hosted.declaration;
-    const request: InvocationRequest = {
-      id: this.nextInvocationId++,
-      requestId: randomUUID(),
-      deadlineEpochMs: Date.now() + timeoutSeconds * 1000,
-      event,
-    };
     let timedOut = false;
     try {
       await environment.ready;
+      // As in Lambda, the function's timeout starts after the init phase: a cold start does not eat into it.
+      const request: InvocationRequest = {
+        id: this.nextInvocationId++,
+        requestId: randomUUID(),
+        deadlineEpochMs: Date.now() + timeoutSeconds * 1000,
+        event,
+      };
       const outcome = await new Promise<unknown>((resolvePromise, rejectPromise) => {
         const pending: Pending = { resolve: resolvePromise, reject: rejectPromise };
         const timer = setTimeout(() => {
