@@ -1,14 +1,14 @@
 import { getPaymentService } from '../composition-root';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
-import { orderIdParameter } from './request';
+import { customerIdOf, orderIdParameter } from './request';
 
 /**
  * `POST /orders/{orderId}/payments`: a payment intent at the provider, created under the order's payment
  * lease. 409 when the order cannot be paid or a payment is being prepared for it right now.
  */
 export const handler = httpHandler(async (event) => {
-  const intent = await getPaymentService().preparePayment(orderIdParameter(event));
+  const intent = await getPaymentService().preparePayment(orderIdParameter(event), customerIdOf(event));
   return jsonResponse(201, {
     paymentId: intent.paymentId,
     orderId: intent.orderId,

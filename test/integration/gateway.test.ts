@@ -22,10 +22,10 @@ beforeAll(async () => {
     accountId: '000000000000',
     invoker,
     routes: [
-      { method: 'GET', path: '/orders/{orderId}', functionName: 'get-order' },
-      { method: 'GET', path: '/orders/special', functionName: 'special' },
-      { method: 'POST', path: '/orders', functionName: 'fails' },
-      { method: 'GET', path: '/plain', functionName: 'plain' },
+      { method: 'GET', path: '/orders/{orderId}', functionName: 'get-order', authorization: 'none' },
+      { method: 'GET', path: '/orders/special', functionName: 'special', authorization: 'none' },
+      { method: 'POST', path: '/orders', functionName: 'fails', authorization: 'none' },
+      { method: 'GET', path: '/plain', functionName: 'plain', authorization: 'none' },
     ],
     localRoutes: [
       {

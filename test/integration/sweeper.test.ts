@@ -65,6 +65,7 @@ describe('the sweeper, for orders whose payment timer could not be scheduled', (
         routeKey: 'POST /orders',
         body: JSON.stringify(sampleOrder),
         headers: { 'content-type': 'application/json' },
+        customer: sampleOrder.customerId,
       }),
       lambdaContext,
     );
@@ -90,7 +91,7 @@ describe('the sweeper, for orders whose payment timer could not be scheduled', (
       (await patient.placeOrder(sampleOrder)).order.orderId,
     ];
     const cancelledByCustomer = (await hasty.placeOrder(sampleOrder)).order.orderId;
-    await hasty.cancelOrder(cancelledByCustomer);
+    await hasty.cancelOrder(cancelledByCustomer, sampleOrder.customerId);
     const paid = (await hasty.placeOrder(sampleOrder)).order.orderId;
     await hasty.moveOrder(paid, OrderStatus.PAID, 'paid by pi_test');
     const sweeper = paymentServiceOn(tables, new ManualClock(secondsAfter(new Date(), 60)));
@@ -145,7 +146,7 @@ describe('the sweeper over the sparse pending-payment index', () => {
     ];
     const { order: future } = await longDeadline.placeOrder(sampleOrder);
     const cancelledByCustomer = (await shortDeadline.placeOrder(sampleOrder)).order.orderId;
-    await shortDeadline.cancelOrder(cancelledByCustomer);
+    await shortDeadline.cancelOrder(cancelledByCustomer, sampleOrder.customerId);
     const paid = (await shortDeadline.placeOrder(sampleOrder)).order.orderId;
     await shortDeadline.moveOrder(paid, OrderStatus.PAID, 'paid by pi_test');
     const indexedBefore = await pendingIndexOrderIds(tables);
