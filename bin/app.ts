@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import type { ExternalIssuer } from '../lib/constructs/customer-identity';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 import { OrderBackboneStack } from '../lib/stack';
 
@@ -25,11 +26,29 @@ function workflowTypeFromContext(app: App): StateMachineType {
   return value === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD;
 }
 
+/**
+ * `-c jwtIssuer=https://issuer.example -c jwtAudience=client-a,client-b` makes the order routes trust that
+ * OpenID Connect issuer instead of the Cognito user pool the stack creates by default.
+ */
+function externalIssuerFromContext(app: App): ExternalIssuer | undefined {
+  const issuer: unknown = app.node.tryGetContext('jwtIssuer');
+  const audience: unknown = app.node.tryGetContext('jwtAudience');
+  if (issuer === undefined && audience === undefined) return undefined;
+  if (typeof issuer !== 'string' || typeof audience !== 'string') {
+    throw new Error(
+      'context jwtIssuer and jwtAudience go together: set both (the audience comma-separated) or neither',
+    );
+  }
+  return { issuer, audience: audience.split(',').map((value) => value.trim()) };
+}
+
 const app = new App();
+const externalIssuer = externalIssuerFromContext(app);
 const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
 new OrderBackboneStack(app, 'OrderBackbone', {
   model: withMaxReceiveCount(appModel, maxReceiveCount === undefined ? undefined : Number(maxReceiveCount)),
   settings: settingsFromContext(app),
   workflowType: workflowTypeFromContext(app),
+  ...(externalIssuer === undefined ? {} : { externalIssuer }),
 });
 app.synth();
