@@ -1,6 +1,7 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 
 let system: LocalSystem;
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 async function request(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${system.url}${path}`, {
+  const response = await fetchAs(system, order.customerId, path, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     ...(body === undefined ? {} : { body }),
