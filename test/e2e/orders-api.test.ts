@@ -101,7 +101,7 @@ describe('orders over HTTP through the local gateway', () => {
     const different = await request(
       'POST',
       '/orders',
-      JSON.stringify({ ...order, customerId: 'someone-else' }),
+      JSON.stringify({ ...order, currency: 'USD' }),
       headers,
     );
 
