@@ -212,9 +212,9 @@ export class DynamoDbOrderRepository implements OrderRepository {
 }
 
 /**
- * The two writes of any order transition: the order, only if its status, version and owner are still the ones the
- * decision was made on (leaving PENDING_PAYMENT also drops it from the pending index), and the timeline entry
- * of the new version, only if that version has none yet.
+ * The two writes of any order transition: the order, only if its status, version and owner are still the ones
+ * the decision was made on (leaving PENDING_PAYMENT also drops it from the pending index), and the timeline
+ * entry of the new version, only if that version has none yet.
  */
 export function transitionItems(
   tableName: string,
@@ -248,7 +248,7 @@ export function transitionItems(
         TableName: tableName,
         Key: keys.order(previous.orderId),
         UpdateExpression: `SET ${assignments.join(', ')}${leavesPending ? ' REMOVE pendingShard, pendingDeadline' : ''}`,
-        // The owner is part of the condition: a transition decided for one customer's order never lands on another's.
+        // The owner is part of the condition: a move decided for one customer's order never lands on another's.
         ConditionExpression:
           '#status = :expectedStatus AND #version = :expectedVersion AND #customerId = :expectedCustomerId',
         ExpressionAttributeNames: names,

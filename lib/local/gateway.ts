@@ -248,8 +248,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (parameters === undefined) continue;
       const requestId = randomUUID();
       let authorizer: JwtAuthorizerContext | undefined;
-      if (candidate.route.authorization === 'customer' && options.authorizer !== undefined) {
-        const decision = await options.authorizer.authorize(request.headers.authorization);
+      if (candidate.route.authorization === 'customer') {
+        // Fails closed: without an authorizer (which startGateway refuses anyway) nobody is a customer.
+        const decision = (await options.authorizer?.authorize(request.headers.authorization)) ?? {
+          allowed: false,
+          challenge: 'Bearer',
+        };
         if (!decision.allowed) {
           response.setHeader('apigw-requestid', requestId);
           response.setHeader('www-authenticate', decision.challenge);
