@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionInvocationError } from '../../lib/local/invoker';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import { type CustomerRequestInit, fetchAs } from '../support/auth';
+import { bearerFor, type CustomerRequestInit, fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 
 /**
@@ -74,6 +74,8 @@ describe('payment callback against payment timeout', () => {
   it(`ends each of ${ORDERS} orders paid xor CANCELLED and refunds every late payment exactly once`, async () => {
     const provider = system.paymentProvider;
     if (provider === undefined) throw new Error('the local system has no fake payment provider');
+    // Tokens first: the payment window is only a few seconds long, and placing the orders must fit in it.
+    await Promise.all(Array.from({ length: ORDERS }, (_, index) => bearerFor(system, `racer-${index}`)));
     const startedAt = Date.now();
     const orders = await inBatches(
       Array.from({ length: ORDERS }, (_, index) => index),
