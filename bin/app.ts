@@ -1,6 +1,7 @@
 import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { ExternalIssuer } from '../lib/constructs/customer-identity';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 import { acknowledgeNagFindings } from '../lib/nag-suppressions';
 import { OrderBackboneStack } from '../lib/stack';
@@ -49,7 +50,24 @@ function removalPolicyFromContext(app: App): RemovalPolicy {
   return value === 'DESTROY' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 }
 
+/**
+ * `-c jwtIssuer=https://issuer.example -c jwtAudience=client-a,client-b` makes the order routes trust that
+ * OpenID Connect issuer instead of the Cognito user pool the stack creates by default.
+ */
+function externalIssuerFromContext(app: App): ExternalIssuer | undefined {
+  const issuer: unknown = app.node.tryGetContext('jwtIssuer');
+  const audience: unknown = app.node.tryGetContext('jwtAudience');
+  if (issuer === undefined && audience === undefined) return undefined;
+  if (typeof issuer !== 'string' || typeof audience !== 'string') {
+    throw new Error(
+      'context jwtIssuer and jwtAudience go together: set both (the audience comma-separated) or neither',
+    );
+  }
+  return { issuer, audience: audience.split(',').map((value) => value.trim()) };
+}
+
 const app = new App();
+const externalIssuer = externalIssuerFromContext(app);
 const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
 const model = withMaxReceiveCount(
   appModel,
@@ -61,6 +79,7 @@ const stack = new OrderBackboneStack(app, 'OrderBackbone', {
   workflowType: workflowTypeFromContext(app),
   alarmEmail: alarmEmailFromContext(app),
   removalPolicy: removalPolicyFromContext(app),
+  ...(externalIssuer === undefined ? {} : { externalIssuer }),
 });
 // cdk-nag's AWS Solutions rules run on every synth (and deploy); any finding not acknowledged with a reason in
 // lib/nag-suppressions.ts fails it.

@@ -9,6 +9,7 @@
  * LOCAL_WAREHOUSE_FAILURE_RATE / LOCAL_TRANSPORT_FAILURE_RATE (0..1) and LOCAL_LOGISTICS_LATENCY_MS make the
  * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate. MAX_RECEIVE_COUNT
  * overrides how many receives a failing message gets before its dead-letter queue (default: as declared, 5).
+ * LOCAL_TOKEN_LIFETIME_SECONDS sets how long local customer tokens live (default 3600).
  */
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
@@ -55,6 +56,16 @@ function millisecondsFrom(name: string): number | undefined {
   return value;
 }
 
+function secondsFrom(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${name} must be a whole number of seconds, at least 1, not ${text}`);
+  }
+  return value;
+}
+
 function portFrom(text: string | undefined): number {
   if (text === undefined) return 3000;
   const port = Number(text);
@@ -91,6 +102,7 @@ async function main(): Promise<void> {
         latencyMs: millisecondsFrom('LOCAL_LOGISTICS_LATENCY_MS'),
       },
       functionLogLevel: process.env.FUNCTION_LOG_LEVEL ?? 'INFO',
+      auth: { tokenLifetimeSeconds: secondsFrom('LOCAL_TOKEN_LIFETIME_SECONDS') },
       log: (message) => console.error(`[local] ${message}`),
     });
   } catch (error) {
@@ -106,6 +118,7 @@ async function main(): Promise<void> {
   const lines = [
     `Order backbone running locally (started in ${seconds} s), ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}`,
     `  HTTP API        ${system.url}   (try: curl ${system.url}/_local/health)`,
+    `  Customer tokens ${system.auth.issuer}   (try: npm run -s token -- c-1)`,
     `  DynamoDB        ${system.endpoints.dynamodb}`,
     `  SQS             ${system.endpoints.sqs}`,
     `  Step Functions  ${system.endpoints.stepfunctions}`,

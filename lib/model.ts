@@ -34,11 +34,28 @@ export interface QueueDeclaration {
   readonly contentBasedDeduplication?: boolean;
 }
 
+/**
+ * Who may call a route. `customer`: only a caller with a valid JWT from the customer identity provider (the
+ * stack's JWT authorizer in AWS, the local gateway's verifier locally); the handler reads the customer from the
+ * token's `sub`. `none`: anyone reaches the handler, which must authenticate the request itself (a webhook
+ * checks its signature).
+ */
+export type RouteAuthorization = 'customer' | 'none';
+
+/** API Gateway route throttling: the steady rate (requests per second) and the burst a route admits. */
+export interface RouteThrottle {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
 export interface HttpTrigger {
   readonly type: 'http';
   readonly method: HttpMethod;
   /** API Gateway route path, with `{name}` parameters. */
   readonly path: string;
+  readonly authorization: RouteAuthorization;
+  /** Per-route throttling of the API's stage in AWS; the local gateway does not throttle. */
+  readonly throttle: RouteThrottle;
 }
 
 export interface QueueTrigger {
@@ -271,7 +288,15 @@ export const appModel: AppModel = {
       entry: 'functions/http/create-order.ts',
       memoryMb: 512,
       timeoutSeconds: 10,
-      triggers: [{ type: 'http', method: 'POST', path: '/orders' }],
+      triggers: [
+        {
+          type: 'http',
+          method: 'POST',
+          path: '/orders',
+          authorization: 'customer',
+          throttle: { rateLimit: 50, burstLimit: 100 },
+        },
+      ],
       environment: {
         ...ordersTable,
         ...paymentTimeoutTimer,
@@ -284,7 +309,15 @@ export const appModel: AppModel = {
       entry: 'functions/http/get-order.ts',
       memoryMb: 256,
       timeoutSeconds: 10,
-      triggers: [{ type: 'http', method: 'GET', path: '/orders/{orderId}' }],
+      triggers: [
+        {
+          type: 'http',
+          method: 'GET',
+          path: '/orders/{orderId}',
+          authorization: 'customer',
+          throttle: { rateLimit: 100, burstLimit: 200 },
+        },
+      ],
       environment: ordersTable,
       access: { tables: [{ table: ORDERS_TABLE, mode: 'read' }] },
     },
@@ -293,7 +326,15 @@ export const appModel: AppModel = {
       entry: 'functions/http/cancel-order.ts',
       memoryMb: 256,
       timeoutSeconds: 10,
-      triggers: [{ type: 'http', method: 'POST', path: '/orders/{orderId}/cancel' }],
+      triggers: [
+        {
+          type: 'http',
+          method: 'POST',
+          path: '/orders/{orderId}/cancel',
+          authorization: 'customer',
+          throttle: { rateLimit: 20, burstLimit: 40 },
+        },
+      ],
       environment: ordersTable,
       access: { tables: [readWriteOrders] },
     },
@@ -302,7 +343,15 @@ export const appModel: AppModel = {
       entry: 'functions/http/create-payment.ts',
       memoryMb: 512,
       timeoutSeconds: 15,
-      triggers: [{ type: 'http', method: 'POST', path: '/orders/{orderId}/payments' }],
+      triggers: [
+        {
+          type: 'http',
+          method: 'POST',
+          path: '/orders/{orderId}/payments',
+          authorization: 'customer',
+          throttle: { rateLimit: 20, burstLimit: 40 },
+        },
+      ],
       environment: {
         ...ordersTable,
         ...paymentProvider,
@@ -315,7 +364,16 @@ export const appModel: AppModel = {
       entry: 'functions/http/payment-webhook.ts',
       memoryMb: 512,
       timeoutSeconds: 10,
-      triggers: [{ type: 'http', method: 'POST', path: '/webhooks/payments' }],
+      triggers: [
+        {
+          type: 'http',
+          method: 'POST',
+          path: '/webhooks/payments',
+          // Authenticated by its Payment-Signature; a provider retries, so the limits are generous.
+          authorization: 'none',
+          throttle: { rateLimit: 100, burstLimit: 200 },
+        },
+      ],
       environment: {
         ...ordersTable,
         ...paymentTimeoutTimer,
@@ -432,7 +490,16 @@ export const appModel: AppModel = {
       entry: 'functions/http/logistics-webhook.ts',
       memoryMb: 256,
       timeoutSeconds: 10,
-      triggers: [{ type: 'http', method: 'POST', path: '/webhooks/logistics' }],
+      triggers: [
+        {
+          type: 'http',
+          method: 'POST',
+          path: '/webhooks/logistics',
+          // Authenticated by its Logistics-Signature.
+          authorization: 'none',
+          throttle: { rateLimit: 100, burstLimit: 200 },
+        },
+      ],
       environment: {
         STATUS_EVENTS_QUEUE_URL: { queueUrl: STATUS_EVENTS_QUEUE },
         LOGISTICS_WEBHOOK_SECRET: { secret: LOGISTICS_WEBHOOK_SECRET },

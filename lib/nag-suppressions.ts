@@ -24,17 +24,6 @@ export interface NagSuppression {
   readonly reason: string;
 }
 
-/** The routes whose callers are payment and logistics providers, which authenticate by signing each request. */
-export const SIGNED_WEBHOOK_ROUTES = ['POST /webhooks/payments', 'POST /webhooks/logistics'] as const;
-
-/** The customer-facing routes, open until the JWT authorizer of issue 9 is merged. */
-export const CUSTOMER_ROUTES = [
-  'POST /orders',
-  'GET /orders/{orderId}',
-  'POST /orders/{orderId}/cancel',
-  'POST /orders/{orderId}/payments',
-] as const;
-
 /** The secrets whose values external providers issue, so that only the provider can rotate them. */
 export const PROVIDER_SECRETS = [
   'payment-webhook-secret',
@@ -44,11 +33,15 @@ export const PROVIDER_SECRETS = [
 
 const REASONS = {
   signedWebhook:
-    'Called by an external provider that cannot obtain our tokens; the handler authenticates every request by ' +
-    'its HMAC-SHA256 signature over the raw body with a 300 s tolerance and rejects unsigned ones with 401.',
-  customerRoute:
-    'JWT authorizer: issue 9. Until it is merged the route is open; remove this entry when the authorizer is ' +
-    'attached (the cdk-nag test fails on a suppression that matches no finding).',
+    "Declared authorization 'none' in lib/model.ts: called by an external provider that cannot obtain customer " +
+    'tokens; the handler authenticates every request by its HMAC-SHA256 signature over the raw body with a ' +
+    '300 s tolerance and rejects unsigned ones with 401.',
+  optionalMfa:
+    'MFA is optional (TOTP) rather than required: shop customers choose it; requiring it at checkout loses ' +
+    'orders (docs/decisions.md, customers are JWT subjects).',
+  essentialsPlan:
+    'Threat protection needs the Plus feature plan, billed per monthly active user; Essentials is chosen and an ' +
+    'operator can move a shop that needs it to Plus (docs/decisions.md, customers are JWT subjects).',
   providerSecret:
     'The value is issued by an external provider (webhook signing secret or API key) and can only be rotated ' +
     "in the provider's dashboard; a rotation Lambda could not obtain a new value. Rotate by putting the new " +
@@ -98,21 +91,37 @@ function required<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-function routeSuppressions(stack: OrderBackboneStack): NagSuppression[] {
+/** The routes declared `authorization: 'none'`: provider webhooks, authenticated by their signatures. */
+export function signedWebhookRoutes(model: AppModel): string[] {
+  return model.functions.flatMap((declaration) =>
+    declaration.triggers.flatMap((trigger) =>
+      trigger.type === 'http' && trigger.authorization === 'none'
+        ? [`${trigger.method} ${trigger.path}`]
+        : [],
+    ),
+  );
+}
+
+function routeSuppressions(stack: OrderBackboneStack, model: AppModel): NagSuppression[] {
   const routes = new Map(
     stack.httpApi.api.node.children
       .filter((child): child is apigwv2.HttpRoute => child instanceof apigwv2.HttpRoute)
       .map((route) => [(route.node.defaultChild as apigwv2.CfnRoute).routeKey, route]),
   );
-  const suppress = (keys: readonly string[], reason: string): NagSuppression[] =>
-    keys.map((key) => ({
-      construct: required(routes.get(key), `route ${key}`),
-      id: 'AwsSolutions-APIG4',
-      reason,
-    }));
+  return signedWebhookRoutes(model).map((key) => ({
+    construct: required(routes.get(key), `route ${key}`),
+    id: 'AwsSolutions-APIG4',
+    reason: REASONS.signedWebhook,
+  }));
+}
+
+/** The Cognito user pool exists only when no external issuer is configured. */
+function userPoolSuppressions(stack: OrderBackboneStack): NagSuppression[] {
+  const { userPool } = stack.customerIdentity;
+  if (userPool === undefined) return [];
   return [
-    ...suppress(SIGNED_WEBHOOK_ROUTES, REASONS.signedWebhook),
-    ...suppress(CUSTOMER_ROUTES, REASONS.customerRoute),
+    { construct: userPool, id: 'AwsSolutions-COG2', reason: REASONS.optionalMfa },
+    { construct: userPool, id: 'AwsSolutions-COG8', reason: REASONS.essentialsPlan },
   ];
 }
 
@@ -194,7 +203,8 @@ function stateMachineSuppressions(stack: OrderBackboneStack): NagSuppression[] {
 /** Every suppression of the stack built from `model`; see {@link NagSuppression}. */
 export function nagSuppressions(stack: OrderBackboneStack, model: AppModel): NagSuppression[] {
   return [
-    ...routeSuppressions(stack),
+    ...routeSuppressions(stack, model),
+    ...userPoolSuppressions(stack),
     ...PROVIDER_SECRETS.map((name) => ({
       construct: required(stack.secrets.get(name), `secret ${name}`),
       id: 'AwsSolutions-SMG4',

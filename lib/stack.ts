@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,6 +14,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { CustomerIdentity, type ExternalIssuer } from './constructs/customer-identity';
 import { DeadLetterQueue } from './constructs/dead-letter-queue';
 import { assertDeployableModel } from './constructs/model-checks';
 import { ModelEventBus } from './constructs/model-event-bus';
@@ -98,6 +100,12 @@ export interface OrderBackboneStackProps extends StackProps {
    */
   readonly serviceName?: string;
   /**
+   * The OpenID Connect issuer whose tokens the JWT authorizer of customer routes accepts (`bin/app.ts`: context
+   * `jwtIssuer` and `jwtAudience`).
+   * @default - a Cognito user pool and app client created in this stack (see {@link CustomerIdentity})
+   */
+  readonly externalIssuer?: ExternalIssuer;
+  /**
    * Retention of function, state machine and API access logs.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -134,6 +142,8 @@ export class OrderBackboneStack extends Stack {
   public readonly secrets: ReadonlyMap<string, secretsmanager.Secret>;
   public readonly eventBuses: ReadonlyMap<string, events.EventBus>;
   public readonly httpApi: ModelHttpApi;
+  /** The issuer and audience customer tokens must come from and for. */
+  public readonly customerIdentity: CustomerIdentity;
   /** Receives every alarm and its return to OK (see {@link Operations}); subscribe the on-call channel to it. */
   public readonly alarmTopic: sns.Topic;
   /** The alarms and the dashboard, built from everything above. */
@@ -191,7 +201,14 @@ export class OrderBackboneStack extends Stack {
       ]),
     );
     this.eventBuses = new Map([...this.modelEventBuses].map(([name, construct]) => [name, construct.bus]));
+    this.customerIdentity = new CustomerIdentity(this, 'CustomerIdentity', {
+      removalPolicy: this.removalPolicy,
+      ...(props.externalIssuer === undefined ? {} : { externalIssuer: props.externalIssuer }),
+    });
     this.httpApi = new ModelHttpApi(this, 'HttpApi', {
+      customerAuthorizer: new HttpJwtAuthorizer('CustomerJwtAuthorizer', this.customerIdentity.issuer, {
+        jwtAudience: [...this.customerIdentity.audience],
+      }),
       logRetention: this.logRetention,
       logRemovalPolicy: this.removalPolicy,
     });
@@ -435,6 +452,15 @@ export class OrderBackboneStack extends Stack {
   private addOutputs(): void {
     new CfnOutput(this, 'HttpApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+    new CfnOutput(this, 'CustomerJwtIssuer', {
+      value: this.customerIdentity.issuer,
+      description: 'The issuer of the tokens the order routes accept',
+    });
+    const { userPool, userPoolClient } = this.customerIdentity;
+    if (userPool !== undefined && userPoolClient !== undefined) {
+      new CfnOutput(this, 'CustomerUserPoolId', { value: userPool.userPoolId });
+      new CfnOutput(this, 'CustomerUserPoolClientId', { value: userPoolClient.userPoolClientId });
+    }
     for (const [name, table] of this.tables) {
       new CfnOutput(this, `${pascalCase(name)}TableName`, { value: table.tableName });
     }

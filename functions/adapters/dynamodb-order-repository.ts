@@ -212,9 +212,9 @@ export class DynamoDbOrderRepository implements OrderRepository {
 }
 
 /**
- * The two writes of any order transition: the order, only if its status and version are still the ones the
- * decision was made on (leaving PENDING_PAYMENT also drops it from the pending index), and the timeline entry
- * of the new version, only if that version has none yet.
+ * The two writes of any order transition: the order, only if its status, version and owner are still the ones
+ * the decision was made on (leaving PENDING_PAYMENT also drops it from the pending index), and the timeline
+ * entry of the new version, only if that version has none yet.
  */
 export function transitionItems(
   tableName: string,
@@ -225,10 +225,15 @@ export function transitionItems(
   const changed = (Object.keys(next) as (keyof Order)[]).filter(
     (field) => field !== 'orderId' && next[field] !== previous[field],
   );
-  const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
+  const names: Record<string, string> = {
+    '#status': 'status',
+    '#version': 'version',
+    '#customerId': 'customerId',
+  };
   const values: Record<string, unknown> = {
     ':expectedStatus': previous.status,
     ':expectedVersion': previous.version,
+    ':expectedCustomerId': previous.customerId,
   };
   const assignments = changed.map((field) => {
     names[`#set_${field}`] = field;
@@ -243,7 +248,9 @@ export function transitionItems(
         TableName: tableName,
         Key: keys.order(previous.orderId),
         UpdateExpression: `SET ${assignments.join(', ')}${leavesPending ? ' REMOVE pendingShard, pendingDeadline' : ''}`,
-        ConditionExpression: '#status = :expectedStatus AND #version = :expectedVersion',
+        // The owner is part of the condition: a move decided for one customer's order never lands on another's.
+        ConditionExpression:
+          '#status = :expectedStatus AND #version = :expectedVersion AND #customerId = :expectedCustomerId',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -44,7 +44,8 @@ export class OrderService {
     }
     const requestFingerprint = fingerprint(command);
     const outcome = await repository.create(order, created, {
-      key: idempotencyKey,
+      // Each customer has a key space of their own: another's key neither finds their order nor collides.
+      key: customerIdempotencyKey(command.customerId, idempotencyKey),
       requestFingerprint,
       expiresAt: new Date(now.getTime() + idempotencyKeyTtlSeconds * 1000),
     });
@@ -67,10 +68,22 @@ export class OrderService {
   }
 
   /**
-   * Cancels an order that is still awaiting payment; any other status is an `InvalidTransitionError`, and a
-   * payment being prepared right now a `PaymentInProgressError`.
+   * The order, if it belongs to `customerId`. Another customer's order is reported exactly as a missing one
+   * ({@link OrderNotFoundError}), so that nobody learns which order ids exist.
    */
-  public async cancelOrder(orderId: string): Promise<Order> {
+  public async getCustomerOrder(orderId: string, customerId: string): Promise<OrderWithHistory> {
+    const found = await this.getOrder(orderId);
+    if (found.order.customerId !== customerId) throw new OrderNotFoundError(orderId);
+    return found;
+  }
+
+  /**
+   * Cancels a customer's own order that is still awaiting payment; any other status is an
+   * `InvalidTransitionError`, a payment being prepared right now a `PaymentInProgressError`, and another
+   * customer's order an `OrderNotFoundError`, checked before anything is written.
+   */
+  public async cancelOrder(orderId: string, customerId: string): Promise<Order> {
+    await this.getCustomerOrder(orderId, customerId);
     return await this.moveOrder(orderId, OrderStatus.CANCELLED, 'cancelled by customer');
   }
 
@@ -96,4 +109,9 @@ export class OrderService {
       return { order, created: true, timerFailure };
     }
   }
+}
+
+/** The stored idempotency key: the customer's id and their key, so that keys of different customers never meet. */
+export function customerIdempotencyKey(customerId: string, idempotencyKey: string): string {
+  return `${customerId}#${idempotencyKey}`;
 }

@@ -92,12 +92,13 @@ export class PaymentService {
 
   /**
    * Creates a payment intent at the provider while holding the order's payment lease, so that neither the
-   * timeout nor the sweeper cancels the order while the customer is being sent to pay.
+   * timeout nor the sweeper cancels the order while the customer is being sent to pay. Only the order's own
+   * customer may: for anyone else the order does not exist, and no lease is taken.
    */
-  public async preparePayment(orderId: string): Promise<PaymentIntent> {
+  public async preparePayment(orderId: string, customerId: string): Promise<PaymentIntent> {
     const { orders, leases, provider, payments, clock } = this.dependencies;
     const found = await orders.get(orderId);
-    if (found === undefined) throw new OrderNotFoundError(orderId);
+    if (found === undefined || found.order.customerId !== customerId) throw new OrderNotFoundError(orderId);
     const { order } = found;
     const now = clock.now();
     if (order.status !== OrderStatus.PENDING_PAYMENT) {

@@ -2,9 +2,10 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { getOrderService, logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
 import { BusinessMetric, countMetric } from '../observability';
+import { CustomerMismatchError } from './errors';
 import { httpHandler } from './http-handler';
 import { jsonResponse, representOrder } from './order-representation';
-import { header, issuesOf, parseJsonBody } from './request';
+import { customerIdOf, header, issuesOf, parseJsonBody } from './request';
 import { createOrderBody, idempotencyKeyHeader } from './schemas';
 
 function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
@@ -22,8 +23,13 @@ function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
 /** `POST /orders`: 201 with the new order, or 200 with the first order when an idempotent request repeats. */
 export const handler = httpHandler(async (event) => {
   const idempotencyKey = idempotencyKeyOf(event);
-  const body = parseJsonBody(event, createOrderBody);
-  const { order, created, timerFailure } = await getOrderService().placeOrder(body, idempotencyKey);
+  const customerId = customerIdOf(event);
+  const { customerId: named, ...body } = parseJsonBody(event, createOrderBody);
+  if (named !== undefined && named !== customerId) throw new CustomerMismatchError();
+  const { order, created, timerFailure } = await getOrderService().placeOrder(
+    { ...body, customerId },
+    idempotencyKey,
+  );
   logger.appendKeys({ orderId: order.orderId });
   if (created) countMetric(BusinessMetric.ORDERS_CREATED);
   if (timerFailure !== undefined) {

@@ -1,7 +1,7 @@
 import { getPaymentService, logger } from '../composition-root';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
-import { orderIdParameter } from './request';
+import { customerIdOf, orderIdParameter } from './request';
 
 /**
  * `POST /orders/{orderId}/payments`: a payment intent at the provider, created under the order's payment
@@ -10,7 +10,7 @@ import { orderIdParameter } from './request';
 export const handler = httpHandler(async (event) => {
   const orderId = orderIdParameter(event);
   logger.appendKeys({ orderId });
-  const intent = await getPaymentService().preparePayment(orderId);
+  const intent = await getPaymentService().preparePayment(orderId, customerIdOf(event));
   return jsonResponse(201, {
     paymentId: intent.paymentId,
     orderId: intent.orderId,

@@ -3,6 +3,8 @@ export const HttpErrorCode = {
   MALFORMED_JSON: 'MALFORMED_JSON',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  CUSTOMER_MISMATCH: 'CUSTOMER_MISMATCH',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
@@ -39,5 +41,30 @@ export class UnsupportedMediaTypeError extends HttpRequestError {
 
   public constructor(contentType: string | undefined) {
     super(`content type ${contentType ?? '(none)'} is not accepted; send application/json`);
+  }
+}
+
+/**
+ * A customer route reached without a verified token's subject. The JWT authorizer lets no such request through,
+ * so this means the route was deployed without it: refuse rather than act for nobody.
+ */
+export class UnauthenticatedError extends HttpRequestError {
+  public override readonly name = 'UnauthenticatedError';
+  public readonly code = HttpErrorCode.UNAUTHENTICATED;
+  public readonly statusCode = 401;
+
+  public constructor() {
+    super('the request carries no verified customer identity');
+  }
+}
+
+/** A body names a customer other than the token's subject: a customer acts only for themselves. */
+export class CustomerMismatchError extends HttpRequestError {
+  public override readonly name = 'CustomerMismatchError';
+  public readonly code = HttpErrorCode.CUSTOMER_MISMATCH;
+  public readonly statusCode = 403;
+
+  public constructor() {
+    super('customerId must be the authenticated customer; it may be left out');
   }
 }

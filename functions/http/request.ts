@@ -1,8 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type FieldIssue, OrderNotFoundError, ValidationError } from '../domain/errors';
 import { verifySignature } from '../domain/webhook-signature';
-import { MalformedJsonError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import {
+  MalformedJsonError,
+  PayloadTooLargeError,
+  UnauthenticatedError,
+  UnsupportedMediaTypeError,
+} from './errors';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -120,4 +125,19 @@ export function orderIdParameter(event: APIGatewayProxyEventV2): string {
     throw new OrderNotFoundError(orderId.slice(0, 64));
   }
   return orderId;
+}
+
+/** The part of a request context an HTTP API JWT authorizer fills in; checked, not trusted to be there. */
+const jwtAuthorizerContext = z.object({
+  authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().min(1) }) }) }),
+});
+
+/**
+ * The customer a request acts for: the `sub` claim of the token the route's JWT authorizer verified (at
+ * `requestContext.authorizer.jwt.claims`), never anything the body says.
+ */
+export function customerIdOf(event: APIGatewayProxyEventV2): string {
+  const context = jwtAuthorizerContext.safeParse(event.requestContext);
+  if (!context.success) throw new UnauthenticatedError();
+  return context.data.authorizer.jwt.claims.sub;
 }

@@ -4,10 +4,11 @@ import { ORDER_LIMITS } from '../domain/order';
 
 /**
  * The wire shape of `POST /orders`. Bounds are repeated from the domain here so that a caller gets every
- * field's problem in one answer; the domain checks them again for callers that are not HTTP.
+ * field's problem in one answer; the domain checks them again for callers that are not HTTP. The customer is
+ * the token's subject; `customerId`, when sent, must name that same customer.
  */
 export const createOrderBody = z.strictObject({
-  customerId: z.string().trim().min(1).max(128),
+  customerId: z.string().trim().min(1).max(128).optional(),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR'),
   items: z
     .array(

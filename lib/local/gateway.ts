@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { HttpMethod } from '../model';
+import type { HttpMethod, RouteAuthorization } from '../model';
 import type { FunctionInvoker } from './invoker';
+import type { JwtAuthorizer, JwtAuthorizerContext } from './jwt-authorizer';
 
 export interface GatewayRoute {
   readonly method: HttpMethod;
   /** API Gateway route path with `{name}` parameters, e.g. `/orders/{orderId}`. */
   readonly path: string;
   readonly functionName: string;
+  /** `customer` routes are refused with API Gateway's 401 unless the gateway's authorizer accepts the token. */
+  readonly authorization: RouteAuthorization;
 }
 
 export interface LocalRouteResponse {
@@ -33,6 +36,8 @@ export interface GatewayOptions {
   readonly routes: readonly GatewayRoute[];
   readonly localRoutes?: readonly LocalRoute[];
   readonly invoker: FunctionInvoker;
+  /** Verifies the bearer token of `customer` routes; required when there are any. */
+  readonly authorizer?: JwtAuthorizer;
   readonly accountId: string;
   /** Called with each function failure, which API Gateway turns into a bare 500. */
   readonly onFunctionError?: (route: GatewayRoute, error: unknown) => void;
@@ -117,6 +122,7 @@ function toEvent(
   pathParameters: Record<string, string>,
   accountId: string,
   requestId: string,
+  authorizer: JwtAuthorizerContext | undefined,
 ): APIGatewayProxyEventV2 {
   const headers = headersOf(request);
   const routeKey = `${compiled.route.method} ${compiled.route.path}`;
@@ -150,6 +156,8 @@ function toEvent(
       },
       requestId,
       routeKey,
+      // Where API Gateway puts a JWT authorizer's verdict; the event type of aws-lambda keeps it elsewhere.
+      ...(authorizer === undefined ? {} : { authorizer }),
       stage: '$default',
       time: apiGatewayTime(now),
       timeEpoch: now.getTime(),
@@ -192,10 +200,19 @@ function writeJson(response: ServerResponse, statusCode: number, body: unknown):
 
 /**
  * A local HTTP API: it turns requests into API Gateway payload format 2.0 events for the declared routes and
- * answers as API Gateway would (`{"message":"Not Found"}` for no route, a bare 500 when the function fails).
+ * answers as API Gateway would (`{"message":"Not Found"}` for no route, a bare 500 when the function fails,
+ * `{"message":"Unauthorized"}` with a `WWW-Authenticate` challenge when a `customer` route's JWT is refused, the
+ * function then never invoked). An accepted token's claims reach the function at
+ * `requestContext.authorizer.jwt.claims`, as from an HTTP API JWT authorizer.
  * Routes under `/_local/` belong to the local runtime and exist only here.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const guarded = options.routes.filter((route) => route.authorization === 'customer');
+  if (guarded.length > 0 && options.authorizer === undefined) {
+    throw new Error(
+      `routes ${guarded.map((route) => `${route.method} ${route.path}`).join(', ')} need an authorizer`,
+    );
+  }
   const compiled = options.routes.map(compile).sort((left, right) => right.literalCount - left.literalCount);
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -230,7 +247,31 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const parameters = match(candidate, method, pathSegments);
       if (parameters === undefined) continue;
       const requestId = randomUUID();
-      const event = toEvent(request, url, body, candidate, parameters, options.accountId, requestId);
+      let authorizer: JwtAuthorizerContext | undefined;
+      if (candidate.route.authorization === 'customer') {
+        // Fails closed: without an authorizer (which startGateway refuses anyway) nobody is a customer.
+        const decision = (await options.authorizer?.authorize(request.headers.authorization)) ?? {
+          allowed: false,
+          challenge: 'Bearer',
+        };
+        if (!decision.allowed) {
+          response.setHeader('apigw-requestid', requestId);
+          response.setHeader('www-authenticate', decision.challenge);
+          writeJson(response, 401, { message: 'Unauthorized' });
+          return;
+        }
+        authorizer = decision.context;
+      }
+      const event = toEvent(
+        request,
+        url,
+        body,
+        candidate,
+        parameters,
+        options.accountId,
+        requestId,
+        authorizer,
+      );
       try {
         writeResult(response, await options.invoker.invoke(candidate.route.functionName, event), requestId);
       } catch (error) {

@@ -10,6 +10,7 @@ import { startLocalEventBridge } from './eventbridge';
 import { FunctionHost } from './function-host';
 import { type GatewayRoute, type LocalRoute, startGateway } from './gateway';
 import type { FunctionInvoker } from './invoker';
+import { createLocalIssuer, type LocalIssuer } from './local-issuer';
 import {
   startTransportSimulator,
   startWarehouseSimulator,
@@ -77,6 +78,8 @@ export interface LocalSystemOptions {
   readonly functionConcurrency?: number;
   readonly model?: AppModel;
   readonly rootDir?: string;
+  /** The local identity provider: how long its tokens live. Default 3600 s, as Cognito's access tokens. */
+  readonly auth?: { readonly tokenLifetimeSeconds?: number };
   /** Where the runtime reports what it does; default: nowhere. */
   readonly log?: (message: string) => void;
 }
@@ -102,6 +105,11 @@ export interface LocalSystem {
   /** The simulated warehouse and transport systems, when the model talks to them. */
   readonly warehouse: WarehouseSimulator | undefined;
   readonly transport: TransportSimulator | undefined;
+  /**
+   * The local identity provider the gateway verifies customer tokens against: `tokenFor(sub)` mints a token as
+   * `POST /_local/auth/token` does.
+   */
+  readonly auth: LocalIssuer;
   /** Stops everything that was started, in reverse order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -356,6 +364,11 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       scheduler: scheduler.url,
       eventbridge: eventBridge.url,
     };
+    const issuer = await createLocalIssuer(
+      options.auth?.tokenLifetimeSeconds === undefined
+        ? {}
+        : { tokenLifetimeSeconds: options.auth.tokenLifetimeSeconds },
+    );
     const localRoutes: LocalRoute[] = [
       inspection('/_local/health', () => ({ status: 'ok' })),
       inspection('/_local/endpoints', () => ({
@@ -369,6 +382,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       inspection('/_local/executions', () => ({ executions: stepFunctions.executions() })),
       inspection('/_local/schedules', () => scheduler.inspect()),
       inspection('/_local/events', () => ({ events: eventBridge.events() })),
+      ...issuer.localRoutes(),
       ...(paymentProvider?.localRoutes() ?? []),
       ...(warehouse?.localRoutes() ?? []),
       ...(transport?.localRoutes() ?? []),
@@ -378,6 +392,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       routes: httpRoutes(model),
       localRoutes,
       invoker: host,
+      authorizer: issuer.authorizer,
       accountId: LOCAL_ACCOUNT_ID,
       onFunctionError: (route, error) =>
         log(
@@ -385,6 +400,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         ),
     });
     started.push({ name: 'gateway', stop: () => gateway.stop() });
+    issuer.setGatewayUrl(gateway.url);
     paymentProvider?.setWebhookUrl(`${gateway.url}${PAYMENT_PROVIDER_STAND_IN.webhookPath}`);
 
     let stopping: Promise<void> | undefined;
@@ -397,6 +413,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       paymentProvider,
       warehouse,
       transport,
+      auth: issuer,
       stop: () => {
         stopping ??= stopAll();
         return stopping;
@@ -412,7 +429,14 @@ function httpRoutes(model: AppModel): GatewayRoute[] {
   return model.functions.flatMap((declaration) =>
     declaration.triggers.flatMap((trigger) =>
       trigger.type === 'http'
-        ? [{ method: trigger.method, path: trigger.path, functionName: declaration.name }]
+        ? [
+            {
+              method: trigger.method,
+              path: trigger.path,
+              functionName: declaration.name,
+              authorization: trigger.authorization,
+            },
+          ]
         : [],
     ),
   );

@@ -2,6 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { runDlqCommand } from '../../lib/ops/dlq';
+import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
 
@@ -42,16 +43,18 @@ afterAll(async () => {
   await system?.stop();
 });
 
+const CUSTOMER = 'flow';
+
 async function getJson<T>(path: string): Promise<T> {
-  return (await (await fetch(`${system.url}${path}`)).json()) as T;
+  return (await (await fetchAs(system, CUSTOMER, path)).json()) as T;
 }
 
 async function placeOrder(unitPrice: number): Promise<OrderView> {
-  const response = await fetch(`${system.url}/orders`, {
+  const response = await fetchAs(system, CUSTOMER, '/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      customerId: 'flow',
+      customerId: CUSTOMER,
       currency: 'EUR',
       items: [{ sku: 'BOX', quantity: 2, unitPrice }],
     }),
@@ -149,7 +152,7 @@ describe('from payment to fulfilment', () => {
 describe('a poison message', () => {
   it('reaches the DLQ after its receives while other orders flow, and redrive completes its order', async () => {
     const stuck = await placeOrder(700);
-    await fetch(`${system.url}/orders/${stuck.orderId}/cancel`, { method: 'POST' });
+    await fetchAs(system, CUSTOMER, `/orders/${stuck.orderId}/cancel`, { method: 'POST' });
     provider().failNextRefunds(1_000);
     const out: string[] = [];
     const dlq = (...args: string[]) => runDlqCommand(args, { sqs, out: (line) => out.push(line) });

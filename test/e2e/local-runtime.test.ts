@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLocalSystem } from '../../lib/local/runtime';
+import { type CustomerEndpoint, fetchAs } from '../support/auth';
 import { descendantsOf, survivorsAfter } from '../support/processes';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -51,6 +52,28 @@ async function startCli(
   return { child, url, output: () => output };
 }
 
+/** Runs `bin/token.ts` as `npm run token -- <customer> --url <url>` does; resolves with its exit code and output. */
+async function runTokenCli(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, 'bin/token.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await exitOf(child);
+  return { code, stdout, stderr };
+}
+
 function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -66,9 +89,10 @@ describe('the local runtime as `npm start` runs it', () => {
   it('serves requests, prints its endpoints, and on SIGTERM stops leaving no child process', async () => {
     const { child, url, output } = await startCli({ ...baseEnvironment, PORT: '0' });
     const health = await fetch(`${url}/_local/health`);
+    const printed = await runTokenCli(['c', '--url', url]);
     const created = await fetch(`${url}/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${printed.stdout.trim()}` },
       body: JSON.stringify({
         customerId: 'c',
         currency: 'EUR',
@@ -81,6 +105,8 @@ describe('the local runtime as `npm start` runs it', () => {
     const code = await exitOf(child);
 
     expect(health.status).toBe(200);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(created.status).toBe(201);
     expect(output()).toMatch(/DynamoDB\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(children.length).toBeGreaterThan(0);
@@ -116,8 +142,12 @@ describe('two local systems side by side', () => {
       currency: 'EUR',
       items: [{ sku: 'A', quantity: 1, unitPrice: 5 }],
     });
-    const post = (url: string) =>
-      fetch(`${url}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (system: CustomerEndpoint) =>
+      fetchAs(system, 'c', '/orders', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
     try {
       const [persisted, inMemory] = await Promise.all([
         startLocalSystem({ port: 0, dataDir, functionLogLevel: 'SILENT' }),
@@ -125,8 +155,8 @@ describe('two local systems side by side', () => {
       ]);
       let orderId: string;
       try {
-        orderId = String(((await (await post(persisted.url)).json()) as { orderId: string }).orderId);
-        const elsewhere = await fetch(`${inMemory.url}/orders/${orderId}`);
+        orderId = String(((await (await post(persisted)).json()) as { orderId: string }).orderId);
+        const elsewhere = await fetchAs(inMemory, 'c', `/orders/${orderId}`);
 
         expect(persisted.url).not.toBe(inMemory.url);
         expect(persisted.endpoints.dynamodb).not.toBe(inMemory.endpoints.dynamodb);
@@ -137,7 +167,7 @@ describe('two local systems side by side', () => {
 
       const restarted = await startLocalSystem({ port: 0, dataDir, functionLogLevel: 'SILENT' });
       try {
-        const again = await fetch(`${restarted.url}/orders/${orderId}`);
+        const again = await fetchAs(restarted, 'c', `/orders/${orderId}`);
 
         expect(again.status).toBe(200);
       } finally {

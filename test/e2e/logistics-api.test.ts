@@ -5,6 +5,7 @@ import type { CreatedQueue } from '../../lib/local/resources';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { appModel } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
+import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
 
@@ -74,16 +75,18 @@ function secret(): string {
   return value;
 }
 
+const CUSTOMER = 'logistics';
+
 async function order(orderId: string): Promise<OrderView> {
-  return (await (await fetch(`${system.url}/orders/${orderId}`)).json()) as OrderView;
+  return (await (await fetchAs(system, CUSTOMER, `/orders/${orderId}`)).json()) as OrderView;
 }
 
 async function placeOrder(): Promise<OrderView> {
-  const response = await fetch(`${system.url}/orders`, {
+  const response = await fetchAs(system, CUSTOMER, '/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      customerId: 'logistics',
+      customerId: CUSTOMER,
       currency: 'EUR',
       items: [{ sku: 'BOX', quantity: 1, unitPrice: 990 }],
     }),

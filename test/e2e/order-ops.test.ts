@@ -13,6 +13,7 @@ import {
   runOrderCommand,
 } from '../../lib/ops/order';
 import { runSagasCommand } from '../../lib/ops/sagas';
+import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
 
@@ -66,11 +67,10 @@ afterAll(async () => {
 
 /** The one call of the order HTTP API here, so that a change to how orders are placed is made in one spot. */
 async function placeOrder(): Promise<{ orderId: string; totalAmount: number }> {
-  const response = await fetch(`${system.url}/orders`, {
+  const response = await fetchAs(system, 'ops', '/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      customerId: 'ops',
       currency: 'EUR',
       items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
     }),

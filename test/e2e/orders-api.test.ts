@@ -1,6 +1,7 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 
 let system: LocalSystem;
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 async function request(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${system.url}${path}`, {
+  const response = await fetchAs(system, order.customerId, path, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     ...(body === undefined ? {} : { body }),
@@ -100,7 +101,7 @@ describe('orders over HTTP through the local gateway', () => {
     const different = await request(
       'POST',
       '/orders',
-      JSON.stringify({ ...order, customerId: 'someone-else' }),
+      JSON.stringify({ ...order, currency: 'USD' }),
       headers,
     );
 

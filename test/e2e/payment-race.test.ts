@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionInvocationError } from '../../lib/local/invoker';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { bearerFor, type CustomerRequestInit, fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 
 /**
@@ -14,6 +15,7 @@ const OFFSETS_MS = [0, 0, -1000, 1000] as const;
 
 interface OrderView {
   readonly orderId: string;
+  readonly customerId: string;
   readonly status: string;
   readonly paymentDeadline: string;
   readonly payments: readonly { readonly paymentId: string; readonly status: string }[];
@@ -34,8 +36,8 @@ afterAll(async () => {
   await system?.stop();
 });
 
-async function json<T>(path: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(`${system.url}${path}`, init);
+async function json<T>(customer: string, path: string, init?: CustomerRequestInit): Promise<T> {
+  const response = await fetchAs(system, customer, path, init);
   if (!response.ok) throw new Error(`${init?.method ?? 'GET'} ${path} answered ${response.status}`);
   return (await response.json()) as T;
 }
@@ -72,12 +74,14 @@ describe('payment callback against payment timeout', () => {
   it(`ends each of ${ORDERS} orders paid xor CANCELLED and refunds every late payment exactly once`, async () => {
     const provider = system.paymentProvider;
     if (provider === undefined) throw new Error('the local system has no fake payment provider');
+    // Tokens first: the payment window is only a few seconds long, and placing the orders must fit in it.
+    await Promise.all(Array.from({ length: ORDERS }, (_, index) => bearerFor(system, `racer-${index}`)));
     const startedAt = Date.now();
     const orders = await inBatches(
       Array.from({ length: ORDERS }, (_, index) => index),
       25,
       async (index) =>
-        await json<OrderView>('/orders', {
+        await json<OrderView>(`racer-${index}`, '/orders', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
@@ -109,7 +113,9 @@ describe('payment callback against payment timeout', () => {
 
     const settled = await eventually(
       async () => {
-        const views = await inBatches(orders, 50, (order) => json<OrderView>(`/orders/${order.orderId}`));
+        const views = await inBatches(orders, 50, (order) =>
+          json<OrderView>(order.customerId, `/orders/${order.orderId}`),
+        );
         const open = views.filter(
           (view) =>
             view.status === 'PENDING_PAYMENT' ||

@@ -9,6 +9,7 @@ import { signatureHeader } from '../../functions/domain/webhook-signature';
 import type { FakePaymentProvider, FakeRefund } from '../../lib/local/payment-provider';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import type { LocalSchedulerSnapshot } from '../../lib/local/scheduler';
+import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
 
@@ -98,7 +99,7 @@ class Harness {
     body?: string,
     headers: Record<string, string> = {},
   ): Promise<HttpAnswer<T>> {
-    const response = await fetch(`${this.system.url}${path}`, {
+    const response = await fetchAs(this.system, orderBody.customerId, path, {
       method,
       headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body }),

@@ -8,9 +8,16 @@ import { InvalidSignatureError } from '../../functions/domain/webhook-signature'
 import { HttpErrorCode } from '../../functions/http/errors';
 import { appModel } from '../../lib/model';
 
+interface Operation {
+  readonly security?: readonly Record<string, readonly string[]>[];
+  readonly responses: Record<string, unknown>;
+  readonly 'x-throttle'?: unknown;
+}
+
 interface OpenApi {
-  readonly paths: Record<string, Record<string, unknown>>;
+  readonly paths: Record<string, Record<string, Operation>>;
   readonly components: {
+    readonly securitySchemes: Record<string, { readonly type: string; readonly scheme?: string }>;
     readonly schemas: {
       readonly OrderStatus: { readonly enum: string[] };
       readonly PaymentStatus: { readonly enum: string[] };
@@ -56,5 +63,34 @@ describe('docs/openapi.json', () => {
     ];
 
     expect(document.components.schemas.Problem.properties.code.enum.sort()).toEqual(answered.sort());
+  });
+
+  it('requires the customer bearer JWT on exactly the routes the model declares for customers', () => {
+    const triggers = appModel.functions
+      .flatMap((declaration) => declaration.triggers)
+      .flatMap((trigger) => (trigger.type === 'http' ? [trigger] : []));
+
+    expect(document.components.securitySchemes.customerJwt).toMatchObject({ type: 'http', scheme: 'bearer' });
+    for (const trigger of triggers) {
+      const operation = document.paths[trigger.path]?.[trigger.method.toLowerCase()];
+      const route = `${trigger.method} ${trigger.path}`;
+      if (trigger.authorization === 'customer') {
+        expect(operation?.security, route).toEqual([{ customerJwt: [] }]);
+        expect(operation?.responses, route).toHaveProperty('401');
+      } else {
+        expect(operation?.security, route).toEqual([]);
+      }
+    }
+  });
+
+  it('states the throttling the model declares for each route', () => {
+    for (const declaration of appModel.functions) {
+      for (const trigger of declaration.triggers) {
+        if (trigger.type !== 'http') continue;
+        const operation = document.paths[trigger.path]?.[trigger.method.toLowerCase()];
+
+        expect(operation?.['x-throttle'], `${trigger.method} ${trigger.path}`).toEqual(trigger.throttle);
+      }
+    }
   });
 });

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../lib/local/gateway';
 import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
+import { createLocalIssuer, type LocalIssuer } from '../../lib/local/local-issuer';
 
 const received: { functionName: string; event: APIGatewayProxyEventV2 }[] = [];
 
@@ -22,10 +23,10 @@ beforeAll(async () => {
     accountId: '000000000000',
     invoker,
     routes: [
-      { method: 'GET', path: '/orders/{orderId}', functionName: 'get-order' },
-      { method: 'GET', path: '/orders/special', functionName: 'special' },
-      { method: 'POST', path: '/orders', functionName: 'fails' },
-      { method: 'GET', path: '/plain', functionName: 'plain' },
+      { method: 'GET', path: '/orders/{orderId}', functionName: 'get-order', authorization: 'none' },
+      { method: 'GET', path: '/orders/special', functionName: 'special', authorization: 'none' },
+      { method: 'POST', path: '/orders', functionName: 'fails', authorization: 'none' },
+      { method: 'GET', path: '/plain', functionName: 'plain', authorization: 'none' },
     ],
     localRoutes: [
       {
@@ -135,5 +136,87 @@ describe('local HTTP gateway', () => {
 
     expect(await response.json()).toEqual({ echoed: { x: 1 } });
     expect(missing.status).toBe(404);
+  });
+});
+
+describe('local HTTP gateway on customer routes', () => {
+  let issuer: LocalIssuer;
+  let guarded: Gateway;
+
+  beforeAll(async () => {
+    issuer = await createLocalIssuer({ tokenLifetimeSeconds: 60 });
+    guarded = await startGateway({
+      port: 0,
+      accountId: '000000000000',
+      invoker,
+      authorizer: issuer.authorizer,
+      routes: [
+        { method: 'GET', path: '/mine/{id}', functionName: 'mine', authorization: 'customer' },
+        { method: 'GET', path: '/open', functionName: 'open', authorization: 'none' },
+      ],
+      localRoutes: issuer.localRoutes(),
+    });
+    issuer.setGatewayUrl(guarded.url);
+  });
+
+  afterAll(async () => {
+    await guarded.stop();
+  });
+
+  it('passes the verified claims where the JWT authorizer puts them, scalars as strings', async () => {
+    const token = await issuer.tokenFor('customer-9');
+
+    const response = await fetch(`${guarded.url}/mine/1`, { headers: { authorization: `Bearer ${token}` } });
+
+    expect(response.status).toBe(202);
+    expect(lastEvent().requestContext).toMatchObject({
+      authorizer: {
+        jwt: {
+          claims: {
+            sub: 'customer-9',
+            iss: `${guarded.url}/_local/auth`,
+            aud: issuer.audience,
+            exp: expect.stringMatching(/^\d+$/),
+          },
+        },
+      },
+    });
+  });
+
+  it("refuses a missing or foreign token with API Gateway's 401 and never invokes the function", async () => {
+    const invocations = received.length;
+    const foreign = await createLocalIssuer();
+    foreign.setGatewayUrl(guarded.url);
+
+    const missing = await fetch(`${guarded.url}/mine/1`);
+    const wrongKey = await fetch(`${guarded.url}/mine/1`, {
+      headers: { authorization: `Bearer ${await foreign.tokenFor('customer-9')}` },
+    });
+
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(missing.headers.get('apigw-requestid')).toBeTruthy();
+    expect(await missing.json()).toEqual({ message: 'Unauthorized' });
+    expect(wrongKey.status).toBe(401);
+    expect(wrongKey.headers.get('www-authenticate')).toMatch(/^Bearer scope="" error="invalid_token"/);
+    expect(received.length).toBe(invocations);
+  });
+
+  it('lets anyone reach a route declared for nobody, with no authorizer context', async () => {
+    const response = await fetch(`${guarded.url}/open`);
+
+    expect(response.status).toBe(202);
+    expect(lastEvent().requestContext).not.toHaveProperty('authorizer');
+  });
+
+  it('will not start with customer routes and no authorizer', async () => {
+    await expect(
+      startGateway({
+        port: 0,
+        accountId: '000000000000',
+        invoker,
+        routes: [{ method: 'GET', path: '/mine', functionName: 'mine', authorization: 'customer' }],
+      }),
+    ).rejects.toThrow(/need an authorizer/);
   });
 });

@@ -31,7 +31,12 @@ beforeAll(async () => {
   cancelOrder = (await import('../../functions/http/cancel-order')).handler as unknown as Handler;
 });
 
-function post(payload: unknown, headers: Record<string, string> = {}) {
+/** `customer` is the token's subject; `null` sends a request no authorizer verified. */
+function post(
+  payload: unknown,
+  headers: Record<string, string> = {},
+  customer: string | null = 'customer-1',
+) {
   return createOrder(
     httpEvent({
       method: 'POST',
@@ -39,30 +44,33 @@ function post(payload: unknown, headers: Record<string, string> = {}) {
       routeKey: 'POST /orders',
       body: JSON.stringify(payload),
       headers: { 'content-type': 'application/json', ...headers },
+      ...(customer === null ? {} : { customer }),
     }),
     context,
   );
 }
 
-function get(orderId: string) {
+function get(orderId: string, customer = 'customer-1') {
   return getOrder(
     httpEvent({
       method: 'GET',
       path: `/orders/${orderId}`,
       routeKey: 'GET /orders/{orderId}',
       pathParameters: { orderId },
+      customer,
     }),
     context,
   );
 }
 
-function cancel(orderId: string) {
+function cancel(orderId: string, customer = 'customer-1') {
   return cancelOrder(
     httpEvent({
       method: 'POST',
       path: `/orders/${orderId}/cancel`,
       routeKey: 'POST /orders/{orderId}/cancel',
       pathParameters: { orderId },
+      customer,
     }),
     context,
   );
@@ -166,7 +174,7 @@ describe('order handlers against DynamoDB Local', () => {
     const keyItem = await tables.documentClient.send(
       new GetCommand({
         TableName: tables.ordersTableName,
-        Key: { PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' },
+        Key: { PK: `IDEMPOTENCY#customer-1#${key}`, SK: 'IDEMPOTENCY' },
       }),
     );
     expect(keyItem.Item?.orderId).toBe([...orderIds][0]);
@@ -187,5 +195,62 @@ describe('order handlers against DynamoDB Local', () => {
     expect(badCurrency.statusCode).toBe(400);
     expect(badKey.statusCode).toBe(400);
     expect(await countItems()).toBe(before);
+  });
+
+  it('takes the customer from the token: customerId may be left out, and must match when sent', async () => {
+    const before = await countItems();
+
+    const withoutCustomerId = await post({ currency: 'EUR', items: body.items }, {}, 'customer-7');
+    const itemsAfterCreate = await countItems();
+    const mismatch = await post(body, {}, 'customer-7');
+    const unauthenticated = await post(body, {}, null);
+
+    expect(withoutCustomerId.statusCode).toBe(201);
+    expect(itemsAfterCreate).toBeGreaterThan(before);
+    const stored = await tables.documentClient.send(
+      new GetCommand({
+        TableName: tables.ordersTableName,
+        Key: { PK: `ORDER#${String(json(withoutCustomerId).orderId)}`, SK: 'ORDER' },
+      }),
+    );
+    expect(stored.Item?.customerId).toBe('customer-7');
+    expect(mismatch.statusCode).toBe(403);
+    expect(json(mismatch)).toMatchObject({ status: 403, code: 'CUSTOMER_MISMATCH' });
+    expect(unauthenticated.statusCode).toBe(401);
+    expect(json(unauthenticated).code).toBe('UNAUTHENTICATED');
+    expect(await countItems()).toBe(itemsAfterCreate);
+  });
+
+  it("answers another customer's order as unknown, for reading and cancelling, and leaves it unchanged", async () => {
+    const orderId = String(json(await post(body)).orderId);
+    const missing = json(await get('01JZZZZZZZZZZZZZZZZZZZZZZZ', 'customer-2'));
+
+    const read = await get(orderId, 'customer-2');
+    const cancelled = await cancel(orderId, 'customer-2');
+    const own = json(await get(orderId));
+
+    expect(read.statusCode).toBe(404);
+    expect(cancelled.statusCode).toBe(404);
+    for (const answer of [json(read), json(cancelled)]) {
+      expect({ ...answer, detail: undefined }).toEqual({ ...missing, detail: undefined });
+      expect(answer.detail).toBe(`order ${orderId} does not exist`);
+    }
+    expect(own).toMatchObject({ orderId, status: 'PENDING_PAYMENT', updatedAt: own.createdAt });
+    expect((own.history as unknown[]).length).toBe(1);
+  });
+
+  it("keeps customers' idempotency keys apart", async () => {
+    const key = `shared-${Date.now()}`;
+
+    const first = await post(body, { 'idempotency-key': key }, 'customer-1');
+    const second = await post(
+      { ...body, customerId: 'customer-2' },
+      { 'idempotency-key': key },
+      'customer-2',
+    );
+
+    expect(first.statusCode).toBe(201);
+    expect(second.statusCode).toBe(201);
+    expect(json(second).orderId).not.toBe(json(first).orderId);
   });
 });

@@ -66,6 +66,7 @@ describe('the sweeper, for orders whose payment timer could not be scheduled', (
         routeKey: 'POST /orders',
         body: JSON.stringify(sampleOrder),
         headers: { 'content-type': 'application/json' },
+        customer: sampleOrder.customerId,
       }),
       lambdaContext,
     );
@@ -91,7 +92,7 @@ describe('the sweeper, for orders whose payment timer could not be scheduled', (
       (await patient.placeOrder(sampleOrder)).order.orderId,
     ];
     const cancelledByCustomer = (await hasty.placeOrder(sampleOrder)).order.orderId;
-    await hasty.cancelOrder(cancelledByCustomer);
+    await hasty.cancelOrder(cancelledByCustomer, sampleOrder.customerId);
     const paid = (await hasty.placeOrder(sampleOrder)).order.orderId;
     await hasty.moveOrder(paid, OrderStatus.PAID, 'paid by pi_test');
     const sweeper = paymentServiceOn(tables, new ManualClock(secondsAfter(new Date(), 60)));
@@ -146,7 +147,7 @@ describe('the sweeper over the sparse pending-payment index', () => {
     ];
     const { order: future } = await longDeadline.placeOrder(sampleOrder);
     const cancelledByCustomer = (await shortDeadline.placeOrder(sampleOrder)).order.orderId;
-    await shortDeadline.cancelOrder(cancelledByCustomer);
+    await shortDeadline.cancelOrder(cancelledByCustomer, sampleOrder.customerId);
     const paid = (await shortDeadline.placeOrder(sampleOrder)).order.orderId;
     await shortDeadline.moveOrder(paid, OrderStatus.PAID, 'paid by pi_test');
     const indexedBefore = await pendingIndexOrderIds(tables);
@@ -238,7 +239,7 @@ describe('the sweeper over the sparse pending-payment index', () => {
 async function refundOwed(tables: TestTables, clock: ManualClock, orderId: string): Promise<string> {
   const orders = orderServiceOn(tables, { clock, paymentTimeoutSeconds: 600, newOrderId: () => orderId });
   const { order } = await orders.placeOrder(sampleOrder);
-  await orders.cancelOrder(order.orderId);
+  await orders.cancelOrder(order.orderId, order.customerId);
   const paymentId = `pi_${orderId}`;
   const outcome = await paymentServiceOn(tables, clock).handleProviderEvent({
     id: `evt_paid_${orderId}`,

@@ -164,6 +164,7 @@ describe('logs and metrics of each kind of handler', () => {
       routeKey: 'POST /orders',
       body: JSON.stringify(sampleOrder),
       headers: { 'content-type': 'application/json', 'x-correlation-id': 'checkout-4711' },
+      customer: sampleOrder.customerId,
     });
 
     // Act
@@ -174,6 +175,7 @@ describe('logs and metrics of each kind of handler', () => {
       path: `/orders/${orderId}/cancel`,
       routeKey: 'POST /orders/{orderId}/cancel',
       pathParameters: { orderId },
+      customer: sampleOrder.customerId,
     });
     const cancelled = await captured(() => cancelOrder(cancellation, lambdaContext));
 
@@ -209,6 +211,7 @@ describe('logs and metrics of each kind of handler', () => {
         routeKey: 'POST /orders',
         body: JSON.stringify(sampleOrder),
         headers: { 'content-type': 'application/json', 'idempotency-key': `key-${ulid()}` },
+        customer: sampleOrder.customerId,
       });
     const first = request();
     const replay = { ...request(), headers: first.headers };
@@ -272,7 +275,7 @@ describe('logs and metrics of each kind of handler', () => {
       newOrderId: () => ulid(),
     });
     const { order } = await orders.placeOrder(sampleOrder);
-    await orders.cancelOrder(order.orderId);
+    await orders.cancelOrder(order.orderId, order.customerId);
     const eventId = `lg_${ulid()}`;
     const record = sqsRecord({
       body: JSON.stringify({ eventId, orderId: order.orderId, status: 'SHIPPED', occurredAt: new Date() }),
