@@ -9,6 +9,7 @@ import type { LocalSystem } from '../lib/local/runtime';
 import { costReport, formatCostReport } from '../lib/sim/cost';
 import { progressBar, startSimulatedSystem } from '../lib/sim/harness';
 import { DEFAULT_MIX, parseMix, type SimulationReport, simulate } from '../lib/sim/simulate';
+import { summarize } from '../lib/sim/stats';
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -45,8 +46,20 @@ export function formatSummary(report: SimulationReport): string {
       `dead letters ${report.verdict.deadLettersAccountedFor} accounted for, violations ${report.verdict.violations.length}, ` +
       `actor errors ${report.actorErrors.length}`,
     ...report.actorErrors.slice(0, 10).map((error) => `  actor error: ${error}`),
+    `injected faults: ${
+      Object.entries(report.usage)
+        .filter(([key]) => key.startsWith('LocalFault:'))
+        .map(([key, usage]) => `${key.slice('LocalFault:'.length)} ${usage.requests}`)
+        .join(', ') || 'none'
+    }`,
     ...[...byInvariant].map(([invariant, count]) => `  ${invariant}: ${count}`),
     ...report.verdict.violations.slice(0, 20).map((v) => `  ${v.invariant} ${v.orderId ?? '-'}: ${v.detail}`),
+    '',
+    'latency (ms)                        count      p50      p95      p99',
+    ...Object.entries(report.latenciesMs).map(([route, samples]) => {
+      const { count, p50, p95, p99 } = summarize(samples);
+      return `  ${route.padEnd(32)} ${String(count).padStart(6)} ${[p50, p95, p99].map((value) => value.toFixed(0).padStart(8)).join(' ')}`;
+    }),
   );
   return lines.join('\n');
 }

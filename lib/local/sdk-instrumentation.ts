@@ -256,6 +256,8 @@ export function installSdkInstrumentation(faults?: FaultOptions): Instrumentatio
     if (crash !== undefined) throw crash;
     meter.count(`${service}:${operation}`);
     const fault = draw();
+    // Recorded beside the requests (under a service name no price list knows), so a run can show what it endured.
+    if (fault !== undefined) meter.count(`LocalFault:${fault}`);
     if (fault === FaultKind.THROTTLING || fault === FaultKind.SERVER_ERROR) {
       return { response: faultResponse(service, fault) };
     }

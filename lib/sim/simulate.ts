@@ -53,6 +53,8 @@ export interface SimulationReport {
   readonly elapsedSeconds: number;
   /** Orders that ended DELIVERED. */
   readonly deliveredOrders: number;
+  /** Orders whose history reached FULFILLED (the end of the lifecycle the benchmark measures). */
+  readonly fulfilledOrders: number;
   readonly latenciesMs: Readonly<Record<string, readonly number[]>>;
   readonly usage: Usage;
   readonly scenarios: Readonly<Record<string, number>>;
@@ -273,7 +275,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       await gate.run(() => pay(order, scenario === Scenario.PAID ? 1 : 3));
     } else if (scenario === Scenario.CUSTOMER_CANCELS) {
       await gate.run(async () => {
-        const answer = await client.asCustomer(customerId, 'POST', `/orders/${order.orderId}/cancel`, {});
+        const answer = await client.asCustomer(
+          customerId,
+          'POST',
+          `/orders/${order.orderId}/cancel`,
+          {},
+          {},
+          'POST /orders/{id}/cancel',
+        );
         // A retried cancel whose first attempt went through meets CANCELLED: 409, and the order is cancelled.
         if (answer.status !== 409) expect2xx(answer, 'cancel');
       });
@@ -348,6 +357,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     orders: placed.length,
     elapsedSeconds,
     deliveredOrders: [...views.values()].filter((view) => view.status === 'DELIVERED').length,
+    fulfilledOrders: [...views.values()].filter((view) =>
+      view.history.some((entry) => entry.status === 'FULFILLED'),
+    ).length,
     latenciesMs: latencies.samples,
     usage: usageDelta(usageAtEnd, usageAtStart),
     actorErrors,
