@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { FunctionDeclaration } from '../model';
 import type { InvocationRequest, InvocationResponse, WorkerSettings } from './function-protocol';
 import { FunctionInvocationError, type FunctionInvoker } from './invoker';
-import { type FaultOptions, hashSeed, UsageMeter } from './sdk-instrumentation';
+import { type FaultOptions, hashSeed, type Usage, UsageMeter } from './sdk-instrumentation';
 
 export interface HostedFunction {
   readonly declaration: FunctionDeclaration;
@@ -84,6 +84,11 @@ export class FunctionHost implements FunctionInvoker {
   }
 }
 
+/** Usage keys name the function that made the requests (`DynamoDB:Query@get-order`), so costs can be attributed. */
+function tagged(usage: Usage, functionName: string): Usage {
+  return Object.fromEntries(Object.entries(usage).map(([key, value]) => [`${key}@${functionName}`, value]));
+}
+
 class FunctionPool {
   private readonly idle: Environment[] = [];
   private readonly all = new Set<Environment>();
@@ -138,7 +143,7 @@ class FunctionPool {
         const onMessage = (response: InvocationResponse) => {
           if (response.id !== request.id) return;
           cleanUp();
-          this.meter.add(response.usage);
+          this.meter.add(tagged(response.usage, name));
           if (response.ok) {
             pending.resolve(response.value);
           } else {

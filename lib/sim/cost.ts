@@ -62,8 +62,23 @@ export interface CostReport {
   readonly expressTotal: number;
   readonly rate: number;
   readonly quotas: readonly QuotaLine[];
-  /** Requests left out of the per-order cost: idle polling and the sweeper, fixed costs per hour. */
+  /** Requests left out of the per-order cost: idle polling and the sweeper (fixed costs per hour). */
   readonly fixed: Readonly<Record<string, number>>;
+  /** Invocations left out as the simulator's own observation (its `GET /orders/{id}` polling). */
+  readonly observerInvocations: number;
+}
+
+/**
+ * Functions whose requests are the harness, not the workload: the simulator polls `GET /orders/{id}` until every
+ * order settles, far more often than a customer would look.
+ */
+export const OBSERVER_FUNCTIONS: readonly string[] = ['get-order'];
+
+/** `Service:Operation` and, for a function's own requests, `@function`. */
+function parseKey(key: string): { service: string; operation: string; fn: string | undefined } {
+  const [name = '', fn] = key.split('@');
+  const [service = '', operation = ''] = name.split(':');
+  return { service, operation, fn };
 }
 
 function total(
@@ -73,8 +88,13 @@ function total(
 ): number {
   return Object.entries(usage)
     .filter(([key]) => {
-      const [service = '', operation = ''] = key.split(':');
-      return match(service, operation);
+      const { service, operation, fn } = parseKey(key);
+      // The sweeper runs on a clock, whatever the order count: a fixed cost per hour, like idle queue polling.
+      return (
+        match(service, operation) &&
+        fn !== 'sweeper' &&
+        (fn === undefined || !OBSERVER_FUNCTIONS.includes(fn))
+      );
     })
     .reduce((sum, [, value]) => sum + value[field], 0);
 }
@@ -114,9 +134,12 @@ export function costReport(
       .map((d) => d.name),
   );
   const invocations = Object.entries(usage).flatMap(([key, value]) => {
-    const [service, operation = ''] = key.split(':');
+    const { service, operation } = parseKey(key);
     const name = invokedFunction(operation);
-    return service === 'Lambda' && name !== undefined && name !== 'sweeper'
+    return service === 'Lambda' &&
+      name !== undefined &&
+      name !== 'sweeper' &&
+      !OBSERVER_FUNCTIONS.includes(name)
       ? [{ name, count: value.requests }]
       : [];
   });
@@ -258,7 +281,7 @@ export function costReport(
   ].sort((a, b) => a.maxOrdersPerSecond - b.maxOrdersPerSecond);
   const fixed = Object.fromEntries(
     Object.entries(usage)
-      .filter(([key]) => isFixed(key.split(':')[1] ?? ''))
+      .filter(([key]) => isFixed(parseKey(key).operation) || parseKey(key).fn === 'sweeper')
       .map(([key, value]) => [key, value.requests]),
   );
   return {
@@ -271,6 +294,9 @@ export function costReport(
     rate,
     quotas,
     fixed,
+    observerInvocations: Object.entries(usage)
+      .filter(([key]) => OBSERVER_FUNCTIONS.includes(invokedFunction(parseKey(key).operation) ?? ''))
+      .reduce((sum, [, value]) => sum + value.requests, 0),
   };
 }
 
@@ -287,6 +313,11 @@ export function formatCostReport(report: CostReport): string {
   };
   table('STANDARD sagas', report.standard, report.standardTotal);
   table('EXPRESS sagas', report.express, report.expressTotal);
+  const fixedRequests = Object.values(report.fixed).reduce((sum, count) => sum + count, 0);
+  lines.push(
+    `  left out: ${report.observerInvocations} invocations of ${OBSERVER_FUNCTIONS.join(', ')} (the simulator's polling), ` +
+      `${fixedRequests} requests of idle polling and the sweeper (fixed per hour, not per order)`,
+  );
   lines.push('', `Quotas at ${report.rate} orders/s (first to bind on top)`);
   for (const row of report.quotas) {
     const max = Number.isFinite(row.maxOrdersPerSecond) ? row.maxOrdersPerSecond.toFixed(0) : 'unbounded';

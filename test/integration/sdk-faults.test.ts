@@ -84,7 +84,7 @@ describe('SDK fault injection in the function host', () => {
     // Assess
     expect(result).toEqual({ first: null, second: null });
     expect(await stored(event.first)).toBe(true);
-    expect(functions.meter.snapshot()['DynamoDB:PutItem']).toEqual({
+    expect(functions.meter.snapshot()['DynamoDB:PutItem@writer']).toEqual({
       requests: 2,
       readCapacityUnits: 0,
       writeCapacityUnits: 2,
