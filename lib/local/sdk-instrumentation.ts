@@ -256,8 +256,9 @@ export function installSdkInstrumentation(faults?: FaultOptions): Instrumentatio
     if (crash !== undefined) throw crash;
     meter.count(`${service}:${operation}`);
     const fault = draw();
-    // Recorded beside the requests (under a service name no price list knows), so a run can show what it endured.
-    if (fault !== undefined) meter.count(`LocalFault:${fault}`);
+    // Recorded beside the requests (under a service name no price list knows), so a run can show what it endured;
+    // a crash only when it strikes, which is on writes.
+    if (fault !== undefined && fault !== FaultKind.CRASH_AFTER_WRITE) meter.count(`LocalFault:${fault}`);
     if (fault === FaultKind.THROTTLING || fault === FaultKind.SERVER_ERROR) {
       return { response: faultResponse(service, fault) };
     }
@@ -268,6 +269,7 @@ export function installSdkInstrumentation(faults?: FaultOptions): Instrumentatio
     }
     const result = await next(args);
     if (fault === FaultKind.CRASH_AFTER_WRITE && WRITE_OPERATION.test(operation)) {
+      meter.count(`LocalFault:${fault}`);
       crash = new InjectedCrashError(`${service}:${operation}`);
       throw crash;
     }
