@@ -1,11 +1,12 @@
 /**
- * `npm run simulate -- --orders N --concurrency C [--faults RATE] [--seed S] [--mix paid=50,...] [--rate R]`:
+ * `npm run simulate -- --orders N --concurrency C [--faults RATE] [--fault-kinds a,b] [--seed S] [--mix paid=50,...]`:
  * starts the local system (or uses `--url`), acts on it as customers, the payment provider and the carrier, waits
  * for quiescence, checks every order, prints a summary and the cost report, and exits 1 on any violation.
  * See docs/simulation.md.
  */
 import { parseArgs } from 'node:util';
 import type { LocalSystem } from '../lib/local/runtime';
+import { FAULT_KINDS, type FaultKind } from '../lib/local/sdk-instrumentation';
 import { costReport, formatCostReport } from '../lib/sim/cost';
 import { progressBar, startSimulatedSystem } from '../lib/sim/harness';
 import { DEFAULT_MIX, parseMix, type SimulationReport, simulate } from '../lib/sim/simulate';
@@ -64,12 +65,23 @@ export function formatSummary(report: SimulationReport): string {
   return lines.join('\n');
 }
 
+function faultKinds(text: string | undefined): FaultKind[] {
+  if (text === undefined) return [...FAULT_KINDS];
+  return text.split(',').map((kind) => {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+      throw new Error(`unknown fault kind ${kind}; known: ${FAULT_KINDS.join(', ')}`);
+    }
+    return kind as FaultKind;
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       orders: { type: 'string', default: '200' },
       concurrency: { type: 'string', default: '32' },
       faults: { type: 'string', default: '0' },
+      'fault-kinds': { type: 'string' },
       seed: { type: 'string', default: '1' },
       mix: { type: 'string' },
       url: { type: 'string' },
@@ -91,7 +103,9 @@ async function main(): Promise<void> {
         paymentTimeoutSeconds: numberOption(values['payment-timeout'], 'payment-timeout', 20),
         logisticsFailureRate: numberOption(values['logistics-failure-rate'], 'logistics-failure-rate', 0.02),
         functionConcurrency: numberOption(values['function-concurrency'], 'function-concurrency', 4),
-        ...(faultRate > 0 ? { faults: { rate: faultRate, seed } } : {}),
+        ...(faultRate > 0
+          ? { faults: { rate: faultRate, seed, kinds: faultKinds(values['fault-kinds']) } }
+          : {}),
       });
     }
     const report = await simulate({
