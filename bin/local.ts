@@ -9,6 +9,7 @@
  * LOCAL_WAREHOUSE_FAILURE_RATE / LOCAL_TRANSPORT_FAILURE_RATE (0..1) and LOCAL_LOGISTICS_LATENCY_MS make the
  * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate. MAX_RECEIVE_COUNT
  * overrides how many receives a failing message gets before its dead-letter queue (default: as declared, 5).
+ * LOCAL_FAULT_RATE (0..1) and LOCAL_FAULT_SEED inject faults into the functions' AWS SDK calls (docs/simulation.md).
  */
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
