@@ -10,10 +10,12 @@
  * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate. MAX_RECEIVE_COUNT
  * overrides how many receives a failing message gets before its dead-letter queue (default: as declared, 5).
  * LOCAL_TOKEN_LIFETIME_SECONDS sets how long local customer tokens live (default 3600).
+ * LOCAL_FAULT_RATE (0..1) and LOCAL_FAULT_SEED inject faults into the functions' AWS SDK calls (docs/simulation.md).
  */
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
 import { type LocalSystem, startLocalSystem } from '../lib/local/runtime';
+import type { FaultOptions } from '../lib/local/sdk-instrumentation';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 
 function settingsFromEnvironment(): Record<string, string> {
@@ -75,6 +77,16 @@ function portFrom(text: string | undefined): number {
   return port;
 }
 
+/** LOCAL_FAULT_RATE (0..1) injects faults into the functions' AWS SDK calls; LOCAL_FAULT_SEED fixes them. */
+function faultsFromEnvironment(): { faults?: FaultOptions } {
+  const rate = fractionFrom('LOCAL_FAULT_RATE');
+  if (rate === undefined || rate === 0) return {};
+  const seed = Number(process.env.LOCAL_FAULT_SEED ?? '1');
+  if (!Number.isInteger(seed))
+    throw new Error(`LOCAL_FAULT_SEED must be a whole number, not ${process.env.LOCAL_FAULT_SEED}`);
+  return { faults: { rate, seed } };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -101,6 +113,7 @@ async function main(): Promise<void> {
         transportFailureRate: fractionFrom('LOCAL_TRANSPORT_FAILURE_RATE'),
         latencyMs: millisecondsFrom('LOCAL_LOGISTICS_LATENCY_MS'),
       },
+      ...faultsFromEnvironment(),
       functionLogLevel: process.env.FUNCTION_LOG_LEVEL ?? 'INFO',
       auth: { tokenLifetimeSeconds: secondsFrom('LOCAL_TOKEN_LIFETIME_SECONDS') },
       log: (message) => console.error(`[local] ${message}`),

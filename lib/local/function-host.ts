@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { FunctionDeclaration } from '../model';
 import type { InvocationRequest, InvocationResponse, WorkerSettings } from './function-protocol';
 import { FunctionInvocationError, type FunctionInvoker } from './invoker';
+import { type FaultOptions, hashSeed, type Usage, UsageMeter } from './sdk-instrumentation';
 
 export interface HostedFunction {
   readonly declaration: FunctionDeclaration;
@@ -21,6 +22,10 @@ export interface FunctionHostOptions {
   readonly accountId: string;
   /** Execution environments per function, like Lambda's reserved concurrency. Default 4. */
   readonly maxConcurrency?: number;
+  /** Faults injected into the functions' AWS SDK calls (chaos runs); none by default. */
+  readonly faults?: FaultOptions;
+  /** Where the AWS requests the functions make are counted. Default: a meter of the host's own. */
+  readonly meter?: UsageMeter;
 }
 
 export class UnknownFunctionError extends Error {
@@ -54,10 +59,13 @@ interface Pending {
  */
 export class FunctionHost implements FunctionInvoker {
   private readonly pools = new Map<string, FunctionPool>();
+  /** The AWS requests (and DynamoDB capacity) of every invocation so far. */
+  public readonly meter: UsageMeter;
 
   public constructor(options: FunctionHostOptions) {
+    this.meter = options.meter ?? new UsageMeter();
     for (const hosted of options.functions) {
-      this.pools.set(hosted.declaration.name, new FunctionPool(hosted, options));
+      this.pools.set(hosted.declaration.name, new FunctionPool(hosted, options, this.meter));
     }
   }
 
@@ -66,6 +74,7 @@ export class FunctionHost implements FunctionInvoker {
     if (pool === undefined) {
       throw new UnknownFunctionError(functionName);
     }
+    this.meter.count(`Lambda:Invoke(${functionName})`);
     return await pool.invoke(event);
   }
 
@@ -75,19 +84,28 @@ export class FunctionHost implements FunctionInvoker {
   }
 }
 
+/** Usage keys name the function that made the requests (`DynamoDB:Query@get-order`), so costs can be attributed. */
+function tagged(usage: Usage, functionName: string): Usage {
+  return Object.fromEntries(Object.entries(usage).map(([key, value]) => [`${key}@${functionName}`, value]));
+}
+
 class FunctionPool {
   private readonly idle: Environment[] = [];
   private readonly all = new Set<Environment>();
   private readonly waiting: ((environment: Environment) => void)[] = [];
   private readonly maxConcurrency: number;
   private readonly settings: WorkerSettings;
+  private readonly faults: FaultOptions | undefined;
   private nextInvocationId = 1;
+  private spawned = 0;
   private stopped = false;
 
   public constructor(
     private readonly hosted: HostedFunction,
     options: FunctionHostOptions,
+    private readonly meter: UsageMeter,
   ) {
+    this.faults = options.faults;
     this.maxConcurrency = options.maxConcurrency ?? 4;
     const { name, entry, memoryMb } = hosted.declaration;
     this.settings = {
@@ -126,6 +144,7 @@ class FunctionPool {
         const onMessage = (response: InvocationResponse) => {
           if (response.id !== request.id) return;
           cleanUp();
+          this.meter.add(tagged(response.usage, name));
           if (response.ok) {
             pending.resolve(response.value);
           } else {
@@ -204,8 +223,20 @@ class FunctionPool {
   }
 
   private spawn(): Environment {
+    this.spawned += 1;
+    // Each environment draws its own fault sequence, reproducible from the seed, the function and its number.
+    const workerData: WorkerSettings =
+      this.faults === undefined
+        ? this.settings
+        : {
+            ...this.settings,
+            faults: {
+              ...this.faults,
+              seed: hashSeed(this.faults.seed, this.hosted.declaration.name, this.spawned),
+            },
+          };
     const worker = new Worker(WORKER_ENTRY, {
-      workerData: this.settings,
+      workerData,
       env: { ...this.hosted.environment },
       execArgv: ['--import', TSX_LOADER],
       name: `lambda:${this.hosted.declaration.name}`,

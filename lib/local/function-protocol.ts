@@ -1,9 +1,13 @@
 /** Messages between the function host and its worker threads. */
+import type { FaultOptions, Usage } from './sdk-instrumentation';
+
 export interface WorkerSettings {
   readonly functionName: string;
   readonly functionArn: string;
   readonly entryUrl: string;
   readonly memoryMb: number;
+  /** Faults to inject into the environment's AWS SDK calls; none when absent. */
+  readonly faults?: FaultOptions;
 }
 
 export interface InvocationRequest {
@@ -13,6 +17,8 @@ export interface InvocationRequest {
   readonly event: unknown;
 }
 
-export type InvocationResponse =
+/** Every answer carries the AWS requests the invocation made, for the local usage meter. */
+export type InvocationResponse = { readonly usage: Usage } & (
   | { readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly id: number; readonly ok: false; readonly errorType: string; readonly errorMessage: string };
+  | { readonly id: number; readonly ok: false; readonly errorType: string; readonly errorMessage: string }
+);

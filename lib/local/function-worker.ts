@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
-import type { InvocationRequest, InvocationResponse, WorkerSettings } from './function-protocol';
+import type { InvocationRequest, WorkerSettings } from './function-protocol';
+import { installSdkInstrumentation } from './sdk-instrumentation';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -13,6 +14,9 @@ const port = parentPort;
 if (port === null) {
   throw new Error('function-worker must run in a worker thread');
 }
+
+// Before the handler module loads, so that every AWS client it builds is metered (and faulted, if configured).
+const instrumentation = installSdkInstrumentation(settings.faults);
 
 const handlerModule = (await import(settings.entryUrl)) as { handler?: unknown };
 const handler = handlerModule.handler;
@@ -41,21 +45,26 @@ function contextFor(request: InvocationRequest): Context {
   };
 }
 
+type Outcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly errorType: string; readonly errorMessage: string };
+
 port.on('message', async (request: InvocationRequest) => {
-  let response: InvocationResponse;
+  let outcome: Outcome;
   try {
     const value = await (handler as Handler)(request.event, contextFor(request));
     // Lambda returns the JSON serialization of the result, so a Date becomes a string here as it does there.
-    response = {
-      id: request.id,
-      ok: true,
-      value: value === undefined ? null : JSON.parse(JSON.stringify(value)),
-    };
+    outcome = { ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)) };
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
-    response = { id: request.id, ok: false, errorType: failure.name, errorMessage: failure.message };
+    outcome = { ok: false, errorType: failure.name, errorMessage: failure.message };
   }
-  port.postMessage(response);
+  // An injected crash fails the invocation whatever the handler made of it: a dead process answers nothing.
+  const crash = instrumentation.takeCrash();
+  if (crash !== undefined) {
+    outcome = { ok: false, errorType: 'Runtime.ExitError', errorMessage: crash.message };
+  }
+  port.postMessage({ id: request.id, usage: instrumentation.takeUsage(), ...outcome });
 });
 
 port.postMessage({ ready: true });

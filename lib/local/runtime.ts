@@ -37,6 +37,7 @@ import {
   startEventSourceRunners,
 } from './runtime-wiring';
 import { sqsDeadLetterSender, startLocalScheduler } from './scheduler';
+import { type FaultOptions, meterClient, UsageMeter } from './sdk-instrumentation';
 import { startSqsLocal } from './sqs-local';
 import { startLocalStepFunctions } from './stepfunctions';
 
@@ -76,6 +77,11 @@ export interface LocalSystemOptions {
   readonly secrets?: Readonly<Record<string, string>>;
   /** Execution environments per function. Default 4. */
   readonly functionConcurrency?: number;
+  /**
+   * Faults injected into every function's AWS SDK calls (throttling, 5xx, timeouts, crashes after a write), by an
+   * SDK middleware the execution environments install; handlers are not involved. Default: none.
+   */
+  readonly faults?: FaultOptions;
   readonly model?: AppModel;
   readonly rootDir?: string;
   /** The local identity provider: how long its tokens live. Default 3600 s, as Cognito's access tokens. */
@@ -110,6 +116,12 @@ export interface LocalSystem {
    * `POST /_local/auth/token` does.
    */
   readonly auth: LocalIssuer;
+  /**
+   * Every AWS request of this run: the functions' SDK calls (with DynamoDB capacity), Lambda invocations, and
+   * what the stand-ins do on AWS's behalf that AWS bills (SQS polling by event sources, Scheduler invocations,
+   * Step Functions state transitions).
+   */
+  readonly meter: UsageMeter;
   /** Stops everything that was started, in reverse order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -217,6 +229,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
         sqsClient.destroy();
       },
     });
+    const meter = new UsageMeter();
     const tables = await createTables(dynamodbClient, model.tables);
     const queues = await createQueues(
       sqsClient,
@@ -226,6 +239,9 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           : { ...queue, visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds },
       ),
     );
+
+    // From here on the runtime's SQS client is what Lambda's event source mappings and Scheduler's DLQ use.
+    meterClient(sqsClient, meter);
 
     const secrets: Record<string, string> = Object.fromEntries(
       model.secrets.map((secret) => [
@@ -273,10 +289,17 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       ...(options.sagaRetryIntervalMs === undefined ? {} : { retryIntervalMs: options.sagaRetryIntervalMs }),
+      meter,
     });
     started.push({ name: 'Step Functions', stop: () => stepFunctions.stop() });
     const scheduler = await startLocalScheduler({
-      invoker,
+      // Each target invocation is one billed Scheduler invocation, retries included.
+      invoker: {
+        invoke: async (functionName, event) => {
+          meter.count(`Scheduler:Invoke(${functionName})`);
+          return await invoker.invoke(functionName, event);
+        },
+      },
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       targetFunctions: Object.fromEntries(
@@ -335,6 +358,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT_ID,
       ...(options.functionConcurrency === undefined ? {} : { maxConcurrency: options.functionConcurrency }),
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
+      meter,
     });
     functionHost = host;
     started.push({ name: 'functions', stop: () => host.stop() });
@@ -383,6 +408,10 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       inspection('/_local/schedules', () => scheduler.inspect()),
       inspection('/_local/events', () => ({ events: eventBridge.events() })),
       ...issuer.localRoutes(),
+      inspection('/_local/usage', () => ({ usage: meter.snapshot() })),
+      // The secrets the system shares with its outside parties (the logistics provider signs its reports with
+      // one), so a local stand-in for such a party, like the simulator, can act as it.
+      inspection('/_local/secrets', () => ({ secrets })),
       ...(paymentProvider?.localRoutes() ?? []),
       ...(warehouse?.localRoutes() ?? []),
       ...(transport?.localRoutes() ?? []),
@@ -414,6 +443,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       warehouse,
       transport,
       auth: issuer,
+      meter,
       stop: () => {
         stopping ??= stopAll();
         return stopping;

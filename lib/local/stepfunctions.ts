@@ -16,6 +16,7 @@ import {
   validateInput,
 } from './aws-protocol-server';
 import { FunctionInvocationError, type FunctionInvoker } from './invoker';
+import type { UsageMeter } from './sdk-instrumentation';
 
 /**
  * A local stand-in for the Step Functions API subset the handlers and the operations tools use. It speaks the AWS
@@ -60,6 +61,8 @@ export interface LocalStepFunctionsOptions {
   readonly invoker: FunctionInvoker;
   readonly region: string;
   readonly accountId: string;
+  /** Counts state transitions, which Standard workflows are billed by. */
+  readonly meter?: UsageMeter;
   /** Default: a free loopback port. */
   readonly port?: number;
   /**
@@ -837,6 +840,7 @@ class StepFunctionsService {
         // StopExecution records its own ExecutionAborted event with the caller's error and cause.
         return;
       case 'StateEntered':
+        this.options.meter?.count('StepFunctions:StateTransition');
         this.appendRun(
           run,
           `${event.state.type}StateEntered`,

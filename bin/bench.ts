@@ -1,0 +1,105 @@
+/**
+ * `npm run bench -- [--orders N] [--concurrency C] [--out DIR] [--ceiling-seconds S] [--rate R]`: the happy path
+ * (every order paid, delivered) through the simulator on a fresh local system, then, in the same run and at the
+ * same concurrency, the raw ceiling of its DynamoDB Local for conditional writes. Writes DIR/bench.json and
+ * DIR/latency.svg, prints the cost report. See docs/simulation.md.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createTables } from '../lib/local/resources';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/runtime-wiring';
+import { benchResult, latencyChart, measureDynamoDbCeiling } from '../lib/sim/bench';
+import { costReport, formatCostReport } from '../lib/sim/cost';
+import { progressBar, startSimulatedSystem } from '../lib/sim/harness';
+import { simulate } from '../lib/sim/simulate';
+
+const CEILING_TABLE = 'bench-ceiling';
+
+function positive(value: string | undefined, name: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0)
+    throw new Error(`--${name} must be a number > 0, not ${value}`);
+  return parsed;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      orders: { type: 'string', default: '300' },
+      concurrency: { type: 'string', default: '16' },
+      out: { type: 'string', default: 'bench-results' },
+      'ceiling-seconds': { type: 'string', default: '10' },
+      rate: { type: 'string', default: '100' },
+      'function-concurrency': { type: 'string', default: '4' },
+    },
+    strict: true,
+  });
+  const concurrency = positive(values.concurrency, 'concurrency');
+  const system = await startSimulatedSystem({
+    paymentTimeoutSeconds: 600,
+    logisticsFailureRate: 0,
+    functionConcurrency: positive(values['function-concurrency'], 'function-concurrency'),
+  });
+  try {
+    const report = await simulate({
+      baseUrl: system.url,
+      orders: positive(values.orders, 'orders'),
+      concurrency,
+      mix: { paid: 1 },
+      seed: 1,
+      settleTimeoutSeconds: 600,
+      onProgress: progressBar(),
+    });
+    // The ceiling on its own table (no stream, so nothing downstream reacts to it), after the system is quiet.
+    const client = new DynamoDBClient({
+      endpoint: system.endpoints.dynamodb,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    await createTables(client, [{ name: CEILING_TABLE, partitionKey: 'PK', sortKey: 'SK' }]);
+    client.destroy();
+    const ceiling = await measureDynamoDbCeiling(
+      system.endpoints.dynamodb,
+      CEILING_TABLE,
+      concurrency,
+      positive(values['ceiling-seconds'], 'ceiling-seconds'),
+    );
+    const result = benchResult(report, concurrency, ceiling);
+    const cost = costReport(report.usage, report.orders, positive(values.rate, 'rate'));
+    await mkdir(values.out, { recursive: true });
+    await writeFile(
+      join(values.out, 'bench.json'),
+      `${JSON.stringify({ measuredAt: new Date().toISOString(), ...result, usage: report.usage, cost }, null, 2)}\n`,
+    );
+    const charted = Object.fromEntries(
+      ['POST /orders', 'payment callback'].map((route) => [route, report.latenciesMs[route] ?? []]),
+    );
+    await writeFile(join(values.out, 'latency.svg'), latencyChart(charted));
+    const lines = [
+      `orders ${result.orders} (${result.fulfilledOrders} reached FULFILLED) at concurrency ${concurrency}, ` +
+        `quiescent after ${result.elapsedSeconds.toFixed(1)} s, violations ${result.violations}`,
+      `lifecycle throughput   ${result.lifecycleOrdersPerSecond.toFixed(2)} orders/s (creation to FULFILLED)`,
+      ...Object.entries(result.latencyMs).map(
+        ([route, summary]) =>
+          `${route.padEnd(22)} p50 ${summary.p50.toFixed(0)} ms, p95 ${summary.p95.toFixed(0)} ms, p99 ${summary.p99.toFixed(0)} ms (n=${summary.count})`,
+      ),
+      `DynamoDB requests/order ${result.dynamodbRequestsPerOrder.toFixed(1)}`,
+      `DynamoDB Local ceiling ${ceiling.writesPerSecond.toFixed(0)} conditional writes/s at concurrency ${concurrency}`,
+      `efficiency             ${result.efficiency.toFixed(3)} (orders/s x DynamoDB requests/order / ceiling; target >= 0.5)`,
+      `results in ${join(values.out, 'bench.json')} and ${join(values.out, 'latency.svg')}`,
+      '',
+      formatCostReport(cost),
+    ];
+    console.log(lines.join('\n'));
+    process.exitCode = result.violations === 0 ? 0 : 1;
+  } finally {
+    await system.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 2;
+});

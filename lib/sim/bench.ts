@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime-wiring';
+import type { Usage } from '../local/sdk-instrumentation';
+import type { SimulationReport } from './simulate';
+import { type LatencySummary, summarize } from './stats';
+
+/**
+ * The benchmark's measurements besides the simulation itself: the raw ceiling of the same DynamoDB Local at the
+ * same concurrency (conditional writes, as every state change here is one), and the latency chart.
+ */
+
+export interface DynamoDbCeiling {
+  readonly concurrency: number;
+  readonly seconds: number;
+  readonly writes: number;
+  readonly writesPerSecond: number;
+}
+
+/** Conditional PutItems (`attribute_not_exists`, new keys) from `concurrency` loops for `seconds`. */
+export async function measureDynamoDbCeiling(
+  endpoint: string,
+  tableName: string,
+  concurrency: number,
+  seconds: number,
+): Promise<DynamoDbCeiling> {
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const prefix = `bench-${randomUUID()}`;
+  let writes = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, loop) => {
+        for (let index = 0; performance.now() < until; index += 1) {
+          await client.send(
+            new PutItemCommand({
+              TableName: tableName,
+              Item: { PK: { S: `${prefix}-${loop}-${index}` }, SK: { S: 'bench' }, n: { N: String(index) } },
+              ConditionExpression: 'attribute_not_exists(PK)',
+            }),
+          );
+          writes += 1;
+        }
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  return { concurrency, seconds: elapsed, writes, writesPerSecond: writes / elapsed };
+}
+
+export interface BenchResult {
+  readonly orders: number;
+  readonly concurrency: number;
+  readonly elapsedSeconds: number;
+  /** Orders that reached FULFILLED (or went on to DELIVERED) per second, from the first order to quiescence. */
+  readonly lifecycleOrdersPerSecond: number;
+  readonly fulfilledOrders: number;
+  readonly latencyMs: Readonly<Record<string, LatencySummary>>;
+  readonly dynamodbRequestsPerOrder: number;
+  readonly dynamodbCeiling: DynamoDbCeiling;
+  /** (orders/s x DynamoDB requests per order) / raw DynamoDB requests per second; the target is >= 0.5. */
+  readonly efficiency: number;
+  readonly violations: number;
+}
+
+export function dynamodbRequests(usage: Usage): number {
+  return Object.entries(usage)
+    .filter(([key]) => key.startsWith('DynamoDB:'))
+    .reduce((sum, [, value]) => sum + value.requests, 0);
+}
+
+export function benchResult(
+  report: SimulationReport,
+  concurrency: number,
+  ceiling: DynamoDbCeiling,
+): BenchResult {
+  const { fulfilledOrders } = report;
+  const lifecycleOrdersPerSecond = fulfilledOrders / report.elapsedSeconds;
+  const dynamodbRequestsPerOrder = report.orders === 0 ? 0 : dynamodbRequests(report.usage) / report.orders;
+  return {
+    orders: report.orders,
+    concurrency,
+    elapsedSeconds: report.elapsedSeconds,
+    lifecycleOrdersPerSecond,
+    fulfilledOrders,
+    latencyMs: Object.fromEntries(
+      Object.entries(report.latenciesMs).map(([route, samples]) => [route, summarize(samples)]),
+    ),
+    dynamodbRequestsPerOrder,
+    dynamodbCeiling: ceiling,
+    efficiency: (lifecycleOrdersPerSecond * dynamodbRequestsPerOrder) / ceiling.writesPerSecond,
+    violations: report.verdict.violations.length + report.actorErrors.length,
+  };
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+
+/**
+ * An SVG histogram of latency samples per route, on logarithmic buckets (1 ms to ~33 s, 4 per doubling), each
+ * route's share of samples per bucket drawn as a line, with its p50/p95/p99 in the legend.
+ */
+export function latencyChart(samplesByRoute: Readonly<Record<string, readonly number[]>>): string {
+  const width = 760;
+  const height = 360;
+  const left = 60;
+  const bottom = 300;
+  const plotWidth = width - left - 20;
+  const plotHeight = bottom - 40;
+  const buckets = 60;
+  const bucketOf = (ms: number) =>
+    Math.min(buckets - 1, Math.max(0, Math.floor(Math.log2(Math.max(1, ms)) * 4)));
+  const routes = Object.entries(samplesByRoute).filter(([, samples]) => samples.length > 0);
+  const shares = routes.map(([, samples]) => {
+    const counts = new Array<number>(buckets).fill(0);
+    for (const sample of samples) counts[bucketOf(sample)] = (counts[bucketOf(sample)] ?? 0) + 1;
+    return counts.map((count) => count / samples.length);
+  });
+  const maxShare = Math.max(0.01, ...shares.flat());
+  const x = (bucket: number) => left + (bucket / (buckets - 1)) * plotWidth;
+  const y = (share: number) => bottom - (share / maxShare) * plotHeight;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14">Latency distribution (share of requests per bucket)</text>`,
+    `<line x1="${left}" y1="${bottom}" x2="${left + plotWidth}" y2="${bottom}" stroke="black"/>`,
+    `<line x1="${left}" y1="${bottom}" x2="${left}" y2="${bottom - plotHeight}" stroke="black"/>`,
+  ];
+  for (const ms of [1, 10, 100, 1000, 10000]) {
+    const position = x(Math.log2(ms) * 4);
+    parts.push(
+      `<line x1="${position}" y1="${bottom}" x2="${position}" y2="${bottom + 5}" stroke="black"/>`,
+      `<text x="${position}" y="${bottom + 18}" text-anchor="middle">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`,
+    );
+  }
+  routes.forEach(([route, samples], index) => {
+    const color = COLORS[index % COLORS.length];
+    const points = (shares[index] ?? []).map(
+      (share, bucket) => `${x(bucket).toFixed(1)},${y(share).toFixed(1)}`,
+    );
+    const { p50, p95, p99 } = summarize(samples);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.join(' ')}"/>`,
+      `<text x="${left + 10}" y="${bottom + 40 + index * 16}" fill="${color}">${escapeXml(route)}: n=${samples.length}, p50 ${p50.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+function escapeXml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}

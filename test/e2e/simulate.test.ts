@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalSystem } from '../../lib/local/runtime';
+import { FaultKind } from '../../lib/local/sdk-instrumentation';
+import { startSimulatedSystem } from '../../lib/sim/harness';
+import { DEFAULT_MIX, simulate } from '../../lib/sim/simulate';
+
+/**
+ * One small chaos run of the simulator on the whole local system: every scenario, faults injected into 5 % of the
+ * functions' AWS SDK calls, a fixed seed; every order must end consistently, with no duplicate effect, no backward
+ * move and every dead letter accounted for.
+ *
+ * Crashes after a write are left out here: at scale they show a saga that compensates an order its
+ * MarkOrderFulfilled step had already written FULFILLED (docs/simulation.md, "Measured"), which would make this
+ * test fail now and then until the saga is fixed. `npm run simulate -- --faults 0.05` injects every kind.
+ */
+const ORDERS = 30;
+
+let system: LocalSystem;
+
+beforeAll(async () => {
+  system = await startSimulatedSystem({
+    paymentTimeoutSeconds: 6,
+    logisticsFailureRate: 0.02,
+    functionConcurrency: 4,
+    faults: { rate: 0.05, seed: 8, kinds: [FaultKind.THROTTLING, FaultKind.SERVER_ERROR, FaultKind.TIMEOUT] },
+  });
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+describe('simulator under injected faults', () => {
+  it(`brings ${ORDERS} orders of every scenario to a consistent end with zero violations`, async () => {
+    // Act
+    const report = await simulate({
+      baseUrl: system.url,
+      orders: ORDERS,
+      concurrency: 10,
+      mix: DEFAULT_MIX,
+      seed: 8,
+      settleTimeoutSeconds: 180,
+    });
+
+    // Assess
+    expect(report.actorErrors).toEqual([]);
+    expect(report.verdict.violations).toEqual([]);
+    expect(report.orders).toBe(ORDERS);
+    expect(Object.values(report.scenarios).filter((count) => count > 0)).toHaveLength(5);
+    // Faults were injected, and the functions' SDK calls and their capacity metered, through the same hook.
+    const injected = Object.entries(report.usage).filter(([key]) => key.startsWith('LocalFault:'));
+    expect(injected.reduce((sum, [, usage]) => sum + usage.requests, 0)).toBeGreaterThan(0);
+    const transactions = Object.entries(report.usage).filter(([key]) =>
+      key.startsWith('DynamoDB:TransactWriteItems@'),
+    );
+    expect(transactions.reduce((sum, [, usage]) => sum + usage.writeCapacityUnits, 0)).toBeGreaterThan(0);
+  }, 300_000);
+});
