@@ -224,6 +224,15 @@ export type FailedOutcome = 'failedWithRefund' | 'failedWithoutRefund' | 'alread
 export class FulfillmentOutcomes {
   public constructor(private readonly dependencies: FulfillmentOutcomesDependencies) {}
 
+  /**
+   * Whether the order is FULFILLED or later. The saga asks before it compensates a failed `markFulfilled`,
+   * whose write may have landed although its answer was lost: a fulfilled order's goods must not be undone.
+   */
+  public async isFulfilled(orderId: string): Promise<boolean> {
+    const { order } = await readOrder(this.dependencies.orders, orderId);
+    return FULFILLED_OR_LATER.includes(order.status);
+  }
+
   /** FULFILLING -> FULFILLED. An order already FULFILLED (or moved on by logistics events) is left alone. */
   public async markFulfilled(orderId: string): Promise<FulfilledOutcome> {
     const { orders, clock } = this.dependencies;

@@ -10,6 +10,7 @@ const caughtError = z.object({ Error: z.string(), Cause: z.string().optional() }
 
 const taskInput = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('FULFILLED'), orderId: orderIdSchema }),
+  z.object({ outcome: z.literal('CHECK'), orderId: orderIdSchema }),
   z.object({
     outcome: z.literal('FAILED'),
     orderId: orderIdSchema,
@@ -21,15 +22,23 @@ const taskInput = z.discriminatedUnion('outcome', [
 /** Reasons are kept short: they land in the order's timeline, and a Lambda cause can be kilobytes long. */
 const MAX_REASON_LENGTH = 300;
 
+type TaskResult =
+  | { readonly orderId: string; readonly outcome: FulfilledOutcome | FailedOutcome }
+  | { readonly orderId: string; readonly fulfilled: boolean };
+
 /**
  * Saga participant `fulfillment-outcome`: `FULFILLED` moves the order FULFILLING -> FULFILLED; `FAILED` moves it
- * to FULFILLMENT_FAILED and its payment to REFUND_PENDING in one transaction. Both are idempotent.
+ * to FULFILLMENT_FAILED and its payment to REFUND_PENDING in one transaction. Both are idempotent. `CHECK` only
+ * reads: whether the order is fulfilled, asked before a failed `FULFILLED` is compensated.
  */
-async function fulfillmentOutcome(
-  event: unknown,
-): Promise<{ orderId: string; outcome: FulfilledOutcome | FailedOutcome }> {
+async function fulfillmentOutcome(event: unknown): Promise<TaskResult> {
   const input = parseTaskInput(taskInput, event);
   logger.appendKeys({ orderId: input.orderId, outcome: input.outcome });
+  if (input.outcome === 'CHECK') {
+    const fulfilled = await fulfillmentOutcomes().isFulfilled(input.orderId);
+    logger.info('checked whether the order is fulfilled before compensating', { fulfilled });
+    return { orderId: input.orderId, fulfilled };
+  }
   if (input.outcome === 'FULFILLED') {
     const outcome = await fulfillmentOutcomes().markFulfilled(input.orderId);
     if (outcome === 'fulfilled') countMetric(BusinessMetric.ORDERS_FULFILLED);

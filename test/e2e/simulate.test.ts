@@ -5,13 +5,10 @@ import { startSimulatedSystem } from '../../lib/sim/harness';
 import { DEFAULT_MIX, simulate } from '../../lib/sim/simulate';
 
 /**
- * One small chaos run of the simulator on the whole local system: every scenario, faults injected into 5 % of the
- * functions' AWS SDK calls, a fixed seed; every order must end consistently, with no duplicate effect, no backward
- * move and every dead letter accounted for.
- *
- * Crashes after a write are left out here: at scale they show a saga that compensates an order its
- * MarkOrderFulfilled step had already written FULFILLED (docs/simulation.md, "Measured"), which would make this
- * test fail now and then until the saga is fixed. `npm run simulate -- --faults 0.05` injects every kind.
+ * One small chaos run of the simulator on the whole local system: every scenario, faults of every kind
+ * (throttling, 5xx, timeouts, crashes after a write) injected into 5 % of the functions' AWS SDK calls, a fixed
+ * seed; every order must end consistently, with no duplicate effect, no backward move and every dead letter
+ * accounted for.
  */
 const ORDERS = 30;
 
@@ -22,7 +19,11 @@ beforeAll(async () => {
     paymentTimeoutSeconds: 6,
     logisticsFailureRate: 0.02,
     functionConcurrency: 4,
-    faults: { rate: 0.05, seed: 8, kinds: [FaultKind.THROTTLING, FaultKind.SERVER_ERROR, FaultKind.TIMEOUT] },
+    faults: {
+      rate: 0.05,
+      seed: 8,
+      kinds: [FaultKind.THROTTLING, FaultKind.SERVER_ERROR, FaultKind.TIMEOUT, FaultKind.CRASH_AFTER_WRITE],
+    },
   });
 });
 

@@ -68,6 +68,8 @@ interface AslState {
   readonly Resource?: string;
   readonly Next?: string;
   readonly Error?: string;
+  readonly Default?: string;
+  readonly Choices?: readonly Readonly<Record<string, unknown>>[];
   readonly Retry?: readonly AslRetrier[];
   readonly Catch?: readonly {
     readonly ErrorEquals: readonly string[];
@@ -338,7 +340,7 @@ describe('the fulfilment state machine definition', () => {
         .sort(),
     );
     expect(used.every((key) => declared.has(key))).toBe(true);
-    expect(tasks).toHaveLength(FORWARD_STEPS.length + COMPENSATIONS.length);
+    expect(tasks).toHaveLength(FORWARD_STEPS.length + 1 + COMPENSATIONS.length);
     expect(tasks.every((task) => /^\$\{FunctionArn_[a-z_]+\}$/.test(task.Resource ?? ''))).toBe(true);
   });
 
@@ -390,7 +392,14 @@ describe('the fulfilment state machine definition', () => {
     expect(caughtBy('CreateFulfillmentOrder')).toEqual(['CancelFulfillmentOrder', 'MarkFulfillmentFailed']);
     expect(caughtBy('PickGoods')).toEqual(['ReturnGoods', 'CancelFulfillmentOrder', 'MarkFulfillmentFailed']);
     expect(caughtBy('ShipOut')).toEqual([...COMPENSATIONS]);
-    expect(caughtBy('MarkOrderFulfilled')).toEqual([...COMPENSATIONS]);
+    expect(caughtBy('MarkOrderFulfilled')).toEqual(['CheckFulfilled']);
+    const afterCheck = state(state('CheckFulfilled').Next ?? '');
+    expect(afterCheck).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.fulfilledCheck.fulfilled', BooleanEquals: true, Next: 'Fulfilled' }],
+    });
+    expect(chainFrom(afterCheck.Default ?? '')).toEqual([...COMPENSATIONS]);
+    expect(state('CheckFulfilled').Catch).toBeUndefined();
     expect(state(state('MarkFulfillmentFailed').Next ?? '').Next).toBe('FulfillmentFailed');
     expect(state('FulfillmentFailed')).toMatchObject({ Type: 'Fail', Error: 'FulfillmentFailed' });
     for (const name of COMPENSATIONS) {
@@ -526,11 +535,26 @@ describe('the fulfilment saga on the local Step Functions endpoint', () => {
 
     const finished = await runSaga(input);
 
-    expect(finished.tasks).toEqual([...FORWARD_STEPS, ...COMPENSATIONS]);
+    expect(finished.tasks).toEqual([...FORWARD_STEPS, 'CheckFulfilled', ...COMPENSATIONS]);
     await expectFailedAndRefundOwed(input, finished);
     expect(picksOf(input.orderId)).toEqual([expect.objectContaining({ status: 'returned' })]);
     expect(shipmentsOf(input.orderId)).toEqual([expect.objectContaining({ status: 'cancelled' })]);
     expect(finished.execution.cause).toMatch(/^compensated after Local\.ForcedTaskFailure: /);
+  });
+
+  it('undoes nothing when marking the order fulfilled wrote FULFILLED but its answer was lost', async () => {
+    const input = await fulfillingOrder();
+    invoker.fail({ functionName: 'fulfillment-outcome', task: 'FULFILLED', when: 'afterHandler' });
+
+    const finished = await runSaga(input);
+
+    expect(finished.execution.status).toBe('SUCCEEDED');
+    expect(finished.tasks).toEqual([...FORWARD_STEPS, 'CheckFulfilled']);
+    const { order, payment } = await orderAndPayment(input);
+    expect(order.status).toBe(OrderStatus.FULFILLED);
+    expect(payment?.status).toBe(PaymentStatus.SUCCEEDED);
+    expect(picksOf(input.orderId)).toEqual([expect.objectContaining({ status: 'picked' })]);
+    expect(shipmentsOf(input.orderId)).toEqual([expect.objectContaining({ status: 'booked' })]);
   });
 
   it('refuses a late action after a failed saga, and repeats the failure outcome without a second move', async () => {
