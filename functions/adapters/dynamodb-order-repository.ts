@@ -13,9 +13,9 @@ import {
   cancellationReasons,
   ENTITY,
   failedCondition,
-  type Item,
   keys,
   noLiveLeaseCheck,
+  orderPartition,
   PENDING_INDEX_SHARDS,
   pendingIndexAttributes,
   type TransactItems,
@@ -106,21 +106,7 @@ export class DynamoDbOrderRepository implements OrderRepository {
   }
 
   public async get(orderId: string): Promise<OrderWithHistory | undefined> {
-    const items: Item[] = [];
-    let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
-    do {
-      const page = await this.options.client.send(
-        new QueryCommand({
-          TableName: this.options.tableName,
-          KeyConditionExpression: 'PK = :pk',
-          ExpressionAttributeValues: { ':pk': keys.order(orderId).PK },
-          ConsistentRead: true,
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
+    const items = await orderPartition(this.options.client, this.options.tableName, orderId);
 
     const orderItem = items.find((item) => item.entityType === ENTITY.order);
     if (orderItem === undefined) {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandOutput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -69,6 +71,30 @@ export function refundIndexAttributes(payment: Payment): { refundShard: string; 
     refundShard: `REFUND#${shardOf(payment.orderId)}`,
     refundPendingSince: `${payment.updatedAt}#${payment.orderId}#${payment.paymentId}`,
   };
+}
+
+/** Every item of one order's partition (the order, its history, payments, saga steps), read consistently. */
+export async function orderPartition(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  orderId: string,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': keys.order(orderId).PK },
+        ConsistentRead: true,
+        ExclusiveStartKey: exclusiveStartKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    exclusiveStartKey = page.LastEvaluatedKey;
+  } while (exclusiveStartKey !== undefined);
+  return items;
 }
 
 export function toEpochSeconds(date: Date): number {

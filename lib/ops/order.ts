@@ -11,12 +11,11 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SAGA_STEP_ENTITY } from '../../functions/adapters/dynamodb-saga-ledger';
 import {
   ENTITY,
-  type Item,
-  keys,
+  orderPartition,
   toOrder,
   toPayment,
   toTransition,
@@ -248,21 +247,7 @@ interface Partition {
 
 async function readPartition(client: DynamoDBClient, tableName: string, orderId: string): Promise<Partition> {
   const documents = DynamoDBDocumentClient.from(client);
-  const items: Item[] = [];
-  let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
-  do {
-    const page = await documents.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'PK = :pk',
-        ExpressionAttributeValues: { ':pk': keys.order(orderId).PK },
-        ConsistentRead: true,
-        ExclusiveStartKey: exclusiveStartKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    exclusiveStartKey = page.LastEvaluatedKey;
-  } while (exclusiveStartKey !== undefined);
+  const items = await orderPartition(documents, tableName, orderId);
   const ofType = (entityType: string) => items.filter((item) => item.entityType === entityType);
   const orderItem = ofType(ENTITY.order)[0];
   return {
@@ -426,29 +411,37 @@ async function readSaga(
 }
 
 /**
- * The states on the compensation path: those reachable from a Catch's `Next`. Read from the definition, so the
+ * The states on the compensation path: those reachable from a Catch's `Next` but not from `StartAt` along the
+ * normal transitions (a success state both paths share is not a compensation). Read from the definition, so the
  * story labels them without knowing the saga's state names.
  */
 async function compensationStates(sfn: SFNClient, stateMachineArn: string): Promise<Set<string>> {
   const { definition } = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
-  const states = parseStates(definition);
-  const nextOf = (state: AslState): string[] => [
+  const { startAt, states } = parseDefinition(definition);
+  const normalNextOf = (state: AslState): string[] => [
     ...(state.Next === undefined ? [] : [state.Next]),
     ...(state.Default === undefined ? [] : [state.Default]),
     ...(state.Choices ?? []).flatMap((choice) => (choice.Next === undefined ? [] : [choice.Next])),
-    ...(state.Catch ?? []).flatMap((handler) => (handler.Next === undefined ? [] : [handler.Next])),
   ];
-  const reached = new Set<string>();
-  const pending = Object.values(states).flatMap((state) =>
-    (state.Catch ?? []).flatMap((handler) => (handler.Next === undefined ? [] : [handler.Next])),
-  );
-  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
-    const state = states[name];
-    if (reached.has(name) || state === undefined) continue;
-    reached.add(name);
-    pending.push(...nextOf(state));
-  }
-  return reached;
+  const catchTargetsOf = (state: AslState): string[] =>
+    (state.Catch ?? []).flatMap((handler) => (handler.Next === undefined ? [] : [handler.Next]));
+  const reachable = (from: string[], nextOf: (state: AslState) => string[]): Set<string> => {
+    const reached = new Set<string>();
+    const pending = [...from];
+    for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+      const state = states[name];
+      if (reached.has(name) || state === undefined) continue;
+      reached.add(name);
+      pending.push(...nextOf(state));
+    }
+    return reached;
+  };
+  const forward = reachable(startAt === undefined ? [] : [startAt], normalNextOf);
+  const caught = reachable(Object.values(states).flatMap(catchTargetsOf), (state) => [
+    ...normalNextOf(state),
+    ...catchTargetsOf(state),
+  ]);
+  return new Set([...caught].filter((name) => !forward.has(name)));
 }
 
 interface AslState {
@@ -458,18 +451,25 @@ interface AslState {
   readonly Catch?: readonly { readonly Next?: string }[];
 }
 
-function parseStates(definition: string | undefined): Readonly<Record<string, AslState>> {
-  if (definition === undefined) return {};
+interface AslDefinition {
+  readonly startAt: string | undefined;
+  readonly states: Readonly<Record<string, AslState>>;
+}
+
+function parseDefinition(definition: string | undefined): AslDefinition {
+  if (definition === undefined) return { startAt: undefined, states: {} };
   try {
     const parsed: unknown = JSON.parse(definition);
     if (typeof parsed === 'object' && parsed !== null && 'States' in parsed) {
       const { States } = parsed;
-      if (typeof States === 'object' && States !== null) return States as Record<string, AslState>;
+      const startAt = 'StartAt' in parsed && typeof parsed.StartAt === 'string' ? parsed.StartAt : undefined;
+      if (typeof States === 'object' && States !== null)
+        return { startAt, states: States as Record<string, AslState> };
     }
   } catch {
     // A definition we cannot read labels no state as a compensation; the steps are shown all the same.
   }
-  return {};
+  return { startAt: undefined, states: {} };
 }
 
 interface StepDraft {

@@ -231,13 +231,15 @@ describe('npm run ops -- order <orderId>', () => {
     expect(after.story.deadLetters).toEqual([]);
     expect(after.story.saga).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
     expect(
-      after.story.saga?.steps.filter((step) => step.run === 1).map((step) => [step.name, step.outcome]),
+      after.story.saga?.steps
+        .filter((step) => step.run === 1)
+        .map((step) => [step.name, step.compensation, step.outcome]),
     ).toEqual([
-      ['CreateFulfillmentOrder', 'succeeded'],
-      ['PickGoods', 'succeeded'],
-      ['ShipOut', 'succeeded'],
-      ['MarkOrderFulfilled', 'succeeded'],
-      ['Fulfilled', 'succeeded'],
+      ['CreateFulfillmentOrder', false, 'succeeded'],
+      ['PickGoods', false, 'succeeded'],
+      ['ShipOut', false, 'succeeded'],
+      ['MarkOrderFulfilled', false, 'succeeded'],
+      ['Fulfilled', false, 'succeeded'],
     ]);
     expect(after.story.timeline.map((entry) => entry.to)).toEqual([
       'PENDING_PAYMENT',

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { App, CfnElement } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BusinessMetric, METRICS_NAMESPACE } from '../../lib/business-metrics';
@@ -11,17 +10,10 @@ import {
 } from '../../lib/constructs/operations';
 import { RUNBOOK_FILE, Runbook } from '../../lib/constructs/runbooks';
 import { type AppModel, appModel } from '../../lib/model';
-import { OrderBackboneStack, type OrderBackboneStackProps } from '../../lib/stack';
 import { fixtureModel } from '../fixtures/cdk/fixture-model';
+import { logicalIdOf, type Synthesized, synthesize } from '../support/synth';
 
-/** Skips esbuild for every stack: these tests read the template, not the code. */
-const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 const DEFAULT_SERVICE = 'order-backbone';
-
-interface Synthesized {
-  readonly stack: OrderBackboneStack;
-  readonly template: Template;
-}
 
 interface AlarmProperties {
   readonly AlarmDescription?: string;
@@ -53,19 +45,6 @@ interface MetricDataQuery {
     readonly Period: number;
     readonly Stat: string;
   };
-}
-
-function synthesize(model: AppModel, props: Partial<OrderBackboneStackProps> = {}): Synthesized {
-  const app = new App({ context: SKIP_BUNDLING });
-  const stack = new OrderBackboneStack(app, 'OrderBackboneAlarmsTest', { model, ...props });
-  return { stack, template: Template.fromStack(stack) };
-}
-
-function logicalId(stack: OrderBackboneStack, construct: IConstruct | undefined): string {
-  const resource = construct?.node.defaultChild ?? construct;
-  if (!(resource instanceof CfnElement))
-    throw new Error(`no CloudFormation resource under ${construct?.node.path}`);
-  return stack.getLogicalId(resource);
 }
 
 /** Every alarm of the template, by logical id. */
@@ -157,7 +136,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
   let topic: { Ref: string };
   beforeAll(() => {
     real = synthesize(appModel);
-    topic = { Ref: logicalId(real.stack, real.stack.alarmTopic) };
+    topic = { Ref: logicalIdOf(real.stack.alarmTopic) };
   });
 
   it('sends every alarm, and its return to OK, to the alarm topic and nowhere else', () => {
@@ -213,7 +192,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
       // Act
       const alarmsOfQueue = queues.map((dlq) => {
-        const queueId = logicalId(synthesized.stack, dlq.queue);
+        const queueId = logicalIdOf(dlq.queue);
         return alarmsWhere(synthesized.template, (alarm) =>
           JSON.stringify(dimension(alarm, 'QueueName') ?? null).includes(`"${queueId}"`),
         );
@@ -242,7 +221,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     // Prepare
     const stack = real.stack;
     const descriptionOf = (construct: IConstruct | undefined) =>
-      alarmsOf(real.template).get(logicalId(stack, construct))?.AlarmDescription;
+      alarmsOf(real.template).get(logicalIdOf(construct))?.AlarmDescription;
     const streamFailures = stack.operations.deadLetterQueues.find((dlq) =>
       dlq.node.id.startsWith('StreamFailures'),
     );
@@ -270,7 +249,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
       // Act
       const byFunction = model.functions.map((declaration) => {
-        const functionId = logicalId(synthesized.stack, synthesized.stack.functions.get(declaration.name));
+        const functionId = logicalIdOf(synthesized.stack.functions.get(declaration.name));
         return {
           name: declaration.name,
           alarms: lambdaAlarms.filter(
@@ -367,7 +346,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
   it(`alarms when more than ${API_5XX_RATE_PERCENT}% of API requests in five minutes answer 5xx, from ${API_5XX_MIN_ERRORS} errors on`, () => {
     // Prepare
-    const apiRef = { Ref: logicalId(real.stack, real.stack.httpApi.api) };
+    const apiRef = { Ref: logicalIdOf(real.stack.httpApi.api) };
 
     // Act
     const alarms = alarmsWhere(real.template, (alarm) =>
@@ -421,7 +400,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     expect(lost(synthesize(fixtureModel).template)).toHaveLength(fixtureModel.timers.length);
     for (const declaration of appModel.timers) {
       const targetRef = {
-        Ref: logicalId(real.stack, real.stack.functions.get(declaration.targetFunction)),
+        Ref: logicalIdOf(real.stack.functions.get(declaration.targetFunction)),
       };
       const alarm = alarms.find((candidate) =>
         (candidate.Metrics ?? []).some((query) =>
@@ -536,8 +515,8 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
     it('charts every dead-letter queue, saga outcome, API metric and function', () => {
       // Prepare
-      const queueIds = real.stack.operations.deadLetterQueues.map((dlq) => logicalId(real.stack, dlq.queue));
-      const functionRefs = [...real.stack.functions.values()].map((fn) => `ref:${logicalId(real.stack, fn)}`);
+      const queueIds = real.stack.operations.deadLetterQueues.map((dlq) => logicalIdOf(dlq.queue));
+      const functionRefs = [...real.stack.functions.values()].map((fn) => `ref:${logicalIdOf(fn)}`);
 
       // Act
       const depth = metricsIn('Dead-letter queue depths (max)');
@@ -585,7 +564,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
 
       // Assess
       expect(Object.values(outputs)).toEqual([
-        expect.objectContaining({ Value: { Ref: logicalId(real.stack, real.stack.operations.dashboard) } }),
+        expect.objectContaining({ Value: { Ref: logicalIdOf(real.stack.operations.dashboard) } }),
       ]);
     });
   });
@@ -605,7 +584,7 @@ describe('the alarm email', () => {
         Properties: {
           Protocol: 'email',
           Endpoint: address,
-          TopicArn: { Ref: logicalId(stack, stack.alarmTopic) },
+          TopicArn: { Ref: logicalIdOf(stack.alarmTopic) },
         },
       }),
     ]);

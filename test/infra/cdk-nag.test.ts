@@ -13,9 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { appModel } from '../../lib/model';
 import { acknowledgeNagFindings, nagSuppressions } from '../../lib/nag-suppressions';
 import { OrderBackboneStack } from '../../lib/stack';
+import { SKIP_BUNDLING } from '../support/synth';
 
-/** Skips esbuild for every stack: cdk-nag reads the template, not the code. */
-const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** cdk-nag itself accepts 10 characters; a reason a reviewer can judge needs a sentence. */
 const MINIMUM_REASON_LENGTH = 60;

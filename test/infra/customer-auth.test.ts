@@ -1,23 +1,9 @@
-import { App, type CfnElement } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnElement } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { type AppModel, appModel, type HttpTrigger } from '../../lib/model';
-import { OrderBackboneStack, type OrderBackboneStackProps } from '../../lib/stack';
 import { fixtureModel } from '../fixtures/cdk/fixture-model';
-
-/** Skips esbuild: these tests read the template, not the code. */
-const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
-
-interface Synthesized {
-  readonly stack: OrderBackboneStack;
-  readonly template: Template;
-}
-
-function synthesize(model: AppModel, props: Partial<OrderBackboneStackProps> = {}): Synthesized {
-  const app = new App({ context: SKIP_BUNDLING });
-  const stack = new OrderBackboneStack(app, 'AuthTest', { model, ...props });
-  return { stack, template: Template.fromStack(stack) };
-}
+import { synthesize } from '../support/synth';
 
 function httpTriggers(model: AppModel): HttpTrigger[] {
   return model.functions.flatMap((fn) =>

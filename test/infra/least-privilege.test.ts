@@ -1,14 +1,11 @@
-import { App, CfnElement } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DeadLetterQueue } from '../../lib/constructs/dead-letter-queue';
 import { appModel } from '../../lib/model';
 import { OrderBackboneStack } from '../../lib/stack';
-
-/** Skips esbuild for every stack: these tests read the template, not the code. */
-const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+import { logicalIdOf, SKIP_BUNDLING } from '../support/synth';
 
 /**
  * What each function may do, one `action on resource` line per permission, derived from the code it runs
@@ -156,13 +153,6 @@ interface Statement {
 function asList<T>(value: T | T[] | undefined): T[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
-}
-
-function logicalIdOf(construct: IConstruct | undefined): string {
-  const resource = construct instanceof CfnElement ? construct : construct?.node.defaultChild;
-  if (!(resource instanceof CfnElement))
-    throw new Error(`no CloudFormation resource at ${construct?.node.path}`);
-  return resource.stack.getLogicalId(resource);
 }
 
 /** Model names of every resource a function's role may refer to, by logical id. */

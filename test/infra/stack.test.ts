@@ -3,10 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, CfnElement, RemovalPolicy } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   functionArnKeysIn,
@@ -23,32 +22,12 @@ import {
   RECURRING_SCHEDULE_RETRY,
   REFUND_PENDING_INDEX,
 } from '../../lib/model';
-import { OrderBackboneStack, type OrderBackboneStackProps } from '../../lib/stack';
+import { OrderBackboneStack } from '../../lib/stack';
 import { fixtureModel } from '../fixtures/cdk/fixture-model';
-
-/** Skips esbuild for every stack: these tests read the template, not the code. */
-const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
-
-interface Synthesized {
-  readonly stack: OrderBackboneStack;
-  readonly template: Template;
-}
-
-function synthesize(model: AppModel, props: Partial<OrderBackboneStackProps> = {}): Synthesized {
-  const app = new App({ context: SKIP_BUNDLING });
-  const stack = new OrderBackboneStack(app, 'OrderBackboneTest', { model, ...props });
-  return { stack, template: Template.fromStack(stack) };
-}
-
-function logicalId(stack: OrderBackboneStack, construct: IConstruct | undefined): string {
-  const resource = construct?.node.defaultChild;
-  if (!(resource instanceof CfnElement))
-    throw new Error(`no CloudFormation resource under ${construct?.node.path}`);
-  return stack.getLogicalId(resource);
-}
+import { logicalIdOf, SKIP_BUNDLING, type Synthesized, synthesize } from '../support/synth';
 
 function functionId(stack: OrderBackboneStack, name: string): string {
-  return logicalId(stack, stack.functions.get(name));
+  return logicalIdOf(stack.functions.get(name));
 }
 
 function functionDeclaration(model: AppModel, name: string): FunctionDeclaration {
@@ -95,10 +74,9 @@ function isTracingStatement(statement: PolicyStatementJson): boolean {
 
 /** Every statement of the policies attached to a function's execution role, beside the tracing grant. */
 function statementsOfFunctionRole(synthesized: Synthesized, name: string): PolicyStatementJson[] {
-  return statementsOfRole(
-    synthesized,
-    logicalId(synthesized.stack, synthesized.stack.functions.get(name)?.role),
-  ).filter((statement) => !isTracingStatement(statement));
+  return statementsOfRole(synthesized, logicalIdOf(synthesized.stack.functions.get(name)?.role)).filter(
+    (statement) => !isTracingStatement(statement),
+  );
 }
 
 /** Every IAM action granted by the policies attached to a function's execution role. */
@@ -166,7 +144,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
   it('retains tables by default and destroys them only when asked', () => {
     // Prepare
-    const table = logicalId(real.stack, real.stack.tables.get('orders'));
+    const table = logicalIdOf(real.stack.tables.get('orders'));
 
     // Act
     const throwAway = synthesize(appModel, { removalPolicy: RemovalPolicy.DESTROY });
@@ -241,7 +219,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     // Assess
     expect(properties.Environment).toEqual({
       Variables: expect.objectContaining({
-        ORDERS_TABLE_NAME: { Ref: logicalId(real.stack, real.stack.tables.get('orders')) },
+        ORDERS_TABLE_NAME: { Ref: logicalIdOf(real.stack.tables.get('orders')) },
         PAYMENT_TIMEOUT_SECONDS: '1800',
         NODE_OPTIONS: '--enable-source-maps',
       }),
@@ -291,7 +269,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       return { name: declaration.name, tracingConfig: properties.TracingConfig };
     });
     const tracingGrants = appModel.functions.map((declaration) =>
-      statementsOfRole(real, logicalId(real.stack, real.stack.functions.get(declaration.name)?.role)).filter(
+      statementsOfRole(real, logicalIdOf(real.stack.functions.get(declaration.name)?.role)).filter(
         isTracingStatement,
       ),
     );
@@ -310,7 +288,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
   it('indexes orders awaiting payment and payments owing a refund by shard and time, projecting every attribute', () => {
     // Prepare
-    const tableId = logicalId(real.stack, real.stack.tables.get('orders'));
+    const tableId = logicalIdOf(real.stack.tables.get('orders'));
 
     // Act
     const table = resourceProperties(real.template, tableId);
@@ -436,9 +414,9 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets outbox-relay read the stream, send only to order-events.fifo and put only on the bus, never write the table', () => {
     // Prepare
     const queueArn = {
-      'Fn::GetAtt': [logicalId(real.stack, real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
+      'Fn::GetAtt': [logicalIdOf(real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
     };
-    const busArn = { 'Fn::GetAtt': [logicalId(real.stack, real.stack.eventBuses.get(EVENT_BUS)), 'Arn'] };
+    const busArn = { 'Fn::GetAtt': [logicalIdOf(real.stack.eventBuses.get(EVENT_BUS)), 'Arn'] };
     const [mapping] = Object.values(
       real.template.findResources('AWS::Lambda::EventSourceMapping', {
         Properties: { FunctionName: { Ref: functionId(real.stack, 'outbox-relay') } },
@@ -463,9 +441,9 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets order-events-consumer consume order-events.fifo and start the fulfillment state machine', () => {
     // Prepare
     const queueArn = {
-      'Fn::GetAtt': [logicalId(real.stack, real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
+      'Fn::GetAtt': [logicalIdOf(real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
     };
-    const machineId = logicalId(real.stack, real.stack.stateMachines.get(FULFILLMENT));
+    const machineId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT));
 
     // Act
     const consumer = resourceProperties(real.template, functionId(real.stack, 'order-events-consumer'));
@@ -493,7 +471,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
   it('creates one EventBridge bus per declaration under its declared name, and hands its name to outbox-relay', () => {
     // Prepare
-    const busId = logicalId(real.stack, real.stack.eventBuses.get(EVENT_BUS));
+    const busId = logicalIdOf(real.stack.eventBuses.get(EVENT_BUS));
 
     // Act
     const relay = resourceProperties(real.template, functionId(real.stack, 'outbox-relay'));
@@ -509,7 +487,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets only the functions that declare it put events, and only on their declared bus', () => {
     // Prepare
     const busArn = (name: string) => ({
-      'Fn::GetAtt': [logicalId(real.stack, real.stack.eventBuses.get(name)), 'Arn'],
+      'Fn::GetAtt': [logicalIdOf(real.stack.eventBuses.get(name)), 'Arn'],
     });
 
     // Act
@@ -541,8 +519,8 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     (name) => {
       // Prepare
       const queue = real.stack.queues.get(name);
-      const queueId = logicalId(real.stack, queue?.queue);
-      const deadLetterId = logicalId(real.stack, queue?.deadLetterQueue.queue);
+      const queueId = logicalIdOf(queue?.queue);
+      const deadLetterId = logicalIdOf(queue?.deadLetterQueue.queue);
 
       // Act
       const alarms = real.template.findResources('AWS::CloudWatch::Alarm', {
@@ -568,7 +546,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
             MetricName: 'ApproximateNumberOfMessagesVisible',
             Threshold: 1,
             ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-            AlarmActions: [{ Ref: logicalId(real.stack, real.stack.alarmTopic) }],
+            AlarmActions: [{ Ref: logicalIdOf(real.stack.alarmTopic) }],
           }),
         }),
       ]);
@@ -576,10 +554,10 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   );
 
   describe('status events from the logistics provider', () => {
-    const queueId = () => logicalId(real.stack, real.stack.queues.get(STATUS_EVENTS)?.queue);
+    const queueId = () => logicalIdOf(real.stack.queues.get(STATUS_EVENTS)?.queue);
     const queueArn = () => ({ 'Fn::GetAtt': [queueId(), 'Arn'] });
-    const secretRef = (name: string) => ({ Ref: logicalId(real.stack, real.stack.secrets.get(name)) });
-    const tableId = () => logicalId(real.stack, real.stack.tables.get('orders'));
+    const secretRef = (name: string) => ({ Ref: logicalIdOf(real.stack.secrets.get(name)) });
+    const tableId = () => logicalIdOf(real.stack.tables.get('orders'));
     /** Whether a policy resource is, or is built from, the ARN of the resource with logical id `id`. */
     const refersTo = (resource: unknown, id: string) => JSON.stringify(resource).includes(`"${id}"`);
 
@@ -740,7 +718,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('builds the fulfillment state machine from state-machines/fulfillment.asl.json with every placeholder substituted', () => {
     // Prepare
     const file = readFileSync(path.join(REPOSITORY_ROOT, 'state-machines/fulfillment.asl.json'), 'utf8');
-    const machineId = logicalId(real.stack, real.stack.stateMachines.get(FULFILLMENT));
+    const machineId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT));
 
     // Act
     const machine = resourceProperties(real.template, machineId);
@@ -766,7 +744,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets the fulfillment state machine invoke the four saga participants and no other function', () => {
     // Prepare
     const participants = ['fulfillment-order', 'warehouse-pick', 'transport-ship', 'fulfillment-outcome'];
-    const roleId = logicalId(real.stack, real.stack.stateMachines.get(FULFILLMENT)?.role);
+    const roleId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT)?.role);
 
     // Act
     const invoked = statementsOfRole(real, roleId)
@@ -782,7 +760,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
   it('alarms to the alarm topic on every failed, timed-out or aborted execution of each state machine', () => {
     // Prepare
-    const topic = { Ref: logicalId(real.stack, real.stack.alarmTopic) };
+    const topic = { Ref: logicalIdOf(real.stack.alarmTopic) };
 
     // Act
     const alarmsOf = (machineId: string) =>
@@ -798,7 +776,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     // Assess
     expect(appModel.stateMachines.length).toBeGreaterThan(0);
     for (const declaration of appModel.stateMachines) {
-      const alarms = alarmsOf(logicalId(real.stack, real.stack.stateMachines.get(declaration.name)));
+      const alarms = alarmsOf(logicalIdOf(real.stack.stateMachines.get(declaration.name)));
       expect(alarms.map((alarm) => alarm.MetricName).sort(), declaration.name).toEqual([
         'ExecutionsAborted',
         'ExecutionsFailed',
@@ -820,7 +798,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
   it('lets each function read exactly the secrets its environment names, through <KEY>_ARN', () => {
     // Prepare
-    const secretId = (name: string) => logicalId(real.stack, real.stack.secrets.get(name));
+    const secretId = (name: string) => logicalIdOf(real.stack.secrets.get(name));
 
     // Act
     const granted = Object.fromEntries(
@@ -865,7 +843,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(values.map(({ name }) => name)).toContain('HttpApiUrl');
     expect(values).toContainEqual({
       name: 'OrdersTableName',
-      value: { Ref: logicalId(real.stack, real.stack.tables.get('orders')) },
+      value: { Ref: logicalIdOf(real.stack.tables.get('orders')) },
     });
   });
 });
@@ -881,8 +859,8 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
     const queue = fixture.stack.queues.get('order-events.fifo');
 
     // Act
-    const queueId = logicalId(fixture.stack, queue?.queue);
-    const deadLetterId = logicalId(fixture.stack, queue?.deadLetterQueue.queue);
+    const queueId = logicalIdOf(queue?.queue);
+    const deadLetterId = logicalIdOf(queue?.deadLetterQueue.queue);
 
     // Assess
     expect(resourceProperties(fixture.template, queueId)).toMatchObject({
@@ -907,10 +885,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('raises an alarm to the alarm topic when a dead-letter queue holds a message', () => {
     // Prepare
-    const deadLetterId = logicalId(
-      fixture.stack,
-      fixture.stack.queues.get('order-events.fifo')?.deadLetterQueue.queue,
-    );
+    const deadLetterId = logicalIdOf(fixture.stack.queues.get('order-events.fifo')?.deadLetterQueue.queue);
 
     // Act
     const alarms = fixture.template.findResources('AWS::CloudWatch::Alarm', {
@@ -926,7 +901,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
           MetricName: 'ApproximateNumberOfMessagesVisible',
           Threshold: 1,
           ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          AlarmActions: [{ Ref: logicalId(fixture.stack, fixture.stack.alarmTopic) }],
+          AlarmActions: [{ Ref: logicalIdOf(fixture.stack.alarmTopic) }],
         }),
       }),
     ]);
@@ -934,7 +909,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('feeds the queue-triggered function batches and lets it report item failures', () => {
     // Prepare
-    const queueId = logicalId(fixture.stack, fixture.stack.queues.get('order-events.fifo')?.queue);
+    const queueId = logicalIdOf(fixture.stack.queues.get('order-events.fifo')?.queue);
 
     // Act
     const consumer = functionId(fixture.stack, 'order-events-consumer');
@@ -950,7 +925,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('feeds the stream-triggered function as declared and keeps records that exhaust their retries', () => {
     // Prepare
-    const tableId = logicalId(fixture.stack, fixture.stack.tables.get('orders'));
+    const tableId = logicalIdOf(fixture.stack.tables.get('orders'));
 
     // Act
     const relay = functionId(fixture.stack, 'outbox-relay');
@@ -992,7 +967,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('substitutes the ARN of each function the ASL file references, and lets the state machine invoke only those', () => {
     // Prepare
-    const machineId = logicalId(fixture.stack, fixture.stack.stateMachines.get('fulfilment-saga'));
+    const machineId = logicalIdOf(fixture.stack.stateMachines.get('fulfilment-saga'));
     const reserve = functionId(fixture.stack, 'reserve-stock');
     const ship = functionId(fixture.stack, 'ship-parcel');
 
@@ -1005,7 +980,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
       FunctionArn_ship_parcel: { 'Fn::GetAtt': [ship, 'Arn'] },
     });
     expect(JSON.stringify(machine.DefinitionString)).toContain(functionArnPlaceholder('reserve-stock'));
-    const roleId = logicalId(fixture.stack, fixture.stack.stateMachines.get('fulfilment-saga')?.role);
+    const roleId = logicalIdOf(fixture.stack.stateMachines.get('fulfilment-saga')?.role);
     const invoked = Object.values(
       fixture.template.findResources('AWS::IAM::Policy', {
         Properties: { Roles: [{ Ref: roleId }] },
@@ -1025,7 +1000,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('runs state machines as STANDARD workflows unless told otherwise, logging errors without execution data', () => {
     // Prepare
-    const machineId = logicalId(fixture.stack, fixture.stack.stateMachines.get('fulfilment-saga'));
+    const machineId = logicalIdOf(fixture.stack.stateMachines.get('fulfilment-saga'));
 
     // Act
     const properties = resourceProperties(fixture.template, machineId);
@@ -1041,7 +1016,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
     // Act
     const express = synthesize(fixtureModel, props);
-    const machineId = logicalId(express.stack, express.stack.stateMachines.get('fulfilment-saga'));
+    const machineId = logicalIdOf(express.stack.stateMachines.get('fulfilment-saga'));
     const properties = resourceProperties(express.template, machineId);
 
     // Assess
@@ -1056,7 +1031,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('creates every declared bus, used or not, and lets a function put events only on the bus it declares', () => {
     // Prepare
-    const busId = (name: string) => logicalId(fixture.stack, fixture.stack.eventBuses.get(name));
+    const busId = (name: string) => logicalIdOf(fixture.stack.eventBuses.get(name));
 
     // Act
     const relay = resourceProperties(fixture.template, functionId(fixture.stack, 'outbox-relay'));
@@ -1078,7 +1053,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
 
   it('passes a state machine ARN to the function that names it and lets it start executions', () => {
     // Prepare
-    const machineId = logicalId(fixture.stack, fixture.stack.stateMachines.get('fulfilment-saga'));
+    const machineId = logicalIdOf(fixture.stack.stateMachines.get('fulfilment-saga'));
 
     // Act
     const consumer = resourceProperties(fixture.template, functionId(fixture.stack, 'order-events-consumer'));
@@ -1150,9 +1125,9 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
     fixture = synthesize(fixtureModel);
     const timer = fixture.stack.timers.get('parcel-reminders');
     timerIds = {
-      group: logicalId(fixture.stack, timer?.group),
-      role: logicalId(fixture.stack, timer?.role),
-      deadLetter: logicalId(fixture.stack, timer?.deadLetterQueue.queue),
+      group: logicalIdOf(timer?.group),
+      role: logicalIdOf(timer?.role),
+      deadLetter: logicalIdOf(timer?.deadLetterQueue.queue),
       target: functionId(fixture.stack, 'parcel-reminder'),
     };
   });
@@ -1274,7 +1249,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
           MetricName: 'ApproximateNumberOfMessagesVisible',
           Threshold: 1,
           ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          AlarmActions: [{ Ref: logicalId(fixture.stack, fixture.stack.alarmTopic) }],
+          AlarmActions: [{ Ref: logicalIdOf(fixture.stack.alarmTopic) }],
         }),
       }),
     ]);
@@ -1326,7 +1301,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
 
   it('creates each declared secret with a generated value and its description, retained by default', () => {
     // Prepare
-    const secretId = logicalId(fixture.stack, fixture.stack.secrets.get('carrier-api-key'));
+    const secretId = logicalIdOf(fixture.stack.secrets.get('carrier-api-key'));
 
     // Act
     const throwAway = synthesize(fixtureModel, { removalPolicy: RemovalPolicy.DESTROY });
@@ -1344,7 +1319,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
 
   it('passes a secret as <KEY>_ARN and lets only the function that names it read it, and only it', () => {
     // Prepare
-    const secretId = logicalId(fixture.stack, fixture.stack.secrets.get('carrier-api-key'));
+    const secretId = logicalIdOf(fixture.stack.secrets.get('carrier-api-key'));
 
     // Act
     const properties = resourceProperties(fixture.template, functionId(fixture.stack, 'parcel-status'));
@@ -1362,7 +1337,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
 
   it('outputs the ARN of each secret and the URL of each timer dead-letter queue', () => {
     // Prepare
-    const secretId = logicalId(fixture.stack, fixture.stack.secrets.get('carrier-api-key'));
+    const secretId = logicalIdOf(fixture.stack.secrets.get('carrier-api-key'));
 
     // Act
     const outputs = fixture.template.findOutputs('*');
