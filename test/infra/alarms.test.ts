@@ -278,25 +278,12 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     },
   );
 
-  it('alarms as soon as the sweeper cancels an order whose timer never fired', () => {
+  it.each([
+    ['the sweeper cancels an order whose timer never fired', BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER],
+    ['an order is created without its payment timer', BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED],
+  ])('alarms as soon as %s', (_, metric) => {
     // Act
-    const alarm = businessAlarm(real.template, BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER);
-
-    // Assess
-    expect(alarm).toMatchObject({
-      Dimensions: SERVICE_DIMENSION(DEFAULT_SERVICE),
-      Statistic: 'Sum',
-      Period: 300,
-      EvaluationPeriods: 1,
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-    });
-  });
-
-  it('alarms as soon as an order is created without its payment timer', () => {
-    // Act
-    const alarm = businessAlarm(real.template, BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED);
+    const alarm = businessAlarm(real.template, metric);
 
     // Assess
     expect(alarm).toMatchObject({
