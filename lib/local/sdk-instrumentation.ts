@@ -1,5 +1,6 @@
 import { Client } from '@smithy/core/client';
 import { HttpResponse } from '@smithy/core/protocols';
+import { seededRandom } from '../seeded-random';
 
 /**
  * What the local runtime hangs on every AWS SDK client inside an execution environment, before the handler
@@ -91,18 +92,6 @@ export class UsageMeter {
     this.usage = {};
     return taken;
   }
-}
-
-/** mulberry32: small, seedable, good enough to spread faults evenly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A stable 32-bit hash, to derive one seed per execution environment. */

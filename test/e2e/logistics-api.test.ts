@@ -5,6 +5,7 @@ import type { CreatedQueue } from '../../lib/local/resources';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
 import { appModel } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
+import { seededRandom } from '../../lib/seeded-random';
 import { fetchAs } from '../support/auth';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
@@ -170,18 +171,6 @@ async function queueDepth(url: string): Promise<number> {
     Number(Attributes.ApproximateNumberOfMessages ?? 0) +
     Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
   );
-}
-
-/** A small seeded generator (mulberry32), so that every run shuffles the same way. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function shuffle<T>(items: readonly T[], random: () => number): T[] {
@@ -387,7 +376,7 @@ function expectTimelines(plans: readonly Plan[], views: readonly OrderView[]): v
 describe('shuffled, duplicated, poisoned and early reports', () => {
   it('end every order at its highest report, never move back, and poison holds up only its own order', async () => {
     // Prepare: 20 fulfilled orders, every fourth with poison in its group.
-    const random = seeded(20_240_606);
+    const random = seededRandom(20_240_606);
     const fulfilled = await Promise.all(Array.from({ length: 20 }, () => fulfilledOrder()));
     const plans = fulfilled.map((view, index) => planFor(view.orderId, index, random, index % 4 === 1));
     const poisoned = plans.filter((plan) => plan.poisoned);
@@ -416,7 +405,7 @@ describe('shuffled, duplicated, poisoned and early reports', () => {
 
   it('hold reports that come before payment and fulfilment, and apply them after FULFILLED', async () => {
     // Prepare: three orders awaiting payment.
-    const random = seeded(7_777);
+    const random = seededRandom(7_777);
     const early = await Promise.all(Array.from({ length: 3 }, () => placeOrder()));
     const plans = early.map((view, index) => planFor(view.orderId, index, random, false));
 

@@ -17,6 +17,7 @@ import {
   pendingIndexOrderIds,
   sampleOrder,
   secondsAfter,
+  timerSettings,
 } from '../support/payment-window';
 
 type HttpHandler = (event: unknown, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -24,16 +25,6 @@ type SweeperHandler = (event: unknown, context: Context) => Promise<SweeperRun>;
 
 const T0 = new Date('2026-11-28T10:00:00.000Z');
 const SWEEPER_REASON = 'payment deadline passed; cancelled by the sweeper';
-
-/** The timer settings create-order needs; the ARNs are plausible but never reached. */
-const timerSettings = {
-  PAYMENT_TIMEOUT_GROUP_NAME: 'payment-timeouts',
-  PAYMENT_TIMEOUT_TARGET_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:payment-timeout',
-  PAYMENT_TIMEOUT_ROLE_ARN: 'arn:aws:iam::000000000000:role/payment-timeouts-scheduler',
-  PAYMENT_TIMEOUT_DEAD_LETTER_ARN: 'arn:aws:sqs:us-east-1:000000000000:payment-timeouts-dlq',
-  PAYMENT_TIMEOUT_MAX_RETRIES: '10',
-  PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: '3600',
-} as const;
 
 function orderIdOf(response: APIGatewayProxyStructuredResultV2): string {
   const body = JSON.parse(response.body ?? 'null') as { orderId?: unknown };

@@ -15,6 +15,7 @@ import {
   orderServiceOn,
   sampleOrder,
   secondsAfter,
+  timerSettings,
 } from '../support/payment-window';
 import { sqsEvent, sqsRecord } from '../support/sqs-events';
 
@@ -56,15 +57,6 @@ interface Output {
   readonly logs: LogLine[];
   readonly metrics: EmfLine[];
 }
-
-const timerSettings = {
-  PAYMENT_TIMEOUT_GROUP_NAME: 'payment-timeouts',
-  PAYMENT_TIMEOUT_TARGET_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:payment-timeout',
-  PAYMENT_TIMEOUT_ROLE_ARN: 'arn:aws:iam::000000000000:role/payment-timeouts-scheduler',
-  PAYMENT_TIMEOUT_DEAD_LETTER_ARN: 'arn:aws:sqs:us-east-1:000000000000:payment-timeouts-dlq',
-  PAYMENT_TIMEOUT_MAX_RETRIES: '10',
-  PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: '3600',
-} as const;
 
 const streams: MockInstance[] = [];
 

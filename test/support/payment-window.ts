@@ -46,6 +46,16 @@ const unreachableProvider: PaymentProvider = {
   },
 };
 
+/** The timer settings create-order needs in its environment; the ARNs are plausible but never reached. */
+export const timerSettings = {
+  PAYMENT_TIMEOUT_GROUP_NAME: 'payment-timeouts',
+  PAYMENT_TIMEOUT_TARGET_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:payment-timeout',
+  PAYMENT_TIMEOUT_ROLE_ARN: 'arn:aws:iam::000000000000:role/payment-timeouts-scheduler',
+  PAYMENT_TIMEOUT_DEAD_LETTER_ARN: 'arn:aws:sqs:us-east-1:000000000000:payment-timeouts-dlq',
+  PAYMENT_TIMEOUT_MAX_RETRIES: '10',
+  PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: '3600',
+} as const;
+
 export const sampleOrder: PlaceOrderCommand = {
   customerId: 'customer-1',
   currency: 'EUR',

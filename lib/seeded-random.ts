@@ -1,0 +1,15 @@
+/**
+ * mulberry32, a seeded pseudo-random generator for the simulator, the fault injection and tests, so that a run
+ * repeats exactly from its seed; small and even enough to spread faults and shuffles (decision 29: hand-written
+ * instead of a dependency).
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
