@@ -55,7 +55,9 @@ export interface BenchResult {
   readonly orders: number;
   readonly concurrency: number;
   readonly elapsedSeconds: number;
-  /** Orders that reached FULFILLED (or went on to DELIVERED) per second, from the first order to quiescence. */
+  /** From the first order's creation to the last order's FULFILLED, by the system's own timestamps. */
+  readonly lifecycleSeconds: number;
+  /** Orders that reached FULFILLED (or went on to DELIVERED) per second over `lifecycleSeconds`. */
   readonly lifecycleOrdersPerSecond: number;
   readonly fulfilledOrders: number;
   readonly latencyMs: Readonly<Record<string, LatencySummary>>;
@@ -78,12 +80,14 @@ export function benchResult(
   ceiling: DynamoDbCeiling,
 ): BenchResult {
   const { fulfilledOrders } = report;
-  const lifecycleOrdersPerSecond = fulfilledOrders / report.elapsedSeconds;
+  const lifecycleOrdersPerSecond =
+    report.lifecycleSeconds === 0 ? 0 : fulfilledOrders / report.lifecycleSeconds;
   const dynamodbRequestsPerOrder = report.orders === 0 ? 0 : dynamodbRequests(report.usage) / report.orders;
   return {
     orders: report.orders,
     concurrency,
     elapsedSeconds: report.elapsedSeconds,
+    lifecycleSeconds: report.lifecycleSeconds,
     lifecycleOrdersPerSecond,
     fulfilledOrders,
     latencyMs: Object.fromEntries(

@@ -33,8 +33,22 @@ export interface SimulationOptions {
   readonly seed: number;
   /** Give up waiting for quiescence after this long; unsettled orders become violations. */
   readonly settleTimeoutSeconds: number;
+  /** How the simulated carrier reports; by default as carriers do, shuffled and some twice. */
+  readonly carrier?: CarrierBehaviour;
   readonly onProgress?: (progress: Progress) => void;
 }
+
+export interface CarrierBehaviour {
+  /** Share of status reports the carrier sends twice (same event id). */
+  readonly duplicateShare: number;
+  /** Whether the reports of a shipment arrive in a random order rather than OUTBOUND, SHIPPED, DELIVERED. */
+  readonly shuffled: boolean;
+}
+
+export const REALISTIC_CARRIER: CarrierBehaviour = { duplicateShare: 0.3, shuffled: true };
+
+/** The happy path's carrier: each report once, in order. */
+export const ORDERLY_CARRIER: CarrierBehaviour = { duplicateShare: 0, shuffled: false };
 
 export const DEFAULT_MIX: Readonly<Record<Scenario, number>> = {
   [Scenario.PAID]: 50,
@@ -59,6 +73,11 @@ export interface SimulationReport {
   readonly deliveredOrders: number;
   /** Orders whose history reached FULFILLED (the end of the lifecycle the benchmark measures). */
   readonly fulfilledOrders: number;
+  /**
+   * Seconds from the first order's creation to the last order's FULFILLED, by the timestamps the system wrote in
+   * the orders' histories (so how often the simulator looks does not change it); 0 if no order was fulfilled.
+   */
+  readonly lifecycleSeconds: number;
   readonly latenciesMs: Readonly<Record<string, readonly number[]>>;
   readonly usage: Usage;
   readonly scenarios: Readonly<Record<string, number>>;
@@ -133,6 +152,12 @@ class LatencyRecorder implements Latencies {
   }
 }
 
+/** Re-reads of an open order while settling: after 1 s, then 1.5 times longer each time, at most 5 s apart. */
+const SETTLE_FIRST_PAUSE_MS = 1000;
+const SETTLE_PAUSE_GROWTH = 1.5;
+const SETTLE_MAX_PAUSE_MS = 5000;
+const SETTLE_TICK_MS = 100;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface PlacedOrder {
@@ -181,7 +206,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const followUps: Promise<void>[] = [];
   let acted = 0;
 
-  // The carrier: every shipment it booked gets its status reports, shuffled and some twice, as carriers send them.
+  // The carrier: every shipment it booked gets its status reports (by default shuffled and some twice, as carriers
+  // send them).
+  const carrierBehaviour = options.carrier ?? REALISTIC_CARRIER;
   const reported = new Set<string>();
   let carrierRunning = true;
   const reports: Promise<void>[] = [];
@@ -195,9 +222,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         if (shipment.status !== 'booked' || reported.has(shipment.orderId)) continue;
         reported.add(shipment.orderId);
         const statuses = ['OUTBOUND', 'SHIPPED', 'DELIVERED'].flatMap((status) =>
-          random() < 0.3 ? [status, status] : [status],
+          random() < carrierBehaviour.duplicateShare ? [status, status] : [status],
         );
-        for (let index = statuses.length - 1; index > 0; index -= 1) {
+        for (let index = carrierBehaviour.shuffled ? statuses.length - 1 : 0; index > 0; index -= 1) {
           const other = Math.floor(random() * (index + 1));
           [statuses[index], statuses[other]] = [statuses[other] as string, statuses[index] as string];
         }
@@ -329,6 +356,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const views = new Map<string, OrderView>();
   const deadline = Date.now() + options.settleTimeoutSeconds * 1000;
   let lastSettledAt = performance.now();
+  // Each open order is re-read with a growing pause, so that the simulator's own reads do not take the CPU the
+  // system under test needs (reading every open order twice a second made them a third of all requests).
+  const nextReadAt = new Map<string, { at: number; pauseMs: number }>();
   while (Date.now() < deadline) {
     const open = placed.filter((order) => {
       const view = views.get(order.orderId);
@@ -336,10 +366,18 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     });
     report('settling', placed.length - open.length, placed.length);
     if (open.length === 0) break;
+    const now = performance.now();
+    const due = open.filter((order) => (nextReadAt.get(order.orderId)?.at ?? 0) <= now);
     await Promise.all(
-      open.map(async (order) => {
+      due.map(async (order) => {
         const answer = await readOrder(order).catch(() => undefined);
         if (answer?.status === 200) views.set(order.orderId, answer.body);
+        const pauseMs = Math.min(
+          SETTLE_MAX_PAUSE_MS,
+          (nextReadAt.get(order.orderId)?.pauseMs ?? SETTLE_FIRST_PAUSE_MS / SETTLE_PAUSE_GROWTH) *
+            SETTLE_PAUSE_GROWTH,
+        );
+        nextReadAt.set(order.orderId, { at: performance.now() + pauseMs, pauseMs });
       }),
     );
     const stillOpen = open.filter((order) => {
@@ -347,7 +385,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       return view === undefined || !settled(view);
     });
     if (stillOpen.length === 0) lastSettledAt = performance.now();
-    else await sleep(500);
+    else await sleep(SETTLE_TICK_MS);
   }
   carrierRunning = false;
   await carrier;
@@ -371,15 +409,31 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     orders: placed.length,
     elapsedSeconds,
     deliveredOrders: [...views.values()].filter((view) => view.status === 'DELIVERED').length,
-    fulfilledOrders: [...views.values()].filter((view) =>
-      view.history.some((entry) => entry.status === 'FULFILLED'),
-    ).length,
+    ...lifecycleOf([...views.values()]),
     latenciesMs: latencies.samples,
     usage: usageDelta(usageAtEnd, usageAtStart),
     actorErrors,
     scenarios: Object.fromEntries(
       SCENARIOS.map((scenario) => [scenario, scenarios.filter((s) => s === scenario).length]),
     ),
+  };
+}
+
+/** How many orders reached FULFILLED, and the span from the first creation to the last FULFILLED. */
+export function lifecycleOf(views: readonly OrderView[]): {
+  fulfilledOrders: number;
+  lifecycleSeconds: number;
+} {
+  const fulfilledAt = views.flatMap((view) =>
+    view.history.filter((entry) => entry.status === 'FULFILLED').map((entry) => Date.parse(entry.at)),
+  );
+  const createdAt = views.flatMap((view) =>
+    view.history[0] === undefined ? [] : [Date.parse(view.history[0].at)],
+  );
+  if (fulfilledAt.length === 0 || createdAt.length === 0) return { fulfilledOrders: 0, lifecycleSeconds: 0 };
+  return {
+    fulfilledOrders: fulfilledAt.length,
+    lifecycleSeconds: (Math.max(...fulfilledAt) - Math.min(...createdAt)) / 1000,
   };
 }
 
