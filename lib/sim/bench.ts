@@ -134,7 +134,8 @@ export function formatCpu(cpu: BenchCpu | undefined): string[] {
   const { lifecycle, ceiling } = cpu;
   const order = lifecycle.cpuSecondsPerUnit;
   const busy = (budget: CpuBudget) =>
-    `${budget.averageCoresBusy.toFixed(2)} of ${budget.cores} cores busy over ${budget.wallSeconds.toFixed(1)} s`;
+    `${budget.averageCoresBusy.toFixed(2)} of ${budget.cores} cores busy over ${budget.wallSeconds.toFixed(1)} s, ` +
+    `whole machine ${budget.machineCoresBusy.toFixed(2)}`;
   const functions = Object.entries(order.byFunction)
     .filter(([, seconds]) => seconds > 0)
     .sort(([, a], [, b]) => b - a)

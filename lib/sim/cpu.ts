@@ -50,6 +50,21 @@ export function parseProcStat(line: string): ProcStat {
   };
 }
 
+/**
+ * The first line of /proc/stat sums every core's ticks by state: user nice system idle iowait irq softirq
+ * steal (guest time is already inside user and nice). All but idle and iowait were unavailable to us, steal
+ * (the hypervisor running someone else) included.
+ */
+export function parseMachineBusyTicks(procStat: string): number {
+  const fields = procStat.split('\n', 1)[0]?.trim().split(/\s+/) ?? [];
+  const counts = fields.slice(1, 9).map(Number);
+  if (fields[0] !== 'cpu' || counts.length < 8 || !counts.every((count) => Number.isSafeInteger(count))) {
+    throw new CpuMeasurementError(`not the first line of /proc/stat: ${procStat.slice(0, 80)}`);
+  }
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = counts;
+  return user + nice + system + irq + softirq + steal;
+}
+
 export interface ThreadSample extends ProcStat {
   readonly tid: number;
 }
@@ -63,6 +78,8 @@ export interface CpuSnapshot {
   readonly threads: readonly ThreadSample[];
   /** DynamoDB Local's JVM, all its threads, when its pid was given. */
   readonly dynamodbLocalTicks: number | undefined;
+  /** Every process on the machine, ours included. */
+  readonly machineBusyTicks: number;
 }
 
 export type ThreadGroup = 'functions' | 'v8Platform' | 'libuvPool' | 'mainThread' | 'otherThreads';
@@ -82,11 +99,14 @@ export function threadGroup(thread: Pick<ThreadSample, 'tid' | 'comm'>, pid: num
 
 /**
  * Linux cuts thread names to 15 characters (`lambda:fulfillm`); the declared function whose name cuts to the
- * same is the one meant, unless two do, in which case the cut name is all we know.
+ * same is the one meant. When several do, the cut name with a `*` (`fulfillm*`) stands for all of them.
  */
 export function functionOfThread(comm: string, functionNames: readonly string[]): string {
   const matches = functionNames.filter((name) => `lambda:${name}`.slice(0, 15) === comm);
-  return matches.length === 1 && matches[0] !== undefined ? matches[0] : comm.slice('lambda:'.length);
+  const [only] = matches;
+  if (matches.length === 1 && only !== undefined) return only;
+  const cut = comm.slice('lambda:'.length);
+  return matches.length > 1 ? `${cut}*` : cut;
 }
 
 /** CPU seconds used between two snapshots, by component. */
@@ -110,6 +130,8 @@ export interface CpuSeconds {
 export interface CpuDelta {
   readonly wallSeconds: number;
   readonly seconds: CpuSeconds;
+  /** CPU seconds the whole machine was busy: more than ours means other processes competed for the cores. */
+  readonly machineBusySeconds: number;
 }
 
 /** What happened between `before` and `after`; a thread that started in between counts from zero. */
@@ -148,6 +170,7 @@ export function cpuDelta(
   const node = Object.values(groups).reduce((sum, seconds) => sum + seconds, 0) + exitedThreads;
   return {
     wallSeconds: (after.takenAtMs - before.takenAtMs) / 1000,
+    machineBusySeconds: (after.machineBusyTicks - before.machineBusyTicks) / perSecond,
     seconds: { total: node + dynamodbLocal, dynamodbLocal, node, ...groups, exitedThreads, byFunction },
   };
 }
@@ -162,6 +185,8 @@ export interface CpuBudget {
   readonly cpuSecondsPerUnit: CpuSeconds;
   /** CPU seconds per wall-clock second over the phase. */
   readonly averageCoresBusy: number;
+  /** The same for every process on the machine, ours included. */
+  readonly machineCoresBusy: number;
   /**
    * cores / total CPU seconds per unit: the rate if every core did only this work and nothing else ran.
    * Undefined, here and below, when the work used less than a clock tick of CPU there.
@@ -199,6 +224,7 @@ export function cpuBudget(delta: CpuDelta, unit: string, units: number, cores: n
     cpuSeconds: delta.seconds,
     cpuSecondsPerUnit: perUnit,
     averageCoresBusy: delta.wallSeconds > 0 ? delta.seconds.total / delta.wallSeconds : 0,
+    machineCoresBusy: delta.wallSeconds > 0 ? delta.machineBusySeconds / delta.wallSeconds : 0,
     maxUnitsPerSecond: bound(perUnit.total),
     maxUnitsPerSecondDynamodbLocalAlone: bound(perUnit.dynamodbLocal),
   };
@@ -269,6 +295,7 @@ export async function cpuSnapshot(
   // Read last, so a thread that ends during the snapshot is in the total and shows as exited.
   const processStat = await readStat(`/proc/${pid}/stat`);
   if (processStat === undefined) throw new CpuMeasurementError(`/proc/${pid}/stat is missing`);
+  const machineBusyTicks = parseMachineBusyTicks(await readFile('/proc/stat', 'utf8'));
   return {
     takenAtMs: performance.now(),
     clockTicksPerSecond: ticksPerSecond(),
@@ -276,5 +303,6 @@ export async function cpuSnapshot(
     processTicks: processStat.cpuTicks,
     threads,
     dynamodbLocalTicks: dynamodbLocal?.cpuTicks,
+    machineBusyTicks,
   };
 }

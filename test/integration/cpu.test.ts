@@ -18,6 +18,9 @@ describe('cpuSnapshot', () => {
     expect(snapshot?.processTicks).toBeGreaterThanOrEqual(main?.cpuTicks ?? Number.POSITIVE_INFINITY);
     // This process stands in for DynamoDB Local: any process's whole CPU time is read the same way.
     expect(snapshot?.dynamodbLocalTicks).toBeGreaterThan(0);
+    expect(snapshot?.machineBusyTicks).toBeGreaterThanOrEqual(
+      snapshot?.processTicks ?? Number.POSITIVE_INFINITY,
+    );
   });
 
   it('fails, on Linux, when the DynamoDB Local it was pointed at is gone', async () => {

@@ -6,6 +6,7 @@ import {
   cpuBudget,
   cpuDelta,
   functionOfThread,
+  parseMachineBusyTicks,
   parseProcStat,
   type ThreadSample,
   threadGroup,
@@ -28,8 +29,17 @@ function snapshot(
   processTicks: number,
   threads: readonly ThreadSample[],
   dynamodbLocalTicks: number | undefined,
+  machineBusyTicks = 0,
 ): CpuSnapshot {
-  return { takenAtMs, clockTicksPerSecond: 100, pid: 500, processTicks, threads, dynamodbLocalTicks };
+  return {
+    takenAtMs,
+    clockTicksPerSecond: 100,
+    pid: 500,
+    processTicks,
+    threads,
+    dynamodbLocalTicks,
+    machineBusyTicks,
+  };
 }
 
 const FUNCTIONS = ['create-order', 'fulfillment-order', 'fulfillment-outcome', 'order-events-consumer'];
@@ -57,6 +67,19 @@ describe('parseProcStat', () => {
   });
 });
 
+describe('parseMachineBusyTicks', () => {
+  it('adds user, nice, system, irq, softirq and steal of the first line, not idle or iowait', () => {
+    const procStat =
+      'cpu  1583399 7 199650 1179022 3425 11 5719 2230 0 0\ncpu0 784061 0 97444 600967 363 0 2476 1123 0 0\n';
+    expect(parseMachineBusyTicks(procStat)).toBe(1583399 + 7 + 199650 + 11 + 5719 + 2230);
+  });
+
+  it('refuses anything else', () => {
+    expect(() => parseMachineBusyTicks('cpu0 1 2 3 4 5 6 7 8\n')).toThrow(CpuMeasurementError);
+    expect(() => parseMachineBusyTicks('cpu  1 2 3\n')).toThrow(CpuMeasurementError);
+  });
+});
+
 describe('threadGroup', () => {
   it.each([
     [500, 'MainThread', 'mainThread'],
@@ -78,8 +101,8 @@ describe('functionOfThread', () => {
     expect(functionOfThread('lambda:create-o', FUNCTIONS)).toBe('create-order');
   });
 
-  it('keeps the cut name when two functions cut to it, or none is declared', () => {
-    expect(functionOfThread('lambda:fulfillm', FUNCTIONS)).toBe('fulfillm');
+  it('marks the cut name when two functions cut to it, and keeps it when none is declared', () => {
+    expect(functionOfThread('lambda:fulfillm', FUNCTIONS)).toBe('fulfillm*');
     expect(functionOfThread('lambda:unknown', FUNCTIONS)).toBe('unknown');
   });
 });
@@ -132,7 +155,7 @@ describe('cpuDelta', () => {
   });
 
   it('adds up the workers per function, under the cut name when it is ambiguous', () => {
-    expect(seconds.byFunction).toEqual({ 'order-events-consumer': 2, fulfillm: expect.closeTo(1.8) });
+    expect(seconds.byFunction).toEqual({ 'order-events-consumer': 2, 'fulfillm*': expect.closeTo(1.8) });
   });
 
   it('counts a reused tid from zero, not from the thread that had it before', () => {
@@ -154,7 +177,7 @@ describe('cpuDelta', () => {
 describe('cpuBudget', () => {
   const delta = cpuDelta(
     snapshot(0, 0, [thread(500, 'MainThread', 0)], 0),
-    snapshot(50_000, 3_000, [thread(500, 'MainThread', 3_000)], 5_000),
+    snapshot(50_000, 3_000, [thread(500, 'MainThread', 3_000)], 5_000, 9_000),
   );
 
   it('divides the seconds by the units, and the cores by seconds per unit', () => {
@@ -164,6 +187,8 @@ describe('cpuBudget', () => {
     expect(budget.cpuSecondsPerUnit.dynamodbLocal).toBeCloseTo(0.5);
     expect(budget.cpuSecondsPerUnit.mainThread).toBeCloseTo(0.3);
     expect(budget.averageCoresBusy).toBeCloseTo(80 / 50);
+    // 90 s busy on the machine against our 80: other processes had 10 s of its cores.
+    expect(budget.machineCoresBusy).toBeCloseTo(90 / 50);
     expect(budget.maxUnitsPerSecond).toBeCloseTo(2 / 0.8);
     expect(budget.maxUnitsPerSecondDynamodbLocalAlone).toBeCloseTo(2 / 0.5);
   });
@@ -184,8 +209,9 @@ describe('benchCpu and formatCpu', () => {
     6_000,
     [thread(500, 'MainThread', 1_500), thread(501, 'lambda:order-ev', 4_500)],
     4_000,
+    11_000,
   );
-  const third = snapshot(70_000, 6_100, second.threads, 5_800);
+  const third = snapshot(70_000, 6_100, second.threads, 5_800, 13_000);
 
   it('says the CPU was not measured where a snapshot is missing', () => {
     const phases = {
@@ -217,10 +243,10 @@ describe('benchCpu and formatCpu', () => {
     expect(cpu.ceiling.maxUnitsPerSecondDynamodbLocalAlone).toBeCloseTo(2 / 0.0015);
     expect(formatCpu(cpu)).toEqual([
       'CPU per order          0.333 s: DynamoDB Local 0.133, functions 0.150, V8 GC/JIT 0.000, main thread 0.050, ' +
-        'libuv 0.000, other 0.000 (1.67 of 2 cores busy over 60.0 s)',
+        'libuv 0.000, other 0.000 (1.67 of 2 cores busy over 60.0 s, whole machine 1.83)',
       'functions, ms/order    order-events-consumer 150',
       'CPU bound              6.0 orders/s if all 2 cores did only this, 15.0 orders/s from DynamoDB Local alone',
-      'ceiling CPU            DynamoDB Local 1.50 ms/write, all 1.58 ms/write (1.90 of 2 cores busy over 10.0 s): ' +
+      'ceiling CPU            DynamoDB Local 1.50 ms/write, all 1.58 ms/write (1.90 of 2 cores busy over 10.0 s, whole machine 2.00): ' +
         'bound 1333 writes/s from DynamoDB Local alone, 1263 with its client',
     ]);
   });
