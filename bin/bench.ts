@@ -2,16 +2,20 @@
  * `npm run bench -- [--orders N] [--concurrency C] [--out DIR] [--ceiling-seconds S] [--rate R]`: the happy path
  * (every order paid, delivered) through the simulator on a fresh local system, then, in the same run and at the
  * same concurrency, the raw ceiling of its DynamoDB Local for conditional writes. Writes DIR/bench.json and
- * DIR/latency.svg, prints the cost report. See docs/simulation.md.
+ * DIR/latency.svg, prints the cost report. On Linux it also reads where the CPU went (/proc) and the throughput
+ * bounds that implies. See docs/simulation.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTables } from '../lib/local/resources';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/runtime-wiring';
-import { benchResult, latencyChart, measureDynamoDbCeiling } from '../lib/sim/bench';
+import { appModel } from '../lib/model';
+import { benchCpu, benchResult, formatCpu, latencyChart, measureDynamoDbCeiling } from '../lib/sim/bench';
 import { costReport, formatCostReport } from '../lib/sim/cost';
+import { cpuSnapshot } from '../lib/sim/cpu';
 import { progressBar, startSimulatedSystem } from '../lib/sim/harness';
 import { ORDERLY_CARRIER, simulate } from '../lib/sim/simulate';
 
@@ -43,6 +47,8 @@ async function main(): Promise<void> {
     functionConcurrency: positive(values['function-concurrency'], 'function-concurrency'),
   });
   try {
+    const snapshot = () => cpuSnapshot({ dynamodbLocalPid: system.processes.dynamodbLocal });
+    const beforeOrders = await snapshot();
     const report = await simulate({
       baseUrl: system.url,
       orders: positive(values.orders, 'orders'),
@@ -53,6 +59,7 @@ async function main(): Promise<void> {
       settleTimeoutSeconds: 600,
       onProgress: progressBar(),
     });
+    const atQuiescence = await snapshot();
     // The ceiling on its own table (no stream, so nothing downstream reacts to it), after the system is quiet.
     const client = new DynamoDBClient({
       endpoint: system.endpoints.dynamodb,
@@ -61,13 +68,23 @@ async function main(): Promise<void> {
     });
     await createTables(client, [{ name: CEILING_TABLE, partitionKey: 'PK', sortKey: 'SK' }]);
     client.destroy();
+    const beforeCeiling = await snapshot();
     const ceiling = await measureDynamoDbCeiling(
       system.endpoints.dynamodb,
       CEILING_TABLE,
       concurrency,
       positive(values['ceiling-seconds'], 'ceiling-seconds'),
     );
-    const result = benchResult(report, concurrency, ceiling);
+    const afterCeiling = await snapshot();
+    const cpu = benchCpu(
+      {
+        lifecycle: { before: beforeOrders, after: atQuiescence, units: report.orders },
+        ceiling: { before: beforeCeiling, after: afterCeiling, units: ceiling.writes },
+      },
+      appModel.functions.map((declaration) => declaration.name),
+      availableParallelism(),
+    );
+    const result = benchResult(report, concurrency, ceiling, cpu);
     const cost = costReport(report.usage, report.orders, positive(values.rate, 'rate'));
     await mkdir(values.out, { recursive: true });
     await writeFile(
@@ -90,6 +107,7 @@ async function main(): Promise<void> {
       `DynamoDB requests/order ${result.dynamodbRequestsPerOrder.toFixed(1)}`,
       `DynamoDB Local ceiling ${ceiling.writesPerSecond.toFixed(0)} conditional writes/s at concurrency ${concurrency}`,
       `efficiency             ${result.efficiency.toFixed(3)} (orders/s x DynamoDB requests/order / ceiling; target >= 0.5)`,
+      ...formatCpu(result.cpu),
       `results in ${join(values.out, 'bench.json')} and ${join(values.out, 'latency.svg')}`,
       '',
       formatCostReport(cost),

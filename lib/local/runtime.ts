@@ -122,6 +122,8 @@ export interface LocalSystem {
    * Step Functions state transitions).
    */
   readonly meter: UsageMeter;
+  /** The parts that run as processes of their own, by pid, so a benchmark can read their CPU time. */
+  readonly processes: { readonly dynamodbLocal: number };
   /** Stops everything that was started, in reverse order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -444,6 +446,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       transport,
       auth: issuer,
       meter,
+      processes: { dynamodbLocal: dynamodb.pid },
       stop: () => {
         stopping ??= stopAll();
         return stopping;

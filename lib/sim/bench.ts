@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime-wiring';
 import type { Usage } from '../local/sdk-instrumentation';
+import { type CpuBudget, type CpuSnapshot, cpuBudget, cpuDelta } from './cpu';
 import type { SimulationReport } from './simulate';
 import { type LatencySummary, summarize } from './stats';
 
@@ -66,6 +67,14 @@ export interface BenchResult {
   /** (orders/s x DynamoDB requests per order) / raw DynamoDB requests per second; the target is >= 0.5. */
   readonly efficiency: number;
   readonly violations: number;
+  /** Where the CPU went; undefined (absent from bench.json) where there is no /proc to read it from. */
+  readonly cpu: BenchCpu | undefined;
+}
+
+/** CPU per order from before the first order to quiescence, and per write of the ceiling phase. */
+export interface BenchCpu {
+  readonly lifecycle: CpuBudget;
+  readonly ceiling: CpuBudget;
 }
 
 export function dynamodbRequests(usage: Usage): number {
@@ -78,6 +87,7 @@ export function benchResult(
   report: SimulationReport,
   concurrency: number,
   ceiling: DynamoDbCeiling,
+  cpu: BenchCpu | undefined,
 ): BenchResult {
   const { fulfilledOrders } = report;
   const lifecycleOrdersPerSecond =
@@ -97,7 +107,60 @@ export function benchResult(
     dynamodbCeiling: ceiling,
     efficiency: (lifecycleOrdersPerSecond * dynamodbRequestsPerOrder) / ceiling.writesPerSecond,
     violations: report.verdict.violations.length + report.actorErrors.length,
+    cpu,
   };
+}
+
+interface CpuPhase {
+  readonly before: CpuSnapshot | undefined;
+  readonly after: CpuSnapshot | undefined;
+  readonly units: number;
+}
+
+/** Undefined when either phase lacks a snapshot, i.e. where there is no /proc. */
+export function benchCpu(
+  phases: { readonly lifecycle: CpuPhase; readonly ceiling: CpuPhase },
+  functionNames: readonly string[],
+  cores: number,
+): BenchCpu | undefined {
+  const budget = ({ before, after, units }: CpuPhase, unit: string) =>
+    before === undefined || after === undefined
+      ? undefined
+      : cpuBudget(cpuDelta(before, after, functionNames), unit, units, cores);
+  const lifecycle = budget(phases.lifecycle, 'order');
+  const ceiling = budget(phases.ceiling, 'conditional write');
+  return lifecycle === undefined || ceiling === undefined ? undefined : { lifecycle, ceiling };
+}
+
+/** The console's CPU lines: seconds per order by component, the bounds they imply, and the ceiling's JVM cost. */
+export function formatCpu(cpu: BenchCpu | undefined): string[] {
+  if (cpu === undefined) return ['CPU                    not measured on this platform (no /proc)'];
+  const { lifecycle, ceiling } = cpu;
+  const order = lifecycle.cpuSecondsPerUnit;
+  const busy = (budget: CpuBudget) =>
+    `${budget.averageCoresBusy.toFixed(2)} of ${budget.cores} cores busy over ${budget.wallSeconds.toFixed(1)} s, ` +
+    `whole machine ${budget.machineCoresBusy.toFixed(2)}`;
+  const functions = Object.entries(order.byFunction)
+    .filter(([, seconds]) => seconds > 0)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, seconds]) => `${name} ${(seconds * 1000).toFixed(0)}`);
+  return [
+    `CPU per order          ${order.total.toFixed(3)} s: DynamoDB Local ${order.dynamodbLocal.toFixed(3)}, ` +
+      `functions ${order.functions.toFixed(3)}, V8 GC/JIT ${order.v8Platform.toFixed(3)}, ` +
+      `main thread ${order.mainThread.toFixed(3)}, libuv ${order.libuvPool.toFixed(3)}, ` +
+      `other ${(order.otherThreads + order.exitedThreads).toFixed(3)} (${busy(lifecycle)})`,
+    `functions, ms/order    ${functions.length === 0 ? 'none' : functions.join(', ')}`,
+    `CPU bound              ${rate(lifecycle.maxUnitsPerSecond)} orders/s if all ${lifecycle.cores} cores did only this, ` +
+      `${rate(lifecycle.maxUnitsPerSecondDynamodbLocalAlone)} orders/s from DynamoDB Local alone`,
+    `ceiling CPU            DynamoDB Local ${(ceiling.cpuSecondsPerUnit.dynamodbLocal * 1000).toFixed(2)} ms/write, ` +
+      `all ${(ceiling.cpuSecondsPerUnit.total * 1000).toFixed(2)} ms/write (${busy(ceiling)}): bound ` +
+      `${rate(ceiling.maxUnitsPerSecondDynamodbLocalAlone)} writes/s from DynamoDB Local alone, ` +
+      `${rate(ceiling.maxUnitsPerSecond)} with its client`,
+  ];
+}
+
+function rate(perSecond: number | undefined): string {
+  return perSecond === undefined ? 'unbounded' : perSecond.toFixed(perSecond < 100 ? 1 : 0);
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
