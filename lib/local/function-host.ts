@@ -26,6 +26,11 @@ export interface FunctionHostOptions {
   readonly faults?: FaultOptions;
   /** Where the AWS requests the functions make are counted. Default: a meter of the host's own. */
   readonly meter?: UsageMeter;
+  /**
+   * What functions write to stdout and stderr is always metered (`CloudWatchLogs:Ingested(bytes)@<function>`);
+   * with this it is also dropped instead of reaching the host's terminal. Default false.
+   */
+  readonly discardOutput?: boolean;
 }
 
 export class UnknownFunctionError extends Error {
@@ -59,7 +64,7 @@ interface Pending {
  */
 export class FunctionHost implements FunctionInvoker {
   private readonly pools = new Map<string, FunctionPool>();
-  /** The AWS requests (and DynamoDB capacity) of every invocation so far. */
+  /** The AWS requests (and DynamoDB capacity) and the log output of every invocation so far. */
   public readonly meter: UsageMeter;
 
   public constructor(options: FunctionHostOptions) {
@@ -113,6 +118,7 @@ class FunctionPool {
       functionArn: `arn:aws:lambda:${options.region}:${options.accountId}:function:${name}`,
       entryUrl: pathToFileURL(resolve(options.rootDir, entry)).href,
       memoryMb,
+      ...(options.discardOutput === true ? { discardOutput: true } : {}),
     };
   }
 

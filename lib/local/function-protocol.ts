@@ -8,6 +8,8 @@ export interface WorkerSettings {
   readonly memoryMb: number;
   /** Faults to inject into the environment's AWS SDK calls; none when absent. */
   readonly faults?: FaultOptions;
+  /** Count what the function writes to stdout and stderr, but do not pass it on to the host's terminal. */
+  readonly discardOutput?: boolean;
 }
 
 export interface InvocationRequest {
@@ -17,7 +19,7 @@ export interface InvocationRequest {
   readonly event: unknown;
 }
 
-/** Every answer carries the AWS requests the invocation made, for the local usage meter. */
+/** Every answer carries the AWS requests the invocation made and the output it wrote, for the local usage meter. */
 export type InvocationResponse = { readonly usage: Usage } & (
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly errorType: string; readonly errorMessage: string }

@@ -5,7 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import type { InvocationRequest, WorkerSettings } from './function-protocol';
-import { installSdkInstrumentation } from './sdk-instrumentation';
+import { installOutputMeter, outputUsage } from './output-meter';
+import { addUsage, installSdkInstrumentation } from './sdk-instrumentation';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -15,8 +16,10 @@ if (port === null) {
   throw new Error('function-worker must run in a worker thread');
 }
 
-// Before the handler module loads, so that every AWS client it builds is metered (and faulted, if configured).
+// Before the handler module loads, so that every AWS client it builds is metered (and faulted, if configured),
+// and what its cold start writes is counted too (Lambda ships init output to CloudWatch Logs like any other).
 const instrumentation = installSdkInstrumentation(settings.faults);
+const output = installOutputMeter({ discard: settings.discardOutput === true });
 
 const handlerModule = (await import(settings.entryUrl)) as { handler?: unknown };
 const handler = handlerModule.handler;
@@ -64,7 +67,9 @@ port.on('message', async (request: InvocationRequest) => {
   if (crash !== undefined) {
     outcome = { ok: false, errorType: 'Runtime.ExitError', errorMessage: crash.message };
   }
-  port.postMessage({ id: request.id, usage: instrumentation.takeUsage(), ...outcome });
+  const usage = instrumentation.takeUsage();
+  addUsage(usage, outputUsage(output.take()));
+  port.postMessage({ id: request.id, usage, ...outcome });
 });
 
 port.postMessage({ ready: true });

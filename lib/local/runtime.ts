@@ -53,6 +53,11 @@ export interface LocalSystemOptions {
   /** Powertools log level inside functions, e.g. `INFO`, or `SILENT` for tests. Default `INFO`. */
   readonly functionLogLevel?: string;
   /**
+   * Drop what functions write to stdout and stderr instead of passing it to this process's; it is metered either
+   * way, as `CloudWatchLogs:Ingested(bytes)@<function>`. Default false.
+   */
+  readonly discardFunctionOutput?: boolean;
+  /**
    * Local intervals, in seconds, of scheduled functions by function name, so that a `rate(1 minute)` job can
    * run every few seconds in a demo or a test. Default: the declared rates.
    */
@@ -361,6 +366,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       accountId: LOCAL_ACCOUNT_ID,
       ...(options.functionConcurrency === undefined ? {} : { maxConcurrency: options.functionConcurrency }),
       ...(options.faults === undefined ? {} : { faults: options.faults }),
+      ...(options.discardFunctionOutput === true ? { discardOutput: true } : {}),
       meter,
     });
     functionHost = host;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { LOG_BYTES_KEY } from '../local/output-meter';
 import type { Usage } from '../local/sdk-instrumentation';
 import { type AppModel, appModel } from '../model';
 
@@ -23,7 +24,8 @@ export interface Pricing {
   readonly prices: Readonly<Record<string, Price>>;
   readonly estimates: {
     readonly lambdaBilledMsPerInvocation: number;
-    readonly logBytesPerInvocation: number;
+    /** START, END and REPORT lines, which the Lambda service writes and the function host cannot see. */
+    readonly lambdaPlatformLogBytesPerInvocation: number;
     readonly expressSagaSeconds: number;
     readonly expressSagaMemoryMb: number;
   };
@@ -41,6 +43,8 @@ export interface CostLine {
   readonly unitsPerOrder: number;
   readonly unit: string;
   readonly usdPerMillionOrders: number;
+  /** How to print units too small for `x.xxx/order`: multiplied by `factor`, in `unit` (GB as KB, say). */
+  readonly shownAs?: { readonly factor: number; readonly unit: string };
 }
 
 export interface QuotaLine {
@@ -62,7 +66,10 @@ export interface CostReport {
   readonly expressTotal: number;
   readonly rate: number;
   readonly quotas: readonly QuotaLine[];
-  /** Requests left out of the per-order cost: idle polling and the sweeper (fixed costs per hour). */
+  /**
+   * Requests left out of the per-order cost: idle polling and the sweeper (fixed costs per hour). Requests only:
+   * the sweeper's log bytes are left out too, but not listed here.
+   */
   readonly fixed: Readonly<Record<string, number>>;
   /** Invocations left out as the simulator's own observation (its `GET /orders/{id}` polling). */
   readonly observerInvocations: number;
@@ -102,6 +109,8 @@ function total(
 const invokedFunction = (operation: string) => /^Invoke\((.+)\)$/.exec(operation)?.[1];
 const isFixed = (operation: string) =>
   operation.endsWith('(empty)') || invokedFunction(operation) === 'sweeper';
+/** Measures stored in `requests` that are not requests (log bytes and events). */
+const isLogMeasure = (service: string) => service === 'CloudWatchLogs';
 
 /** Prices a run's usage per million orders, and finds the binding quota at `rate` orders per second. */
 export function costReport(
@@ -117,7 +126,13 @@ export function costReport(
     if (found === undefined) throw new Error(`docs/pricing.json has no price ${name}`);
     return found;
   };
-  const line = (service: string, item: string, unitsPerOrder: number, priceName: string): CostLine => {
+  const line = (
+    service: string,
+    item: string,
+    unitsPerOrder: number,
+    priceName: string,
+    shownAs?: CostLine['shownAs'],
+  ): CostLine => {
     const { usd, per: unitsPerPrice, unit } = price(priceName);
     return {
       service,
@@ -125,6 +140,7 @@ export function costReport(
       unitsPerOrder,
       unit,
       usdPerMillionOrders: (unitsPerOrder * 1_000_000 * usd) / unitsPerPrice,
+      ...(shownAs === undefined ? {} : { shownAs }),
     };
   };
   const memoryOf = new Map(model.functions.map((declaration) => [declaration.name, declaration.memoryMb]));
@@ -156,6 +172,8 @@ export function costReport(
     .filter((entry) => httpFunctions.has(entry.name))
     .reduce((sum, entry) => sum + entry.count, 0);
   const sqsRequests = total(usage, (service, operation) => service === 'SQS' && !isFixed(operation));
+  const functionLogBytes = total(usage, (service, operation) => `${service}:${operation}` === LOG_BYTES_KEY);
+  const platformLogBytes = invocationCount * pricing.estimates.lambdaPlatformLogBytesPerInvocation;
   const eventEntries = total(
     usage,
     (service, operation) => service === 'EventBridge' && operation === 'PutEvents(entries)',
@@ -171,9 +189,10 @@ export function costReport(
     ),
     line(
       'CloudWatch Logs',
-      `${pricing.estimates.logBytesPerInvocation} bytes per invocation (estimate)`,
-      per((invocationCount * pricing.estimates.logBytesPerInvocation) / 1e9),
+      `measured output + ${pricing.estimates.lambdaPlatformLogBytesPerInvocation} B platform lines per invocation (est.)`,
+      per((functionLogBytes + platformLogBytes) / 1e9),
       'cloudWatchLogsIngestion',
+      { factor: 1e6, unit: 'KB' },
     ),
     line(
       'DynamoDB',
@@ -281,7 +300,10 @@ export function costReport(
   ].sort((a, b) => a.maxOrdersPerSecond - b.maxOrdersPerSecond);
   const fixed = Object.fromEntries(
     Object.entries(usage)
-      .filter(([key]) => isFixed(parseKey(key).operation) || parseKey(key).fn === 'sweeper')
+      .filter(([key]) => {
+        const { service, operation, fn } = parseKey(key);
+        return !isLogMeasure(service) && (isFixed(operation) || fn === 'sweeper');
+      })
       .map(([key, value]) => [key, value.requests]),
   );
   return {
@@ -300,13 +322,20 @@ export function costReport(
   };
 }
 
+/** A line's units per order, to fit a 9-character column: `25.680`, or `12.34 KB` for log gigabytes. */
+export function formatUnitsPerOrder(row: CostLine): string {
+  return row.shownAs === undefined
+    ? row.unitsPerOrder.toFixed(3)
+    : `${(row.unitsPerOrder * row.shownAs.factor).toFixed(2)} ${row.shownAs.unit}`;
+}
+
 export function formatCostReport(report: CostReport): string {
   const lines = [`Cost per 1M orders (list prices ${report.pricesAsOf}; ${report.orders} orders measured)`];
   const table = (title: string, rows: readonly CostLine[], sum: number) => {
     lines.push(`  ${title}`);
     for (const row of rows) {
       lines.push(
-        `    ${`${row.service}: ${row.item}`.padEnd(78)} ${row.unitsPerOrder.toFixed(3).padStart(9)}/order  $${row.usdPerMillionOrders.toFixed(2).padStart(8)}`,
+        `    ${`${row.service}: ${row.item}`.padEnd(78)} ${formatUnitsPerOrder(row).padStart(9)}/order  $${row.usdPerMillionOrders.toFixed(2).padStart(8)}`,
       );
     }
     lines.push(`    ${'total'.padEnd(78)} ${''.padStart(15)} $${sum.toFixed(2).padStart(8)}`);

@@ -24,7 +24,10 @@ const SWEEPER_INTERVAL_SECONDS = 5;
 export async function startSimulatedSystem(options: HarnessOptions): Promise<LocalSystem> {
   return await startLocalSystem({
     port: 0,
-    functionLogLevel: 'SILENT',
+    // As deployed (the stack sets no log level: Powertools' default INFO, metrics on), so the cost report's
+    // CloudWatch Logs line measures the real volume; dropped after counting, or it would flood the terminal.
+    functionLogLevel: 'INFO',
+    discardFunctionOutput: true,
     functionConcurrency: options.functionConcurrency,
     queueVisibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
     model: withMaxReceiveCount(appModel, MAX_RECEIVE_COUNT),

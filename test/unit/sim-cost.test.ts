@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Usage } from '../../lib/local/sdk-instrumentation';
-import { costReport } from '../../lib/sim/cost';
+import { costReport, formatCostReport, formatUnitsPerOrder, loadPricing } from '../../lib/sim/cost';
 
 const use = (requests: number, writeCapacityUnits = 0, readCapacityUnits = 0) => ({
   requests,
@@ -22,13 +22,17 @@ const usage: Usage = {
   'SFN:StartExecution@order-events-consumer': use(2),
   'Scheduler:Invoke(payment-timeout)': use(2),
   'Scheduler:Invoke(sweeper)': use(5),
+  'CloudWatchLogs:Ingested(bytes)@create-order': use(5000),
+  'CloudWatchLogs:Ingested(events)@create-order': use(20),
+  'CloudWatchLogs:Ingested(bytes)@get-order': use(1_000_000),
+  'CloudWatchLogs:Ingested(bytes)@sweeper': use(1_000_000),
 };
 
-function line(
-  lines: readonly { service: string; item: string; usdPerMillionOrders: number }[],
+function line<T extends { service: string; item: string }>(
+  lines: readonly T[],
   service: string,
   item: RegExp,
-) {
+): T {
   const found = lines.find((entry) => entry.service === service && item.test(entry.item));
   if (found === undefined) throw new Error(`no ${service} ${item} line`);
   return found;
@@ -62,5 +66,21 @@ describe('cost report', () => {
       'Step Functions StartExecution (Standard)',
     ]);
     expect(report.quotas[0]).toMatchObject({ maxOrdersPerSecond: 150, neededAtRate: 2000 });
+  });
+
+  it('prices the measured function output plus the platform lines estimate per invocation as log ingestion', () => {
+    const pricing = loadPricing();
+    const estimates = { ...pricing.estimates, lambdaPlatformLogBytesPerInvocation: 500 };
+
+    const report = costReport(usage, 2, 100, { ...pricing, estimates });
+
+    // (5,000 bytes of create-order output + 2 invocations x 500 bytes) / 2 orders = 3,000 bytes per order; the
+    // simulator's get-order polling and the sweeper are left out. $0.50 per GB: $1.50 per million orders.
+    const logs = line(report.standard, 'CloudWatch Logs', /measured output \+ 500 B platform lines/);
+    expect(logs.usdPerMillionOrders).toBeCloseTo(1.5);
+    expect(formatUnitsPerOrder(logs)).toBe('3.00 KB');
+    expect(formatCostReport(report)).toContain('3.00 KB/order  $    1.50');
+    // The sweeper's log bytes are no requests: the left-out requests stay requests.
+    expect(Object.keys(report.fixed).filter((key) => key.startsWith('CloudWatchLogs'))).toEqual([]);
   });
 });
