@@ -16,7 +16,7 @@ import { appModel } from '../lib/model';
 import { benchCpu, benchResult, formatCpu, latencyChart, measureDynamoDbCeiling } from '../lib/sim/bench';
 import { costReport, formatCostReport } from '../lib/sim/cost';
 import { cpuSnapshot } from '../lib/sim/cpu';
-import { progressBar, startSimulatedSystem } from '../lib/sim/harness';
+import { DEFAULT_FUNCTION_CONCURRENCY, progressBar, startSimulatedSystem } from '../lib/sim/harness';
 import { ORDERLY_CARRIER, simulate } from '../lib/sim/simulate';
 
 const CEILING_TABLE = 'bench-ceiling';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       out: { type: 'string', default: 'bench-results' },
       'ceiling-seconds': { type: 'string', default: '10' },
       rate: { type: 'string', default: '100' },
-      'function-concurrency': { type: 'string', default: '4' },
+      'function-concurrency': { type: 'string', default: String(DEFAULT_FUNCTION_CONCURRENCY) },
     },
     strict: true,
   });

@@ -8,7 +8,12 @@ import { parseArgs } from 'node:util';
 import type { LocalSystem } from '../lib/local/runtime';
 import { FAULT_KINDS, type FaultKind } from '../lib/local/sdk-instrumentation';
 import { costReport, formatCostReport } from '../lib/sim/cost';
-import { progressBar, startSimulatedSystem } from '../lib/sim/harness';
+import {
+  DEFAULT_FUNCTION_CONCURRENCY,
+  DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+  progressBar,
+  startSimulatedSystem,
+} from '../lib/sim/harness';
 import { DEFAULT_MIX, parseMix, type SimulationReport, simulate } from '../lib/sim/simulate';
 import { summarize } from '../lib/sim/stats';
 
@@ -88,8 +93,9 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '100' },
       'payment-timeout': { type: 'string', default: '20' },
       'logistics-failure-rate': { type: 'string', default: '0.02' },
-      'function-concurrency': { type: 'string', default: '4' },
+      'function-concurrency': { type: 'string', default: String(DEFAULT_FUNCTION_CONCURRENCY) },
       'settle-timeout': { type: 'string', default: '300' },
+      'visibility-timeout': { type: 'string', default: String(DEFAULT_VISIBILITY_TIMEOUT_SECONDS) },
       json: { type: 'string' },
     },
     strict: true,
@@ -102,7 +108,16 @@ async function main(): Promise<void> {
       system = await startSimulatedSystem({
         paymentTimeoutSeconds: numberOption(values['payment-timeout'], 'payment-timeout', 20),
         logisticsFailureRate: numberOption(values['logistics-failure-rate'], 'logistics-failure-rate', 0.02),
-        functionConcurrency: numberOption(values['function-concurrency'], 'function-concurrency', 4),
+        functionConcurrency: numberOption(
+          values['function-concurrency'],
+          'function-concurrency',
+          DEFAULT_FUNCTION_CONCURRENCY,
+        ),
+        visibilityTimeoutSeconds: numberOption(
+          values['visibility-timeout'],
+          'visibility-timeout',
+          DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+        ),
         ...(faultRate > 0
           ? { faults: { rate: faultRate, seed, kinds: faultKinds(values['fault-kinds']) } }
           : {}),

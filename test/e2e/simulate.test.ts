@@ -19,6 +19,8 @@ beforeAll(async () => {
     paymentTimeoutSeconds: 6,
     logisticsFailureRate: 0.02,
     functionConcurrency: 4,
+    // Thirty orders leave the machine idle enough for short invocations; crashed consumers are retried sooner.
+    visibilityTimeoutSeconds: 2,
     faults: {
       rate: 0.05,
       seed: 8,
