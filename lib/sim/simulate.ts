@@ -152,11 +152,55 @@ class LatencyRecorder implements Latencies {
   }
 }
 
-/** Re-reads of an open order while settling: after 1 s, then 1.5 times longer each time, at most 5 s apart. */
 const SETTLE_FIRST_PAUSE_MS = 1000;
 const SETTLE_PAUSE_GROWTH = 1.5;
 const SETTLE_MAX_PAUSE_MS = 5000;
+/** About a tenth of a core at the 2 ms of CPU one `GET /orders/{id}` costs the local system. */
+const SETTLE_READS_PER_SECOND = 50;
 const SETTLE_TICK_MS = 100;
+
+/**
+ * When to look at each open order again while settling: 1 s after the last look, then 1.5 times longer each
+ * time, at most 5 s apart; and no more than `readsPerSecond` looks in all, the longest-due first. Without the
+ * overall limit, thousands of open orders each read every few seconds took most of the CPU the system needed to
+ * settle them.
+ */
+export class SettleReadSchedule {
+  private readonly next = new Map<string, { readonly at: number; readonly pauseMs: number }>();
+  private budget: number;
+  private budgetAt: number | undefined;
+
+  public constructor(private readonly readsPerSecond: number = SETTLE_READS_PER_SECOND) {
+    this.budget = readsPerSecond;
+  }
+
+  /** The orders to read now (`now` in ms, one clock for every call), counted against the budget. */
+  public due(orderIds: readonly string[], now: number): string[] {
+    if (this.budgetAt !== undefined) {
+      this.budget = Math.min(
+        this.readsPerSecond,
+        this.budget + ((now - this.budgetAt) * this.readsPerSecond) / 1000,
+      );
+    }
+    this.budgetAt = now;
+    const dueAt = (orderId: string) => this.next.get(orderId)?.at ?? 0;
+    const picked = orderIds
+      .filter((orderId) => dueAt(orderId) <= now)
+      .sort((left, right) => dueAt(left) - dueAt(right))
+      .slice(0, Math.floor(this.budget));
+    this.budget -= picked.length;
+    return picked;
+  }
+
+  /** An order was read at `at`: its next look is one (longer) pause later. */
+  public read(orderId: string, at: number): void {
+    const pauseMs = Math.min(
+      SETTLE_MAX_PAUSE_MS,
+      (this.next.get(orderId)?.pauseMs ?? SETTLE_FIRST_PAUSE_MS / SETTLE_PAUSE_GROWTH) * SETTLE_PAUSE_GROWTH,
+    );
+    this.next.set(orderId, { at: at + pauseMs, pauseMs });
+  }
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -356,9 +400,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const views = new Map<string, OrderView>();
   const deadline = Date.now() + options.settleTimeoutSeconds * 1000;
   let lastSettledAt = performance.now();
-  // Each open order is re-read with a growing pause, so that the simulator's own reads do not take the CPU the
-  // system under test needs (reading every open order twice a second made them a third of all requests).
-  const nextReadAt = new Map<string, { at: number; pauseMs: number }>();
+  const schedule = new SettleReadSchedule();
   while (Date.now() < deadline) {
     const open = placed.filter((order) => {
       const view = views.get(order.orderId);
@@ -366,19 +408,20 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     });
     report('settling', placed.length - open.length, placed.length);
     if (open.length === 0) break;
-    const now = performance.now();
-    const due = open.filter((order) => (nextReadAt.get(order.orderId)?.at ?? 0) <= now);
+    const due = new Set(
+      schedule.due(
+        open.map((order) => order.orderId),
+        performance.now(),
+      ),
+    );
     await Promise.all(
-      due.map(async (order) => {
-        const answer = await readOrder(order).catch(() => undefined);
-        if (answer?.status === 200) views.set(order.orderId, answer.body);
-        const pauseMs = Math.min(
-          SETTLE_MAX_PAUSE_MS,
-          (nextReadAt.get(order.orderId)?.pauseMs ?? SETTLE_FIRST_PAUSE_MS / SETTLE_PAUSE_GROWTH) *
-            SETTLE_PAUSE_GROWTH,
-        );
-        nextReadAt.set(order.orderId, { at: performance.now() + pauseMs, pauseMs });
-      }),
+      open
+        .filter((order) => due.has(order.orderId))
+        .map(async (order) => {
+          const answer = await readOrder(order).catch(() => undefined);
+          if (answer?.status === 200) views.set(order.orderId, answer.body);
+          schedule.read(order.orderId, performance.now());
+        }),
     );
     const stillOpen = open.filter((order) => {
       const view = views.get(order.orderId);
