@@ -45,7 +45,7 @@ export interface CarrierBehaviour {
   readonly shuffled: boolean;
 }
 
-export const REALISTIC_CARRIER: CarrierBehaviour = { duplicateShare: 0.3, shuffled: true };
+const REALISTIC_CARRIER: CarrierBehaviour = { duplicateShare: 0.3, shuffled: true };
 
 /** The happy path's carrier: each report once, in order. */
 export const ORDERLY_CARRIER: CarrierBehaviour = { duplicateShare: 0, shuffled: false };
