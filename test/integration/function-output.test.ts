@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FunctionHost } from '../../lib/local/function-host';
+import { type CapturedOutput, captureProcessOutput } from '../support/output-capture';
 
 /**
  * What a hosted function writes to stdout and stderr (what Lambda ships to CloudWatch Logs) is metered per
@@ -9,10 +10,11 @@ import { FunctionHost } from '../../lib/local/function-host';
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 let host: FunctionHost | undefined;
-const spies: MockInstance[] = [];
+let capture: CapturedOutput | undefined;
 
 afterEach(async () => {
-  for (const spy of spies.splice(0)) spy.mockRestore();
+  capture?.restore();
+  capture = undefined;
   await host?.stop();
   host = undefined;
 });
@@ -43,17 +45,9 @@ function start(discardOutput: boolean): FunctionHost {
 }
 
 /** What reaches this process's stdout and stderr (where a worker's output is piped), kept off the terminal. */
-function captureOutput(): string[] {
-  const chunks: string[] = [];
-  for (const stream of [process.stdout, process.stderr]) {
-    spies.push(
-      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-        return true;
-      }),
-    );
-  }
-  return chunks;
+function captureOutput(): readonly string[] {
+  capture = captureProcessOutput();
+  return capture.chunks;
 }
 
 // 'héllo wörld' is 11 characters and 13 bytes in UTF-8; console.log adds a newline.

@@ -1,13 +1,14 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { ulid } from 'ulid';
-import { afterEach, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY, keys } from '../../functions/adapters/dynamodb-table';
 import { newOrder } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { METRICS_NAMESPACE } from '../../lib/business-metrics';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
+import { type CapturedOutput, captureProcessOutput } from '../support/output-capture';
 import {
   closedLoopbackPort,
   lambdaContext,
@@ -49,31 +50,25 @@ interface EmfLine {
   readonly [metric: string]: unknown;
 }
 
-function restoreStreams(): void {
-  for (const spy of streams.splice(0)) spy.mockRestore();
-}
-
 interface Output {
   readonly logs: LogLine[];
   readonly metrics: EmfLine[];
 }
 
-const streams: MockInstance[] = [];
+let capture: CapturedOutput | undefined;
+
+function restoreStreams(): void {
+  capture?.restore();
+  capture = undefined;
+}
 
 /**
  * Runs `act` with stdout and stderr captured (Lambda sends both to CloudWatch Logs; Powertools writes warnings
  * and errors to stderr); every line written must be JSON.
  */
 async function captured<T>(act: () => Promise<T>): Promise<{ result: T } & Output> {
-  const chunks: string[] = [];
-  for (const stream of [process.stdout, process.stderr]) {
-    streams.push(
-      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-        return true;
-      }),
-    );
-  }
+  capture = captureProcessOutput();
+  const { chunks } = capture;
   let result: T;
   try {
     result = await act();
