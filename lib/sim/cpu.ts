@@ -249,12 +249,17 @@ function ticksPerSecond(): number {
   return clockTicksPerSecond;
 }
 
+/** Gone from /proc: the process or thread ended, or there is no /proc at all. */
+function isMissing(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
+}
+
 async function readStat(path: string): Promise<ProcStat | undefined> {
   try {
     return parseProcStat(await readFile(path, 'utf8'));
   } catch (error) {
     // A thread may end between the listing and the read; its time then shows in the process total.
-    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return undefined;
+    if (isMissing(error)) return undefined;
     throw error;
   }
 }
@@ -264,7 +269,7 @@ async function readThreads(pid: number): Promise<ThreadSample[] | undefined> {
   try {
     tids = await readdir(`/proc/${pid}/task`);
   } catch (error) {
-    if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return undefined;
+    if (isMissing(error)) return undefined;
     throw error;
   }
   const samples = await Promise.all(
