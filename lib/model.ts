@@ -168,6 +168,35 @@ export interface FunctionDeclaration {
   readonly access: FunctionAccess;
 }
 
+/** Levels of the application logs Lambda lets through with advanced logging controls (JSON format only). */
+export type ApplicationLogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+/** Levels of the system (platform) logs Lambda writes: START, END and REPORT are INFO records. */
+export type SystemLogLevel = 'DEBUG' | 'INFO' | 'WARN';
+
+/**
+ * How every function's logs reach its log group: Lambda's text format, or JSON with advanced logging controls,
+ * where Lambda filters application lines by their `level` field and its own platform records by `systemLevel`.
+ */
+export type FunctionLogging =
+  | { readonly format: 'TEXT' }
+  | {
+      readonly format: 'JSON';
+      readonly applicationLevel: ApplicationLogLevel;
+      readonly systemLevel: SystemLogLevel;
+    };
+
+/**
+ * The logging of every deployed function, read by the function construct (what is deployed) and the cost report
+ * (what is billed). System WARN keeps Lambda's START, END and REPORT records out of the log groups: their
+ * duration and memory are in the Lambda metrics, and X-Ray traces time every invocation. Application INFO keeps
+ * Powertools' INFO lines and the EMF metric lines, which have no `level` and count as INFO.
+ */
+export const FUNCTION_LOGGING: FunctionLogging = {
+  format: 'JSON',
+  applicationLevel: 'INFO',
+  systemLevel: 'WARN',
+};
+
 export interface StateMachineDeclaration {
   readonly name: string;
   /** Path of the Amazon States Language file from the repository root (JSONPath only). */

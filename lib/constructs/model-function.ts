@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { FunctionDeclaration } from '../model';
+import { FUNCTION_LOGGING, type FunctionDeclaration, type FunctionLogging } from '../model';
 
 /**
  * esbuild's ESM output keeps CommonJS dependencies' `require` calls (of Node built-ins, say), which fail in an
@@ -35,13 +35,31 @@ export interface ModelFunctionProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Log format and the levels Lambda lets through to the log group.
+   * @default FUNCTION_LOGGING (lib/model.ts), which the cost report prices
+   */
+  readonly logging?: FunctionLogging;
+}
+
+/** The Lambda logging properties of a logging declaration. */
+export function loggingProps(
+  logging: FunctionLogging,
+): Pick<lambda.FunctionProps, 'loggingFormat' | 'applicationLogLevelV2' | 'systemLogLevelV2'> {
+  if (logging.format === 'TEXT') return { loggingFormat: lambda.LoggingFormat.TEXT };
+  return {
+    loggingFormat: lambda.LoggingFormat.JSON,
+    applicationLogLevelV2: lambda.ApplicationLogLevel[logging.applicationLevel],
+    systemLogLevelV2: lambda.SystemLogLevel[logging.systemLevel],
+  };
 }
 
 /**
  * A Lambda function bundled from its TypeScript entry with the local esbuild (no Docker): Node.js 24 on arm64
  * (cheaper per millisecond than x86), ES module output, minified, with source maps that Node applies to stack
  * traces (`NODE_OPTIONS=--enable-source-maps`), the AWS SDK left to the runtime, active X-Ray tracing, and its own
- * log group with a bounded retention instead of Lambda's never-expiring default, which only its own role may write.
+ * log group with a bounded retention instead of Lambda's never-expiring default, which only its own role may write,
+ * in JSON with advanced logging controls (`FUNCTION_LOGGING`).
  */
 export class ModelFunction extends Construct {
   public readonly function: nodejs.NodejsFunction;
@@ -75,6 +93,7 @@ export class ModelFunction extends Construct {
       memorySize: declaration.memoryMb,
       timeout: Duration.seconds(declaration.timeoutSeconds),
       logGroup: this.logGroup,
+      ...loggingProps(props.logging ?? FUNCTION_LOGGING),
       role: this.role,
       tracing: lambda.Tracing.ACTIVE,
       environment: {

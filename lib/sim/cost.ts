@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LOG_BYTES_KEY } from '../local/output-meter';
 import type { Usage } from '../local/sdk-instrumentation';
-import { type AppModel, appModel } from '../model';
+import { type AppModel, appModel, FUNCTION_LOGGING, type FunctionLogging } from '../model';
 
 /**
  * The cost and capacity report: the AWS requests a run counted (see `lib/local/sdk-instrumentation.ts`), priced
@@ -24,12 +24,34 @@ export interface Pricing {
   readonly prices: Readonly<Record<string, Price>>;
   readonly estimates: {
     readonly lambdaBilledMsPerInvocation: number;
-    /** START, END and REPORT lines, which the Lambda service writes and the function host cannot see. */
-    readonly lambdaPlatformLogBytesPerInvocation: number;
+    /**
+     * START, END and REPORT records, which the Lambda service writes and the function host cannot see, per
+     * logging configuration (`platformLogKey`); a configuration without an estimate is not priced.
+     */
+    readonly lambdaPlatformLogBytesPerInvocation: Readonly<Record<string, number>>;
     readonly expressSagaSeconds: number;
     readonly expressSagaMemoryMb: number;
   };
   readonly quotas: Readonly<Record<string, Quota>>;
+}
+
+/** The key of a logging configuration's platform-log estimate in docs/pricing.json: `TEXT`, or `JSON/<system level>`. */
+export function platformLogKey(logging: FunctionLogging): string {
+  return logging.format === 'TEXT' ? 'TEXT' : `JSON/${logging.systemLevel}`;
+}
+
+export class MissingEstimateError extends Error {
+  public override readonly name = 'MissingEstimateError';
+}
+
+/** Bytes of platform records Lambda writes to the log group per invocation of a function logging this way. */
+export function platformLogBytesPerInvocation(logging: FunctionLogging, pricing: Pricing): number {
+  const key = platformLogKey(logging);
+  const bytes = pricing.estimates.lambdaPlatformLogBytesPerInvocation[key];
+  if (bytes === undefined) {
+    throw new MissingEstimateError(`docs/pricing.json has no lambdaPlatformLogBytesPerInvocation for ${key}`);
+  }
+  return bytes;
 }
 
 export function loadPricing(): Pricing {
@@ -119,6 +141,7 @@ export function costReport(
   rate: number,
   pricing = loadPricing(),
   model: AppModel = appModel,
+  logging: FunctionLogging = FUNCTION_LOGGING,
 ): CostReport {
   const per = (count: number) => (orders === 0 ? 0 : count / orders);
   const price = (name: string): Price => {
@@ -173,7 +196,8 @@ export function costReport(
     .reduce((sum, entry) => sum + entry.count, 0);
   const sqsRequests = total(usage, (service, operation) => service === 'SQS' && !isFixed(operation));
   const functionLogBytes = total(usage, (service, operation) => `${service}:${operation}` === LOG_BYTES_KEY);
-  const platformLogBytes = invocationCount * pricing.estimates.lambdaPlatformLogBytesPerInvocation;
+  const platformBytesEach = platformLogBytesPerInvocation(logging, pricing);
+  const platformLogBytes = invocationCount * platformBytesEach;
   const eventEntries = total(
     usage,
     (service, operation) => service === 'EventBridge' && operation === 'PutEvents(entries)',
@@ -189,7 +213,7 @@ export function costReport(
     ),
     line(
       'CloudWatch Logs',
-      `measured output + ${pricing.estimates.lambdaPlatformLogBytesPerInvocation} B platform lines per invocation (est.)`,
+      `measured output + ${platformBytesEach} B/invocation platform lines (${platformLogKey(logging)}, est.)`,
       per((functionLogBytes + platformLogBytes) / 1e9),
       'cloudWatchLogsIngestion',
       { factor: 1e6, unit: 'KB' },

@@ -17,6 +17,7 @@ import {
   type AppModel,
   appModel,
   type EnvironmentValue,
+  FUNCTION_LOGGING,
   type FunctionDeclaration,
   PENDING_PAYMENT_INDEX,
   RECURRING_SCHEDULE_RETRY,
@@ -206,6 +207,29 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       expect(variables, fn.name).toEqual(
         [...awsVariableNames(fn.environment), 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME'].sort(),
       );
+    }
+  });
+
+  it('logs every function in JSON with application level INFO and system level WARN, as the cost report prices', () => {
+    // Prepare
+    const functions = real.template.findResources('AWS::Lambda::Function');
+
+    // Act
+    const loggingConfigs = appModel.functions.map((fn) => ({
+      name: fn.name,
+      config: resourceProperties(real.template, functionId(real.stack, fn.name)).LoggingConfig,
+    }));
+
+    // Assess
+    expect(Object.keys(functions)).toHaveLength(appModel.functions.length);
+    expect(FUNCTION_LOGGING).toEqual({ format: 'JSON', applicationLevel: 'INFO', systemLevel: 'WARN' });
+    for (const { name, config } of loggingConfigs) {
+      expect(config, name).toMatchObject({
+        LogFormat: 'JSON',
+        ApplicationLogLevel: 'INFO',
+        SystemLogLevel: 'WARN',
+        LogGroup: expect.anything(),
+      });
     }
   });
 

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Usage } from '../../lib/local/sdk-instrumentation';
-import { costReport, formatCostReport, formatUnitsPerOrder, loadPricing } from '../../lib/sim/cost';
+import { appModel, FUNCTION_LOGGING, type FunctionLogging } from '../../lib/model';
+import {
+  costReport,
+  formatCostReport,
+  formatUnitsPerOrder,
+  loadPricing,
+  MissingEstimateError,
+  platformLogBytesPerInvocation,
+} from '../../lib/sim/cost';
 
 const use = (requests: number, writeCapacityUnits = 0, readCapacityUnits = 0) => ({
   requests,
@@ -70,17 +78,46 @@ describe('cost report', () => {
 
   it('prices the measured function output plus the platform lines estimate per invocation as log ingestion', () => {
     const pricing = loadPricing();
-    const estimates = { ...pricing.estimates, lambdaPlatformLogBytesPerInvocation: 500 };
+    const estimates = { ...pricing.estimates, lambdaPlatformLogBytesPerInvocation: { TEXT: 500 } };
 
-    const report = costReport(usage, 2, 100, { ...pricing, estimates });
+    const report = costReport(usage, 2, 100, { ...pricing, estimates }, appModel, { format: 'TEXT' });
 
     // (5,000 bytes of create-order output + 2 invocations x 500 bytes) / 2 orders = 3,000 bytes per order; the
     // simulator's get-order polling and the sweeper are left out. $0.50 per GB: $1.50 per million orders.
-    const logs = line(report.standard, 'CloudWatch Logs', /measured output \+ 500 B platform lines/);
+    const logs = line(
+      report.standard,
+      'CloudWatch Logs',
+      /measured output \+ 500 B\/invocation platform lines \(TEXT/,
+    );
     expect(logs.usdPerMillionOrders).toBeCloseTo(1.5);
     expect(formatUnitsPerOrder(logs)).toBe('3.00 KB');
     expect(formatCostReport(report)).toContain('3.00 KB/order  $    1.50');
     // The sweeper's log bytes are no requests: the left-out requests stay requests.
     expect(Object.keys(report.fixed).filter((key) => key.startsWith('CloudWatchLogs'))).toEqual([]);
+  });
+
+  it('follows the declared function logging: no platform lines with JSON and system level WARN', () => {
+    const pricing = loadPricing();
+    const text = costReport(usage, 2, 100, pricing, appModel, { format: 'TEXT' });
+    const deployed = costReport(usage, 2, 100, pricing, appModel);
+
+    // The stack deploys what FUNCTION_LOGGING declares, and the report prices the same declaration.
+    expect(FUNCTION_LOGGING).toEqual({ format: 'JSON', applicationLevel: 'INFO', systemLevel: 'WARN' });
+    const deployedLogs = line(
+      deployed.standard,
+      'CloudWatch Logs',
+      /0 B\/invocation platform lines \(JSON\/WARN/,
+    );
+    const textLogs = line(text.standard, 'CloudWatch Logs', /357 B\/invocation platform lines \(TEXT/);
+    // 5,000 bytes of output over 2 orders, with and without 2 invocations x 357 bytes of START, END and REPORT.
+    expect(formatUnitsPerOrder(deployedLogs)).toBe('2.50 KB');
+    expect(formatUnitsPerOrder(textLogs)).toBe('2.86 KB');
+  });
+
+  it('refuses a logging configuration docs/pricing.json has no platform estimate for', () => {
+    const systemInfo: FunctionLogging = { format: 'JSON', applicationLevel: 'INFO', systemLevel: 'INFO' };
+
+    expect(() => platformLogBytesPerInvocation(systemInfo, loadPricing())).toThrow(MissingEstimateError);
+    expect(() => costReport(usage, 2, 100, loadPricing(), appModel, systemInfo)).toThrow(/JSON\/INFO/);
   });
 });
