@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { search } from '@aws-lambda-powertools/logger/correlationId';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { MetricsOptions } from '@aws-lambda-powertools/metrics/types';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,6 +20,7 @@ import { loadConfig, secretSource } from './config';
 import { OrderService } from './domain/order-service';
 import { PaymentService } from './domain/payment-service';
 import type { Clock, PaymentProvider, PaymentTimers } from './domain/ports';
+import { LeanLogFormatter } from './log-formatter';
 
 /**
  * The one place where AWS clients and services are built (with one module per area under `composition/` for
@@ -29,14 +31,35 @@ import type { Clock, PaymentProvider, PaymentTimers } from './domain/ports';
  */
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'order-backbone';
 
-export const logger = new Logger({ serviceName, correlationIdSearchFn: search });
+export const logger = new Logger({
+  serviceName,
+  correlationIdSearchFn: search,
+  logFormatter: new LeanLogFormatter(),
+});
+
+/**
+ * Passes on errors only. Not a child logger at ERROR: with Lambda's advanced logging controls on, Powertools
+ * gives every Logger the level in `AWS_LAMBDA_LOG_LEVEL` (INFO) whatever level it was built with.
+ */
+type MetricsLogger = NonNullable<MetricsOptions['logger']>;
+
+export function errorsOnly(target: Pick<MetricsLogger, 'error'>): MetricsLogger {
+  const ignore = (): void => undefined;
+  return {
+    trace: ignore,
+    debug: ignore,
+    info: ignore,
+    warn: ignore,
+    error: (...content) => target.error(...content),
+  };
+}
 
 export const metrics = new Metrics({
   namespace: METRICS_NAMESPACE,
   serviceName,
-  // Its own warnings go through our JSON logger, and only from ERROR up: "no application metrics to publish"
-  // would otherwise be a line on every invocation of a function that had no business outcome to count.
-  logger: logger.createChild({ logLevel: 'ERROR' }),
+  // Its own warnings go through our JSON logger, and only its errors: "no application metrics to publish" would
+  // otherwise be a line on every invocation of a function that had no business outcome to count.
+  logger: errorsOnly(logger),
 });
 
 /**

@@ -2,8 +2,29 @@ import type { SQSRecord } from 'aws-lambda';
 import { getFulfillmentTrigger } from '../composition/consumer';
 import { logger } from '../composition-root';
 import type { OrderEvent } from '../domain/events';
-import { decodeOrderEvent, InvalidOrderEventError } from '../domain/fulfillment-trigger';
+import {
+  decodeOrderEvent,
+  InvalidOrderEventError,
+  type OrderEventOutcome,
+} from '../domain/fulfillment-trigger';
 import { decodeOrPoison, fifoQueueHandler, recordKeys } from './fifo-queue-handler';
+
+/**
+ * What an outcome adds to the line that already names the order and the event: its kind, and only the facts the
+ * order and the event do not say (the saga's start, the status that made the event stale, the refund).
+ */
+export function outcomeKeys(outcome: OrderEventOutcome): Record<string, string | boolean> {
+  switch (outcome.kind) {
+    case 'fulfillmentStarted':
+      return { outcome: outcome.kind, saga: outcome.saga, movedToFulfilling: outcome.movedToFulfilling };
+    case 'staleEvent':
+      return { outcome: outcome.kind, orderStatus: outcome.status };
+    case 'refundRequested':
+      return { outcome: outcome.kind, paymentId: outcome.paymentId, refundId: outcome.refundId };
+    case 'notForThisConsumer':
+      return { outcome: outcome.kind };
+  }
+}
 
 async function handleRecord(record: SQSRecord): Promise<void> {
   const event: OrderEvent = decodeOrPoison(
@@ -15,7 +36,9 @@ async function handleRecord(record: SQSRecord): Promise<void> {
   const eventKeys = { eventId: event.eventId, type: event.type, orderId: event.orderId };
   try {
     const outcome = await getFulfillmentTrigger().handle(event);
-    logger.info('order event handled', { ...recordKeys(record), ...eventKeys, outcome });
+    // One line per event of every order: the order, the event and what came of it. The message's id, group
+    // (the order) and receive count go on the failure lines, where they find it on the queue or in the DLQ.
+    logger.info('order event handled', { ...eventKeys, ...outcomeKeys(outcome) });
   } catch (error) {
     logger.warn('order event failed; it will be delivered again', {
       ...recordKeys(record),

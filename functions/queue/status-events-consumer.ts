@@ -21,15 +21,11 @@ async function handleRecord(record: SQSRecord): Promise<void> {
     const outcome = await getStatusTracker().apply(event);
     switch (outcome.kind) {
       case 'applied':
-        logger.info('status event applied', {
-          ...recordKeys(record),
-          ...eventKeys,
-          version: outcome.version,
-        });
+        // The message's id, group (the order) and receive count only on the lines of a record that returns.
+        logger.info('status event applied', { ...eventKeys, version: outcome.version });
         break;
       case 'ignored':
         logger.info('status event ignored', {
-          ...recordKeys(record),
           ...eventKeys,
           reason: outcome.reason,
           orderStatus: outcome.status,

@@ -3,8 +3,10 @@ import type { APIGatewayProxyStructuredResultV2, Context, DynamoDBStreamEvent, S
 import { ulid } from 'ulid';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY, keys } from '../../functions/adapters/dynamodb-table';
+import { OrderEventType } from '../../functions/domain/events';
 import { newOrder } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
+import { OMITTED_CONTEXT_KEYS } from '../../functions/log-formatter';
 import { METRICS_NAMESPACE } from '../../lib/business-metrics';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
@@ -80,6 +82,8 @@ async function captured<T>(act: () => Promise<T>): Promise<{ result: T } & Outpu
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+  // The log group names the function: no line repeats its name, ARN or memory size.
+  for (const line of lines) for (const key of OMITTED_CONTEXT_KEYS) expect(line).not.toHaveProperty(key);
   return {
     result,
     logs: lines.filter((line) => !('_aws' in line)) as unknown as LogLine[],
@@ -127,9 +131,14 @@ describe('logs and metrics of each kind of handler', () => {
       AWS_MAX_ATTEMPTS: '1',
       ORDER_EVENTS_QUEUE_URL: `http://127.0.0.1:${sqsPort}/000000000000/order-events.fifo`,
       EVENT_BUS_NAME: 'order-backbone-events',
-      // Logs and metrics on, as in AWS: this file reads them.
+      // Logs and metrics on, as in AWS: this file reads them. Lambda's advanced logging controls set
+      // AWS_LAMBDA_LOG_LEVEL, which Powertools obeys over any level it is given.
       POWERTOOLS_LOG_LEVEL: 'INFO',
+      AWS_LAMBDA_LOG_LEVEL: 'INFO',
       POWERTOOLS_METRICS_DISABLED: 'false',
+      FULFILLMENT_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:fulfillment',
+      PAYMENT_PROVIDER_URL: `http://127.0.0.1:${sqsPort}`,
+      PAYMENT_PROVIDER_API_KEY: 'sk_test_telemetry',
     });
   });
 
@@ -288,6 +297,94 @@ describe('logs and metrics of each kind of handler', () => {
     expect(batchLine).toBeDefined();
     expect(batchLine).not.toHaveProperty('orderId');
     expect(batchLine).not.toHaveProperty('correlation_id');
+  });
+
+  it('queue: an order event is one line with the order, the event, its type and outcome, and no message details', async () => {
+    // Prepare
+    const handler = (await import('../../functions/queue/order-events-consumer'))
+      .handler as unknown as Handler<SQSEvent, unknown>;
+    const orderId = ulid();
+    const eventId = `ev_${ulid()}`;
+    const placed = sqsRecord({
+      body: JSON.stringify({
+        eventId,
+        orderId,
+        occurredAt: new Date().toISOString(),
+        type: OrderEventType.ORDER_PLACED,
+        version: 1,
+        data: {
+          customerId: sampleOrder.customerId,
+          totalAmount: 1200,
+          currency: 'EUR',
+          paymentDeadline: new Date().toISOString(),
+        },
+      }),
+      messageGroupId: orderId,
+    });
+    // As the outbox relay sends it: the deduplication id is the event id.
+    const delivered = { ...placed, attributes: { ...placed.attributes, MessageDeduplicationId: eventId } };
+
+    // Act
+    const { logs, metrics } = await captured(() => handler(sqsEvent([delivered]), lambdaContext));
+
+    // Assess
+    expect(logs).toHaveLength(1);
+    const [line] = logs;
+    expect(line).toMatchObject({
+      level: 'INFO',
+      message: 'order event handled',
+      orderId,
+      correlation_id: eventId,
+      eventId,
+      type: OrderEventType.ORDER_PLACED,
+      outcome: 'notForThisConsumer',
+      function_request_id: lambdaContext.awsRequestId,
+    });
+    expect(Object.keys(line ?? {}).sort()).toEqual(
+      [
+        'cold_start',
+        'correlation_id',
+        'eventId',
+        'function_request_id',
+        'level',
+        'message',
+        'orderId',
+        'outcome',
+        'service',
+        'timestamp',
+        'type',
+      ].sort(),
+    );
+    expect(metrics).toEqual([]);
+  });
+
+  it('an invocation that counts nothing and logs nothing writes no line, with the log level set as in AWS', async () => {
+    // Prepare
+    const handler = (await import('../../functions/http/get-order')).handler as unknown as Handler<
+      unknown,
+      APIGatewayProxyStructuredResultV2
+    >;
+    const orders = orderServiceOn(tables, {
+      clock: new ManualClock(new Date()),
+      paymentTimeoutSeconds: 600,
+      newOrderId: () => ulid(),
+    });
+    const { order } = await orders.placeOrder(sampleOrder);
+    const request = httpEvent({
+      method: 'GET',
+      path: `/orders/${order.orderId}`,
+      routeKey: 'GET /orders/{orderId}',
+      pathParameters: { orderId: order.orderId },
+      customer: sampleOrder.customerId,
+    });
+
+    // Act
+    const { result, logs, metrics } = await captured(() => handler(request, lambdaContext));
+
+    // Assess: no "No application metrics to publish" warning from Metrics, which ALC's INFO would let through.
+    expect(result.statusCode).toBe(200);
+    expect(logs).toEqual([]);
+    expect(metrics).toEqual([]);
   });
 
   it('saga: a participant logs its order as correlation id and the outcome counts fulfilled orders', async () => {
