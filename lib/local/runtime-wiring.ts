@@ -31,6 +31,17 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
+/**
+ * There is no X-Ray daemon on a laptop: the tracer stays off and sends no segments anywhere. Off, it needs no
+ * trace context either, so the X-Ray SDK is kept in manual mode: in its default automatic mode, merely loading
+ * it installs a process-wide async hook (cls-hooked) that runs on every promise and resource of the function,
+ * several percent of a function's CPU here that would buy nothing.
+ */
+export const LOCAL_TRACING_ENVIRONMENT = {
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  AWS_XRAY_MANUAL_MODE: 'true',
+} as const;
+
 /** Something started that must be stopped, with a name for the message when stopping fails. */
 export interface Started {
   readonly name: string;

@@ -28,6 +28,7 @@ import {
   LOCAL_ACCOUNT_ID,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
+  LOCAL_TRACING_ENVIRONMENT,
   type LocalNames,
   loadStateMachines,
   localFunctionArn,
@@ -351,8 +352,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       TZ: 'UTC',
       POWERTOOLS_LOG_LEVEL: options.functionLogLevel ?? 'INFO',
-      // There is no X-Ray daemon on a laptop: the tracer stays off, and sends no segments anywhere.
-      POWERTOOLS_TRACE_ENABLED: 'false',
+      ...LOCAL_TRACING_ENVIRONMENT,
       // Metrics are log lines too (EMF): silent functions emit none.
       ...(options.functionLogLevel === 'SILENT' ? { POWERTOOLS_METRICS_DISABLED: 'true' } : {}),
     };

@@ -69,6 +69,12 @@ export interface StreamRunnerOptions {
   readonly pollIntervalMs?: number;
   /** Pause before a failed batch is retried. Default 100 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * How often the shard list is read again while every known shard is still open. A shard read to its end
+   * (and a stream with no readable shard) has it read at once, so this only bounds how long a shard that
+   * appears out of turn goes unseen. Default 5 s.
+   */
+  readonly shardRefreshIntervalMs?: number;
   /** Used only to build the function ARN in failure records. Default `000000000000`. */
   readonly accountId?: string;
   readonly logger?: RunnerLogger;
@@ -126,6 +132,7 @@ type AttemptOutcome =
 
 const DEFAULT_POLL_INTERVAL_MS = 250;
 const DEFAULT_RETRY_DELAY_MS = 100;
+const DEFAULT_SHARD_REFRESH_INTERVAL_MS = 5_000;
 const MAX_RECORDS_PER_READ = 1_000;
 const BACKOFF_INITIAL_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
@@ -156,9 +163,12 @@ export async function startStreamRunner(options: StreamRunnerOptions): Promise<S
   const logger = options.logger ?? consoleRunnerLogger;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+  const shardRefreshIntervalMs = options.shardRefreshIntervalMs ?? DEFAULT_SHARD_REFRESH_INTERVAL_MS;
   const functionArn = `arn:aws:lambda:${options.connection.region}:${options.accountId ?? '000000000000'}:function:${options.functionName}`;
   const stopController = new AbortController();
   const shards = new Map<string, ShardState>();
+  /** When the shard list was last read; undefined when it must be read before the next pass. */
+  let shardsRefreshedAtMs: number | undefined;
 
   let streamArn: string;
   try {
@@ -174,6 +184,7 @@ export async function startStreamRunner(options: StreamRunnerOptions): Promise<S
       }
       shards.set(state.shardId, state);
     }
+    shardsRefreshedAtMs = Date.now();
   } catch (error) {
     dynamodb.destroy();
     streams.destroy();
@@ -328,16 +339,28 @@ export async function startStreamRunner(options: StreamRunnerOptions): Promise<S
     shard.iterator = page.nextIterator;
     if (page.nextIterator === undefined) {
       shard.done = true;
+      // Its children may be waiting to be read.
+      shardsRefreshedAtMs = undefined;
     }
     return page.records.length > 0;
   };
 
+  /**
+   * Lambda's event source mapping does not describe the stream before every read, and neither do we: on a
+   * busy table that would be one DescribeStream per GetRecords, load on DynamoDB Local that AWS never sees.
+   */
   const refreshShards = async (): Promise<void> => {
+    const now = Date.now();
+    const readable = [...shards.values()].some((shard) => !shard.done);
+    if (readable && shardsRefreshedAtMs !== undefined && now - shardsRefreshedAtMs < shardRefreshIntervalMs) {
+      return;
+    }
     for (const shard of await describeShards(streams, streamArn)) {
       if (shard.ShardId !== undefined && !shards.has(shard.ShardId)) {
         shards.set(shard.ShardId, newShardState(shard, 'TRIM_HORIZON'));
       }
     }
+    shardsRefreshedAtMs = now;
   };
 
   const run = async (): Promise<void> => {

@@ -1,3 +1,5 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   DeleteItemCommand,
   DynamoDBClient,
@@ -22,6 +24,35 @@ const FUNCTION = 'relay';
 const quietLogger: RunnerLogger = { info: () => undefined, warn: () => undefined };
 
 type Handler = (event: DynamoDBStreamEvent) => Promise<unknown>;
+
+/** Forwards every request to `target` and counts them by API operation (`X-Amz-Target`). */
+async function countingProxy(target: string): Promise<{
+  readonly endpoint: string;
+  readonly counts: Map<string, number>;
+  readonly server: Server;
+}> {
+  const counts = new Map<string, number>();
+  const server = createServer((incoming, outgoing) => {
+    const operation =
+      String(incoming.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
+    counts.set(operation, (counts.get(operation) ?? 0) + 1);
+    const forwarded = request(
+      new URL(incoming.url ?? '/', target),
+      { method: incoming.method, headers: incoming.headers },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
+    forwarded.on('error', () => outgoing.destroy());
+    incoming.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, counts, server };
+}
 
 function idOf(record: DynamoDBRecord): string | undefined {
   return (record.dynamodb?.NewImage ?? record.dynamodb?.Keys)?.PK?.S;
@@ -68,7 +99,7 @@ describe('local DynamoDB stream event source runner', () => {
   async function run(
     tableName: string,
     handler: Handler,
-    options: Partial<Omit<StreamRunnerOptions, 'invoker' | 'tableName' | 'connection'>> = {},
+    options: Partial<Omit<StreamRunnerOptions, 'invoker' | 'tableName'>> = {},
   ): Promise<StreamRunner> {
     const runner = await startStreamRunner({
       connection: { endpoint: dynamoDbLocal.endpoint, region: REGION },
@@ -143,6 +174,36 @@ describe('local DynamoDB stream event source runner', () => {
     const sequence = records.map((record) => BigInt(record.dynamodb?.SequenceNumber ?? '0'));
     expect([...sequence].sort((a, b) => (a < b ? -1 : 1))).toEqual(sequence);
     expect(runner.streamArn).toMatch(new RegExp(`table/${tableName}/stream/`));
+  });
+
+  it('reads batch after batch without describing the stream again while its shards stay open', async () => {
+    // Prepare
+    const tableName = await freshTable();
+    const proxy = await countingProxy(dynamoDbLocal.endpoint);
+    const delivered: string[] = [];
+    try {
+      await run(
+        tableName,
+        async (event) => {
+          delivered.push(...event.Records.map((record) => idOf(record) ?? ''));
+        },
+        { connection: { endpoint: proxy.endpoint, region: REGION }, shardRefreshIntervalMs: 3_600_000 },
+      );
+
+      // Act: one write at a time, each delivered before the next, so every one is a batch of its own.
+      for (let index = 0; index < 5; index += 1) {
+        await put(tableName, `item-${index}`);
+        await waitFor(() => delivered.length > index);
+      }
+
+      // Assess: the shard list was read once, when the runner started.
+      expect(delivered).toEqual(['item-0', 'item-1', 'item-2', 'item-3', 'item-4']);
+      expect(proxy.counts.get('GetRecords')).toBeGreaterThanOrEqual(5);
+      expect(proxy.counts.get('DescribeStream')).toBe(1);
+    } finally {
+      await Promise.all(runners.splice(0).map((runner) => runner.stop()));
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
   });
 
   it('retries a failing batch and moves on once it succeeds, without calling onFailure', async () => {
