@@ -298,11 +298,13 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       name: 'pending-payment-by-deadline',
       partitionKey: 'pendingShard',
       sortKey: 'pendingDeadline',
+      projectedAttributes: ['orderId'],
     });
     expect(REFUND_PENDING_INDEX).toEqual({
       name: 'refund-pending-by-time',
       partitionKey: 'refundShard',
       sortKey: 'refundPendingSince',
+      projectedAttributes: ['orderId'],
     });
     expect(table.GlobalSecondaryIndexes).toEqual([
       {
@@ -311,7 +313,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
           { AttributeName: 'pendingShard', KeyType: 'HASH' },
           { AttributeName: 'pendingDeadline', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['orderId'] },
       },
       {
         IndexName: 'refund-pending-by-time',
@@ -319,7 +321,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
           { AttributeName: 'refundShard', KeyType: 'HASH' },
           { AttributeName: 'refundPendingSince', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['orderId'] },
       },
     ]);
     expect(table.AttributeDefinitions).toEqual(
@@ -1111,7 +1113,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
             { AttributeName: index?.partitionKey, KeyType: 'HASH' },
             { AttributeName: index?.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['orderId'] },
         },
       ],
     });
