@@ -12,6 +12,11 @@ export interface TableIndexDeclaration {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
+  /**
+   * The non-key attributes the index copies (projection INCLUDE; none is KEYS_ONLY). Never ALL: an index entry
+   * would then carry the whole item, an order's timeline included, and every write of it would cost its size.
+   */
+  readonly projectedAttributes: readonly string[];
 }
 
 export interface TableDeclaration {
@@ -232,6 +237,7 @@ export const PENDING_PAYMENT_INDEX = {
   name: 'pending-payment-by-deadline',
   partitionKey: 'pendingShard',
   sortKey: 'pendingDeadline',
+  projectedAttributes: ['orderId'],
 } as const;
 
 /**
@@ -244,6 +250,7 @@ export const REFUND_PENDING_INDEX = {
   name: 'refund-pending-by-time',
   partitionKey: 'refundShard',
   sortKey: 'refundPendingSince',
+  projectedAttributes: ['orderId'],
 } as const;
 
 const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const satisfies Record<

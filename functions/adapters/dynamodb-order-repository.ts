@@ -1,4 +1,11 @@
-import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ConcurrentModificationError, OrderNotFoundError, PaymentInProgressError } from '../domain/errors';
 import type { Order, OrderTransition } from '../domain/order';
 import { OrderStatus } from '../domain/order-status';
@@ -11,20 +18,21 @@ import type {
 } from '../domain/ports';
 import {
   cancellationReasons,
+  conditionalWrite,
   ENTITY,
   failedCondition,
+  historyEntry,
   keys,
   noLiveLeaseCheck,
+  orderItem,
   orderPartition,
   PENDING_INDEX_SHARDS,
-  pendingIndexAttributes,
   type TransactItems,
   toEpochSeconds,
+  toHistory,
   toOrder,
   toPayment,
-  toTransition,
   transactWrite,
-  transitionItem,
 } from './dynamodb-table';
 
 export interface DynamoDbOrderRepositoryOptions {
@@ -45,30 +53,29 @@ export class DynamoDbOrderRepository implements OrderRepository {
     idempotency?: IdempotencyClaim,
   ): Promise<CreateOrderOutcome> {
     const { tableName } = this.options;
+    const put = {
+      TableName: tableName,
+      Item: orderItem(order, created),
+      ConditionExpression: 'attribute_not_exists(PK)',
+    };
+    if (idempotency === undefined) {
+      try {
+        await conditionalWrite(() => this.options.client.send(new PutCommand(put)));
+        return { kind: 'created' };
+      } catch (error) {
+        if (
+          error instanceof ConditionalCheckFailedException ||
+          error instanceof TransactionConflictException
+        ) {
+          throw new ConcurrentModificationError(order.orderId, { cause: error });
+        }
+        throw error;
+      }
+    }
+    const IDEMPOTENCY_INDEX = 1;
     const items: TransactItems = [
+      { Put: put },
       {
-        Put: {
-          TableName: tableName,
-          Item: {
-            ...keys.order(order.orderId),
-            entityType: ENTITY.order,
-            ...order,
-            ...pendingIndexAttributes(order),
-          },
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
-      {
-        Put: {
-          TableName: tableName,
-          Item: transitionItem(created),
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
-    ];
-    const IDEMPOTENCY_INDEX = items.length;
-    if (idempotency !== undefined) {
-      items.push({
         Put: {
           TableName: tableName,
           Item: {
@@ -82,15 +89,15 @@ export class DynamoDbOrderRepository implements OrderRepository {
           ExpressionAttributeValues: { ':now': toEpochSeconds(this.options.now()) },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
-      });
-    }
+      },
+    ];
     try {
       await transactWrite(this.options.client, items);
       return { kind: 'created' };
     } catch (error) {
       const reasons = cancellationReasons(error);
       const keyReason = reasons[IDEMPOTENCY_INDEX];
-      if (idempotency !== undefined && keyReason?.code === 'ConditionalCheckFailed' && keyReason.item) {
+      if (keyReason?.code === 'ConditionalCheckFailed' && keyReason.item) {
         return {
           kind: 'keyAlreadyUsed',
           orderId: String(keyReason.item.orderId),
@@ -112,36 +119,52 @@ export class DynamoDbOrderRepository implements OrderRepository {
     if (orderItem === undefined) {
       return undefined;
     }
-    const history = items
-      .filter((item) => item.entityType === ENTITY.transition)
-      .map(toTransition)
-      .sort((left, right) => left.version - right.version);
     const payments = items
       .filter((item) => item.entityType === ENTITY.payment)
       .map(toPayment)
       .sort((left, right) => left.createdAt.localeCompare(right.createdAt));
-    return { order: toOrder(orderItem), history, payments };
+    return { order: toOrder(orderItem), history: toHistory(orderItem), payments };
   }
 
+  /**
+   * One conditional UpdateItem when nothing else must hold; with a lease guard, a transaction of that update and
+   * a ConditionCheck on the lease. Either way a failed order condition reads as the order missing (no old
+   * item) or moved on (an old item in another state).
+   */
   public async saveTransition(
     previous: Order,
     next: Order,
     transition: OrderTransition,
     guard: TransitionGuard = {},
   ): Promise<void> {
-    const items = transitionItems(this.options.tableName, previous, next, transition);
-    const LEASE_INDEX = items.length;
-    if (guard.noLiveLeaseAt !== undefined) {
-      items.push(noLiveLeaseCheck(this.options.tableName, previous.orderId, guard.noLiveLeaseAt));
+    const update = transitionUpdate(this.options.tableName, previous, next, transition);
+    if (guard.noLiveLeaseAt === undefined) {
+      try {
+        await conditionalWrite(() => this.options.client.send(new UpdateCommand(update)));
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          if (error.Item === undefined) throw new OrderNotFoundError(previous.orderId);
+          throw new ConcurrentModificationError(previous.orderId, { cause: error });
+        }
+        if (error instanceof TransactionConflictException) {
+          throw new ConcurrentModificationError(previous.orderId, { cause: error });
+        }
+        throw error;
+      }
+      return;
     }
+    const LEASE_INDEX = 1;
     try {
-      await transactWrite(this.options.client, items);
+      await transactWrite(this.options.client, [
+        { Update: update },
+        noLiveLeaseCheck(this.options.tableName, previous.orderId, guard.noLiveLeaseAt),
+      ]);
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (failedCondition(reasons, 0) && reasons[0]?.item === undefined) {
         throw new OrderNotFoundError(previous.orderId);
       }
-      if (failedCondition(reasons, 0) || failedCondition(reasons, 1)) {
+      if (failedCondition(reasons, 0)) {
         throw new ConcurrentModificationError(previous.orderId, { cause: error });
       }
       if (failedCondition(reasons, LEASE_INDEX)) {
@@ -197,17 +220,21 @@ export class DynamoDbOrderRepository implements OrderRepository {
   }
 }
 
+export type TransitionUpdate = NonNullable<TransactItems[number]['Update']>;
+
 /**
- * The two writes of any order transition: the order, only if its status, version and owner are still the ones
- * the decision was made on (leaving PENDING_PAYMENT also drops it from the pending index), and the timeline
- * entry of the new version, only if that version has none yet.
+ * The write of any order transition, for an UpdateItem or a transaction's Update: it sets the changed fields and
+ * appends the new version's timeline entry to `history`, only if the order's status, version and owner are still
+ * the ones the decision was made on (leaving PENDING_PAYMENT also drops it from the pending index). The version
+ * condition is what keeps the timeline at exactly one entry per version: two moves decided on the same version
+ * cannot both pass it.
  */
-export function transitionItems(
+export function transitionUpdate(
   tableName: string,
   previous: Order,
   next: Order,
   transition: OrderTransition,
-): TransactItems {
+): TransitionUpdate {
   const changed = (Object.keys(next) as (keyof Order)[]).filter(
     (field) => field !== 'orderId' && next[field] !== previous[field],
   );
@@ -215,39 +242,31 @@ export function transitionItems(
     '#status': 'status',
     '#version': 'version',
     '#customerId': 'customerId',
+    '#history': 'history',
   };
   const values: Record<string, unknown> = {
     ':expectedStatus': previous.status,
     ':expectedVersion': previous.version,
     ':expectedCustomerId': previous.customerId,
+    ':entry': [historyEntry(transition)],
   };
   const assignments = changed.map((field) => {
     names[`#set_${field}`] = field;
     values[`:set_${field}`] = next[field];
     return `#set_${field} = :set_${field}`;
   });
+  assignments.push('#history = list_append(#history, :entry)');
   const leavesPending =
     previous.status === OrderStatus.PENDING_PAYMENT && next.status !== OrderStatus.PENDING_PAYMENT;
-  return [
-    {
-      Update: {
-        TableName: tableName,
-        Key: keys.order(previous.orderId),
-        UpdateExpression: `SET ${assignments.join(', ')}${leavesPending ? ' REMOVE pendingShard, pendingDeadline' : ''}`,
-        // The owner is part of the condition: a move decided for one customer's order never lands on another's.
-        ConditionExpression:
-          '#status = :expectedStatus AND #version = :expectedVersion AND #customerId = :expectedCustomerId',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    },
-    {
-      Put: {
-        TableName: tableName,
-        Item: transitionItem(transition),
-        ConditionExpression: 'attribute_not_exists(PK)',
-      },
-    },
-  ];
+  return {
+    TableName: tableName,
+    Key: keys.order(previous.orderId),
+    UpdateExpression: `SET ${assignments.join(', ')}${leavesPending ? ' REMOVE pendingShard, pendingDeadline' : ''}`,
+    // The owner is part of the condition: a move decided for one customer's order never lands on another's.
+    ConditionExpression:
+      '#status = :expectedStatus AND #version = :expectedVersion AND #customerId = :expectedCustomerId',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
 }

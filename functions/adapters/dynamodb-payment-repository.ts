@@ -15,7 +15,7 @@ import type {
   ProviderEventClaim,
   StuckRefunds,
 } from '../domain/ports';
-import { transitionItems } from './dynamodb-order-repository';
+import { transitionUpdate } from './dynamodb-order-repository';
 import {
   cancellationReasons,
   ENTITY,
@@ -92,11 +92,13 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
     event: ProviderEventClaim,
   ): Promise<PaymentWriteOutcome> {
-    const orderItems = transitionItems(this.options.tableName, order.previous, order.next, order.transition);
-    return await this.write(
-      [...orderItems, ...this.paymentItems(payment, previous, event)],
-      orderItems.length,
+    const orderUpdate = transitionUpdate(
+      this.options.tableName,
+      order.previous,
+      order.next,
+      order.transition,
     );
+    return await this.write([{ Update: orderUpdate }, ...this.paymentItems(payment, previous, event)], 1);
   }
 
   public async recordPayment(
@@ -112,10 +114,15 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     previous: Payment,
     order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
   ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>> {
-    const orderItems = transitionItems(this.options.tableName, order.previous, order.next, order.transition);
-    const PAYMENT_INDEX = orderItems.length;
+    const orderUpdate = transitionUpdate(
+      this.options.tableName,
+      order.previous,
+      order.next,
+      order.transition,
+    );
+    const PAYMENT_INDEX = 1;
     try {
-      await transactWrite(this.options.client, [...orderItems, this.paymentPut(payment, previous)]);
+      await transactWrite(this.options.client, [{ Update: orderUpdate }, this.paymentPut(payment, previous)]);
       return { kind: 'written' };
     } catch (error) {
       const reasons = cancellationReasons(error);

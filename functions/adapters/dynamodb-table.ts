@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactionCanceledException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   QueryCommand,
@@ -13,17 +13,13 @@ import { isOrderStatus, type OrderStatus } from '../domain/order-status';
 import { PAYMENT_STATUSES, type Payment, PaymentStatus, type RefundReason } from '../domain/payment';
 
 /**
- * The single-table layout, in one place. An order, its timeline, its payments and its payment lease share the
- * order's partition, so one strongly consistent query reads the order's whole story and one transaction can
- * condition on any of them. Keys that must be unique across orders (idempotency keys, payment ids, provider
+ * The single-table layout, in one place. An order (its timeline inside it, see {@link orderItem}), its payments
+ * and its payment lease share the order's partition, so one strongly consistent query reads the order's whole
+ * story and one transaction can condition on any of them. Keys that must be unique across orders (idempotency keys, payment ids, provider
  * event ids) have partitions of their own, so `attribute_not_exists` on them is a lock on the value.
  */
 export const keys = {
   order: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'ORDER' }),
-  transition: (orderId: string, version: number) => ({
-    PK: `ORDER#${orderId}`,
-    SK: `TRANSITION#${version.toString().padStart(10, '0')}`,
-  }),
   payment: (orderId: string, paymentId: string) => ({ PK: `ORDER#${orderId}`, SK: `PAYMENT#${paymentId}` }),
   lease: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'LEASE' }),
   idempotencyKey: (key: string) => ({ PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' }),
@@ -33,7 +29,6 @@ export const keys = {
 
 export const ENTITY = {
   order: 'Order',
-  transition: 'OrderTransition',
   payment: 'Payment',
   lease: 'PaymentLease',
   idempotencyKey: 'IdempotencyKey',
@@ -73,7 +68,7 @@ export function refundIndexAttributes(payment: Payment): { refundShard: string; 
   };
 }
 
-/** Every item of one order's partition (the order, its history, payments, saga steps), read consistently. */
+/** Every item of one order's partition (the order with its history, payments, saga steps), read consistently. */
 export async function orderPartition(
   client: DynamoDBDocumentClient,
   tableName: string,
@@ -140,7 +135,29 @@ export async function transactWrite(client: DynamoDBDocumentClient, items: Trans
       if (!conflictOnly || attempt >= TRANSACTION_CONFLICT_ATTEMPTS) {
         throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      await conflictBackoff(attempt);
+    }
+  }
+}
+
+function conflictBackoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+}
+
+/**
+ * Runs one conditional single-item write, retrying only `TransactionConflictException` (a transaction held the
+ * item at that instant, so the condition was never evaluated), as {@link transactWrite} does for transactions.
+ */
+export async function conditionalWrite(write: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      if (!(error instanceof TransactionConflictException) || attempt >= TRANSACTION_CONFLICT_ATTEMPTS) {
+        throw error;
+      }
+      await conflictBackoff(attempt);
     }
   }
 }
@@ -157,11 +174,30 @@ export function noLiveLeaseCheck(tableName: string, orderId: string, now: Date):
   };
 }
 
-export function transitionItem(transition: OrderTransition): Item {
+/** One entry of the order item's `history` list: the transition without the order id its item already holds. */
+export type HistoryEntry = Omit<OrderTransition, 'orderId'>;
+
+export function historyEntry(transition: OrderTransition): HistoryEntry {
   return {
-    ...keys.transition(transition.orderId, transition.version),
-    entityType: ENTITY.transition,
-    ...transition,
+    version: transition.version,
+    from: transition.from,
+    to: transition.to,
+    at: transition.at,
+    reason: transition.reason,
+  };
+}
+
+/**
+ * A new order's item: the order, its timeline as the `history` list (one entry per version, appended by the
+ * same conditional write that moves the order, see `transitionUpdate`), and the pending index's keys.
+ */
+export function orderItem(order: Order, created: OrderTransition): Item {
+  return {
+    ...keys.order(order.orderId),
+    entityType: ENTITY.order,
+    ...order,
+    history: [historyEntry(created)],
+    ...pendingIndexAttributes(order),
   };
 }
 
@@ -204,14 +240,25 @@ export function toOrder(item: Item): Order {
   };
 }
 
-export function toTransition(item: Item): OrderTransition {
+/** The timeline an order item holds, by version. */
+export function toHistory(item: Item): OrderTransition[] {
+  const orderId = String(item.orderId);
+  if (!Array.isArray(item.history)) {
+    throw new Error(`stored order ${orderId} has no history list`);
+  }
+  return (item.history as Item[])
+    .map((entry) => toTransition(orderId, entry))
+    .sort((left, right) => left.version - right.version);
+}
+
+function toTransition(orderId: string, entry: Item): OrderTransition {
   return {
-    orderId: String(item.orderId),
-    version: Number(item.version),
-    from: item.from === null || item.from === undefined ? null : toStatus(item.from),
-    to: toStatus(item.to),
-    at: String(item.at),
-    reason: String(item.reason),
+    orderId,
+    version: Number(entry.version),
+    from: entry.from === null || entry.from === undefined ? null : toStatus(entry.from),
+    to: toStatus(entry.to),
+    at: String(entry.at),
+    reason: String(entry.reason),
   };
 }
 

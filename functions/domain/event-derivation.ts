@@ -115,7 +115,7 @@ const PAYMENT_EVENT_TYPE: Readonly<Record<PaymentStatus, OrderEventType | undefi
  *   `updatedAt`. A write that leaves the status alone (an index attribute dropped, say) announces nothing.
  * - A payment that reached a new status (INSERT or MODIFY) → `PaymentSucceeded`, `PaymentFailed`,
  *   `RefundRequested` (REFUND_PENDING) or `PaymentRefunded`; a PENDING payment is only an intent.
- * - Every other item (timeline entries, leases, idempotency keys, payment owners, provider events) and every
+ * - Every other item (leases, idempotency keys, payment owners, provider events, saga steps) and every
  *   REMOVE → nothing: they are bookkeeping, and orders and payments are never deleted.
  *
  * Ids come from {@link eventIdOf}, so deriving the same change twice yields identical events.

@@ -180,7 +180,7 @@ export type StatusEventOutcome =
       readonly kind: 'applied';
       readonly orderId: string;
       readonly to: LogisticsStatus;
-      /** The order's version after the move: its timeline entry is `TRANSITION#<version>`. */
+      /** The order's version after the move: the version of its entry in the order's `history`. */
       readonly version: number;
     }
   /** A duplicate or a stale report: the order is at or past the event's status. */

@@ -40,7 +40,12 @@ export class ModelTable extends Construct {
         indexName: index.name,
         partitionKey: stringKey(index.partitionKey),
         sortKey: stringKey(index.sortKey),
-        projectionType: dynamodb.ProjectionType.ALL,
+        ...(index.projectedAttributes.length === 0
+          ? { projectionType: dynamodb.ProjectionType.KEYS_ONLY }
+          : {
+              projectionType: dynamodb.ProjectionType.INCLUDE,
+              nonKeyAttributes: [...index.projectedAttributes],
+            }),
       })),
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

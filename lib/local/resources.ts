@@ -5,6 +5,7 @@ import {
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
+  type Projection,
   ResourceInUseException,
   ResourceNotFoundException,
   type TableDescription,
@@ -84,7 +85,7 @@ function baseQueueName(queue: QueueDeclaration): string {
 
 /**
  * Creates the declared tables through the real DynamoDB API: `PK`/`SK`-style string keys as declared,
- * on-demand billing, the declared stream, GSIs with ALL projection, and TTL on the declared attribute.
+ * on-demand billing, the declared stream, GSIs with the declared projection, and TTL on the declared attribute.
  *
  * Idempotent, because a persisted local database already holds last run's tables: an existing table gains a
  * missing stream, index or TTL setting; a difference that DynamoDB cannot change in place (keys, stream view
@@ -166,8 +167,22 @@ function globalSecondaryIndex(index: TableIndexDeclaration): GlobalSecondaryInde
       { AttributeName: index.partitionKey, KeyType: 'HASH' },
       { AttributeName: index.sortKey, KeyType: 'RANGE' },
     ],
-    Projection: { ProjectionType: 'ALL' },
+    Projection: projectionOf(index),
   };
+}
+
+function projectionOf(index: TableIndexDeclaration): Projection {
+  return index.projectedAttributes.length === 0
+    ? { ProjectionType: 'KEYS_ONLY' }
+    : { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.projectedAttributes] };
+}
+
+function sameProjection(present: Projection | undefined, declared: Projection): boolean {
+  const attributes = (projection: Projection | undefined) => [...(projection?.NonKeyAttributes ?? [])].sort();
+  return (
+    present?.ProjectionType === declared.ProjectionType &&
+    attributes(present).join(',') === attributes(declared).join(',')
+  );
 }
 
 async function convergeTable(
@@ -224,6 +239,13 @@ async function convergeTable(
       throw new ResourceDeclarationConflictError(
         `${table.name}/${index.name}`,
         `index keys ${String(indexKeys.hash)}/${String(indexKeys.range)}, declared ${index.partitionKey}/${index.sortKey}`,
+      );
+    }
+    const declared = projectionOf(index);
+    if (!sameProjection(present.Projection, declared)) {
+      throw new ResourceDeclarationConflictError(
+        `${table.name}/${index.name}`,
+        `index projection ${JSON.stringify(present.Projection)}, declared ${JSON.stringify(declared)}`,
       );
     }
   }

@@ -16,9 +16,9 @@ import { SAGA_STEP_ENTITY } from '../../functions/adapters/dynamodb-saga-ledger'
 import {
   ENTITY,
   orderPartition,
+  toHistory,
   toOrder,
   toPayment,
-  toTransition,
 } from '../../functions/adapters/dynamodb-table';
 import { fulfillmentExecutionName } from '../../functions/adapters/sfn-fulfillment-sagas';
 import { deriveEvents, type ItemChange } from '../../functions/domain/event-derivation';
@@ -252,9 +252,7 @@ async function readPartition(client: DynamoDBClient, tableName: string, orderId:
   const orderItem = ofType(ENTITY.order)[0];
   return {
     order: orderItem === undefined ? undefined : toOrder(orderItem),
-    timeline: ofType(ENTITY.transition)
-      .map(toTransition)
-      .sort((left, right) => left.version - right.version),
+    timeline: orderItem === undefined ? [] : toHistory(orderItem),
     payments: ofType(ENTITY.payment)
       .map(toPayment)
       .sort((left, right) => left.createdAt.localeCompare(right.createdAt)),

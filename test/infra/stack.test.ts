@@ -322,11 +322,13 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       name: 'pending-payment-by-deadline',
       partitionKey: 'pendingShard',
       sortKey: 'pendingDeadline',
+      projectedAttributes: ['orderId'],
     });
     expect(REFUND_PENDING_INDEX).toEqual({
       name: 'refund-pending-by-time',
       partitionKey: 'refundShard',
       sortKey: 'refundPendingSince',
+      projectedAttributes: ['orderId'],
     });
     expect(table.GlobalSecondaryIndexes).toEqual([
       {
@@ -335,7 +337,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
           { AttributeName: 'pendingShard', KeyType: 'HASH' },
           { AttributeName: 'pendingDeadline', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['orderId'] },
       },
       {
         IndexName: 'refund-pending-by-time',
@@ -343,7 +345,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
           { AttributeName: 'refundShard', KeyType: 'HASH' },
           { AttributeName: 'refundPendingSince', KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['orderId'] },
       },
     ]);
     expect(table.AttributeDefinitions).toEqual(
@@ -1135,7 +1137,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
             { AttributeName: index?.partitionKey, KeyType: 'HASH' },
             { AttributeName: index?.sortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['orderId'] },
         },
       ],
     });

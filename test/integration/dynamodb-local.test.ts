@@ -22,7 +22,7 @@ const table: TableDeclaration = {
   sortKey: 'SK',
   stream: 'NEW_AND_OLD_IMAGES',
   ttlAttribute: 'expiresAt',
-  indexes: [{ name: 'byStatus', partitionKey: 'status', sortKey: 'createdAt' }],
+  indexes: [{ name: 'byStatus', partitionKey: 'status', sortKey: 'createdAt', projectedAttributes: [] }],
 };
 
 function clientFor(endpoint: string, region = 'eu-west-1'): DynamoDBClient {

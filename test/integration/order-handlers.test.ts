@@ -112,7 +112,10 @@ describe('order handlers against DynamoDB Local', () => {
         ExpressionAttributeValues: { ':pk': `ORDER#${orderId}` },
       }),
     );
-    expect(stored.Items?.map((item) => item.SK)).toEqual(['ORDER', 'TRANSITION#0000000001']);
+    expect(stored.Items?.map((item) => item.SK)).toEqual(['ORDER']);
+    expect(stored.Items?.[0]?.history).toEqual([
+      { version: 1, from: null, to: 'PENDING_PAYMENT', at: order.createdAt, reason: 'order placed' },
+    ]);
   });
 
   it('reads an order with its history, and cancels it once', async () => {

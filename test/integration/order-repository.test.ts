@@ -1,11 +1,18 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
+import {
+  DynamoDbOrderRepository,
+  transitionUpdate,
+} from '../../functions/adapters/dynamodb-order-repository';
+import { keys } from '../../functions/adapters/dynamodb-table';
 import { ConcurrentModificationError, OrderNotFoundError } from '../../functions/domain/errors';
-import { newOrder, transition } from '../../functions/domain/order';
+import { newOrder, type Order, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PENDING_PAYMENT_INDEX } from '../../lib/model';
-import { createTestTables } from '../support/dynamodb';
+import { createTestTables, type TestTables } from '../support/dynamodb';
 
+let tables: TestTables;
 let repository: DynamoDbOrderRepository;
 const NOW = new Date('2026-11-28T10:00:00.000Z');
 let sequence = 0;
@@ -18,8 +25,30 @@ function placed() {
   );
 }
 
+/**
+ * An item's size by DynamoDB's rules: attribute names plus values, strings in UTF-8, a number 1 byte plus 1 per
+ * two significant digits, null and booleans 1 byte, lists and maps 3 bytes plus 1 per element.
+ */
+function itemSize(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (typeof value === 'number') {
+    const digits = String(Math.abs(value))
+      .replace('.', '')
+      .replace(/^0+|0+$/g, '');
+    return 1 + Math.ceil(Math.max(digits.length, 1) / 2);
+  }
+  if (value === null || typeof value === 'boolean') return 1;
+  if (Array.isArray(value))
+    return 3 + value.reduce((total: number, element) => total + 1 + itemSize(element), 0);
+  const entries = Object.entries(value as Record<string, unknown>);
+  return entries.reduce(
+    (total, [name, element]) => total + 1 + Buffer.byteLength(name) + itemSize(element),
+    3,
+  );
+}
+
 beforeAll(async () => {
-  const tables = await createTestTables();
+  tables = await createTestTables();
   repository = new DynamoDbOrderRepository({
     client: tables.documentClient,
     tableName: tables.ordersTableName,
@@ -85,5 +114,69 @@ describe('DynamoDbOrderRepository', () => {
     });
 
     expect(outcome).toEqual({ kind: 'created' });
+  });
+
+  it('keeps the whole happy path`s timeline in the order item, one entry per version, under 4 KB', async () => {
+    const { order, created } = placed();
+    await repository.create(order, created);
+    const moves: [OrderStatus, string][] = [
+      [OrderStatus.PAID, 'paid by pi_3QdT9vJ2eZvKYlo2C1a2b3c4'],
+      [OrderStatus.FULFILLING, 'fulfilment started'],
+      [OrderStatus.FULFILLED, 'fulfilment saga completed'],
+      [OrderStatus.OUTBOUND, 'logistics 6f1c1a52-0b7e-4d0e-9a52-9d3f6c1e2b7a at 2026-11-28T10:00:00.000Z'],
+      [OrderStatus.SHIPPED, 'logistics 0d4f6b1e-7c2a-4e8f-b1d3-5a6c7e8f9a0b at 2026-11-28T11:00:00.000Z'],
+      [OrderStatus.DELIVERED, 'logistics 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d at 2026-11-28T12:00:00.000Z'],
+    ];
+    let current: Order = order;
+    for (const [to, reason] of moves) {
+      const move = transition(current, to, NOW, reason);
+      await repository.saveTransition(current, move.next, move.transition);
+      current = move.next;
+    }
+
+    const stored = await repository.get(order.orderId);
+    const { Item } = await tables.documentClient.send(
+      new GetCommand({
+        TableName: tables.ordersTableName,
+        Key: keys.order(order.orderId),
+        ConsistentRead: true,
+      }),
+    );
+
+    expect(stored?.history.map((entry) => [entry.version, entry.to])).toEqual([
+      [1, OrderStatus.PENDING_PAYMENT],
+      ...moves.map(([to], index) => [index + 2, to]),
+    ]);
+    expect(itemSize(Item)).toBeLessThan(4096);
+  });
+
+  it('creates an order without an idempotency key once; the same id again is a concurrent modification', async () => {
+    const { order, created } = placed();
+    await repository.create(order, created);
+
+    await expect(repository.create(order, created)).rejects.toBeInstanceOf(ConcurrentModificationError);
+    expect((await repository.get(order.orderId))?.history).toEqual([created]);
+  });
+
+  it('gets the old item back from a failed single-item condition, which tells a stale move from a missing order', async () => {
+    // DynamoDB Local must honour ReturnValuesOnConditionCheckFailure on UpdateItem: the error mapping relies on it.
+    const { order, created } = placed();
+    await repository.create(order, created);
+    const first = transition(order, OrderStatus.PAID, NOW, 'paid');
+    await repository.saveTransition(order, first.next, first.transition);
+    const stale = transition(order, OrderStatus.CANCELLED, NOW, 'stale');
+
+    const failure = await tables.documentClient
+      .send(new UpdateCommand(transitionUpdate(tables.ordersTableName, order, stale.next, stale.transition)))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+    expect(failure).toBeInstanceOf(ConditionalCheckFailedException);
+    expect((failure as ConditionalCheckFailedException).Item?.version).toEqual({ N: '2' });
+    await expect(repository.saveTransition(order, stale.next, stale.transition)).rejects.toBeInstanceOf(
+      ConcurrentModificationError,
+    );
   });
 });

@@ -20,16 +20,10 @@ import type {
   AttributeValue as LambdaAttributeValue,
 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ENTITY,
-  type Item,
-  keys,
-  paymentItem,
-  transitionItem,
-} from '../../functions/adapters/dynamodb-table';
+import { ENTITY, historyEntry, type Item, keys, paymentItem } from '../../functions/adapters/dynamodb-table';
 import { EventDerivationErrorCode, MalformedStreamItemError } from '../../functions/domain/event-derivation';
 import type { OrderEvent } from '../../functions/domain/events';
-import { newOrder, type Order, transition } from '../../functions/domain/order';
+import { newOrder, type Order, type OrderTransition, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { type PaymentStatus, paymentFrom } from '../../functions/domain/payment';
 import { type LocalEvent, type LocalEventBridge, startLocalEventBridge } from '../../lib/local/eventbridge';
@@ -151,8 +145,14 @@ function sequenceNumbers(records: readonly DynamoDBRecord[]): { itemIdentifier: 
   return records.map((entry) => ({ itemIdentifier: entry.dynamodb?.SequenceNumber ?? '' }));
 }
 
-function orderItem(order: Order): Item {
-  return { ...keys.order(order.orderId), entityType: ENTITY.order, ...order };
+/** The order item as the repository writes it: the order and its timeline up to its version. */
+function orderItem(order: Order, ...timeline: OrderTransition[]): Item {
+  return {
+    ...keys.order(order.orderId),
+    entityType: ENTITY.order,
+    ...order,
+    history: timeline.map(historyEntry),
+  };
 }
 
 /** One order's story: its states, each as the item the repository would write. */
@@ -161,9 +161,11 @@ function story(orderId: string) {
     { customerId: 'customer-1', currency: 'EUR', items: [{ sku: 'A', quantity: 1, unitPrice: 1200 }] },
     { orderId, now: NOW, paymentTimeoutSeconds: 1800 },
   );
-  const paid = transition(placed, OrderStatus.PAID, new Date(NOW.getTime() + 1000), 'paid').next;
-  const fulfilling = transition(paid, OrderStatus.FULFILLING, new Date(NOW.getTime() + 2000), 'saga').next;
-  const cancelled = transition(placed, OrderStatus.CANCELLED, new Date(NOW.getTime() + 3000), 'timeout').next;
+  const paid = transition(placed, OrderStatus.PAID, new Date(NOW.getTime() + 1000), 'paid');
+  const fulfilling = transition(paid.next, OrderStatus.FULFILLING, new Date(NOW.getTime() + 2000), 'saga');
+  const cancelled = transition(placed, OrderStatus.CANCELLED, new Date(NOW.getTime() + 3000), 'timeout');
+  const placedItem = orderItem(placed, created);
+  const paidItem = orderItem(paid.next, created, paid.transition);
   const payment = (status: PaymentStatus) =>
     paymentItem(
       paymentFrom(
@@ -173,11 +175,21 @@ function story(orderId: string) {
       ),
     );
   return {
-    placedRecord: () => record('INSERT', orderItem(placed)),
-    createdEntryRecord: () => record('INSERT', transitionItem(created)),
-    paidRecord: () => record('MODIFY', orderItem(paid), orderItem(placed)),
-    fulfillingRecord: () => record('MODIFY', orderItem(fulfilling), orderItem(paid)),
-    cancelledRecord: () => record('MODIFY', orderItem(cancelled), orderItem(placed)),
+    placedRecord: () => record('INSERT', placedItem),
+    leaseRecord: () =>
+      record('INSERT', {
+        ...keys.lease(orderId),
+        entityType: ENTITY.lease,
+        orderId,
+        leaseOwner: 'checkout',
+        leaseExpiresAt: NOW.getTime() + 30_000,
+        fencingToken: 1,
+      }),
+    paidRecord: () => record('MODIFY', paidItem, placedItem),
+    fulfillingRecord: () =>
+      record('MODIFY', orderItem(fulfilling.next, created, paid.transition, fulfilling.transition), paidItem),
+    cancelledRecord: () =>
+      record('MODIFY', orderItem(cancelled.next, created, cancelled.transition), placedItem),
     intentRecord: () => record('INSERT', payment('PENDING')),
     paymentSucceededRecord: () => record('MODIFY', payment('SUCCEEDED'), payment('PENDING')),
   };
@@ -314,7 +326,7 @@ describe('the outbox relay handler', () => {
     const others = Array.from({ length: 11 }, (_, index) => `RELAY-B${index}`);
     const records = [
       a.placedRecord(),
-      a.createdEntryRecord(),
+      a.leaseRecord(),
       a.intentRecord(),
       ...others.map((orderId) => story(orderId).placedRecord()),
       a.paymentSucceededRecord(),
@@ -377,7 +389,7 @@ describe('the outbox relay handler', () => {
       e.placedRecord(),
       d.paidRecord(),
       e.cancelledRecord(),
-      d.createdEntryRecord(),
+      d.leaseRecord(),
       d.fulfillingRecord(),
     ];
     failBusEntry('RELAY-D:v2');
@@ -436,7 +448,7 @@ describe('the outbox relay handler', () => {
   it('reports from the first record with events when PutEvents throws, not the records before it', async () => {
     // Prepare: the first record announces nothing
     const h = story('RELAY-H');
-    const records = [h.createdEntryRecord(), h.placedRecord(), h.cancelledRecord()];
+    const records = [h.leaseRecord(), h.placedRecord(), h.cancelledRecord()];
     throwOnPutEvents();
 
     // Act
@@ -451,14 +463,14 @@ describe('the outbox relay handler', () => {
   it('throws a typed error on a malformed order record and publishes nothing of its batch', async () => {
     // Prepare: a good record first, then an order item with a status that does not exist
     const good = story('RELAY-I').placedRecord();
-    const { order: placedJ } = newOrder(
+    const { order: placedJ, created: createdJ } = newOrder(
       { customerId: 'customer-1', currency: 'EUR', items: [{ sku: 'A', quantity: 1, unitPrice: 1200 }] },
       { orderId: 'RELAY-J', now: NOW, paymentTimeoutSeconds: 1800 },
     );
     const corrupt = record(
       'MODIFY',
-      { ...orderItem(placedJ), status: 'TELEPORTED', version: 2 },
-      orderItem(placedJ),
+      { ...orderItem(placedJ, createdJ), status: 'TELEPORTED', version: 2 },
+      orderItem(placedJ, createdJ),
     );
 
     // Act

@@ -1,7 +1,9 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
+import { keys } from '../../functions/adapters/dynamodb-table';
 import { ConcurrentModificationError, InvalidTransitionError } from '../../functions/domain/errors';
+import { newOrder, transition } from '../../functions/domain/order';
 import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PENDING_PAYMENT_INDEX } from '../../lib/model';
@@ -9,18 +11,20 @@ import { createTestTables, type TestTables } from '../support/dynamodb';
 
 let tables: TestTables;
 let service: OrderService;
+let repository: DynamoDbOrderRepository;
 let nextId = 0;
 
 beforeAll(async () => {
   tables = await createTestTables();
   const now = () => new Date();
+  repository = new DynamoDbOrderRepository({
+    client: tables.documentClient,
+    tableName: tables.ordersTableName,
+    pendingIndexName: PENDING_PAYMENT_INDEX.name,
+    now,
+  });
   service = new OrderService({
-    repository: new DynamoDbOrderRepository({
-      client: tables.documentClient,
-      tableName: tables.ordersTableName,
-      pendingIndexName: PENDING_PAYMENT_INDEX.name,
-      now,
-    }),
+    repository,
     timers: { schedule: async () => undefined, cancel: async () => undefined },
     clock: { now },
     ids: { newOrderId: () => `01RACE${(nextId++).toString().padStart(20, '0')}` },
@@ -53,17 +57,45 @@ describe('racing transitions out of PENDING_PAYMENT', () => {
         String(loser),
       ).toBe(true);
     }
-    const timeline = await tables.documentClient.send(
-      new QueryCommand({
+    const { Item: stored } = await tables.documentClient.send(
+      new GetCommand({
         TableName: tables.ordersTableName,
-        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :transition)',
-        ExpressionAttributeValues: { ':pk': `ORDER#${order.orderId}`, ':transition': 'TRANSITION#' },
+        Key: keys.order(order.orderId),
+        ConsistentRead: true,
       }),
     );
-    const moves = (timeline.Items ?? []).filter((item) => item.from === OrderStatus.PENDING_PAYMENT);
-    expect(moves).toHaveLength(1);
-    const stored = await service.getOrder(order.orderId);
-    expect(stored.order.version).toBe(2);
-    expect(stored.order.status).toBe(moves[0]?.to);
+    const history = stored?.history as { version: number; from: string | null; to: string }[];
+    expect(history.map((entry) => entry.version)).toEqual([1, 2]);
+    expect(history[1]?.from).toBe(OrderStatus.PENDING_PAYMENT);
+    expect(stored?.version).toBe(2);
+    expect(stored?.status).toBe(history[1]?.to);
+  });
+
+  it('lets one of two moves decided on the same version land; the other is a ConcurrentModificationError', async () => {
+    const { order, created } = newOrder(
+      { customerId: 'racer', currency: 'EUR', items: [{ sku: 'A', quantity: 1, unitPrice: 100 }] },
+      {
+        orderId: `01RACE${(nextId++).toString().padStart(20, '0')}`,
+        now: new Date(),
+        paymentTimeoutSeconds: 60,
+      },
+    );
+    await repository.create(order, created);
+    const paid = transition(order, OrderStatus.PAID, new Date(), 'paid');
+    const cancelled = transition(order, OrderStatus.CANCELLED, new Date(), 'cancelled');
+
+    const outcomes = await Promise.allSettled([
+      repository.saveTransition(order, paid.next, paid.transition),
+      repository.saveTransition(order, cancelled.next, cancelled.transition),
+    ]);
+
+    const losers = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
+    expect(losers).toHaveLength(1);
+    expect(losers[0]).toBeInstanceOf(ConcurrentModificationError);
+    const stored = await repository.get(order.orderId);
+    expect(stored?.history.map((entry) => entry.version)).toEqual([1, 2]);
+    expect(stored?.history[1]).toEqual(
+      stored?.order.status === OrderStatus.PAID ? paid.transition : cancelled.transition,
+    );
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   ENTITY,
+  historyEntry,
   type Item,
   keys,
   paymentItem,
   pendingIndexAttributes,
-  transitionItem,
 } from '../../functions/adapters/dynamodb-table';
 import {
   deriveEvents,
@@ -26,15 +26,18 @@ const { order: placed, created } = newOrder(
   { customerId: 'customer-7', currency: 'EUR', items: [{ sku: 'A', quantity: 2, unitPrice: 500 }] },
   { orderId: 'ORDER-1', now: PLACED_AT, paymentTimeoutSeconds: 1800 },
 );
-const paid = transition(placed, OrderStatus.PAID, PAID_AT, 'payment succeeded').next;
+const paidMove = transition(placed, OrderStatus.PAID, PAID_AT, 'payment succeeded');
+const paid = paidMove.next;
+const TIMELINE = [created, paidMove.transition];
 const reported = { paymentId: 'pi_1', orderId: 'ORDER-1', amount: 1000, currency: 'EUR' };
 
-/** The order item as the repository writes it, i.e. as the stream's image holds it once unmarshalled. */
+/** The order item as the repository writes it (timeline included), as the stream's image holds it unmarshalled. */
 function orderImage(order: Order): Item {
   return structuredClone({
     ...keys.order(order.orderId),
     entityType: ENTITY.order,
     ...order,
+    history: TIMELINE.slice(0, order.version).map(historyEntry),
     ...(order.status === OrderStatus.PENDING_PAYMENT ? pendingIndexAttributes(order) : {}),
   });
 }
@@ -251,7 +254,6 @@ describe('deriveEvents: payments', () => {
 
 describe('deriveEvents: other items', () => {
   const bookkeeping: [string, Item][] = [
-    ['a timeline entry', transitionItem(created)],
     [
       'a payment lease',
       { ...keys.lease('ORDER-1'), entityType: ENTITY.lease, owner: 'o', leaseExpiresAt: 1, fencingToken: 1 },
