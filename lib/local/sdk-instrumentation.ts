@@ -1,6 +1,7 @@
 import { Client } from '@smithy/core/client';
 import { HttpResponse } from '@smithy/core/protocols';
 import { seededRandom } from '../seeded-random';
+import { transactionWriteUnits } from './transaction-capacity';
 
 /**
  * What the local runtime hangs on every AWS SDK client inside an execution environment, before the handler
@@ -151,6 +152,15 @@ function capacityUnits(output: unknown): number {
   return list.reduce((sum: number, entry: ConsumedCapacity) => sum + (entry.CapacityUnits ?? 0), 0);
 }
 
+/** The serialized body of an HTTP request on its way out: text, or the bytes the JSON protocols encode. */
+function requestBodyText(request: unknown): string | undefined {
+  const body = (request as { body?: unknown } | undefined)?.body;
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array)
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  return undefined;
+}
+
 /** The error answer a service gives for a fault, in the JSON protocols every client here speaks. */
 function faultResponse(service: string, kind: 'throttling' | 'server-error'): HttpResponse {
   const throttled = kind === 'throttling';
@@ -211,6 +221,9 @@ export function installSdkInstrumentation(faults?: FaultOptions): Instrumentatio
   const timeoutMs = faults?.timeoutMs ?? 200;
   let crash: InjectedCrashError | undefined;
   const instrumented = new WeakSet<object>();
+  // Per call: what DynamoDB would bill for a transaction, read from the request on the wire (see
+  // transaction-capacity.ts), for the outer meter to set against what DynamoDB Local reports.
+  const transactionUnits = new WeakMap<CallContext, number>();
 
   const draw = (): FaultKind | undefined => {
     if (faults === undefined || faults.rate <= 0 || kinds.length === 0) return undefined;
@@ -229,7 +242,7 @@ export function installSdkInstrumentation(faults?: FaultOptions): Instrumentatio
     }
     if (service !== 'DynamoDB' || !CAPACITY_OPERATIONS.has(operation)) return await next(args);
     const result = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
-    const units = capacityUnits(result.output);
+    const units = Math.max(capacityUnits(result.output), transactionUnits.get(context) ?? 0);
     meter.count(
       `${service}:${operation}`,
       0,
@@ -244,6 +257,10 @@ export function installSdkInstrumentation(faults?: FaultOptions): Instrumentatio
     const operation = operationOf(context);
     if (crash !== undefined) throw crash;
     meter.count(`${service}:${operation}`);
+    if (service === 'DynamoDB' && operation === 'TransactWriteItems') {
+      const body = requestBodyText(args.request);
+      if (body !== undefined) transactionUnits.set(context, transactionWriteUnits(body));
+    }
     const fault = draw();
     // Recorded beside the requests (under a service name no price list knows), so a run can show what it endured;
     // a crash only when it strikes, which is on writes.

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FunctionHost } from '../../lib/local/function-host';
+import { createTestTables, type TestTables } from '../support/dynamodb';
+
+/**
+ * DynamoDB Local under-reports what a transaction consumes; the function host's meter counts what DynamoDB bills
+ * (two write units per started KB of each item), so the cost report prices transactions as AWS does.
+ */
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+let tables: TestTables;
+let host: FunctionHost | undefined;
+
+beforeAll(async () => {
+  tables = await createTestTables();
+});
+
+afterEach(async () => {
+  await host?.stop();
+  host = undefined;
+});
+
+afterAll(() => {
+  tables?.client.destroy();
+});
+
+function start(): FunctionHost {
+  host = new FunctionHost({
+    functions: [
+      {
+        declaration: {
+          name: 'transactor',
+          entry: 'test/fixtures/functions/transaction-writer.ts',
+          memoryMb: 128,
+          timeoutSeconds: 10,
+          triggers: [],
+          environment: {},
+          access: {},
+        },
+        environment: {
+          TABLE_NAME: tables.ordersTableName,
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          AWS_ENDPOINT_URL_DYNAMODB: tables.endpoint,
+        },
+      },
+    ],
+    rootDir: ROOT,
+    region: 'us-east-1',
+    accountId: '000000000000',
+    maxConcurrency: 1,
+  });
+  return host;
+}
+
+function smallPuts(count: number) {
+  const prefix = `txn-${randomUUID()}`;
+  return Array.from({ length: count }, (_, index) => ({
+    Put: { TableName: tables.ordersTableName, Item: { PK: `${prefix}-${index}`, SK: 'item' } },
+  }));
+}
+
+describe('write units of transactions', () => {
+  it('DynamoDB Local reports five small items as 2 units, where DynamoDB bills 10', async () => {
+    const written = await tables.documentClient.send(
+      new TransactWriteCommand({ TransactItems: smallPuts(5), ReturnConsumedCapacity: 'TOTAL' }),
+    );
+
+    expect(written.ConsumedCapacity?.[0]?.CapacityUnits).toBe(2);
+  });
+
+  it('meters five small items as 10 units', async () => {
+    const functions = start();
+
+    await functions.invoke('transactor', { prefix: `txn-${randomUUID()}`, smallItems: 5 });
+
+    expect(functions.meter.snapshot()['DynamoDB:TransactWriteItems@transactor']).toEqual({
+      requests: 1,
+      readCapacityUnits: 0,
+      writeCapacityUnits: 10,
+    });
+  });
+
+  it('meters an item of 1.5 KB as 4 units beside 2 for each of two small ones (Local: 6)', async () => {
+    const functions = start();
+
+    await functions.invoke('transactor', {
+      prefix: `txn-${randomUUID()}`,
+      smallItems: 2,
+      largeItemBytes: 1500,
+    });
+
+    expect(functions.meter.snapshot()['DynamoDB:TransactWriteItems@transactor']?.writeCapacityUnits).toBe(8);
+  });
+});
