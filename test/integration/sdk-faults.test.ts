@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionHost } from '../../lib/local/function-host';
+import type { FunctionHost } from '../../lib/local/function-host';
 import { FunctionInvocationError } from '../../lib/local/invoker';
 import type { FaultKind } from '../../lib/local/sdk-instrumentation';
 import { createTestTables, type TestTables } from '../support/dynamodb';
+import { tableFunctionHost } from '../support/table-function-host';
 
 /**
  * The local runtime's SDK instrumentation, through the real function host and DynamoDB Local: each fault kind
  * at rate 1 reaches the handler as the SDK would report the real failure, an injected crash fails the invocation
  * whatever the handler does, and every request is metered with the capacity it consumed.
  */
-
-const ROOT = new URL('../..', import.meta.url).pathname;
 
 let tables: TestTables;
 let host: FunctionHost | undefined;
@@ -31,33 +30,12 @@ afterAll(() => {
 });
 
 function start(kind?: FaultKind): FunctionHost {
-  host = new FunctionHost({
-    functions: [
-      {
-        declaration: {
-          name: 'writer',
-          entry: 'test/fixtures/functions/sdk-writer.ts',
-          memoryMb: 128,
-          timeoutSeconds: 10,
-          triggers: [],
-          environment: {},
-          access: {},
-        },
-        environment: {
-          TABLE_NAME: tables.ordersTableName,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'local',
-          AWS_SECRET_ACCESS_KEY: 'local',
-          AWS_ENDPOINT_URL_DYNAMODB: tables.endpoint,
-        },
-      },
-    ],
-    rootDir: ROOT,
-    region: 'us-east-1',
-    accountId: '000000000000',
-    maxConcurrency: 1,
-    ...(kind === undefined ? {} : { faults: { rate: 1, seed: 42, kinds: [kind], timeoutMs: 20 } }),
-  });
+  host = tableFunctionHost(
+    tables,
+    'writer',
+    'test/fixtures/functions/sdk-writer.ts',
+    kind === undefined ? undefined : { rate: 1, seed: 42, kinds: [kind], timeoutMs: 20 },
+  );
   return host;
 }
 

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionHost } from '../../lib/local/function-host';
+import type { FunctionHost } from '../../lib/local/function-host';
 import { createTestTables, type TestTables } from '../support/dynamodb';
+import { tableFunctionHost } from '../support/table-function-host';
 
 /**
  * DynamoDB Local under-reports what a transaction consumes; the function host's meter counts what DynamoDB bills
  * (two write units per started KB of each item), so the cost report prices transactions as AWS does.
  */
-
-const ROOT = new URL('../..', import.meta.url).pathname;
 
 let tables: TestTables;
 let host: FunctionHost | undefined;
@@ -28,32 +27,7 @@ afterAll(() => {
 });
 
 function start(): FunctionHost {
-  host = new FunctionHost({
-    functions: [
-      {
-        declaration: {
-          name: 'transactor',
-          entry: 'test/fixtures/functions/transaction-writer.ts',
-          memoryMb: 128,
-          timeoutSeconds: 10,
-          triggers: [],
-          environment: {},
-          access: {},
-        },
-        environment: {
-          TABLE_NAME: tables.ordersTableName,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'local',
-          AWS_SECRET_ACCESS_KEY: 'local',
-          AWS_ENDPOINT_URL_DYNAMODB: tables.endpoint,
-        },
-      },
-    ],
-    rootDir: ROOT,
-    region: 'us-east-1',
-    accountId: '000000000000',
-    maxConcurrency: 1,
-  });
+  host = tableFunctionHost(tables, 'transactor', 'test/fixtures/functions/transaction-writer.ts');
   return host;
 }
 
