@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FunctionHost } from '../../lib/local/function-host';
 import { FunctionInvocationError } from '../../lib/local/invoker';
 import type { FaultKind } from '../../lib/local/sdk-instrumentation';
-import { createTestTables, type TestTables } from '../support/dynamodb';
-import { tableFunctionHost } from '../support/table-function-host';
+import { useTableFunctionHosts } from '../support/table-function-host';
 
 /**
  * The local runtime's SDK instrumentation, through the real function host and DynamoDB Local: each fault kind
@@ -13,36 +12,22 @@ import { tableFunctionHost } from '../support/table-function-host';
  * whatever the handler does, and every request is metered with the capacity it consumed.
  */
 
-let tables: TestTables;
-let host: FunctionHost | undefined;
-
-beforeAll(async () => {
-  tables = await createTestTables();
-});
-
-afterEach(async () => {
-  await host?.stop();
-  host = undefined;
-});
-
-afterAll(() => {
-  tables?.client.destroy();
-});
+const hosts = useTableFunctionHosts();
 
 function start(kind?: FaultKind): FunctionHost {
-  host = tableFunctionHost(
-    tables,
+  return hosts.start(
     'writer',
     'test/fixtures/functions/sdk-writer.ts',
     kind === undefined ? undefined : { rate: 1, seed: 42, kinds: [kind], timeoutMs: 20 },
   );
-  return host;
 }
 
 async function stored(id: string): Promise<boolean> {
-  const found = await tables.documentClient.send(
-    new GetCommand({ TableName: tables.ordersTableName, Key: { PK: id, SK: 'item' } }),
-  );
+  const found = await hosts
+    .tables()
+    .documentClient.send(
+      new GetCommand({ TableName: hosts.tables().ordersTableName, Key: { PK: id, SK: 'item' } }),
+    );
   return found.Item !== undefined;
 }
 

@@ -1,48 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FunctionHost } from '../../lib/local/function-host';
-import { createTestTables, type TestTables } from '../support/dynamodb';
-import { tableFunctionHost } from '../support/table-function-host';
+import { useTableFunctionHosts } from '../support/table-function-host';
 
 /**
  * DynamoDB Local under-reports what a transaction consumes; the function host's meter counts what DynamoDB bills
  * (two write units per started KB of each item), so the cost report prices transactions as AWS does.
  */
 
-let tables: TestTables;
-let host: FunctionHost | undefined;
-
-beforeAll(async () => {
-  tables = await createTestTables();
-});
-
-afterEach(async () => {
-  await host?.stop();
-  host = undefined;
-});
-
-afterAll(() => {
-  tables?.client.destroy();
-});
+const hosts = useTableFunctionHosts();
 
 function start(): FunctionHost {
-  host = tableFunctionHost(tables, 'transactor', 'test/fixtures/functions/transaction-writer.ts');
-  return host;
+  return hosts.start('transactor', 'test/fixtures/functions/transaction-writer.ts');
 }
 
 function smallPuts(count: number) {
   const prefix = `txn-${randomUUID()}`;
   return Array.from({ length: count }, (_, index) => ({
-    Put: { TableName: tables.ordersTableName, Item: { PK: `${prefix}-${index}`, SK: 'item' } },
+    Put: { TableName: hosts.tables().ordersTableName, Item: { PK: `${prefix}-${index}`, SK: 'item' } },
   }));
 }
 
 describe('write units of transactions', () => {
   it('DynamoDB Local reports five small items as 2 units, where DynamoDB bills 10', async () => {
-    const written = await tables.documentClient.send(
-      new TransactWriteCommand({ TransactItems: smallPuts(5), ReturnConsumedCapacity: 'TOTAL' }),
-    );
+    const written = await hosts
+      .tables()
+      .documentClient.send(
+        new TransactWriteCommand({ TransactItems: smallPuts(5), ReturnConsumedCapacity: 'TOTAL' }),
+      );
 
     expect(written.ConsumedCapacity?.[0]?.CapacityUnits).toBe(2);
   });

@@ -1,6 +1,7 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { FunctionHost } from '../../lib/local/function-host';
 import type { FaultOptions } from '../../lib/local/sdk-instrumentation';
-import type { TestTables } from './dynamodb';
+import { createTestTables, type TestTables } from './dynamodb';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -41,4 +42,38 @@ export function tableFunctionHost(
     maxConcurrency: 1,
     ...(faults === undefined ? {} : { faults }),
   });
+}
+
+export interface TableFunctionHosts {
+  /** The test file's tables (available from its first test on). */
+  tables(): TestTables;
+  /** Starts a host for one fixture function; it is stopped after the test. */
+  start(name: string, entry: string, faults?: FaultOptions): FunctionHost;
+}
+
+/** Registers the test file's hooks: its own tables, and one fixture-function host per test, stopped after it. */
+export function useTableFunctionHosts(): TableFunctionHosts {
+  let tables: TestTables | undefined;
+  let host: FunctionHost | undefined;
+  beforeAll(async () => {
+    tables = await createTestTables();
+  });
+  afterEach(async () => {
+    await host?.stop();
+    host = undefined;
+  });
+  afterAll(() => {
+    tables?.client.destroy();
+  });
+  const created = (): TestTables => {
+    if (tables === undefined) throw new Error('the test tables exist only once the file has started');
+    return tables;
+  };
+  return {
+    tables: created,
+    start: (name, entry, faults) => {
+      host = tableFunctionHost(created(), name, entry, faults);
+      return host;
+    },
+  };
 }
