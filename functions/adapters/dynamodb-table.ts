@@ -15,8 +15,9 @@ import { PAYMENT_STATUSES, type Payment, PaymentStatus, type RefundReason } from
 /**
  * The single-table layout, in one place. An order (its timeline inside it, see {@link orderItem}), its payments
  * and its payment lease share the order's partition, so one strongly consistent query reads the order's whole
- * story and one transaction can condition on any of them. Keys that must be unique across orders (idempotency keys, payment ids, provider
- * event ids) have partitions of their own, so `attribute_not_exists` on them is a lock on the value.
+ * story and one transaction can condition on any of them. Keys that must be unique across orders (idempotency
+ * keys, payment ids, provider event ids) have partitions of their own, so `attribute_not_exists` on them is a
+ * lock on the value.
  */
 export const keys = {
   order: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'ORDER' }),
