@@ -19,7 +19,10 @@ if (port === null) {
 // Before the handler module loads, so that every AWS client it builds is metered (and faulted, if configured),
 // and what its cold start writes is counted too (Lambda ships init output to CloudWatch Logs like any other).
 const instrumentation = installSdkInstrumentation(settings.faults);
-const output = installOutputMeter({ discard: settings.discardOutput === true });
+const output = installOutputMeter({
+  discard: settings.discardOutput === true,
+  label: `[${settings.functionName}]`,
+});
 
 const handlerModule = (await import(settings.entryUrl)) as { handler?: unknown };
 const handler = handlerModule.handler;

@@ -52,23 +52,63 @@ export interface OutputMeter {
 type WriteCallback = (error?: Error | null) => void;
 
 /**
+ * `text` with `label` and a space at the start of each of its lines; `atLineStart` says whether the text
+ * begins a line (a previous write ended with a newline), and the result says whether the next write will.
+ */
+export function labelLines(
+  text: string,
+  label: string,
+  atLineStart: boolean,
+): { readonly text: string; readonly atLineStart: boolean } {
+  if (text.length === 0) return { text, atLineStart };
+  const lines = text.split('\n');
+  const endsLine = lines.at(-1) === '';
+  const labelled = lines.map((line, index) => {
+    const startsLine = index > 0 || atLineStart;
+    const isTail = endsLine && index === lines.length - 1;
+    return startsLine && !isTail ? `${label} ${line}` : line;
+  });
+  return { text: labelled.join('\n'), atLineStart: endsLine };
+}
+
+/**
  * Wraps `write` of this thread's stdout and stderr to count what goes through them (the global `console` and
  * the private `Console` instances Powertools builds on `process.stdout` all end in these calls). With `discard`,
  * the output is counted and dropped, so a benchmark can run functions at their deployed log level without
- * flooding the terminal.
+ * flooding the terminal. With `label`, each line passed on starts with it: in AWS each function has a log group
+ * of its own, while locally every function writes to one terminal. The count is of the function's bytes only.
  */
-export function installOutputMeter(options: { readonly discard: boolean }): OutputMeter {
+export function installOutputMeter(options: {
+  readonly discard: boolean;
+  readonly label?: string;
+}): OutputMeter {
   let bytes = 0;
   let events = 0;
   for (const stream of [process.stdout, process.stderr]) {
     const original = stream.write;
+    let atLineStart = true;
     const write = (...args: [chunk: unknown, encodingOrCallback?: unknown, callback?: unknown]): boolean => {
       const [chunk, encodingOrCallback, callback] = args;
       const count = countChunk(chunk, encodingOrCallback);
       bytes += count.bytes;
       events += count.events;
-      if (!options.discard) return Reflect.apply(original, stream, args) as boolean;
       const done = [encodingOrCallback, callback].find((candidate) => typeof candidate === 'function');
+      if (
+        !options.discard &&
+        options.label !== undefined &&
+        (typeof chunk === 'string' || chunk instanceof Uint8Array)
+      ) {
+        const text =
+          typeof chunk === 'string'
+            ? Buffer.from(chunk, isEncoding(encodingOrCallback) ? encodingOrCallback : 'utf8').toString(
+                'utf8',
+              )
+            : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8');
+        const labelled = labelLines(text, options.label, atLineStart);
+        atLineStart = labelled.atLineStart;
+        return Reflect.apply(original, stream, [labelled.text, 'utf8', done]) as boolean;
+      }
+      if (!options.discard) return Reflect.apply(original, stream, args) as boolean;
       // As a stream would: the callback after the write has "completed", never within the call.
       if (done !== undefined) process.nextTick(done as WriteCallback, null);
       return true;

@@ -70,6 +70,8 @@ describe('function output metering', () => {
     expect(usage['CloudWatchLogs:Ingested(events)@noisy']?.requests).toBe(2 * 3);
     await vi.waitFor(() => expect(output.join('').match(/BARRIER/g)).toHaveLength(2));
     expect(output.join('').match(/MARKER-(private|stderr)/g)).toHaveLength(4);
+    // One terminal for every function: each line it passes on names the function that wrote it.
+    expect(output.join('').match(/^\[noisy\] MARKER-(private|stderr)$/gm)).toHaveLength(4);
   });
 
   it('writes nothing to the real stdout or stderr when output is discarded, and still meters it', async () => {

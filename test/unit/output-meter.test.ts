@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countChunk, outputUsage } from '../../lib/local/output-meter';
+import { countChunk, labelLines, outputUsage } from '../../lib/local/output-meter';
 
 describe('output meter', () => {
   it('counts bytes in the encoding written and one log event per finished line', () => {
@@ -15,5 +15,16 @@ describe('output meter', () => {
       'CloudWatchLogs:Ingested(bytes)': { requests: 120, readCapacityUnits: 0, writeCapacityUnits: 0 },
       'CloudWatchLogs:Ingested(events)': { requests: 2, readCapacityUnits: 0, writeCapacityUnits: 0 },
     });
+  });
+
+  it('starts each line passed on with the label, across writes that split lines', () => {
+    const first = labelLines('{"a":1}\n{"b"', '[fn]', true);
+    const second = labelLines(':2}\n', '[fn]', first.atLineStart);
+    const third = labelLines('', '[fn]', second.atLineStart);
+
+    expect(first).toEqual({ text: '[fn] {"a":1}\n[fn] {"b"', atLineStart: false });
+    expect(second).toEqual({ text: ':2}\n', atLineStart: true });
+    expect(third).toEqual({ text: '', atLineStart: true });
+    expect(labelLines('x\n\ny\n', '[fn]', true).text).toBe('[fn] x\n[fn] \n[fn] y\n');
   });
 });
