@@ -2,6 +2,7 @@ import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ExternalIssuer } from '../lib/constructs/customer-identity';
+import { tableCapacityFrom } from '../lib/constructs/model-table';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 import { acknowledgeNagFindings } from '../lib/nag-suppressions';
 import { OrderBackboneStack } from '../lib/stack';
@@ -79,6 +80,12 @@ const stack = new OrderBackboneStack(app, 'OrderBackbone', {
   workflowType: workflowTypeFromContext(app),
   alarmEmail: alarmEmailFromContext(app),
   removalPolicy: removalPolicyFromContext(app),
+  // `-c tableCapacity=PROVISIONED -c tableWriteCapacity=5-2000 -c tableReadCapacity=5-1000`; on-demand otherwise.
+  tableCapacity: tableCapacityFrom({
+    tableCapacity: app.node.tryGetContext('tableCapacity'),
+    tableWriteCapacity: app.node.tryGetContext('tableWriteCapacity'),
+    tableReadCapacity: app.node.tryGetContext('tableReadCapacity'),
+  }),
   ...(externalIssuer === undefined ? {} : { externalIssuer }),
 });
 // cdk-nag's AWS Solutions rules run on every synth (and deploy); any finding not acknowledged with a reason in

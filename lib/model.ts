@@ -202,6 +202,13 @@ export const FUNCTION_LOGGING: FunctionLogging = {
   systemLevel: 'WARN',
 };
 
+/**
+ * How much of a provisioned table's capacity autoscaling aims to use (DynamoDB's own default), read by the table
+ * construct (what is deployed with `-c tableCapacity=PROVISIONED`) and the cost report (what each consumed unit
+ * then costs: the idle 30 % is paid too, as the headroom that absorbs a rise until autoscaling catches up).
+ */
+export const PROVISIONED_TARGET_UTILIZATION_PERCENT = 70;
+
 export interface StateMachineDeclaration {
   readonly name: string;
   /** Path of the Amazon States Language file from the repository root (JSONPath only). */

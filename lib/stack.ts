@@ -22,7 +22,7 @@ import { ModelFunction } from './constructs/model-function';
 import { ModelHttpApi } from './constructs/model-http-api';
 import { ModelQueue } from './constructs/model-queue';
 import { ModelStateMachine } from './constructs/model-state-machine';
-import { ModelTable } from './constructs/model-table';
+import { ModelTable, type TableCapacity } from './constructs/model-table';
 import { ModelTimer } from './constructs/model-timer';
 import { pascalCase, secretArnVariable } from './constructs/naming';
 import { Operations } from './constructs/operations';
@@ -89,6 +89,12 @@ export interface OrderBackboneStackProps extends StackProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * How every table pays for throughput (`-c tableCapacity=PROVISIONED -c tableWriteCapacity=5-2000
+   * -c tableReadCapacity=5-1000`); see {@link TableCapacity} for when each mode is the cheaper one.
+   * @default { mode: 'ON_DEMAND' }
+   */
+  readonly tableCapacity?: TableCapacity;
   /**
    * The directory that entry and definition paths in the model are relative to; it must hold `package-lock.json`.
    * @default - the repository root
@@ -171,6 +177,7 @@ export class OrderBackboneStack extends Stack {
         new ModelTable(this, `${pascalCase(declaration.name)}Table`, {
           declaration,
           removalPolicy: this.removalPolicy,
+          ...(props.tableCapacity === undefined ? {} : { capacity: props.tableCapacity }),
         }).table,
       ]),
     );

@@ -204,18 +204,30 @@ describe('bin/app.ts', () => {
   });
 
   it.each([
-    { workflowType: 'STANDARD', removalPolicy: undefined, deletionPolicy: 'Retain' },
-    { workflowType: 'EXPRESS', removalPolicy: 'DESTROY', deletionPolicy: 'Delete' },
+    {
+      workflowType: 'STANDARD',
+      removalPolicy: undefined,
+      deletionPolicy: 'Retain',
+      capacity: {},
+      billingMode: 'PAY_PER_REQUEST',
+    },
+    {
+      workflowType: 'EXPRESS',
+      removalPolicy: 'DESTROY',
+      deletionPolicy: 'Delete',
+      capacity: { tableCapacity: 'PROVISIONED', tableWriteCapacity: '5-2000', tableReadCapacity: '5-1000' },
+      billingMode: 'PROVISIONED',
+    },
   ])(
-    'synthesizes with the checks on and nothing unacknowledged ($workflowType, removalPolicy $removalPolicy)',
-    ({ workflowType, removalPolicy, deletionPolicy }) => {
+    'synthesizes with the checks on and nothing unacknowledged ($workflowType, removalPolicy $removalPolicy, $billingMode)',
+    ({ workflowType, removalPolicy, deletionPolicy, capacity, billingMode }) => {
       // Prepare
       const tsx = path.join(REPOSITORY_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
       const assembly = path.join(outdir, workflowType);
       const environment = {
         ...process.env,
         CDK_OUTDIR: assembly,
-        CDK_CONTEXT_JSON: JSON.stringify({ ...SKIP_BUNDLING, workflowType, removalPolicy }),
+        CDK_CONTEXT_JSON: JSON.stringify({ ...SKIP_BUNDLING, workflowType, removalPolicy, ...capacity }),
       };
 
       // Act
@@ -237,6 +249,14 @@ describe('bin/app.ts', () => {
         ),
       );
       expect(kept.length).toBeGreaterThan(0);
+      expect(
+        resources
+          .filter((resource) => resource.Type === 'AWS::DynamoDB::GlobalTable')
+          .map(
+            (resource) =>
+              (resource as unknown as { Properties: { BillingMode: string } }).Properties.BillingMode,
+          ),
+      ).toEqual([billingMode]);
       expect(kept.map((resource) => resource.DeletionPolicy)).toEqual(kept.map(() => deletionPolicy));
       expect(
         resources

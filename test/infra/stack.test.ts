@@ -20,6 +20,7 @@ import {
   FUNCTION_LOGGING,
   type FunctionDeclaration,
   PENDING_PAYMENT_INDEX,
+  PROVISIONED_TARGET_UTILIZATION_PERCENT,
   RECURRING_SCHEDULE_RETRY,
   REFUND_PENDING_INDEX,
 } from '../../lib/model';
@@ -153,6 +154,43 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     // Assess
     expect(real.template.toJSON().Resources[table].DeletionPolicy).toBe('Retain');
     expect(throwAway.template.toJSON().Resources[table].DeletionPolicy).toBe('Delete');
+  });
+
+  it('provisions autoscaled capacity for the table and each index when asked, at the declared target utilization', () => {
+    // Prepare
+    const orders = appModel.tables.find((table) => table.name === 'orders');
+    const autoscaling = (min: number, max: number) => ({
+      MinCapacity: min,
+      MaxCapacity: max,
+      TargetTrackingScalingPolicyConfiguration: { TargetValue: PROVISIONED_TARGET_UTILIZATION_PERCENT },
+    });
+
+    // Act
+    const provisioned = synthesize(appModel, {
+      tableCapacity: { mode: 'PROVISIONED', write: { min: 5, max: 2000 }, read: { min: 3, max: 900 } },
+    }).template;
+
+    // Assess
+    expect(orders?.indexes?.length).toBeGreaterThan(0);
+    provisioned.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PROVISIONED',
+      WriteProvisionedThroughputSettings: { WriteCapacityAutoScalingSettings: autoscaling(5, 2000) },
+      GlobalSecondaryIndexes: (orders?.indexes ?? []).map((index) =>
+        Match.objectLike({
+          IndexName: index.name,
+          WriteProvisionedThroughputSettings: { WriteCapacityAutoScalingSettings: autoscaling(5, 2000) },
+        }),
+      ),
+      Replicas: [
+        Match.objectLike({
+          ReadProvisionedThroughputSettings: { ReadCapacityAutoScalingSettings: autoscaling(3, 900) },
+          GlobalSecondaryIndexes: (orders?.indexes ?? []).map((index) => ({
+            IndexName: index.name,
+            ReadProvisionedThroughputSettings: { ReadCapacityAutoScalingSettings: autoscaling(3, 900) },
+          })),
+        }),
+      ],
+    });
   });
 
   it('routes every declared HTTP trigger, with payload format 2.0, to the function that declares it', () => {
