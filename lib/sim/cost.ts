@@ -1,12 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { LOG_BYTES_KEY } from '../local/output-meter';
 import type { Usage } from '../local/sdk-instrumentation';
-import { type AppModel, appModel, FUNCTION_LOGGING, type FunctionLogging } from '../model';
+import {
+  type AppModel,
+  appModel,
+  FUNCTION_LOGGING,
+  type FunctionLogging,
+  PROVISIONED_TARGET_UTILIZATION_PERCENT,
+} from '../model';
 
 /**
  * The cost and capacity report: the AWS requests a run counted (see `lib/local/sdk-instrumentation.ts`), priced
- * with the list prices in `docs/pricing.json`, per million orders, for Standard and Express fulfilment sagas; and,
- * for a target order rate, which default quota binds first. docs/simulation.md explains every line.
+ * with the list prices in `docs/pricing.json`, per million orders, for Standard and Express fulfilment sagas on an
+ * on-demand table, and for Express sagas on a provisioned one; and, for a target order rate, which default quota
+ * binds first. docs/simulation.md explains every line.
  */
 
 interface Price {
@@ -86,6 +93,16 @@ export interface CostReport {
   readonly express: readonly CostLine[];
   readonly standardTotal: number;
   readonly expressTotal: number;
+  /** Express sagas with the table's capacity provisioned and autoscaled (`-c tableCapacity=PROVISIONED`). */
+  readonly expressProvisioned: readonly CostLine[];
+  readonly expressProvisionedTotal: number;
+  /** The share of provisioned capacity autoscaling keeps in use, in percent: what the provisioned lines assume. */
+  readonly provisionedUtilizationPercent: number;
+  /**
+   * The average use of provisioned write capacity, in percent, below which on-demand writes cost less: traffic
+   * that autoscaling cannot follow closely (sharp peaks, long quiet nights at minimum capacity) falls below it.
+   */
+  readonly provisionedBreakEvenPercent: number;
   readonly rate: number;
   readonly quotas: readonly QuotaLine[];
   /**
@@ -142,6 +159,7 @@ export function costReport(
   pricing = loadPricing(),
   model: AppModel = appModel,
   logging: FunctionLogging = FUNCTION_LOGGING,
+  provisionedUtilizationPercent = PROVISIONED_TARGET_UTILIZATION_PERCENT,
 ): CostReport {
   const per = (count: number) => (orders === 0 ? 0 : count / orders);
   const price = (name: string): Price => {
@@ -202,7 +220,33 @@ export function costReport(
     usage,
     (service, operation) => service === 'EventBridge' && operation === 'PutEvents(entries)',
   );
-  const common: CostLine[] = [
+  const writeUnits = per(total(usage, (s) => s === 'DynamoDB', 'writeCapacityUnits'));
+  const readUnits = per(total(usage, (s) => s === 'DynamoDB', 'readCapacityUnits'));
+  const onDemandTable: CostLine[] = [
+    line('DynamoDB', 'write request units (consumed capacity)', writeUnits, 'dynamodbWriteRequestUnit'),
+    line('DynamoDB', 'read request units (consumed capacity)', readUnits, 'dynamodbReadRequestUnit'),
+  ];
+  // A unit consumed per second needs 1 / utilization units provisioned for that second: capacity-hours per order.
+  const provisionedHours = (consumedUnits: number) =>
+    consumedUnits / 3600 / (provisionedUtilizationPercent / 100);
+  const capacitySeconds = { factor: 3600, unit: 'CU-s' };
+  const provisionedTable: CostLine[] = [
+    line(
+      'DynamoDB',
+      `write capacity, provisioned, autoscaled to ${provisionedUtilizationPercent} % use`,
+      provisionedHours(writeUnits),
+      'dynamodbProvisionedWriteCapacityHour',
+      capacitySeconds,
+    ),
+    line(
+      'DynamoDB',
+      `read capacity, provisioned, autoscaled to ${provisionedUtilizationPercent} % use`,
+      provisionedHours(readUnits),
+      'dynamodbProvisionedReadCapacityHour',
+      capacitySeconds,
+    ),
+  ];
+  const beforeTable: CostLine[] = [
     line('API Gateway', 'HTTP API requests', per(apiRequests), 'apiGatewayHttpRequest'),
     line('Lambda', 'invocations', per(invocationCount), 'lambdaRequest'),
     line(
@@ -218,18 +262,8 @@ export function costReport(
       'cloudWatchLogsIngestion',
       { factor: 1e6, unit: 'KB' },
     ),
-    line(
-      'DynamoDB',
-      'write request units (consumed capacity)',
-      per(total(usage, (s) => s === 'DynamoDB', 'writeCapacityUnits')),
-      'dynamodbWriteRequestUnit',
-    ),
-    line(
-      'DynamoDB',
-      'read request units (consumed capacity)',
-      per(total(usage, (s) => s === 'DynamoDB', 'readCapacityUnits')),
-      'dynamodbReadRequestUnit',
-    ),
+  ];
+  const afterTable: CostLine[] = [
     line('DynamoDB Streams', 'GetRecords by Lambda triggers', 0, 'dynamodbStreamsRead'),
     line(
       'SQS',
@@ -253,7 +287,9 @@ export function costReport(
   ];
   const starts = total(usage, (service, operation) => service === 'SFN' && operation === 'StartExecution');
   const standard = [
-    ...common,
+    ...beforeTable,
+    ...onDemandTable,
+    ...afterTable,
     line(
       'Step Functions',
       'Standard state transitions',
@@ -263,8 +299,7 @@ export function costReport(
   ];
   const expressGbSeconds =
     (Math.max(64, pricing.estimates.expressSagaMemoryMb) / 1024) * pricing.estimates.expressSagaSeconds;
-  const express = [
-    ...common,
+  const expressSagas = [
     line('Step Functions', 'Express executions', per(starts), 'stepFunctionsExpressRequest'),
     line(
       'Step Functions',
@@ -273,6 +308,9 @@ export function costReport(
       'stepFunctionsExpressGbSecond',
     ),
   ];
+  const express = [...beforeTable, ...onDemandTable, ...afterTable, ...expressSagas];
+  const expressProvisioned = [...beforeTable, ...provisionedTable, ...afterTable, ...expressSagas];
+  const usdPerUnit = (name: string) => price(name).usd / price(name).per;
   const sum = (lines: readonly CostLine[]) =>
     lines.reduce((acc, entry) => acc + entry.usdPerMillionOrders, 0);
 
@@ -290,7 +328,6 @@ export function costReport(
   };
   const sqsAction = (operation: RegExp) =>
     per(total(usage, (s, o) => s === 'SQS' && operation.test(o) && !isFixed(o)));
-  const wruPerOrder = per(total(usage, (s) => s === 'DynamoDB', 'writeCapacityUnits'));
   const quotas = [
     // Two FIFO queues share the work; the busiest action of either is taken as if on one queue (conservative).
     quota('sqsFifoPerActionPerQueue', 'SQS FIFO SendMessage(Batch) per queue', sqsAction(/^SendMessage/)),
@@ -315,7 +352,7 @@ export function costReport(
     ),
     // Each order enters and leaves the sparse pending-payment index once: 2 index writes over 8 shards.
     quota('dynamodbPartitionWrite', 'DynamoDB per-partition writes (pending-payment GSI shard)', 2 / 8),
-    quota('dynamodbTableWrite', 'DynamoDB table writes', wruPerOrder),
+    quota('dynamodbTableWrite', 'DynamoDB table writes', writeUnits),
     quota(
       'lambdaConcurrency',
       'Lambda concurrency',
@@ -337,6 +374,13 @@ export function costReport(
     express,
     standardTotal: sum(standard),
     expressTotal: sum(express),
+    expressProvisioned,
+    expressProvisionedTotal: sum(expressProvisioned),
+    provisionedUtilizationPercent,
+    provisionedBreakEvenPercent:
+      (100 * usdPerUnit('dynamodbProvisionedWriteCapacityHour')) /
+      3600 /
+      usdPerUnit('dynamodbWriteRequestUnit'),
     rate,
     quotas,
     fixed,
@@ -346,7 +390,7 @@ export function costReport(
   };
 }
 
-/** A line's units per order, to fit a 9-character column: `25.680`, or `12.34 KB` for log gigabytes. */
+/** A line's units per order, to fit a 10-character column: `25.680`, `12.34 KB` for log gigabytes, `38.57 CU-s`. */
 export function formatUnitsPerOrder(row: CostLine): string {
   return row.shownAs === undefined
     ? row.unitsPerOrder.toFixed(3)
@@ -359,13 +403,19 @@ export function formatCostReport(report: CostReport): string {
     lines.push(`  ${title}`);
     for (const row of rows) {
       lines.push(
-        `    ${`${row.service}: ${row.item}`.padEnd(78)} ${formatUnitsPerOrder(row).padStart(9)}/order  $${row.usdPerMillionOrders.toFixed(2).padStart(8)}`,
+        `    ${`${row.service}: ${row.item}`.padEnd(84)} ${formatUnitsPerOrder(row).padStart(10)}/order  $${row.usdPerMillionOrders.toFixed(2).padStart(8)}`,
       );
     }
-    lines.push(`    ${'total'.padEnd(78)} ${''.padStart(15)} $${sum.toFixed(2).padStart(8)}`);
+    lines.push(`    ${'total'.padEnd(84)} ${''.padStart(16)} $${sum.toFixed(2).padStart(8)}`);
   };
   table('STANDARD sagas', report.standard, report.standardTotal);
   table('EXPRESS sagas', report.express, report.expressTotal);
+  table('EXPRESS sagas, PROVISIONED table', report.expressProvisioned, report.expressProvisionedTotal);
+  lines.push(
+    `  PROVISIONED: autoscaling keeps ${report.provisionedUtilizationPercent} % of capacity in use (steady traffic); ` +
+      `below ${report.provisionedBreakEvenPercent.toFixed(0)} % average use of write capacity, on-demand costs less;`,
+    '    minimum capacity is a fixed cost per hour, left out',
+  );
   const fixedRequests = Object.values(report.fixed).reduce((sum, count) => sum + count, 0);
   lines.push(
     `  left out: ${report.observerInvocations} invocations of ${OBSERVER_FUNCTIONS.join(', ')} (the simulator's polling), ` +

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Usage } from '../../lib/local/sdk-instrumentation';
-import { appModel, FUNCTION_LOGGING, type FunctionLogging } from '../../lib/model';
+import {
+  appModel,
+  FUNCTION_LOGGING,
+  type FunctionLogging,
+  PROVISIONED_TARGET_UTILIZATION_PERCENT,
+} from '../../lib/model';
 import {
   costReport,
   formatCostReport,
@@ -63,6 +68,39 @@ describe('cost report', () => {
     expect(report.observerInvocations).toBe(40);
     expect(report.fixed['SQS:ReceiveMessage(empty)']).toBe(1000);
     expect(report.standardTotal).toBeGreaterThan(report.expressTotal);
+  });
+
+  it('prices a provisioned table by the capacity-hours its consumed units need at the target utilization', () => {
+    // Act
+    const report = costReport(usage, 2, 100);
+    const fullyUsed = costReport(usage, 2, 100, loadPricing(), appModel, FUNCTION_LOGGING, 100);
+
+    // Assess: 4 WRU per order need 4 / 0.7 WCU-seconds; 1M orders: 5.714M WCU-s = 1,587 WCU-h at $0.00065
+    expect(report.provisionedUtilizationPercent).toBe(PROVISIONED_TARGET_UTILIZATION_PERCENT);
+    const writes = line(
+      report.expressProvisioned,
+      'DynamoDB',
+      /write capacity, provisioned, autoscaled to 70 %/,
+    );
+    expect(writes.usdPerMillionOrders).toBeCloseTo((4 / 0.7 / 3600) * 1e6 * 0.00065);
+    expect(formatUnitsPerOrder(writes)).toBe('5.71 CU-s');
+    // get-order's and the sweeper's reads are left out, as on demand: nothing read is nothing provisioned.
+    expect(line(report.expressProvisioned, 'DynamoDB', /read capacity/).usdPerMillionOrders).toBe(0);
+    expect(line(fullyUsed.expressProvisioned, 'DynamoDB', /write capacity/).usdPerMillionOrders).toBeCloseTo(
+      (4 / 3600) * 1e6 * 0.00065,
+    );
+    // Only the table's lines differ from the on-demand Express report.
+    expect(report.expressProvisioned.filter((entry) => entry.service !== 'DynamoDB')).toEqual(
+      report.express.filter((entry) => entry.service !== 'DynamoDB'),
+    );
+    expect(report.expressTotal - report.expressProvisionedTotal).toBeCloseTo(
+      2.5 - writes.usdPerMillionOrders,
+    );
+    // $0.00065 per WCU-hour against $0.625 per million WRU: provisioned wins above 28.9 % average use.
+    expect(report.provisionedBreakEvenPercent).toBeCloseTo(28.89, 2);
+    expect(formatCostReport(report)).toContain(
+      'below 29 % average use of write capacity, on-demand costs less',
+    );
   });
 
   it('names the quota that binds first at the target rate', () => {
