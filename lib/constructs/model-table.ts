@@ -12,9 +12,9 @@ export interface CapacityRange {
 /**
  * How a table pays for throughput. ON_DEMAND: per request, no capacity to plan, any burst up to the table's
  * quota. PROVISIONED: per hour of capacity, autoscaled between `min` and `max` to keep consumption at
- * {@link PROVISIONED_TARGET_UTILIZATION_PERCENT}; each global secondary index gets the same settings. About a third
- * of the on-demand price for traffic that rises and falls slowly, but autoscaling takes minutes to follow a
- * sudden rise, and requests beyond capacity (and burst credit) are throttled until it does.
+ * {@link PROVISIONED_TARGET_UTILIZATION_PERCENT}; each global secondary index gets the same settings. About 40 %
+ * of the on-demand price per unit used when traffic rises and falls slowly, but autoscaling takes minutes to
+ * follow a sudden rise, and requests beyond capacity (and burst credit) are throttled until it does.
  */
 export type TableCapacity =
   | { readonly mode: 'ON_DEMAND' }
