@@ -33,6 +33,7 @@ function start(maxConcurrency = 2, timeoutSeconds = 5): FunctionHost {
         environment: { GREETING: 'hi' },
       },
       { declaration: declaration('broken', 'test/fixtures/functions/no-handler.ts'), environment: {} },
+      { declaration: declaration('loader', 'test/fixtures/functions/loader-probe.ts'), environment: {} },
     ],
     rootDir: ROOT,
     region: 'us-east-1',
@@ -102,5 +103,15 @@ describe('FunctionHost', () => {
       errorType: 'Runtime.ImportModuleError',
     });
     await expect(functions.invoke('nope', {})).rejects.toMatchObject({ code: 'UNKNOWN_FUNCTION' });
+  });
+
+  it("loads handlers with tsx's ES module hooks only: CommonJS dependencies load through Node's own require", async () => {
+    const functions = start();
+
+    const result = (await functions.invoke('loader', {})) as { requireExtensions: readonly string[] };
+
+    // tsx's CommonJS hooks add .ts; they also re-read and lex every .js the AWS SDK requires (a fifth of a cold start).
+    expect(result.requireExtensions).toContain('.js');
+    expect(result.requireExtensions).not.toContain('.ts');
   });
 });
