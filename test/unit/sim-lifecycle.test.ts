@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderView } from '../../lib/sim/invariants';
-import { lifecycleOf } from '../../lib/sim/simulate';
+import { lifecycleOf, usageDelta } from '../../lib/sim/simulate';
 
 const view = (orderId: string, steps: readonly [string, string][]): OrderView => ({
   orderId,
@@ -37,5 +37,30 @@ describe('lifecycleOf', () => {
       lifecycleSeconds: 0,
     });
     expect(lifecycleOf([])).toEqual({ fulfilledOrders: 0, lifecycleSeconds: 0 });
+  });
+});
+
+describe('usageDelta', () => {
+  it('leaves out what was counted before the run (a warm-up) and keeps what is new in the run', () => {
+    const use = (requests: number, writeCapacityUnits = 0, readCapacityUnits = 0) => ({
+      requests,
+      readCapacityUnits,
+      writeCapacityUnits,
+    });
+
+    const delta = usageDelta(
+      {
+        'Lambda:Invoke(create-order)': use(332),
+        'DynamoDB:PutItem@create-order': use(332, 664, 0),
+        'SQS:Send': use(5),
+      },
+      { 'Lambda:Invoke(create-order)': use(32), 'DynamoDB:PutItem@create-order': use(32, 64, 0) },
+    );
+
+    expect(delta).toEqual({
+      'Lambda:Invoke(create-order)': use(300),
+      'DynamoDB:PutItem@create-order': use(300, 600, 0),
+      'SQS:Send': use(5),
+    });
   });
 });
