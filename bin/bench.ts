@@ -2,9 +2,9 @@
  * `npm run bench -- [--orders N] [--concurrency C] [--out DIR] [--ceiling-seconds S] [--rate R] [--warmup-orders W]`:
  * the happy path (every order paid, delivered) through the simulator on a fresh local system, after W unmeasured
  * warm-up orders (32 by default, 0 for none), then, in the same run and at the same concurrency, the raw ceiling
- * of its DynamoDB Local for conditional writes. Writes DIR/bench.json and
- * DIR/latency.svg, prints the cost report. On Linux it also reads where the CPU went (/proc) and the throughput
- * bounds that implies. See docs/simulation.md.
+ * of its DynamoDB Local for conditional writes. Writes DIR/bench.json and DIR/latency.svg, prints the cost
+ * report. On Linux it also reads where the CPU went (/proc) and the throughput bounds that implies. See
+ * docs/simulation.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     await mkdir(values.out, { recursive: true });
     await writeFile(
       join(values.out, 'bench.json'),
-      `${JSON.stringify({ measuredAt: new Date().toISOString(), ...result, usage: report.usage, cost }, null, 2)}\n`,
+      `${JSON.stringify({ measuredAt: new Date().toISOString(), warmupOrders, ...result, usage: report.usage, cost }, null, 2)}\n`,
     );
     const charted = Object.fromEntries(
       ['POST /orders', 'payment callback'].map((route) => [route, report.latenciesMs[route] ?? []]),
