@@ -115,6 +115,13 @@ function orderIdOf(response: APIGatewayProxyStructuredResultV2): string {
 
 describe('logs and metrics of each kind of handler', () => {
   let tables: TestTables;
+  /** The order service on the test tables, at the current time, with a payment window no test waits out. */
+  const ordersNow = () =>
+    orderServiceOn(tables, {
+      clock: new ManualClock(new Date()),
+      paymentTimeoutSeconds: 600,
+      newOrderId: () => ulid(),
+    });
 
   beforeAll(async () => {
     tables = await createTestTables();
@@ -265,11 +272,7 @@ describe('logs and metrics of each kind of handler', () => {
     // Prepare
     const handler = (await import('../../functions/queue/status-events-consumer'))
       .handler as unknown as Handler<SQSEvent, unknown>;
-    const orders = orderServiceOn(tables, {
-      clock: new ManualClock(new Date()),
-      paymentTimeoutSeconds: 600,
-      newOrderId: () => ulid(),
-    });
+    const orders = ordersNow();
     const { order } = await orders.placeOrder(sampleOrder);
     await orders.cancelOrder(order.orderId, order.customerId);
     const eventId = `lg_${ulid()}`;
@@ -364,11 +367,7 @@ describe('logs and metrics of each kind of handler', () => {
       unknown,
       APIGatewayProxyStructuredResultV2
     >;
-    const orders = orderServiceOn(tables, {
-      clock: new ManualClock(new Date()),
-      paymentTimeoutSeconds: 600,
-      newOrderId: () => ulid(),
-    });
+    const orders = ordersNow();
     const { order } = await orders.placeOrder(sampleOrder);
     const request = httpEvent({
       method: 'GET',
@@ -393,11 +392,7 @@ describe('logs and metrics of each kind of handler', () => {
       unknown,
       unknown
     >;
-    const orders = orderServiceOn(tables, {
-      clock: new ManualClock(new Date()),
-      paymentTimeoutSeconds: 600,
-      newOrderId: () => ulid(),
-    });
+    const orders = ordersNow();
     const { order } = await orders.placeOrder(sampleOrder);
     await orders.moveOrder(order.orderId, OrderStatus.PAID, 'paid by pi_test');
     await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'saga started');
