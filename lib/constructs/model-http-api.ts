@@ -84,13 +84,16 @@ export class ModelHttpApi extends Construct {
         `route ${trigger.method} ${trigger.path} is for customers, but the API has no authorizer`,
       );
     }
-    this.api.addRoutes({
+    const routes = this.api.addRoutes({
       path: trigger.path,
       methods: [apigwv2.HttpMethod[trigger.method]],
       integration: this.integrationFor(functionName, fn),
       authorizer:
         trigger.authorization === 'customer' ? this.customerAuthorizer : new apigwv2.HttpNoneAuthorizer(),
     });
+    // CloudFormation checks each RouteSettings key against the API's routes when it creates the stage, and
+    // nothing else orders the two: without this dependency the stage comes first and the stack rolls back.
+    for (const route of routes) this.stage.node.addDependency(route);
     this.routeSettings[`${trigger.method} ${trigger.path}`] = {
       ThrottlingRateLimit: trigger.throttle.rateLimit,
       ThrottlingBurstLimit: trigger.throttle.burstLimit,

@@ -160,6 +160,30 @@ describe('throttling of the HTTP API', () => {
     expect(settings).toEqual(expected);
   });
 
+  it('creates the stage after every route its RouteSettings name, as CloudFormation requires', () => {
+    // Prepare
+    const [stage, ...others] = Object.values(real.template.findResources('AWS::ApiGatewayV2::Stage'));
+    const routeIdByKey = new Map(
+      Object.entries(real.template.findResources('AWS::ApiGatewayV2::Route')).map(([id, route]) => [
+        route.Properties.RouteKey as string,
+        id,
+      ]),
+    );
+
+    // Act
+    const settingKeys = Object.keys((stage?.Properties.RouteSettings ?? {}) as Record<string, unknown>);
+    const dependsOn = (stage?.DependsOn ?? []) as string[];
+
+    // Assess
+    expect(others).toHaveLength(0);
+    expect(settingKeys).toHaveLength(httpTriggers(appModel).length);
+    for (const key of settingKeys) {
+      const routeId = routeIdByKey.get(key);
+      expect(routeId, `no route for the stage's RouteSettings key ${key}`).toBeDefined();
+      expect(dependsOn, `the stage does not wait for route ${key}`).toContain(routeId);
+    }
+  });
+
   it('declares a burst at least as large as the rate for every route', () => {
     for (const trigger of httpTriggers(appModel)) {
       expect(trigger.throttle.rateLimit, trigger.path).toBeGreaterThan(0);
