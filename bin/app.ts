@@ -67,15 +67,35 @@ function externalIssuerFromContext(app: App): ExternalIssuer | undefined {
   return { issuer, audience: audience.split(',').map((value) => value.trim()) };
 }
 
+const DEFAULT_STACK_NAME = 'OrderBackbone';
+
+/**
+ * `-c stackName=orders-staging` names the stack, so that several (staging, production) deploy side by side in one
+ * account and region; nothing in the stack has a fixed physical name.
+ */
+function stackNameFromContext(app: App): string {
+  const value: unknown = app.node.tryGetContext('stackName') ?? DEFAULT_STACK_NAME;
+  // CloudFormation's own rule for stack names.
+  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(value)) {
+    throw new Error(
+      `context stackName must start with a letter and hold only letters, digits and hyphens (at most 128), not ${String(value)}`,
+    );
+  }
+  return value;
+}
+
 const app = new App();
+const stackName = stackNameFromContext(app);
 const externalIssuer = externalIssuerFromContext(app);
 const maxReceiveCount: unknown = app.node.tryGetContext('maxReceiveCount');
 const model = withMaxReceiveCount(
   appModel,
   maxReceiveCount === undefined ? undefined : Number(maxReceiveCount),
 );
-const stack = new OrderBackboneStack(app, 'OrderBackbone', {
+const stack = new OrderBackboneStack(app, stackName, {
   model,
+  // The `service` dimension of the business metrics, so that two stacks' alarms never read each other's orders.
+  serviceName: stackName,
   settings: settingsFromContext(app),
   workflowType: workflowTypeFromContext(app),
   alarmEmail: alarmEmailFromContext(app),

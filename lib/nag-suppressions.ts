@@ -133,10 +133,12 @@ function functionSuppressions(stack: OrderBackboneStack, model: AppModel): NagSu
       { construct: role, id: 'AwsSolutions-IAM5[Resource::*]', reason: REASONS.xrayOnFunction },
     ];
     for (const { timer } of declaration.access.timers ?? []) {
-      const group = required(stack.timers.get(timer), `timer ${timer}`).group.scheduleGroupName;
+      // cdk-nag shows the group's name, a reference to the group, as the group's logical id.
+      const groupResource = required(stack.timers.get(timer), `timer ${timer}`).group.node.defaultChild;
+      const group = stack.getLogicalId(groupResource as CfnElement);
       suppressions.push({
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${group}/*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<${group}>/*]`,
         reason: REASONS.schedulesOfGroup,
       });
     }

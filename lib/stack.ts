@@ -484,6 +484,7 @@ export class OrderBackboneStack extends Stack {
       new CfnOutput(this, `${pascalCase(name)}EventBusName`, { value: bus.eventBusName });
     }
     for (const [name, timer] of this.timers) {
+      new CfnOutput(this, `${pascalCase(name)}TimerGroupName`, { value: timer.groupName });
       new CfnOutput(this, `${pascalCase(name)}TimerDeadLetterQueueUrl`, {
         value: timer.deadLetterQueue.queue.queueUrl,
       });

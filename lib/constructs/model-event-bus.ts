@@ -9,16 +9,17 @@ export interface ModelEventBusProps {
 }
 
 /**
- * A custom EventBridge bus named exactly as declared: other services subscribe to it by name (their rules name
- * the bus), so, unlike queues and tables, its physical name is part of the contract and is not left to
- * CloudFormation. One stack per account and region can therefore own a given bus name.
+ * A custom EventBridge bus. Its physical name is left to the CDK (the construct path, the stack's name first), so
+ * that a staging and a production stack can share an account and region; other services find it through the
+ * stack output `<Declared>EventBusName`. Locally it keeps its declared name.
  */
 export class ModelEventBus extends Construct {
   public readonly bus: events.EventBus;
 
   public constructor(scope: Construct, id: string, props: ModelEventBusProps) {
     super(scope, id);
-    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.declaration.name });
+    // The declared name stays visible on the console, as the description.
+    this.bus = new events.EventBus(this, 'Bus', { description: `The ${props.declaration.name} bus` });
   }
 
   /** Lets `grantee` call `events:PutEvents` on this bus and no other (not the account's default bus). */

@@ -1,4 +1,4 @@
-import { Lazy, RemovalPolicy } from 'aws-cdk-lib';
+import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -56,7 +56,11 @@ export class ModelHttpApi extends Construct {
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     // The stage is built here, not by HttpApi, because only an explicit stage takes access log settings.
-    this.api = new apigwv2.HttpApi(this, 'Api', { createDefaultStage: false });
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      createDefaultStage: false,
+      // API names need not be unique; the stack's name tells the APIs of several stacks apart on the console.
+      apiName: Stack.of(this).stackName,
+    });
     this.stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,

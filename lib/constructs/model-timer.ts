@@ -30,9 +30,10 @@ export interface ModelTimerProps {
 /**
  * What a function needs to create one-time EventBridge Scheduler schedules at run time, all aimed at one function:
  *
- * - a schedule group named exactly as declared (functions name it in `CreateSchedule`). It is destroyed with the
- *   stack whatever the stack's removal policy: a retained group would keep its name and make the next deployment
- *   of the stack fail, and its schedules are derived state that the sweeper backs up;
+ * - a schedule group, named by the CDK from the construct path (the stack's name first) so that several stacks can
+ *   share an account and region; functions get the name in their environment for `CreateSchedule`. It is
+ *   destroyed with the stack whatever the stack's removal policy: its schedules are derived state that the sweeper
+ *   backs up;
  * - a standard dead-letter queue (Scheduler refuses FIFO ones) with the usual 14-day retention and alarm;
  * - the role Scheduler assumes, trusted only by Scheduler for schedules of this group in this account (the
  *   `aws:SourceAccount` and `aws:SourceArn` confused-deputy conditions that Scheduler's documentation recommends),
@@ -45,6 +46,8 @@ export interface ModelTimerProps {
  */
 export class ModelTimer extends Construct {
   public readonly group: scheduler.ScheduleGroup;
+  /** The group's physical name, as a reference to the group. */
+  public readonly groupName: string;
   public readonly deadLetterQueue: DeadLetterQueue;
   /** The role that schedules in the group name as `Target.RoleArn`. */
   public readonly role: iam.Role;
@@ -58,16 +61,16 @@ export class ModelTimer extends Construct {
     this.target = target;
     this.declaration = declaration;
 
-    this.group = new scheduler.ScheduleGroup(this, 'Group', {
-      scheduleGroupName: declaration.name,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    this.group = new scheduler.ScheduleGroup(this, 'Group', { removalPolicy: RemovalPolicy.DESTROY });
+    // The group's Ref is its name: referring to it, not to the name the CDK computed, orders every grant and
+    // environment variable that names the group after the group itself.
+    this.groupName = (this.group.node.defaultChild as scheduler.CfnScheduleGroup).ref;
     this.deadLetterQueue = new DeadLetterQueue(this, 'DeadLetter', {
       alarmTopic: props.alarmTopic,
       runbook: Runbook.timerDeadLetter,
     });
     this.role = new iam.Role(this, 'SchedulerRole', {
-      description: `Assumed by EventBridge Scheduler for schedules in group ${declaration.name}`,
+      description: `Assumed by EventBridge Scheduler for schedules of timer ${declaration.name}`,
       assumedBy: new iam.ServicePrincipal(SCHEDULER_SERVICE, {
         conditions: {
           StringEquals: {
@@ -102,7 +105,7 @@ export class ModelTimer extends Construct {
   /** The value of one part of the timer for a function's environment: a physical name or ARN, or a retry bound. */
   public part(part: TimerPart): string {
     const values: Readonly<Record<TimerPart, string>> = {
-      groupName: this.group.scheduleGroupName,
+      groupName: this.groupName,
       targetArn: this.target.functionArn,
       roleArn: this.role.roleArn,
       deadLetterArn: this.deadLetterQueue.queue.queueArn,
@@ -117,7 +120,7 @@ export class ModelTimer extends Construct {
     return Stack.of(this).formatArn({
       service: 'scheduler',
       resource: 'schedule',
-      resourceName: `${this.group.scheduleGroupName}/*`,
+      resourceName: `${this.groupName}/*`,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
   }

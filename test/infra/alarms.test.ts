@@ -386,12 +386,13 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     expect(alarms).toHaveLength(appModel.timers.length);
     expect(lost(synthesize(fixtureModel).template)).toHaveLength(fixtureModel.timers.length);
     for (const declaration of appModel.timers) {
+      const groupName = real.stack.timers.get(declaration.name)?.group.scheduleGroupName;
       const targetRef = {
         Ref: logicalIdOf(real.stack.functions.get(declaration.targetFunction)),
       };
       const alarm = alarms.find((candidate) =>
         (candidate.Metrics ?? []).some((query) =>
-          query.MetricStat?.Metric.Dimensions.some((d) => d.Value === declaration.name),
+          query.MetricStat?.Metric.Dimensions.some((d) => d.Value === groupName),
         ),
       );
       const stats = (alarm?.Metrics ?? []).flatMap((query) => (query.MetricStat ? [query.MetricStat] : []));
@@ -406,11 +407,11 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
       ).toEqual(
         [
           ['AWS/Lambda', 'DestinationDeliveryFailures', [{ Name: 'FunctionName', Value: targetRef }]],
-          ['AWS/Scheduler', 'InvocationDroppedCount', [{ Name: 'ScheduleGroup', Value: declaration.name }]],
+          ['AWS/Scheduler', 'InvocationDroppedCount', [{ Name: 'ScheduleGroup', Value: groupName }]],
           [
             'AWS/Scheduler',
             'InvocationsFailedToBeSentToDeadLetterCount',
-            [{ Name: 'ScheduleGroup', Value: declaration.name }],
+            [{ Name: 'ScheduleGroup', Value: groupName }],
           ],
         ].sort(),
       );

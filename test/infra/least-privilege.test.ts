@@ -46,7 +46,7 @@ const WRITE_ORDERS = grant(
 const MANAGE_PAYMENT_TIMERS = [
   ...grant(
     ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
-    'arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/payment-timeouts/*',
+    'arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<timer:payment-timeouts/group>/*',
   ),
   'iam:PassRole on <timer:payment-timeouts/role> if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}',
 ];
@@ -167,6 +167,7 @@ function labels(stack: OrderBackboneStack): Map<string, string> {
   for (const [name, bus] of stack.eventBuses) named.set(logicalIdOf(bus), `event-bus:${name}`);
   for (const [name, machine] of stack.stateMachines) named.set(logicalIdOf(machine), `state-machine:${name}`);
   for (const [name, timer] of stack.timers) {
+    named.set(logicalIdOf(timer.group), `timer:${name}/group`);
     named.set(logicalIdOf(timer.role), `timer:${name}/role`);
     named.set(logicalIdOf(timer.deadLetterQueue.queue), `timer:${name}/dead-letter`);
   }

@@ -533,7 +533,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(starters).toEqual(['order-events-consumer']);
   });
 
-  it('creates one EventBridge bus per declaration under its declared name, and hands its name to outbox-relay', () => {
+  it('creates one EventBridge bus per declaration under a name of its stack, and hands its name to outbox-relay', () => {
     // Prepare
     const busId = logicalIdOf(real.stack.eventBuses.get(EVENT_BUS));
 
@@ -542,7 +542,10 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
 
     // Assess
     real.template.resourceCountIs('AWS::Events::EventBus', appModel.eventBuses.length);
-    expect(resourceProperties(real.template, busId)).toEqual({ Name: EVENT_BUS });
+    expect(resourceProperties(real.template, busId)).toEqual({
+      Name: expect.stringMatching(/^OrderBackboneTest/),
+      Description: `The ${EVENT_BUS} bus`,
+    });
     expect(relay.Environment).toEqual({
       Variables: expect.objectContaining({ EVENT_BUS_NAME: { Ref: busId } }),
     });
@@ -1105,7 +1108,10 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
     const outputs = fixture.template.findOutputs('*');
 
     // Assess
-    expect(resourceProperties(fixture.template, busId('unused-events'))).toEqual({ Name: 'unused-events' });
+    expect(resourceProperties(fixture.template, busId('unused-events'))).toEqual({
+      Name: expect.stringMatching(/^OrderBackboneTest/),
+      Description: 'The unused-events bus',
+    });
     expect(relay.Environment).toEqual({
       Variables: expect.objectContaining({ EVENT_BUS_NAME: { Ref: busId('parcel-events') } }),
     });
@@ -1196,7 +1202,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
     };
   });
 
-  it('creates the schedule group under its declared name', () => {
+  it('creates the schedule group under a name of its stack, never the declared name alone', () => {
     // Prepare
     const { group } = timerIds;
 
@@ -1205,7 +1211,9 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
 
     // Assess
     fixture.template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
-    expect(properties).toEqual({ Name: 'parcel-reminders' });
+    expect(properties).toEqual({
+      Name: expect.stringMatching(/^OrderBackboneTest-ParcelRemindersTimer-Group-/),
+    });
     expect(fixture.template.toJSON().Resources[group].DeletionPolicy).toBe('Delete');
   });
 
@@ -1264,7 +1272,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
     const statements = statementsOfFunctionRole(fixture, 'parcel-status');
 
     // Assess
-    expect(JSON.stringify(scheduleArns)).toContain(':schedule/parcel-reminders/*');
+    expect(JSON.stringify(scheduleArns)).toContain(`{"Ref":"${timerIds.group}"},"/*"`);
     expect(statements).toContainEqual({
       Effect: 'Allow',
       Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
@@ -1345,7 +1353,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
 
   it('hands the managing function every part of the timer', () => {
     // Prepare
-    const { role, deadLetter, target } = timerIds;
+    const { group, role, deadLetter, target } = timerIds;
 
     // Act
     const properties = resourceProperties(fixture.template, functionId(fixture.stack, 'parcel-status'));
@@ -1353,7 +1361,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
     // Assess
     expect(properties.Environment).toEqual({
       Variables: expect.objectContaining({
-        REMINDER_GROUP_NAME: 'parcel-reminders',
+        REMINDER_GROUP_NAME: { Ref: group },
         REMINDER_TARGET_ARN: { 'Fn::GetAtt': [target, 'Arn'] },
         REMINDER_ROLE_ARN: { 'Fn::GetAtt': [role, 'Arn'] },
         REMINDER_DEAD_LETTER_ARN: { 'Fn::GetAtt': [deadLetter, 'Arn'] },
@@ -1399,7 +1407,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
     }
   });
 
-  it('outputs the ARN of each secret and the URL of each timer dead-letter queue', () => {
+  it('outputs the ARN of each secret, and the group name and dead-letter queue URL of each timer', () => {
     // Prepare
     const secretId = logicalIdOf(fixture.stack.secrets.get('carrier-api-key'));
 
@@ -1409,6 +1417,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
     // Assess
     expect(outputs.CarrierApiKeySecretArn?.Value).toEqual({ Ref: secretId });
     expect(outputs.ParcelRemindersTimerDeadLetterQueueUrl?.Value).toEqual({ Ref: timerIds.deadLetter });
+    expect(outputs.ParcelRemindersTimerGroupName?.Value).toEqual({ Ref: timerIds.group });
   });
 });
 
