@@ -57,7 +57,7 @@ export function loggingProps(
 /**
  * A Lambda function bundled from its TypeScript entry with the local esbuild (no Docker): Node.js 24 on arm64
  * (cheaper per millisecond than x86), ES module output, minified, with source maps that Node applies to stack
- * traces (`NODE_OPTIONS=--enable-source-maps`), the AWS SDK left to the runtime, active X-Ray tracing, and its own
+ * traces (`NODE_OPTIONS=--enable-source-maps`), the AWS SDK bundled too, active X-Ray tracing, and its own
  * log group with a bounded retention instead of Lambda's never-expiring default, which only its own role may write,
  * in JSON with advanced logging controls (`FUNCTION_LOGGING`).
  */
@@ -109,6 +109,9 @@ export class ModelFunction extends Construct {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // The AWS SDK is bundled like any other dependency, at the version package-lock.json pins and the tests
+        // run, rather than taken from the Lambda runtime, whose copy is older and changes under us (decision 36).
+        externalModules: [],
       },
     });
   }
