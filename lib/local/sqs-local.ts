@@ -1,6 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { startFauxqs } from 'fauxqs';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { findFreePort } from './ports';
 
 /** Failures of the local SQS stand-in, each with a stable `code` that callers may branch on. */
@@ -23,14 +24,16 @@ export interface SqsLocal {
 }
 
 const BIND_ATTEMPTS = 3;
+const LOOPBACK = '127.0.0.1';
+/** Fastify publishes every new instance here, documented as the place to modify it before it serves. */
+const FASTIFY_INITIALIZATION = 'fastify.initialization';
 
 /**
  * Starts fauxqs (an in-process SQS emulator: standard and FIFO queues, visibility, redrive to a DLQ on
- * receive) on a free port, with request logging off.
+ * receive) on a free loopback port, with request logging off.
  *
- * fauxqs 2.4 always listens on all interfaces; the endpoint handed out is the loopback one. It names queue URLs
- * `http://sqs.<region>.localhost:<port>/…`, which does not resolve on every machine: use the URLs that
- * `createQueues` returns, which point at the endpoint instead.
+ * It names queue URLs `http://sqs.<region>.localhost:<port>/…`, which does not resolve on every machine: use the
+ * URLs that `createQueues` returns, which point at the endpoint instead.
  */
 export async function startSqsLocal(options: SqsLocalOptions = {}): Promise<SqsLocal> {
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
@@ -42,11 +45,7 @@ export async function startSqsLocal(options: SqsLocalOptions = {}): Promise<SqsL
     // Our own free port rather than fauxqs's port 0, so that the port is known in the same way for every stand-in.
     const port = await findFreePort();
     try {
-      const server = await startFauxqs({
-        port,
-        logger: false,
-        ...(dataDir === undefined ? {} : { dataDir }),
-      });
+      const server = await startFauxqsOnLoopback(port, dataDir);
       return {
         endpoint: `http://127.0.0.1:${server.port}`,
         port: server.port,
@@ -64,4 +63,53 @@ export async function startSqsLocal(options: SqsLocalOptions = {}): Promise<SqsL
       }
     }
   }
+}
+
+/**
+ * fauxqs 2.4's `startFauxqs` listens on `0.0.0.0` with no option to change it, and its `buildApp` (which one could
+ * listen with oneself) cannot persist: the SQLite store classes that `startFauxqs` wires in are not exported. So
+ * `startFauxqs` runs as is, and its Fastify instance, announced on Fastify's initialization channel, gets a
+ * `listen` that binds loopback for our port. Should a future fauxqs bypass this, the address check refuses to
+ * hand out a server that listens anywhere else.
+ */
+async function startFauxqsOnLoopback(port: number, dataDir: string | undefined): Promise<FauxqsServer> {
+  const bindLoopback = (message: unknown): void => {
+    const app =
+      typeof message === 'object' && message !== null && 'fastify' in message ? message.fastify : null;
+    if (!isListener(app)) {
+      return;
+    }
+    const listen = app.listen.bind(app);
+    app.listen = (options: unknown, ...rest: unknown[]) =>
+      listen(isListenOptionsFor(port, options) ? { ...options, host: LOOPBACK } : options, ...rest);
+  };
+  subscribe(FASTIFY_INITIALIZATION, bindLoopback);
+  let server: FauxqsServer;
+  try {
+    server = await startFauxqs({ port, logger: false, ...(dataDir === undefined ? {} : { dataDir }) });
+  } finally {
+    unsubscribe(FASTIFY_INITIALIZATION, bindLoopback);
+  }
+  const host = new URL(server.address).hostname;
+  if (host !== LOOPBACK) {
+    await server.stop();
+    throw new SqsLocalStartError(
+      `fauxqs listened on ${host} instead of ${LOOPBACK}; this fauxqs version binds in a way sqs-local.ts does not know`,
+    );
+  }
+  return server;
+}
+
+interface Listener {
+  listen: (options: unknown, ...rest: unknown[]) => unknown;
+}
+
+function isListener(value: unknown): value is Listener {
+  return (
+    typeof value === 'object' && value !== null && 'listen' in value && typeof value.listen === 'function'
+  );
+}
+
+function isListenOptionsFor(port: number, options: unknown): options is { port: number } {
+  return typeof options === 'object' && options !== null && 'port' in options && options.port === port;
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DynamoDbLocal,
   DynamoDbLocalStartError,
+  JavaCannotCompileError,
   JavaMissingError,
   JavaTooOldError,
   startDynamoDbLocal,
@@ -144,6 +145,23 @@ describe('startDynamoDbLocal', () => {
     expect((failure as JavaTooOldError).code).toBe('JAVA_TOO_OLD');
     expect((failure as JavaTooOldError).majorVersion).toBe(8);
     expect((failure as JavaTooOldError).message).toContain('openjdk-17-jre-headless');
+  });
+
+  it('reports a Java runtime without the compiler module as JavaCannotCompileError', async () => {
+    // Prepare: the real Java, limited to the modules a trimmed JRE keeps, which leave out jdk.compiler.
+    const javaCommand = await fakeJava('exec java --limit-modules java.se "$@"');
+
+    // Act
+    const failure = await startDynamoDbLocal({ javaCommand }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    // Assess
+    expect(failure).toBeInstanceOf(JavaCannotCompileError);
+    expect((failure as JavaCannotCompileError).code).toBe('JAVA_CANNOT_COMPILE');
+    expect((failure as JavaCannotCompileError).message).toContain('jdk.compiler');
+    expect((failure as JavaCannotCompileError).message).toContain('openjdk-17-jre-headless');
   });
 
   it('fails with the process output when DynamoDB Local exits before it answers', async () => {
