@@ -14,5 +14,10 @@ export function isIsoCurrency(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && ISO_4217_CODES.has(code);
 }
 
-/** Largest unit price we accept: keeps 100 items x 999 pieces far below Number.MAX_SAFE_INTEGER. */
-export const MAX_UNIT_PRICE = 10_000_000_000;
+/**
+ * The largest amount we take in one order or payment: 99,999,999 minor units (999,999.99 in a two-decimal
+ * currency). It is what payment providers accept in one charge (Stripe's limit is eight digits for most
+ * currencies), so an order we accept can be paid; and sums of such amounts stay exact, far below
+ * Number.MAX_SAFE_INTEGER.
+ */
+export const MAX_AMOUNT = 99_999_999;

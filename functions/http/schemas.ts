@@ -1,26 +1,32 @@
 import { z } from 'zod';
 import { statusEventSchema } from '../domain/logistics';
-import { ORDER_LIMITS } from '../domain/order';
+import { crossItemIssues, ORDER_LIMITS, SKU_PATTERN, SKU_RULE } from '../domain/order';
 
 /**
- * The wire shape of `POST /orders`. Bounds are repeated from the domain here so that a caller gets every
- * field's problem in one answer; the domain checks them again for callers that are not HTTP. The customer is
- * the token's subject; `customerId`, when sent, must name that same customer.
+ * The wire shape of `POST /orders`. Bounds, the SKU pattern and the rules across lines come from the domain so
+ * that a caller gets every field's problem in one answer; the domain checks them again for callers that are not
+ * HTTP. The customer is the token's subject; `customerId`, when sent, must name that same customer.
  */
-export const createOrderBody = z.strictObject({
-  customerId: z.string().trim().min(1).max(128).optional(),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR'),
-  items: z
-    .array(
-      z.strictObject({
-        sku: z.string().trim().min(1).max(64),
-        quantity: z.number().int().min(ORDER_LIMITS.minQuantity).max(ORDER_LIMITS.maxQuantity),
-        unitPrice: z.number().int().min(0).max(ORDER_LIMITS.maxUnitPrice),
-      }),
-    )
-    .min(ORDER_LIMITS.minItems)
-    .max(ORDER_LIMITS.maxItems),
-});
+export const createOrderBody = z
+  .strictObject({
+    customerId: z.string().trim().min(1).max(128).optional(),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR'),
+    items: z
+      .array(
+        z.strictObject({
+          sku: z.string().trim().regex(SKU_PATTERN, SKU_RULE),
+          quantity: z.number().int().min(ORDER_LIMITS.minQuantity).max(ORDER_LIMITS.maxQuantity),
+          unitPrice: z.number().int().min(ORDER_LIMITS.minUnitPrice).max(ORDER_LIMITS.maxUnitPrice),
+        }),
+      )
+      .min(ORDER_LIMITS.minItems)
+      .max(ORDER_LIMITS.maxItems),
+  })
+  .superRefine((body, context) => {
+    for (const issue of crossItemIssues(body.items)) {
+      context.addIssue({ code: 'custom', path: issue.path.split('/'), message: issue.message });
+    }
+  });
 
 export type CreateOrderBody = z.output<typeof createOrderBody>;
 

@@ -64,6 +64,17 @@ function splitPath(path: string): string[] {
   return path.split('/').filter((segment) => segment.length > 0);
 }
 
+/** A path whose percent-encoding is broken (`%`, `%ZZ`, bytes that are not UTF-8) names nothing. */
+function isWellEncoded(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch (error) {
+    if (error instanceof URIError) return false;
+    throw error;
+  }
+}
+
 function compile(route: GatewayRoute): CompiledRoute {
   const segments = splitPath(route.path);
   return { route, segments, literalCount: segments.filter((segment) => !segment.startsWith('{')).length };
@@ -200,10 +211,10 @@ function writeJson(response: ServerResponse, statusCode: number, body: unknown):
 
 /**
  * A local HTTP API: it turns requests into API Gateway payload format 2.0 events for the declared routes and
- * answers as API Gateway would (`{"message":"Not Found"}` for no route, a bare 500 when the function fails,
- * `{"message":"Unauthorized"}` with a `WWW-Authenticate` challenge when a `customer` route's JWT is refused, the
- * function then never invoked). An accepted token's claims reach the function at
- * `requestContext.authorizer.jwt.claims`, as from an HTTP API JWT authorizer.
+ * answers as API Gateway would (`{"message":"Bad Request"}` for a malformed path, `{"message":"Not Found"}`
+ * for no route, a bare 500 when the function fails, `{"message":"Unauthorized"}` with a `WWW-Authenticate`
+ * challenge when a `customer` route's JWT is refused, the function then never invoked). An accepted token's
+ * claims reach the function at `requestContext.authorizer.jwt.claims`, as from an HTTP API JWT authorizer.
  * Routes under `/_local/` belong to the local runtime and exist only here.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -216,7 +227,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const compiled = options.routes.map(compile).sort((left, right) => right.literalCount - left.literalCount);
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = URL.parse(request.url ?? '/', 'http://localhost');
+    // API Gateway refuses such a request itself, before routing or authorizing it, with this body.
+    if (url === null || !splitPath(url.pathname).every(isWellEncoded)) {
+      writeJson(response, 400, { message: 'Bad Request' });
+      return;
+    }
     const method = (request.method ?? 'GET').toUpperCase();
     const body = await readBody(request);
     if (body === 'too-large') {

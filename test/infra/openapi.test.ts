@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { PaymentProviderErrorCode } from '../../functions/adapters/http-payment-provider';
 import { DomainErrorCode } from '../../functions/domain/errors';
+import { ORDER_LIMITS, SKU_PATTERN } from '../../functions/domain/order';
 import { ORDER_STATUSES } from '../../functions/domain/order-status';
 import { PAYMENT_STATUSES } from '../../functions/domain/payment';
 import { InvalidSignatureError } from '../../functions/domain/webhook-signature';
@@ -14,11 +15,25 @@ interface Operation {
   readonly 'x-throttle'?: unknown;
 }
 
+interface Bounds {
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+  readonly minItems?: number;
+  readonly maxItems?: number;
+  readonly pattern?: string;
+  readonly 'x-maxTotalAmount'?: number;
+}
+
 interface OpenApi {
   readonly paths: Record<string, Record<string, Operation>>;
   readonly components: {
     readonly securitySchemes: Record<string, { readonly type: string; readonly scheme?: string }>;
     readonly schemas: {
+      readonly OrderItem: { readonly properties: Record<'sku' | 'quantity' | 'unitPrice', Bounds> };
+      readonly CreateOrderRequest: { readonly properties: { readonly items: Bounds } };
+      readonly Order: { readonly properties: { readonly totalAmount: Bounds } };
       readonly OrderStatus: { readonly enum: string[] };
       readonly PaymentStatus: { readonly enum: string[] };
       readonly Problem: { readonly properties: { readonly code: { readonly enum: string[] } } };
@@ -63,6 +78,30 @@ describe('docs/openapi.json', () => {
     ];
 
     expect(document.components.schemas.Problem.properties.code.enum.sort()).toEqual(answered.sort());
+  });
+
+  it('states the order limits the domain enforces', () => {
+    const { OrderItem, CreateOrderRequest, Order } = document.components.schemas;
+
+    expect(OrderItem.properties.sku).toMatchObject({
+      minLength: 1,
+      maxLength: ORDER_LIMITS.maxSkuLength,
+      pattern: SKU_PATTERN.source,
+    });
+    expect(OrderItem.properties.quantity).toMatchObject({
+      minimum: ORDER_LIMITS.minQuantity,
+      maximum: ORDER_LIMITS.maxQuantity,
+    });
+    expect(OrderItem.properties.unitPrice).toMatchObject({
+      minimum: ORDER_LIMITS.minUnitPrice,
+      maximum: ORDER_LIMITS.maxUnitPrice,
+    });
+    expect(CreateOrderRequest.properties.items).toMatchObject({
+      minItems: ORDER_LIMITS.minItems,
+      maxItems: ORDER_LIMITS.maxItems,
+      'x-maxTotalAmount': ORDER_LIMITS.maxTotalAmount,
+    });
+    expect(Order.properties.totalAmount).toMatchObject({ maximum: ORDER_LIMITS.maxTotalAmount });
   });
 
   it('requires the customer bearer JWT on exactly the routes the model declares for customers', () => {

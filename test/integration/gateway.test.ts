@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../lib/local/gateway';
@@ -130,6 +131,44 @@ describe('local HTTP gateway', () => {
     expect(received.length).toBe(before);
   });
 
+  it.each([
+    '/orders/%',
+    '/orders/%E0%A4%A',
+    '/orders/%ZZ',
+    '/orders/%C0%AE',
+    '/orders/%ED%A0%80',
+    '/nowhere/%',
+  ])("answers the malformed path %s with API Gateway's 400 and invokes nothing", async (path) => {
+    const before = received.length;
+
+    const response = await fetch(`${gateway.url}${path}`);
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ message: 'Bad Request' });
+    expect(received.length).toBe(before);
+  });
+
+  it('answers a request target that is no URL with the same 400', async () => {
+    const before = received.length;
+    const { port } = new URL(gateway.url);
+
+    // fetch cannot send such a target; node:http sends the path as given.
+    const answer = await new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+      const outgoing = request({ host: '127.0.0.1', port, path: 'http://[' }, (incoming) => {
+        let body = '';
+        incoming.on('data', (chunk: Buffer) => {
+          body += chunk.toString('utf8');
+        });
+        incoming.on('end', () => resolve({ status: incoming.statusCode, body }));
+      });
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+
+    expect(answer).toEqual({ status: 400, body: '{"message":"Bad Request"}' });
+    expect(received.length).toBe(before);
+  });
+
   it('serves /_local/ routes of the runtime itself', async () => {
     const response = await fetch(`${gateway.url}/_local/echo`, { method: 'POST', body: '{"x":1}' });
     const missing = await fetch(`${gateway.url}/_local/missing`);
@@ -199,6 +238,17 @@ describe('local HTTP gateway on customer routes', () => {
     expect(await missing.json()).toEqual({ message: 'Unauthorized' });
     expect(wrongKey.status).toBe(401);
     expect(wrongKey.headers.get('www-authenticate')).toMatch(/^Bearer scope="" error="invalid_token"/);
+    expect(received.length).toBe(invocations);
+  });
+
+  it('answers a malformed path with 400 before it asks for a token', async () => {
+    const invocations = received.length;
+
+    const response = await fetch(`${guarded.url}/mine/%E0%A4%A`);
+
+    expect(response.status).toBe(400);
+    expect(response.headers.get('www-authenticate')).toBeNull();
+    expect(await response.json()).toEqual({ message: 'Bad Request' });
     expect(received.length).toBe(invocations);
   });
 
