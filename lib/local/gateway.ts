@@ -30,7 +30,6 @@ export interface LocalRoute {
 }
 
 export interface GatewayOptions {
-  readonly host?: string;
   /** 0 picks a free port. */
   readonly port: number;
   readonly routes: readonly GatewayRoute[];
@@ -311,14 +310,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const address = server.address();
   if (address === null || typeof address === 'string') {
     throw new Error('the gateway is not listening on a TCP port');
   }
   return {
-    url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
+    url: `http://127.0.0.1:${address.port}`,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
