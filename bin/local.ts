@@ -137,6 +137,7 @@ async function main(): Promise<void> {
     `  Step Functions  ${system.endpoints.stepfunctions}`,
     `  Scheduler       ${system.endpoints.scheduler}`,
     `  EventBridge     ${system.endpoints.eventbridge}`,
+    `  Cognito         ${system.endpoints.cognito}   (user pool for: npm run ops -- --local ${system.url} customers ...)`,
     ...(system.paymentProvider === undefined
       ? []
       : [

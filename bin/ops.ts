@@ -8,16 +8,21 @@
  *   npm run ops -- sagas stuck [--older-than 900]
  *   npm run ops -- sagas redrive <executionName|all-failed>    (AWS: --state-machine-arn <arn>)
  *   npm run ops -- order <orderId> [--json]                    (AWS: --table <name> --state-machine-arn <arn>)
+ *   npm run ops -- customers create <email>                    (AWS: --user-pool-id <id> --client-id <id>)
+ *   npm run -s ops -- customers token <email> --password-stdin <<< "$PASSWORD"
+ *   npm run ops -- --help | <area> --help
  *
  * With `--local <url>` the endpoints, table names and ARNs come from the local system's `/_local/endpoints`;
  * without it the AWS SDK's own configuration applies, and names come from the stack outputs given as options.
  */
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { runDlqCommand } from '../lib/ops/dlq';
-import { runOrderCommand } from '../lib/ops/order';
-import { runSagasCommand } from '../lib/ops/sagas';
+import { CUSTOMERS_USAGE, runCustomersCommand } from '../lib/ops/customers';
+import { DLQ_USAGE, runDlqCommand } from '../lib/ops/dlq';
+import { ORDER_USAGE, runOrderCommand } from '../lib/ops/order';
+import { runSagasCommand, SAGAS_USAGE } from '../lib/ops/sagas';
 
 class UsageError extends Error {
   public override readonly name = 'UsageError';
@@ -28,6 +33,9 @@ interface LocalEndpoints {
   readonly dynamodb: string;
   readonly sqs: string;
   readonly stepfunctions: string;
+  readonly cognito: string;
+  readonly userPoolId: string;
+  readonly userPoolClientId: string;
   readonly tableNames: Readonly<Record<string, string>>;
   readonly stateMachineArns: Readonly<Record<string, string>>;
 }
@@ -38,9 +46,71 @@ const LOCAL_CLIENT_CONFIG = {
 };
 const FULFILLMENT_STATE_MACHINE = 'fulfillment';
 const ORDERS_TABLE = 'orders';
-const USAGE =
-  'usage: npm run ops -- [--local <url>] [--state-machine-arn <arn>] [--table <name>] ' +
-  'dlq list|show|redrive <queue> | sagas list|stuck|redrive <name|all-failed> | order <orderId> [--json]';
+
+/** Each area's own usage, and the options it needs in AWS (the stack outputs), which `--local` replaces. */
+const AREAS = {
+  dlq: { usage: DLQ_USAGE, aws: undefined },
+  sagas: { usage: SAGAS_USAGE, aws: '--state-machine-arn <FulfillmentStateMachineArn>' },
+  order: {
+    usage: ORDER_USAGE,
+    aws: '--table <OrdersTableName> --state-machine-arn <FulfillmentStateMachineArn>',
+  },
+  customers: {
+    usage: CUSTOMERS_USAGE,
+    aws: '--user-pool-id <CustomerUserPoolId> --client-id <CustomerUserPoolClientId>',
+  },
+} as const;
+type Area = keyof typeof AREAS;
+
+const OPTIONS_HELP = [
+  '--local <url>  the local system at <url> (npm start): endpoints and names come from its /_local/endpoints.',
+  "Without it: AWS, with the SDK's default credentials and region; the AWS options name stack outputs.",
+];
+
+function isArea(word: string | undefined): word is Area {
+  return word !== undefined && Object.hasOwn(AREAS, word);
+}
+
+/** An area's usage line, without its `usage: ` prefix, and its AWS options below it. */
+function areaLines(area: Area): string[] {
+  const { usage, aws } = AREAS[area];
+  return [usage.replace(/^usage: /, ''), ...(aws === undefined ? [] : [`    AWS options: ${aws}`])];
+}
+
+function areaHelp(area: Area): string {
+  return [
+    'usage: npm run ops -- [--local <url>] <command> [AWS options]',
+    '',
+    ...areaLines(area).map((line) => `  ${line}`),
+    '',
+    ...OPTIONS_HELP,
+  ].join('\n');
+}
+
+function help(): string {
+  return [
+    'usage: npm run ops -- [--local <url>] <area> <command> [arguments] [AWS options]',
+    '',
+    ...Object.keys(AREAS)
+      .flatMap((area) => (isArea(area) ? areaLines(area) : []))
+      .map((line) => `  ${line}`),
+    '',
+    ...OPTIONS_HELP,
+    "`npm run ops -- <area> --help` prints one area's usage.",
+  ].join('\n');
+}
+
+const HELP_FLAGS = new Set(['--help', '-h']);
+
+/** The help text asked for, if any: `--help`, `-h` or `help` alone or before an area, or after an area. */
+function helpRequested(args: readonly string[]): string | undefined {
+  const [first, second] = args;
+  if (first !== undefined && (HELP_FLAGS.has(first) || first === 'help')) {
+    return isArea(second) ? areaHelp(second) : help();
+  }
+  if (isArea(first) && args.some((word) => HELP_FLAGS.has(word))) return areaHelp(first);
+  return undefined;
+}
 
 function takeOption(args: string[], name: string): string | undefined {
   const index = args.indexOf(name);
@@ -61,16 +131,32 @@ async function localEndpoints(gatewayUrl: string): Promise<LocalEndpoints> {
   return (await response.json()) as LocalEndpoints;
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(argv: string[]): Promise<void> {
   const args = [...argv];
   const local = takeOption(args, '--local');
   const stateMachineArnOption = takeOption(args, '--state-machine-arn');
   const tableOption = takeOption(args, '--table');
+  const userPoolIdOption = takeOption(args, '--user-pool-id');
+  const clientIdOption = takeOption(args, '--client-id');
+  const out = (line: string) => console.log(line);
+  const requestedHelp = helpRequested(args);
+  if (requestedHelp !== undefined) {
+    out(requestedHelp);
+    return;
+  }
+  const [area, ...rest] = args;
+  if (!isArea(area)) {
+    throw new UsageError(`${area === undefined ? 'no area given' : `no area ${area}`}\n${help()}`);
+  }
   const endpoints = local === undefined ? undefined : await localEndpoints(local);
   const clientConfig = (endpoint: string | undefined) =>
     endpoint === undefined ? {} : { ...LOCAL_CLIENT_CONFIG, endpoint };
-  const out = (line: string) => console.log(line);
-  const [area, ...rest] = args;
   if (area === 'dlq') {
     const sqs = new SQSClient(clientConfig(endpoints?.sqs));
     try {
@@ -93,43 +179,63 @@ async function main(argv: string[]): Promise<void> {
     }
     return;
   }
-  if (area === 'order') {
-    const stateMachineArn = stateMachineArnOption ?? endpoints?.stateMachineArns[FULFILLMENT_STATE_MACHINE];
-    const tableName = tableOption ?? endpoints?.tableNames[ORDERS_TABLE];
-    if (stateMachineArn === undefined || tableName === undefined) {
+  if (area === 'customers') {
+    const userPoolId = userPoolIdOption ?? endpoints?.userPoolId;
+    const clientId = clientIdOption ?? endpoints?.userPoolClientId;
+    if (userPoolId === undefined || clientId === undefined) {
       throw new UsageError(
-        'order needs --table <name> and --state-machine-arn <arn> (the stack outputs OrdersTableName and ' +
-          'FulfillmentStateMachineArn) or --local <url>',
+        'customers needs --user-pool-id <id> and --client-id <id> (the stack outputs CustomerUserPoolId and ' +
+          'CustomerUserPoolClientId) or --local <url>',
       );
     }
-    // The fix commands the story prints carry the options this run needed.
-    const commandPrefix = [
-      'npm run ops --',
-      ...(local === undefined ? [] : ['--local', local]),
-      ...(stateMachineArnOption === undefined ? [] : ['--state-machine-arn', stateMachineArnOption]),
-    ].join(' ');
-    const dynamodb = new DynamoDBClient(clientConfig(endpoints?.dynamodb));
-    const sqs = new SQSClient(clientConfig(endpoints?.sqs));
-    const sfn = new SFNClient(clientConfig(endpoints?.stepfunctions));
+    const cognito = new CognitoIdentityProviderClient(clientConfig(endpoints?.cognito));
     try {
-      await runOrderCommand(rest, { dynamodb, sqs, sfn, tableName, stateMachineArn, out, commandPrefix });
+      await runCustomersCommand(rest, { cognito, userPoolId, clientId, out, readStdin });
     } finally {
-      dynamodb.destroy();
-      sqs.destroy();
-      sfn.destroy();
+      cognito.destroy();
     }
     return;
   }
-  throw new UsageError(USAGE);
+  const stateMachineArn = stateMachineArnOption ?? endpoints?.stateMachineArns[FULFILLMENT_STATE_MACHINE];
+  const tableName = tableOption ?? endpoints?.tableNames[ORDERS_TABLE];
+  if (stateMachineArn === undefined || tableName === undefined) {
+    throw new UsageError(
+      'order needs --table <name> and --state-machine-arn <arn> (the stack outputs OrdersTableName and ' +
+        'FulfillmentStateMachineArn) or --local <url>',
+    );
+  }
+  // The fix commands the story prints carry the options this run needed.
+  const commandPrefix = [
+    'npm run ops --',
+    ...(local === undefined ? [] : ['--local', local]),
+    ...(stateMachineArnOption === undefined ? [] : ['--state-machine-arn', stateMachineArnOption]),
+  ].join(' ');
+  const dynamodb = new DynamoDBClient(clientConfig(endpoints?.dynamodb));
+  const sqs = new SQSClient(clientConfig(endpoints?.sqs));
+  const sfn = new SFNClient(clientConfig(endpoints?.stepfunctions));
+  try {
+    await runOrderCommand(rest, { dynamodb, sqs, sfn, tableName, stateMachineArn, out, commandPrefix });
+  } finally {
+    dynamodb.destroy();
+    sqs.destroy();
+    sfn.destroy();
+  }
 }
 
+const argv = process.argv.slice(2);
 try {
-  await main(process.argv.slice(2));
+  await main(argv);
 } catch (error) {
-  console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  const code = error instanceof Error && 'code' in error ? String(error.code) : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  // With --json a script reads the failure too: one JSON object on stderr, stdout keeping what was printed.
+  console.error(
+    argv.includes('--json')
+      ? JSON.stringify({ error: { name: error instanceof Error ? error.name : 'Error', code, message } })
+      : error instanceof Error
+        ? `${error.name}: ${message}`
+        : message,
+  );
   // Usage mistakes (ours, or a command's `*_USAGE` errors) exit 2, as command-line tools conventionally do.
-  const isUsage =
-    error instanceof UsageError ||
-    (error instanceof Error && 'code' in error && String(error.code).endsWith('_USAGE'));
-  process.exitCode = isUsage ? 2 : 1;
+  process.exitCode = error instanceof UsageError || code?.endsWith('_USAGE') === true ? 2 : 1;
 }

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
+import { CUSTOMER_PASSWORD_POLICY } from '../customer-password-policy';
 
 /** An OpenID Connect issuer outside the stack (Auth0, Entra ID, Keycloak, another account's Cognito...). */
 export interface ExternalIssuer {
@@ -26,7 +27,8 @@ export interface CustomerIdentityProps {
 /**
  * Who the shop's customers are: the issuer and audience the HTTP API's JWT authorizer trusts. By default a
  * Cognito user pool (administrator-created users only, strong passwords, optional TOTP MFA, email recovery) with
- * one public app client (SRP sign-in, no secret, as a browser or mobile app needs); or any external OIDC issuer.
+ * one public app client (SRP sign-in, no secret, as a browser or mobile app needs, plus the admin password flow
+ * that only IAM-authorized callers can use); or any external OIDC issuer.
  * See docs/decisions.md for the choices behind these defaults.
  */
 export class CustomerIdentity extends Construct {
@@ -52,14 +54,7 @@ export class CustomerIdentity extends Construct {
       signInAliases: { email: true },
       signInCaseSensitive: false,
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
-      passwordPolicy: {
-        minLength: 12,
-        requireLowercase: true,
-        requireUppercase: true,
-        requireDigits: true,
-        requireSymbols: true,
-        tempPasswordValidity: Duration.days(3),
-      },
+      passwordPolicy: { ...CUSTOMER_PASSWORD_POLICY, tempPasswordValidity: Duration.days(3) },
       mfa: cognito.Mfa.OPTIONAL,
       mfaSecondFactor: { otp: true, sms: false },
       featurePlan: cognito.FeaturePlan.ESSENTIALS,
@@ -68,7 +63,9 @@ export class CustomerIdentity extends Construct {
     });
     this.userPoolClient = this.userPool.addClient('AppClient', {
       generateSecret: false,
-      authFlows: { userSrp: true },
+      // Admin password sign-in is callable only through the IAM-signed AdminInitiateAuth (operators, `ops
+      // customers token`); the public InitiateAuth a browser calls still offers SRP alone.
+      authFlows: { userSrp: true, adminUserPassword: true },
       disableOAuth: true,
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),

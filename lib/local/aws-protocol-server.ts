@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { z } from 'zod';
 
 /**
- * The HTTP plumbing the local AWS stand-ins (EventBridge, Step Functions, Scheduler) share: the loopback server,
- * reading a size-limited body, answering JSON with the headers the SDK expects, and the whole request cycle of the
- * `X-Amz-Target` JSON protocols (AWS JSON 1.0 and 1.1). The loopback server also carries the fake payment provider
- * and the logistics simulators.
+ * The HTTP plumbing the local AWS stand-ins (EventBridge, Step Functions, Scheduler, the Cognito user pool) share:
+ * the loopback server, reading a size-limited body, answering JSON with the headers the SDK expects, and the whole
+ * request cycle of the `X-Amz-Target` JSON protocols (AWS JSON 1.0 and 1.1). The loopback server also carries the
+ * fake payment provider and the logistics simulators.
  *
  * Each stand-in keeps its own error classes and codes; the helpers here only ever raise errors a stand-in hands
  * them (its error class, or a factory), so what reaches a client is what that stand-in would answer on its own.
@@ -46,8 +46,8 @@ export interface JsonTargetProtocol {
   ) => AwsApiErrorShape;
 }
 
-/** Runs one operation; throws the stand-in's API error to refuse it. */
-export type JsonTargetDispatch = (operation: string, body: unknown) => JsonObject;
+/** Runs one operation; throws (or rejects with) the stand-in's API error to refuse it. */
+export type JsonTargetDispatch = (operation: string, body: unknown) => JsonObject | Promise<JsonObject>;
 
 /**
  * Answers one HTTP request completely; never rejects unless it is served with an `onError` (see
@@ -94,7 +94,7 @@ async function handleJsonTargetRequest(
       text,
       () => new protocol.apiError('SerializationException', 'The request body is not valid JSON'),
     );
-    sendJson(response, 200, dispatch(operation, body), protocol.contentType);
+    sendJson(response, 200, await dispatch(operation, body), protocol.contentType);
   } catch (error) {
     if (error instanceof protocol.apiError) {
       sendJson(

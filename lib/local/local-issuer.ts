@@ -32,6 +32,11 @@ export interface LocalIssuer {
   setGatewayUrl(url: string): void;
   /** A token for customer `sub`, valid for the configured lifetime. */
   tokenFor(sub: string): Promise<string>;
+  /**
+   * A token with `claims` plus what every token of this issuer carries: `iss`, `iat`, `exp` (the configured
+   * lifetime) and a fresh `jti`. The local user pool mints its Cognito-shaped tokens with it.
+   */
+  issue(claims: JWTPayload): Promise<string>;
   /** Signs exactly these claims with the issuer's key (no defaults added), for tokens off the beaten path. */
   sign(claims: JWTPayload): Promise<string>;
   /** The public keys, as served at `/_local/auth/.well-known/jwks.json`. */
@@ -71,17 +76,17 @@ export async function createLocalIssuer(options: LocalIssuerOptions = {}): Promi
   };
   const sign = (claims: JWTPayload) =>
     new SignJWT(claims).setProtectedHeader({ alg: SIGNING_ALGORITHM, kid, typ: 'JWT' }).sign(privateKey);
-  const tokenFor = (sub: string) => {
+  const issue = (claims: JWTPayload) => {
     const issuedAt = Math.floor(now().getTime() / 1000);
     return sign({
+      ...claims,
       iss: currentIssuer(),
-      aud: LOCAL_AUDIENCE,
-      sub,
       iat: issuedAt,
       exp: issuedAt + tokenLifetimeSeconds,
       jti: randomUUID(),
     });
   };
+  const tokenFor = (sub: string) => issue({ aud: LOCAL_AUDIENCE, sub });
   const authorizer = createJwtAuthorizer({ issuer: currentIssuer, audience: [LOCAL_AUDIENCE], jwks, now });
 
   return {
@@ -94,6 +99,7 @@ export async function createLocalIssuer(options: LocalIssuerOptions = {}): Promi
       issuer = `${url}${LOCAL_ISSUER_PATH}`;
     },
     tokenFor,
+    issue,
     sign,
     jwks,
     authorizer,

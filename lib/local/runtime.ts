@@ -41,13 +41,14 @@ import { sqsDeadLetterSender, startLocalScheduler } from './scheduler';
 import { type FaultOptions, meterClient, UsageMeter } from './sdk-instrumentation';
 import { startSqsLocal } from './sqs-local';
 import { startLocalStepFunctions } from './stepfunctions';
+import { startLocalUserPool } from './user-pool';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface LocalSystemOptions {
   /** Gateway port; 0 picks a free one. Default 3000. */
   readonly port?: number;
-  /** Folder that keeps DynamoDB and SQS data across restarts. Default: everything in memory. */
+  /** Folder that keeps DynamoDB and SQS data and the user pool's customers across restarts. Default: in memory. */
   readonly dataDir?: string;
   /** Values of the model's deployment settings (e.g. `PAYMENT_TIMEOUT_SECONDS`); unset ones take their default. */
   readonly settings?: Readonly<Record<string, string>>;
@@ -103,6 +104,8 @@ export interface LocalEndpoints {
   readonly stepfunctions: string;
   readonly scheduler: string;
   readonly eventbridge: string;
+  /** The local Cognito user pool (cognito-idp). */
+  readonly cognito: string;
 }
 
 export interface LocalSystem {
@@ -390,18 +393,26 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       })),
     );
 
+    const issuer = await createLocalIssuer(
+      options.auth?.tokenLifetimeSeconds === undefined
+        ? {}
+        : { tokenLifetimeSeconds: options.auth.tokenLifetimeSeconds },
+    );
+    // Customers are kept with the data: their ids are the customerIds of the orders kept in DynamoDB.
+    const userPool = await startLocalUserPool({
+      issuer,
+      region: LOCAL_REGION,
+      ...(options.dataDir === undefined ? {} : { dataFile: join(options.dataDir, 'cognito', 'users.json') }),
+    });
+    started.push({ name: 'Cognito user pool', stop: () => userPool.stop() });
     const endpoints = {
       dynamodb: dynamodb.endpoint,
       sqs: sqs.endpoint,
       stepfunctions: stepFunctions.url,
       scheduler: scheduler.url,
       eventbridge: eventBridge.url,
+      cognito: userPool.url,
     };
-    const issuer = await createLocalIssuer(
-      options.auth?.tokenLifetimeSeconds === undefined
-        ? {}
-        : { tokenLifetimeSeconds: options.auth.tokenLifetimeSeconds },
-    );
     const localRoutes: LocalRoute[] = [
       inspection('/_local/health', () => ({ status: 'ok' })),
       inspection('/_local/endpoints', () => ({
@@ -411,6 +422,8 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
           Object.entries(tables).map(([name, table]) => [name, table.tableName]),
         ),
         stateMachineArns: stepFunctions.stateMachineArns,
+        userPoolId: userPool.userPoolId,
+        userPoolClientId: userPool.clientId,
       })),
       inspection('/_local/executions', () => ({ executions: stepFunctions.executions() })),
       inspection('/_local/schedules', () => scheduler.inspect()),

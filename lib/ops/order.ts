@@ -156,7 +156,7 @@ export interface OrderStory {
   readonly problems: readonly Problem[];
 }
 
-export const OrderCommandErrorCode = { USAGE: 'ORDER_USAGE' } as const;
+export const OrderCommandErrorCode = { USAGE: 'ORDER_USAGE', NOT_FOUND: 'ORDER_NOT_FOUND' } as const;
 
 export type OrderCommandErrorCode = (typeof OrderCommandErrorCode)[keyof typeof OrderCommandErrorCode];
 
@@ -168,6 +168,16 @@ export class OrderUsageError extends Error {
 
   public constructor(problem: string) {
     super(`${problem}; ${ORDER_USAGE}`);
+  }
+}
+
+/** The table has no order of that id; `story` holds whatever else was found under it (a saga, DLQ messages). */
+export class OrderNotFoundError extends Error {
+  public override readonly name = 'OrderNotFoundError';
+  public readonly code: OrderCommandErrorCode = OrderCommandErrorCode.NOT_FOUND;
+
+  public constructor(public readonly story: OrderStory) {
+    super(`no order ${story.orderId} exists in table ${story.tableName}`);
   }
 }
 
@@ -192,9 +202,10 @@ const ATTEMPT_SCHEDULED = new Set(['LambdaFunctionScheduled', 'TaskScheduled']);
 
 /**
  * Runs `order <orderId> [--json]` (a leading `order` is accepted too): gathers the story, prints it readably or
- * as JSON, and returns it.
+ * as JSON, and returns it. For an order the table does not have, the story is printed only as JSON (with
+ * `"order": null`) or when something else was found under its id, and then {@link OrderNotFoundError} is thrown.
  *
- * @throws {@link OrderUsageError} for bad arguments; SDK errors as they come
+ * @throws {@link OrderUsageError} for bad arguments; {@link OrderNotFoundError}; SDK errors as they come
  */
 export async function runOrderCommand(
   args: readonly string[],
@@ -206,8 +217,11 @@ export async function runOrderCommand(
   if (orderId === undefined || orderId.startsWith('--')) throw new OrderUsageError('order needs an order id');
   if (extra.length > 0) throw new OrderUsageError(`unexpected arguments: ${extra.join(' ')}`);
   const story = await gatherOrderStory(orderId, context);
-  if (json) context.out(JSON.stringify(story, null, 2));
-  else for (const line of renderOrderStory(story)) context.out(line);
+  // A mistyped id's empty story would only bury the one line that matters, the error's.
+  const anythingFound = story.order !== undefined || story.saga !== undefined || story.deadLetters.length > 0;
+  if (json) context.out(JSON.stringify({ ...story, order: story.order ?? null }, null, 2));
+  else if (anythingFound) for (const line of renderOrderStory(story)) context.out(line);
+  if (story.order === undefined) throw new OrderNotFoundError(story);
   return story;
 }
 

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../functions/domain/webhook-signature';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
@@ -8,6 +8,7 @@ import { appModel, withMaxReceiveCount } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import {
   OrderCommandErrorCode,
+  OrderNotFoundError,
   type OrderStory,
   OrderUsageError,
   runOrderCommand,
@@ -260,24 +261,69 @@ describe('npm run ops -- order <orderId>', () => {
     });
   }, 120_000);
 
-  it('tells of an order the table does not have, and refuses a call without exactly one order id', async () => {
+  it('refuses an order the table does not have, printing its story only as JSON, and a call without exactly one order id', async () => {
+    // Prepare
+    const unknownId = '01M8ZZZZZZZZZZZZZZZZZZZZZZ';
+    const refusalOf = (args: string[], out: (line: string) => void = () => undefined) =>
+      runOrderCommand(args, { dynamodb, sqs, sfn, tableName, stateMachineArn, out }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    const text: string[] = [];
+    const json: string[] = [];
+
     // Act
-    const unknown = await opsOrder('01M8ZZZZZZZZZZZZZZZZZZZZZZ');
-    const refusals = await Promise.all(
-      [[], ['--json'], ['one', 'two']].map((args) =>
-        runOrderCommand(args, { dynamodb, sqs, sfn, tableName, stateMachineArn, out: () => undefined }).then(
-          () => undefined,
-          (error: unknown) => error,
-        ),
-      ),
-    );
+    const unknown = await refusalOf([unknownId], (line) => text.push(line));
+    const unknownAsJson = await refusalOf([unknownId, '--json'], (line) => json.push(line));
+    const refusals = await Promise.all([[], ['--json'], ['one', 'two']].map((args) => refusalOf(args)));
 
     // Assess
-    expect(unknown.story).toMatchObject({ order: undefined, timeline: [], saga: undefined, problems: [] });
-    expect(unknown.lines[0]).toBe('Order 01M8ZZZZZZZZZZZZZZZZZZZZZZ: not found in table orders');
+    for (const notFound of [unknown, unknownAsJson]) {
+      expect(notFound).toBeInstanceOf(OrderNotFoundError);
+      expect(notFound).toMatchObject({
+        code: OrderCommandErrorCode.NOT_FOUND,
+        message: `no order ${unknownId} exists in table ${tableName}`,
+        story: { order: undefined, timeline: [], saga: undefined, deadLetters: [], problems: [] },
+      });
+    }
+    expect(text).toEqual([]);
+    expect(JSON.parse(json.join('\n'))).toMatchObject({ orderId: unknownId, order: null, problems: [] });
     for (const refusal of refusals) {
       expect(refusal).toBeInstanceOf(OrderUsageError);
       expect(refusal).toMatchObject({ code: OrderCommandErrorCode.USAGE });
     }
+  });
+
+  it('shows what a DLQ holds under an id the table does not have, and still refuses it', async () => {
+    // Prepare: a report for an order that was never placed, parked in the status DLQ.
+    const strayId = '01M8YYYYYYYYYYYYYYYYYYYYYY';
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: STATUS_DLQ }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl,
+        MessageBody: JSON.stringify({ eventId: `out-${strayId}`, orderId: strayId, status: 'OUTBOUND' }),
+        MessageGroupId: strayId,
+        MessageDeduplicationId: `out-${strayId}`,
+      }),
+    );
+    const lines: string[] = [];
+
+    // Act
+    const refusal = await runOrderCommand([strayId], {
+      dynamodb,
+      sqs,
+      sfn,
+      tableName,
+      stateMachineArn,
+      out: (line) => lines.push(line),
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+    // Assess
+    expect(refusal).toBeInstanceOf(OrderNotFoundError);
+    expect(lines[0]).toBe(`Order ${strayId}: not found in table ${tableName}`);
+    expect(lines).toContain(`  ${STATUS_DLQ}: 1 message(s) of this order (of about 1)`);
   });
 });

@@ -86,7 +86,7 @@ describe('customer authorization of the HTTP API', () => {
     });
   });
 
-  it('creates a user pool without self sign-up, with a strong password policy, and a public SRP-only client', () => {
+  it('creates a user pool without self sign-up, with a strong password policy, and a public client without a secret', () => {
     real.template.resourceCountIs('AWS::Cognito::UserPool', 1);
     real.template.hasResourceProperties('AWS::Cognito::UserPool', {
       AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
@@ -103,10 +103,23 @@ describe('customer authorization of the HTTP API', () => {
     });
     real.template.hasResourceProperties('AWS::Cognito::UserPoolClient', {
       GenerateSecret: false,
-      ExplicitAuthFlows: ['ALLOW_USER_SRP_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
       PreventUserExistenceErrors: 'ENABLED',
       AllowedOAuthFlowsUserPoolClient: false,
     });
+  });
+
+  it('lets the public client sign in with SRP and operators with the IAM-signed admin password flow, never with a plain password', () => {
+    const clients = Object.values(real.template.findResources('AWS::Cognito::UserPoolClient'));
+
+    const flows = clients.map((client) => client.Properties.ExplicitAuthFlows as string[]);
+
+    expect(flows).toHaveLength(1);
+    expect([...(flows[0] ?? [])].sort()).toEqual([
+      'ALLOW_ADMIN_USER_PASSWORD_AUTH',
+      'ALLOW_REFRESH_TOKEN_AUTH',
+      'ALLOW_USER_SRP_AUTH',
+    ]);
+    expect(flows[0]).not.toContain('ALLOW_USER_PASSWORD_AUTH');
   });
 
   it('trusts an external OIDC issuer instead, creating no user pool, when one is given', () => {
