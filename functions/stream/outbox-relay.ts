@@ -57,7 +57,7 @@ export async function relayInOrder(
 /**
  * The outbox relay: publishes the domain events of every committed change of the orders table, read from its
  * stream, to the order-events FIFO queue and then to the event bus. The event exists because the write
- * committed, never otherwise (DESIGN §3.4).
+ * committed, never otherwise.
  *
  * Every record is derived before anything is sent, so a malformed record throws (a typed
  * `EventDerivationError`) and publishes nothing; the event source then bisects the batch and retries, and

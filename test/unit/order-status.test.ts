@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canTransition, isTerminal, ORDER_STATUSES, OrderStatus } from '../../functions/domain/order-status';
 
-// Written out by hand from DESIGN.md, not derived from the table under test.
+// Written out by hand from docs/architecture.md's "Order statuses", not derived from the table under test.
 const ALLOWED = new Set([
   'PENDING_PAYMENT->PAID',
   'PENDING_PAYMENT->CANCELLED',
