@@ -50,6 +50,11 @@ const REASONS = {
     'X-Ray tracing is active: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
     'permissions, so AWS requires Resource "*" for them. No other action of this role has a "*" resource ' +
     '(test/infra/least-privilege.test.ts fails if one does, as this acknowledgement would hide it).',
+  xrayAndStreamListingOnFunction:
+    'X-Ray tracing is active and a DynamoDB stream triggers the function: xray:PutTraceSegments, ' +
+    "xray:PutTelemetryRecords and dynamodb:ListStreams (which Lambda's stream poller calls) support no " +
+    'resource-level permissions, so AWS requires Resource "*" for them. No other action of this role has a "*" ' +
+    'resource (test/infra/least-privilege.test.ts fails if one does, as this acknowledgement would hide it).',
   schedulesOfGroup:
     'The function creates and deletes one one-time schedule per order, named at run time from the order id, so ' +
     'the resource is every schedule of this one group (schedule/<group>/*) and no other group.',
@@ -130,7 +135,13 @@ function functionSuppressions(stack: OrderBackboneStack, model: AppModel): NagSu
     const fn = required(stack.functions.get(declaration.name), `function ${declaration.name}`);
     const role = required(fn.role, `role of function ${declaration.name}`);
     const suppressions: NagSuppression[] = [
-      { construct: role, id: 'AwsSolutions-IAM5[Resource::*]', reason: REASONS.xrayOnFunction },
+      {
+        construct: role,
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: declaration.triggers.some((trigger) => trigger.type === 'stream')
+          ? REASONS.xrayAndStreamListingOnFunction
+          : REASONS.xrayOnFunction,
+      },
     ];
     for (const { timer } of declaration.access.timers ?? []) {
       // cdk-nag shows the group's name, a reference to the group, as the group's logical id.

@@ -408,16 +408,26 @@ export class OrderBackboneStack extends Stack {
           alarmTopic: this.alarmTopic,
           runbook: Runbook.streamFailures,
         });
-        fn.addEventSource(
-          new eventSources.DynamoEventSource(this.table(trigger.table), {
-            batchSize: trigger.batchSize,
-            startingPosition: lambda.StartingPosition[trigger.startingPosition],
-            retryAttempts: trigger.maxRetryAttempts,
-            bisectBatchOnError: trigger.bisectBatchOnError,
-            reportBatchItemFailures: trigger.reportBatchItemFailures,
-            onFailure: new eventSources.SqsDlq(failures.queue),
+        const streamArn = this.table(trigger.table).tableStreamArn;
+        if (streamArn === undefined) throw new Error(`table '${trigger.table}' has no stream`);
+        // Not DynamoEventSource: it grants dynamodb:ListStreams on the stream's ARN, where IAM grants nothing, as
+        // the action supports no resource type. Lambda's poller calls it, so it is granted on "*" here.
+        fn.addEventSourceMapping(`StreamSource${index}`, {
+          eventSourceArn: streamArn,
+          batchSize: trigger.batchSize,
+          startingPosition: lambda.StartingPosition[trigger.startingPosition],
+          retryAttempts: trigger.maxRetryAttempts,
+          bisectBatchOnError: trigger.bisectBatchOnError,
+          reportBatchItemFailures: trigger.reportBatchItemFailures,
+          onFailure: new eventSources.SqsDlq(failures.queue),
+        });
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+            resources: [streamArn],
           }),
         );
+        fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: ['*'] }));
         return;
       }
       case 'schedule':

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { AT_EXPRESSION, RATE_EXPRESSION, SCHEDULER_DEAD_LETTER_ARN, SCHEDULER_NAME } from '../scheduler-api';
 import {
   type JsonObject,
   parseJsonBody,
@@ -212,11 +213,8 @@ const DEFAULT_MAXIMUM_EVENT_AGE_SECONDS = 86_400;
 // setTimeout fires at once for delays above 2^31-1 ms; longer waits are armed in steps.
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 const MAX_REQUEST_BYTES = 1024 * 1024;
-const NAME = /^[0-9a-zA-Z_.-]{1,64}$/;
 const LAMBDA_FUNCTION_ARN = /^(arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]+)(:[^:]+)?$/;
 const SQS_QUEUE_ARN = /^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[a-zA-Z0-9_.-]+$/;
-const AT_EXPRESSION = /^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)$/;
-const RATE_EXPRESSION = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 const UNIT_SECONDS: Readonly<Record<string, number>> = { minute: 60, hour: 3600, day: 86_400 };
 const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'Z']);
 
@@ -505,7 +503,7 @@ class SchedulerService {
   }
 
   private createScheduleGroup(name: string): JsonObject {
-    if (!NAME.test(name))
+    if (!SCHEDULER_NAME.test(name))
       throw new SchedulerApiError('ValidationException', `Invalid schedule group name: ${name}`);
     if (this.groups.has(name))
       throw new SchedulerApiError('ConflictException', `Schedule group ${name} already exists.`);
@@ -557,7 +555,7 @@ class SchedulerService {
     request: ScheduleRequest,
     creationDate: Date,
   ): StoredSchedule {
-    if (!NAME.test(name))
+    if (!SCHEDULER_NAME.test(name))
       throw new SchedulerApiError('ValidationException', `Invalid schedule name: ${name}`);
     if (!this.groups.has(groupName)) throw this.groupNotFound(groupName);
     const timezone = request.ScheduleExpressionTimezone;
@@ -607,7 +605,7 @@ class SchedulerService {
     }
     const deadLetterArn = request.Target.DeadLetterConfig?.Arn;
     if (deadLetterArn !== undefined) {
-      if (!SQS_QUEUE_ARN.test(deadLetterArn) || deadLetterArn.endsWith('.fifo')) {
+      if (!SCHEDULER_DEAD_LETTER_ARN.test(deadLetterArn)) {
         throw new SchedulerApiError(
           'ValidationException',
           `DeadLetterConfig.Arn must be the ARN of a standard SQS queue: ${deadLetterArn}`,
