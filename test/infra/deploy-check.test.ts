@@ -492,8 +492,13 @@ describe('ARN resolution', () => {
   });
 });
 
+/** cfn-lint reads every region's schemas: seconds on an idle machine, much longer on a busy one. */
+const CFN_LINT_TEST_TIMEOUT_MS = 180_000;
+
 describe('cfn-lint', () => {
-  it(`finds nothing but accepted rules in both templates for ${DEPLOY_REGIONS.join(', ')}, and names an invalid property`, async () => {
+  it(`finds nothing but accepted rules in both templates for ${DEPLOY_REGIONS.join(', ')}, and names an invalid property`, {
+    timeout: CFN_LINT_TEST_TIMEOUT_MS,
+  }, async () => {
     // Prepare
     const paths = {
       standard: join(workdir, 'standard.json'),
@@ -537,7 +542,9 @@ describe('cfn-lint', () => {
 });
 
 describe('npm run check:deploy', () => {
-  it('prints each finding as `<rule> <logicalId>: <message>` and exits 1', async () => {
+  it('prints each finding as `<rule> <logicalId>: <message>` and exits 1', {
+    timeout: CFN_LINT_TEST_TIMEOUT_MS,
+  }, async () => {
     // Prepare
     const json = template('STANDARD');
     const stage = idOf(json, 'AWS::ApiGatewayV2::Stage');
