@@ -1,8 +1,12 @@
 import { z } from 'zod';
+import { SETTING_DEFAULTS } from '../lib/model';
+import { AppError, ErrorCode } from './domain/errors';
+import { describeIssues, parseWith } from './domain/validation';
 
-export class ConfigurationError extends Error {
+export class ConfigurationError extends AppError {
   public override readonly name = 'ConfigurationError';
-  public readonly code = 'CONFIGURATION_INVALID';
+  public readonly code = ErrorCode.CONFIGURATION_INVALID;
+  public readonly retryable = false;
 }
 
 const positiveInteger = z
@@ -13,13 +17,13 @@ const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number').transfor
 
 /**
  * Each part of the configuration is read on its own, so a function is only asked for the variables of the
- * parts it uses (get-order has no timer settings, and must not need them).
+ * parts it uses (get-order has no timer settings, and must not need them). Defaults come from `lib/model.ts`.
  */
 export const configSections = {
   orders: z.object({
     ORDERS_TABLE_NAME: z.string().min(1),
-    PAYMENT_TIMEOUT_SECONDS: positiveInteger.default(1800),
-    IDEMPOTENCY_KEY_TTL_SECONDS: positiveInteger.default(24 * 60 * 60),
+    PAYMENT_TIMEOUT_SECONDS: positiveInteger.default(SETTING_DEFAULTS.PAYMENT_TIMEOUT_SECONDS),
+    IDEMPOTENCY_KEY_TTL_SECONDS: positiveInteger.default(SETTING_DEFAULTS.IDEMPOTENCY_KEY_TTL_SECONDS),
   }),
   paymentTimeoutTimer: z.object({
     PAYMENT_TIMEOUT_GROUP_NAME: z.string().min(1),
@@ -33,12 +37,28 @@ export const configSections = {
     PAYMENT_PROVIDER_URL: z.url(),
   }),
   paymentLease: z.object({
-    PAYMENT_LEASE_SECONDS: positiveInteger.default(30),
+    PAYMENT_LEASE_SECONDS: positiveInteger.default(SETTING_DEFAULTS.PAYMENT_LEASE_SECONDS),
   }),
   sweeper: z.object({
-    SWEEPER_MAX_ORDERS_PER_RUN: positiveInteger.default(500),
+    SWEEPER_MAX_ORDERS_PER_RUN: positiveInteger.default(SETTING_DEFAULTS.SWEEPER_MAX_ORDERS_PER_RUN),
     /** A refund still REFUND_PENDING after this long is counted as stuck (`RefundsStuckPending`, alarmed). */
-    REFUND_STUCK_AFTER_SECONDS: positiveInteger.default(3600),
+    REFUND_STUCK_AFTER_SECONDS: positiveInteger.default(SETTING_DEFAULTS.REFUND_STUCK_AFTER_SECONDS),
+  }),
+  orderEventsConsumer: z.object({
+    FULFILLMENT_STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:/, 'must be a state machine ARN'),
+  }),
+  outbox: z.object({
+    ORDER_EVENTS_QUEUE_URL: z.url(),
+    EVENT_BUS_NAME: z.string().min(1),
+  }),
+  logisticsWebhook: z.object({
+    STATUS_EVENTS_QUEUE_URL: z.url(),
+  }),
+  warehouse: z.object({
+    WAREHOUSE_API_URL: z.url(),
+  }),
+  transport: z.object({
+    TRANSPORT_API_URL: z.url(),
   }),
 } as const;
 
@@ -49,15 +69,47 @@ export function loadConfig<Section extends ConfigSection>(
   section: Section,
   environment: NodeJS.ProcessEnv,
 ): z.output<(typeof configSections)[Section]> {
-  const result = configSections[section].safeParse(environment);
-  if (!result.success) {
-    const problems = result.error.issues
-      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-      .join('; ');
-    throw new ConfigurationError(`invalid function environment (${section}): ${problems}`);
-  }
-  return result.data as z.output<(typeof configSections)[Section]>;
+  return parseWith(
+    configSections[section],
+    environment,
+    (issues) =>
+      new ConfigurationError(`invalid function environment (${section}): ${describeIssues(issues)}`),
+  ) as z.output<(typeof configSections)[Section]>;
 }
+
+/**
+ * What each function's code loads, by its name in `lib/model.ts`: the configuration sections its composition
+ * reads and the secrets it asks {@link secretSource} for. `test/infra/model.test.ts` checks that the environment
+ * the model declares for each function satisfies these, so a declaration cannot lack what the code needs.
+ */
+export const FUNCTION_CONFIG = {
+  'create-order': { sections: ['orders', 'paymentTimeoutTimer'], secrets: [] },
+  'get-order': { sections: ['orders'], secrets: [] },
+  'cancel-order': { sections: ['orders'], secrets: [] },
+  'create-payment': {
+    sections: ['orders', 'paymentProvider', 'paymentLease'],
+    secrets: ['PAYMENT_PROVIDER_API_KEY'],
+  },
+  'payment-webhook': {
+    sections: ['orders', 'paymentTimeoutTimer', 'paymentLease'],
+    secrets: ['PAYMENT_WEBHOOK_SECRET'],
+  },
+  'payment-timeout': { sections: ['orders', 'paymentLease'], secrets: [] },
+  sweeper: { sections: ['orders', 'paymentLease', 'sweeper'], secrets: [] },
+  'outbox-relay': { sections: ['outbox'], secrets: [] },
+  'order-events-consumer': {
+    sections: ['orders', 'paymentProvider', 'orderEventsConsumer'],
+    secrets: ['PAYMENT_PROVIDER_API_KEY'],
+  },
+  'fulfillment-order': { sections: ['orders'], secrets: [] },
+  'warehouse-pick': { sections: ['orders', 'warehouse'], secrets: [] },
+  'transport-ship': { sections: ['orders', 'transport'], secrets: [] },
+  'fulfillment-outcome': { sections: ['orders'], secrets: [] },
+  'logistics-webhook': { sections: ['logisticsWebhook'], secrets: ['LOGISTICS_WEBHOOK_SECRET'] },
+  'status-events-consumer': { sections: ['orders'], secrets: [] },
+} as const satisfies Readonly<
+  Record<string, { readonly sections: readonly ConfigSection[]; readonly secrets: readonly string[] }>
+>;
 
 /**
  * A secret declared in the model: in AWS the function gets `<NAME>_ARN` and reads the value from Secrets

@@ -2,8 +2,8 @@
  * The one declaration of the system's tables, queues and functions.
  *
  * Both readers take everything they build from here: the CDK stack (`lib/stack.ts`) and the local runtime
- * (`lib/local/runtime.ts`). Neither may hard-code a name, a trigger or a size that this file does not state,
- * so the laptop and the cloud cannot drift apart.
+ * (`lib/local/runtime/local-system.ts`). Neither may hard-code a name, a trigger or a size that this file does
+ * not state, so the laptop and the cloud cannot drift apart.
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -144,6 +144,23 @@ export interface EventBusDeclaration {
   readonly name: string;
 }
 
+/**
+ * A system outside ours that the functions call: the stack deploys nothing for it, and the local runtime starts
+ * a stand-in of its `kind` when its URL setting is not given, pointing the setting at the stand-in.
+ */
+export interface OutsidePartyDeclaration {
+  readonly kind: 'payment-provider' | 'warehouse' | 'carrier';
+  /** The deployment setting that holds its base URL. */
+  readonly urlSetting: string;
+  /** The secret our calls to it carry as a Bearer key. */
+  readonly apiKeySecret?: string;
+  /**
+   * The secret it signs the webhooks it sends us with; they go to the HTTP route of the function whose
+   * environment holds that secret.
+   */
+  readonly webhookSecret?: string;
+}
+
 export interface FunctionAccess {
   /**
    * `read`: GetItem and Query on the table; `readWrite`: also PutItem, UpdateItem and ConditionCheckItem (what the
@@ -223,17 +240,19 @@ export interface AppModel {
   readonly timers: readonly TimerDeclaration[];
   readonly secrets: readonly SecretDeclaration[];
   readonly eventBuses: readonly EventBusDeclaration[];
+  readonly outsideParties: readonly OutsidePartyDeclaration[];
 }
 
-const ORDERS_TABLE = 'orders';
-const PAYMENT_TIMEOUT_TIMER = 'payment-timeouts';
-const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
-const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
-const ORDER_EVENTS_QUEUE = 'order-events.fifo';
-const EVENT_BUS = 'order-backbone-events';
-const FULFILLMENT_SAGA = 'fulfillment';
-const STATUS_EVENTS_QUEUE = 'status-events.fifo';
-const LOGISTICS_WEBHOOK_SECRET = 'logistics-webhook-secret';
+/** The declared resources' names, for code and tests that must name one (the declarations below use them). */
+export const ORDERS_TABLE = 'orders';
+export const PAYMENT_TIMEOUT_TIMER = 'payment-timeouts';
+export const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
+export const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
+export const ORDER_EVENTS_QUEUE = 'order-events.fifo';
+export const EVENT_BUS = 'order-backbone-events';
+export const FULFILLMENT_SAGA = 'fulfillment';
+export const STATUS_EVENTS_QUEUE = 'status-events.fifo';
+export const LOGISTICS_WEBHOOK_SECRET = 'logistics-webhook-secret';
 
 /**
  * The sparse, write-sharded index of orders awaiting payment: only PENDING_PAYMENT orders carry its keys
@@ -258,6 +277,18 @@ export const REFUND_PENDING_INDEX = {
   partitionKey: 'refundShard',
   sortKey: 'refundPendingSince',
   projectedAttributes: ['orderId'],
+} as const;
+
+/**
+ * The defaults of the functions' tuning settings, stated once: the declarations below give them to the
+ * functions, and `functions/config.ts` falls back to them when a variable is absent.
+ */
+export const SETTING_DEFAULTS = {
+  PAYMENT_TIMEOUT_SECONDS: 1800,
+  IDEMPOTENCY_KEY_TTL_SECONDS: 24 * 60 * 60,
+  PAYMENT_LEASE_SECONDS: 30,
+  SWEEPER_MAX_ORDERS_PER_RUN: 500,
+  REFUND_STUCK_AFTER_SECONDS: 3600,
 } as const;
 
 const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const satisfies Record<
@@ -325,6 +356,16 @@ export const appModel: AppModel = {
       description: "HMAC secret of the logistics provider's webhook signatures",
     },
   ],
+  outsideParties: [
+    {
+      kind: 'payment-provider',
+      urlSetting: 'PAYMENT_PROVIDER_URL',
+      apiKeySecret: PAYMENT_PROVIDER_API_KEY,
+      webhookSecret: PAYMENT_WEBHOOK_SECRET,
+    },
+    { kind: 'warehouse', urlSetting: 'WAREHOUSE_API_URL' },
+    { kind: 'carrier', urlSetting: 'TRANSPORT_API_URL', webhookSecret: LOGISTICS_WEBHOOK_SECRET },
+  ],
   functions: [
     {
       name: 'create-order',
@@ -343,7 +384,10 @@ export const appModel: AppModel = {
       environment: {
         ...ordersTable,
         ...paymentTimeoutTimer,
-        PAYMENT_TIMEOUT_SECONDS: { setting: 'PAYMENT_TIMEOUT_SECONDS', default: '1800' },
+        PAYMENT_TIMEOUT_SECONDS: {
+          setting: 'PAYMENT_TIMEOUT_SECONDS',
+          default: String(SETTING_DEFAULTS.PAYMENT_TIMEOUT_SECONDS),
+        },
       },
       access: { tables: [readWriteOrders], timers: [{ timer: PAYMENT_TIMEOUT_TIMER, mode: 'manage' }] },
     },
@@ -398,7 +442,7 @@ export const appModel: AppModel = {
       environment: {
         ...ordersTable,
         ...paymentProvider,
-        PAYMENT_LEASE_SECONDS: { literal: '30' },
+        PAYMENT_LEASE_SECONDS: { literal: String(SETTING_DEFAULTS.PAYMENT_LEASE_SECONDS) },
       },
       access: { tables: [readWriteOrders] },
     },
@@ -441,8 +485,11 @@ export const appModel: AppModel = {
       triggers: [{ type: 'schedule', expression: 'rate(1 minute)' }],
       environment: {
         ...ordersTable,
-        SWEEPER_MAX_ORDERS_PER_RUN: { literal: '500' },
-        REFUND_STUCK_AFTER_SECONDS: { setting: 'REFUND_STUCK_AFTER_SECONDS', default: '3600' },
+        SWEEPER_MAX_ORDERS_PER_RUN: { literal: String(SETTING_DEFAULTS.SWEEPER_MAX_ORDERS_PER_RUN) },
+        REFUND_STUCK_AFTER_SECONDS: {
+          setting: 'REFUND_STUCK_AFTER_SECONDS',
+          default: String(SETTING_DEFAULTS.REFUND_STUCK_AFTER_SECONDS),
+        },
       },
       access: {
         tables: [{ ...readWriteOrders, indexes: [PENDING_PAYMENT_INDEX.name, REFUND_PENDING_INDEX.name] }],
@@ -562,6 +609,15 @@ export const appModel: AppModel = {
 };
 
 /** The names of every deployment setting the model's functions read, e.g. `PAYMENT_TIMEOUT_SECONDS`. */
+/** The HTTP routes of the functions that hold `secret` in their environment: where a webhook signed with it goes. */
+export function webhookRoutes(model: AppModel, secret: string): HttpTrigger[] {
+  return model.functions
+    .filter((declaration) =>
+      Object.values(declaration.environment).some((value) => 'secret' in value && value.secret === secret),
+    )
+    .flatMap((declaration) => declaration.triggers.filter((trigger) => trigger.type === 'http'));
+}
+
 export function settingNames(model: AppModel): string[] {
   const names = new Set(
     model.functions.flatMap((declaration) =>

@@ -8,21 +8,34 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Order, OrderItem, OrderTransition } from '../domain/order';
-import { isOrderStatus, type OrderStatus } from '../domain/order-status';
-import { PAYMENT_STATUSES, type Payment, PaymentStatus, type RefundReason } from '../domain/payment';
+import { z } from 'zod';
+import { retryOnConflict } from '../domain/conflict-retry';
+import { AppError, ErrorCode } from '../domain/errors';
+import type { CommittedChange } from '../domain/event-derivation';
+import type { Order, OrderTransition } from '../domain/order';
+import { OrderStatus } from '../domain/order-status';
+import { type Payment, PaymentStatus, RefundReason } from '../domain/payment';
+import {
+  CompensatedFrom,
+  type LedgerEntry,
+  type StepRef,
+  type StepResult,
+  StepStatus,
+} from '../domain/saga-ledger';
+import { describeIssues, type FieldIssue, parseWith } from '../domain/validation';
 
 /**
- * The single-table layout, in one place. An order (its timeline inside it, see {@link orderItem}), its payments
- * and its payment lease share the order's partition, so one strongly consistent query reads the order's whole
- * story and one transaction can condition on any of them. Keys that must be unique across orders (idempotency
- * keys, payment ids, provider event ids) have partitions of their own, so `attribute_not_exists` on them is a
- * lock on the value.
+ * The single-table layout, in one place. An order (its timeline inside it, see {@link orderItem}), its payments,
+ * its payment lease and its saga steps share the order's partition, so one strongly consistent query reads the
+ * order's whole story and one transaction can condition on any of them. Keys that must be unique across orders
+ * (idempotency keys, payment ids, provider event ids) have partitions of their own, so `attribute_not_exists` on
+ * them is a lock on the value.
  */
 export const keys = {
   order: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'ORDER' }),
   payment: (orderId: string, paymentId: string) => ({ PK: `ORDER#${orderId}`, SK: `PAYMENT#${paymentId}` }),
   lease: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'LEASE' }),
+  sagaStep: (orderId: string, step: string) => ({ PK: `ORDER#${orderId}`, SK: `SAGA#${step}` }),
   idempotencyKey: (key: string) => ({ PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' }),
   paymentOwner: (paymentId: string) => ({ PK: `PAYMENT#${paymentId}`, SK: 'OWNER' }),
   providerEvent: (eventId: string) => ({ PK: `PROVIDER_EVENT#${eventId}`, SK: 'EVENT' }),
@@ -32,6 +45,7 @@ export const ENTITY = {
   order: 'Order',
   payment: 'Payment',
   lease: 'PaymentLease',
+  sagaStep: 'SagaStep',
   idempotencyKey: 'IdempotencyKey',
   paymentOwner: 'PaymentOwner',
   providerEvent: 'ProviderEvent',
@@ -124,21 +138,20 @@ const TRANSACTION_CONFLICT_ATTEMPTS = 4;
  * at that instant, so our conditions were never evaluated). Condition failures are answers, not retried.
  */
 export async function transactWrite(client: DynamoDBDocumentClient, items: TransactItems): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.send(new TransactWriteCommand({ TransactItems: items }));
-      return;
-    } catch (error) {
-      const reasons = cancellationReasons(error);
-      const conflictOnly =
-        reasons.some((reason) => reason.code === 'TransactionConflict') &&
-        !reasons.some((reason) => reason.code === 'ConditionalCheckFailed');
-      if (!conflictOnly || attempt >= TRANSACTION_CONFLICT_ATTEMPTS) {
-        throw error;
-      }
-      await conflictBackoff(attempt);
-    }
-  }
+  await retryOnConflict(
+    {
+      attempts: TRANSACTION_CONFLICT_ATTEMPTS,
+      isConflict: (error) => {
+        const reasons = cancellationReasons(error);
+        return (
+          reasons.some((reason) => reason.code === 'TransactionConflict') &&
+          !reasons.some((reason) => reason.code === 'ConditionalCheckFailed')
+        );
+      },
+      beforeRetry: conflictBackoff,
+    },
+    () => client.send(new TransactWriteCommand({ TransactItems: items })),
+  );
 }
 
 function conflictBackoff(attempt: number): Promise<void> {
@@ -150,17 +163,14 @@ function conflictBackoff(attempt: number): Promise<void> {
  * item at that instant, so the condition was never evaluated), as {@link transactWrite} does for transactions.
  */
 export async function conditionalWrite(write: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await write();
-      return;
-    } catch (error) {
-      if (!(error instanceof TransactionConflictException) || attempt >= TRANSACTION_CONFLICT_ATTEMPTS) {
-        throw error;
-      }
-      await conflictBackoff(attempt);
-    }
-  }
+  await retryOnConflict(
+    {
+      attempts: TRANSACTION_CONFLICT_ATTEMPTS,
+      isConflict: (error) => error instanceof TransactionConflictException,
+      beforeRetry: conflictBackoff,
+    },
+    write,
+  );
 }
 
 /** A condition that no payment lease on the order is live at `now` (never taken, released, or expired). */
@@ -202,6 +212,17 @@ export function orderItem(order: Order, created: OrderTransition): Item {
   };
 }
 
+/** A new saga step entry: its key and reference, with the attributes of the status it starts in. */
+export function sagaStepItem(ref: StepRef, attributes: Item): Item {
+  return {
+    ...keys.sagaStep(ref.orderId, ref.step),
+    entityType: ENTITY.sagaStep,
+    orderId: ref.orderId,
+    step: ref.step,
+    ...attributes,
+  };
+}
+
 export function paymentItem(payment: Payment): Item {
   return {
     ...keys.payment(payment.orderId, payment.paymentId),
@@ -211,71 +232,150 @@ export function paymentItem(payment: Payment): Item {
   };
 }
 
-function toStatus(value: unknown): OrderStatus {
-  const text = String(value);
-  if (!isOrderStatus(text)) {
-    throw new Error(`stored status ${text} is not an order status`);
+/**
+ * A stored order, payment or saga step, read from the table or its stream, lacks the shape the table's writers
+ * give it (an unknown status, a missing field). Never transient: the relay fails its batch rather than skip the
+ * item, since publishing a guess, or nothing, would break the promise that every committed change is announced.
+ */
+export class MalformedStreamItemError extends AppError {
+  public override readonly name = 'MalformedStreamItemError';
+  public readonly code = ErrorCode.MALFORMED_STREAM_ITEM;
+  public readonly retryable = false;
+
+  public constructor(
+    /** The item's keys (`PK`, `SK`) when present, to find it in the table. */
+    public readonly itemKey: string,
+    public readonly issues: readonly FieldIssue[],
+  ) {
+    super(`stored item ${itemKey} is malformed: ${describeIssues(issues)}`);
   }
-  return text;
 }
 
+const orderStatus = z.enum(OrderStatus);
+
+const orderSchema = z.object({
+  orderId: z.string().min(1),
+  customerId: z.string(),
+  status: orderStatus,
+  version: z.number().int().min(1),
+  currency: z.string(),
+  totalAmount: z.number(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number(), unitPrice: z.number() })),
+  paymentDeadline: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const historyEntrySchema = z.object({
+  version: z.number().int().min(1),
+  from: orderStatus.nullish().transform((from) => from ?? null),
+  to: orderStatus,
+  at: z.string(),
+  reason: z.string(),
+});
+
+const paymentSchema = z.object({
+  paymentId: z.string().min(1),
+  orderId: z.string().min(1),
+  status: z.enum(PaymentStatus),
+  amount: z.number(),
+  currency: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  refundReason: z.enum(RefundReason).optional(),
+});
+
+function decoded<Schema extends z.ZodType>(schema: Schema, value: unknown, item: Item): z.output<Schema> {
+  return parseWith(schema, value, (issues) => new MalformedStreamItemError(keyOf(item), issues));
+}
+
+function keyOf(item: Item): string {
+  return `${String(item.PK)}/${String(item.SK)}`;
+}
+
+/** The order an order item holds, without its timeline and index keys. */
 export function toOrder(item: Item): Order {
-  const items = (item.items as Item[]).map(
-    (line): OrderItem => ({
-      sku: String(line.sku),
-      quantity: Number(line.quantity),
-      unitPrice: Number(line.unitPrice),
-    }),
-  );
-  return {
-    orderId: String(item.orderId),
-    customerId: String(item.customerId),
-    status: toStatus(item.status),
-    version: Number(item.version),
-    currency: String(item.currency),
-    totalAmount: Number(item.totalAmount),
-    items,
-    paymentDeadline: String(item.paymentDeadline),
-    createdAt: String(item.createdAt),
-    updatedAt: String(item.updatedAt),
-  };
+  return decoded(orderSchema, item, item);
 }
 
 /** The timeline an order item holds, by version. */
 export function toHistory(item: Item): OrderTransition[] {
-  const orderId = String(item.orderId);
   if (!Array.isArray(item.history)) {
-    throw new Error(`stored order ${orderId} has no history list`);
+    throw new MalformedStreamItemError(keyOf(item), [
+      { path: 'history', message: 'the order has no history list' },
+    ]);
   }
-  return (item.history as Item[])
-    .map((entry) => toTransition(orderId, entry))
+  const { orderId } = decoded(orderSchema.pick({ orderId: true }), item, item);
+  return decoded(z.array(historyEntrySchema), item.history, item)
+    .map((entry) => ({ orderId, ...entry }))
     .sort((left, right) => left.version - right.version);
 }
 
-function toTransition(orderId: string, entry: Item): OrderTransition {
-  return {
-    orderId,
-    version: Number(entry.version),
-    from: entry.from === null || entry.from === undefined ? null : toStatus(entry.from),
-    to: toStatus(entry.to),
-    at: String(entry.at),
-    reason: String(entry.reason),
-  };
+export function toPayment(item: Item): Payment {
+  return decoded(paymentSchema, item, item);
 }
 
-export function toPayment(item: Item): Payment {
-  const status = String(item.status);
-  if (!(PAYMENT_STATUSES as readonly string[]).includes(status)) {
-    throw new Error(`stored status ${status} is not a payment status`);
+const ledgerEntrySchema = z.object({
+  orderId: z.string().min(1),
+  step: z.string().min(1),
+  status: z.enum(StepStatus),
+  compensatedFrom: z.enum(CompensatedFrom).optional(),
+  updatedAt: z.string(),
+});
+
+/** A saga step's ledger entry (see `dynamodb-saga-ledger.ts` for its attributes). */
+export function toLedgerEntry(item: Item): LedgerEntry {
+  const entry = decoded(ledgerEntrySchema, item, item);
+  return { ...entry, ...(isStepResult(item.result) && { result: item.result }) };
+}
+
+/** The document client unmarshalls maps to plain objects, which is what the ledger stored. */
+function isStepResult(value: unknown): value is StepResult {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One change of one table item, as the table's stream reports it (NEW_AND_OLD_IMAGES), images unmarshalled. */
+export interface ItemChange {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly oldImage?: Item;
+  readonly newImage?: Item;
+}
+
+/**
+ * The committed change of an order or a payment that a stream record reports, as domain values; undefined for
+ * a removal and for every other item (leases, idempotency keys, payment owners, provider events, saga steps),
+ * which is bookkeeping. A payment's old image is optional (its events name the status reached); an order's is
+ * not, since without it a status change cannot be told from any other write.
+ */
+export function committedChangeOf(change: ItemChange): CommittedChange | undefined {
+  const { eventName, oldImage, newImage } = change;
+  if (eventName === 'REMOVE' || newImage === undefined) return undefined;
+  switch (newImage.entityType) {
+    case ENTITY.order: {
+      const after = toOrder(newImage);
+      if (eventName === 'INSERT') {
+        if (after.version !== 1) {
+          // Any other version would share its event id with that version's status change.
+          throw new MalformedStreamItemError(keyOf(newImage), [
+            { path: 'version', message: `an order is created at version 1, not ${after.version}` },
+          ]);
+        }
+        return { entity: 'order', after };
+      }
+      if (oldImage === undefined) {
+        throw new MalformedStreamItemError(keyOf(newImage), [
+          { path: '', message: 'a modified order has no old image; the stream must be NEW_AND_OLD_IMAGES' },
+        ]);
+      }
+      return { entity: 'order', before: toOrder(oldImage), after };
+    }
+    case ENTITY.payment: {
+      const after = toPayment(newImage);
+      return eventName === 'MODIFY' && oldImage !== undefined
+        ? { entity: 'payment', before: toPayment(oldImage), after }
+        : { entity: 'payment', after };
+    }
+    default:
+      return undefined;
   }
-  return {
-    paymentId: String(item.paymentId),
-    orderId: String(item.orderId),
-    status: status as PaymentStatus,
-    amount: Number(item.amount),
-    currency: String(item.currency),
-    createdAt: String(item.createdAt),
-    updatedAt: String(item.updatedAt),
-    ...(item.refundReason === undefined ? {} : { refundReason: item.refundReason as RefundReason }),
-  };
 }

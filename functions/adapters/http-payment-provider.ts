@@ -1,64 +1,13 @@
 import { z } from 'zod';
-import type { PaymentIntent, PaymentProvider, RefundRequest } from '../domain/ports';
-
-/** Stable codes of the payment provider adapter's errors. */
-export const PaymentProviderErrorCode = {
-  UNAVAILABLE: 'PAYMENT_PROVIDER_UNAVAILABLE',
-  REJECTED: 'PAYMENT_PROVIDER_REJECTED',
-  INVALID_RESPONSE: 'PAYMENT_PROVIDER_INVALID_RESPONSE',
-} as const;
-
-export type PaymentProviderErrorCode =
-  (typeof PaymentProviderErrorCode)[keyof typeof PaymentProviderErrorCode];
-
-/**
- * A call to the payment provider failed. `retryable` tells the caller whether repeating the call with the same
- * idempotency key may succeed; the key makes such a repeat safe (it never creates a second intent or refund).
- */
-export abstract class PaymentProviderError extends Error {
-  public abstract readonly code: PaymentProviderErrorCode;
-  public abstract readonly retryable: boolean;
-}
-
-/** No usable answer: network error, timeout, 5xx or 429. The provider may or may not have acted; retry. */
-export class PaymentProviderUnavailableError extends PaymentProviderError {
-  public override readonly name = 'PaymentProviderUnavailableError';
-  public readonly code = PaymentProviderErrorCode.UNAVAILABLE;
-  public readonly retryable = true;
-  /** The HTTP status, when the provider answered at all. */
-  public readonly status: number | undefined;
-
-  public constructor(message: string, status?: number, options?: ErrorOptions) {
-    super(message, options);
-    this.status = status;
-  }
-}
-
-/** The provider refused the request (a 4xx other than 429); repeating it unchanged gets the same refusal. */
-export class PaymentProviderRejectedError extends PaymentProviderError {
-  public override readonly name = 'PaymentProviderRejectedError';
-  public readonly code = PaymentProviderErrorCode.REJECTED;
-  public readonly retryable = false;
-  public readonly status: number;
-  /** The provider's own error code, e.g. `idempotency_key_reused`; `unknown` if its body had none. */
-  public readonly providerCode: string;
-
-  public constructor(status: number, providerCode: string, message: string) {
-    super(message);
-    this.status = status;
-    this.providerCode = providerCode;
-  }
-}
-
-/**
- * The provider said yes (2xx) but its body is not what the API promises. Not retryable: a repeat with the same
- * idempotency key replays the same body.
- */
-export class PaymentProviderInvalidResponseError extends PaymentProviderError {
-  public override readonly name = 'PaymentProviderInvalidResponseError';
-  public readonly code = PaymentProviderErrorCode.INVALID_RESPONSE;
-  public readonly retryable = false;
-}
+import {
+  type PaymentIntent,
+  type PaymentProvider,
+  PaymentProviderInvalidResponseError,
+  PaymentProviderRejectedError,
+  PaymentProviderUnavailableError,
+  type RefundRequest,
+} from '../domain/ports';
+import { describeIssues, parseWith } from '../domain/validation';
 
 export interface HttpPaymentProviderOptions {
   /** The provider's API root, e.g. `https://api.provider.example` (a trailing slash is fine). */
@@ -163,14 +112,15 @@ export class HttpPaymentProvider implements PaymentProvider {
     }
 
     if (status >= 200 && status < 300) {
-      const parsed = schema.safeParse(parseJson(text));
-      if (!parsed.success) {
-        throw new PaymentProviderInvalidResponseError(
-          `payment provider ${what} answered ${status} with an unexpected body: ${parsed.error.message}`,
-          { cause: parsed.error },
-        );
-      }
-      return parsed.data;
+      return parseWith(
+        schema,
+        parseJson(text),
+        (issues, cause) =>
+          new PaymentProviderInvalidResponseError(
+            `payment provider ${what} answered ${status} with an unexpected body: ${describeIssues(issues)}`,
+            { cause },
+          ),
+      );
     }
 
     const error = errorBodySchema.safeParse(parseJson(text));

@@ -1,8 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
 import { SqsStatusEventSender } from '../adapters/sqs-status-event-sender';
 import { getOrderService, once, secretValue, tracer } from '../composition-root';
-import { ConfigurationError } from '../config';
+import { loadConfig } from '../config';
 import { type StatusEventSender, StatusTracker } from '../domain/logistics';
 
 /**
@@ -12,19 +11,8 @@ import { type StatusEventSender, StatusTracker } from '../domain/logistics';
  * (`AWS_ENDPOINT_URL_SQS` locally).
  */
 
-const webhookSettings = z.object({
-  STATUS_EVENTS_QUEUE_URL: z.url(),
-});
-
 /** The webhook's environment; a missing or malformed value fails loudly on first use. */
-export const logisticsWebhookConfig = once(() => {
-  const result = webhookSettings.safeParse(process.env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigurationError(`invalid function environment (logistics webhook): ${problems.join('; ')}`);
-  }
-  return result.data;
-});
+export const logisticsWebhookConfig = once(() => loadConfig('logisticsWebhook', process.env));
 
 /** The logistics provider's signing secret, cached by Powertools Parameters between invocations in AWS. */
 export function logisticsWebhookSecret(): Promise<string> {

@@ -1,10 +1,9 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
 import { EventBridgeEventPublisher } from '../adapters/eventbridge-event-publisher';
 import { SqsEventPublisher } from '../adapters/sqs-event-publisher';
 import { once, tracer } from '../composition-root';
-import { ConfigurationError } from '../config';
+import { loadConfig } from '../config';
 import type { OrderEventPublisher } from '../domain/event-derivation';
 
 /**
@@ -14,20 +13,8 @@ import type { OrderEventPublisher } from '../domain/event-derivation';
  * EventBridge on a laptop.
  */
 
-const outboxConfigSchema = z.object({
-  ORDER_EVENTS_QUEUE_URL: z.url(),
-  EVENT_BUS_NAME: z.string().min(1),
-});
-
 /** The relay's environment; a missing or malformed value fails loudly on first use. */
-export const outboxConfig = once(() => {
-  const result = outboxConfigSchema.safeParse(process.env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigurationError(`invalid function environment (outbox): ${problems.join('; ')}`);
-  }
-  return result.data;
-});
+export const outboxConfig = once(() => loadConfig('outbox', process.env));
 
 /** The relay's SQS client. Exported so that tests can add middleware to it (fault injection). */
 export const outboxSqsClient = once(() => tracer.captureAWSv3Client(new SQSClient({})));

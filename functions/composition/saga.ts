@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { DynamoDbSagaLedgerStore } from '../adapters/dynamodb-saga-ledger';
 import { HttpTransport } from '../adapters/http-transport';
 import { HttpWarehouse } from '../adapters/http-warehouse';
@@ -10,7 +9,7 @@ import {
   paymentRepository,
   systemClock,
 } from '../composition-root';
-import { ConfigurationError } from '../config';
+import { loadConfig } from '../config';
 import {
   FulfillmentOrders,
   FulfillmentOutcomes,
@@ -23,21 +22,6 @@ import { SagaLedger } from '../domain/saga-ledger';
  * What only the fulfilment saga's participants use, built once per execution environment and on first use,
  * so that `warehouse-pick` needs no transport settings and `fulfillment-outcome` no logistics settings at all.
  */
-
-const logisticsUrls = z.object({
-  WAREHOUSE_API_URL: z.url().optional(),
-  TRANSPORT_API_URL: z.url().optional(),
-});
-
-/** A logistics API's base URL from the function's environment; missing or malformed fails the cold start loudly. */
-function logisticsUrl(name: keyof z.infer<typeof logisticsUrls>): string {
-  const parsed = logisticsUrls.safeParse(process.env);
-  const url = parsed.success ? parsed.data[name] : undefined;
-  if (url === undefined) {
-    throw new ConfigurationError(`invalid function environment (saga): ${name} must be an http(s) URL`);
-  }
-  return url;
-}
 
 export const sagaLedger = once(
   () =>
@@ -58,7 +42,7 @@ export const warehouseParticipant = once(
   () =>
     new WarehouseParticipant({
       ledger: sagaLedger(),
-      warehouse: new HttpWarehouse({ baseUrl: logisticsUrl('WAREHOUSE_API_URL') }),
+      warehouse: new HttpWarehouse({ baseUrl: loadConfig('warehouse', process.env).WAREHOUSE_API_URL }),
     }),
 );
 
@@ -66,7 +50,7 @@ export const transportParticipant = once(
   () =>
     new TransportParticipant({
       ledger: sagaLedger(),
-      transport: new HttpTransport({ baseUrl: logisticsUrl('TRANSPORT_API_URL') }),
+      transport: new HttpTransport({ baseUrl: loadConfig('transport', process.env).TRANSPORT_API_URL }),
     }),
 );
 

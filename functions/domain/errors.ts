@@ -1,9 +1,12 @@
+import { describeIssues, type FieldIssue } from './validation';
+
 /**
- * Every failure the domain can report, each with a stable `code` that callers and clients may rely on.
- * Handlers map these to their trigger's answer (an HTTP problem, a batch item failure); the domain itself
- * knows nothing of HTTP.
+ * Every failure a function reports, in one catalogue of stable codes that callers, clients and operators may rely
+ * on. Handlers map an error to their trigger's answer by its code (an HTTP status from the exhaustive table in
+ * `http/problem-details.ts`, a batch item failure); Step Functions match its `name`. The domain knows no HTTP.
  */
-export const DomainErrorCode = {
+export const ErrorCode = {
+  // The domain's rules.
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
   INVALID_TRANSITION: 'INVALID_TRANSITION',
@@ -13,36 +16,69 @@ export const DomainErrorCode = {
   PAYMENT_IN_PROGRESS: 'PAYMENT_IN_PROGRESS',
   LEASE_NOT_HELD: 'LEASE_NOT_HELD',
   PAYMENT_DEADLINE_NOT_REACHED: 'PAYMENT_DEADLINE_NOT_REACHED',
+  // The HTTP envelope, before a request reaches the domain.
+  MALFORMED_JSON: 'MALFORMED_JSON',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  CUSTOMER_MISMATCH: 'CUSTOMER_MISMATCH',
+  INVALID_SIGNATURE: 'INVALID_SIGNATURE',
+  // Outside parties, declared at their ports.
+  PAYMENT_PROVIDER_UNAVAILABLE: 'PAYMENT_PROVIDER_UNAVAILABLE',
+  PAYMENT_PROVIDER_REJECTED: 'PAYMENT_PROVIDER_REJECTED',
+  PAYMENT_PROVIDER_INVALID_RESPONSE: 'PAYMENT_PROVIDER_INVALID_RESPONSE',
+  LOGISTICS_UNAVAILABLE: 'LOGISTICS_UNAVAILABLE',
+  LOGISTICS_REJECTED: 'LOGISTICS_REJECTED',
+  // The fulfilment saga and its participants.
+  SAGA_STEP_COMPENSATED: 'SAGA_STEP_COMPENSATED',
+  SAGA_ACTION_REFUSED: 'SAGA_ACTION_REFUSED',
+  SAGA_LEDGER_CONTENTION: 'SAGA_LEDGER_CONTENTION',
+  FULFILLMENT_PAYMENT_NOT_FOUND: 'FULFILLMENT_PAYMENT_NOT_FOUND',
+  FULFILLMENT_CORRUPT_STEP_RESULT: 'FULFILLMENT_CORRUPT_STEP_RESULT',
+  // The queue consumers.
+  INVALID_ORDER_EVENT: 'INVALID_ORDER_EVENT',
+  ORDER_NOT_PAID: 'ORDER_NOT_PAID',
+  ORDER_KEEPS_CHANGING: 'ORDER_KEEPS_CHANGING',
+  INVALID_STATUS_EVENT: 'INVALID_STATUS_EVENT',
+  ORDER_NOT_YET_FULFILLED: 'ORDER_NOT_YET_FULFILLED',
+  STATUS_ORDER_KEEPS_CHANGING: 'STATUS_ORDER_KEEPS_CHANGING',
+  // The outbox relay.
+  MALFORMED_STREAM_ITEM: 'MALFORMED_STREAM_ITEM',
+  INVALID_DERIVED_EVENT: 'INVALID_DERIVED_EVENT',
+  INVALID_STREAM_RECORD: 'INVALID_STREAM_RECORD',
+  EVENT_PUBLISH_FAILED: 'EVENT_PUBLISH_FAILED',
+  // A function's environment.
+  CONFIGURATION_INVALID: 'CONFIGURATION_INVALID',
 } as const;
 
-export type DomainErrorCode = (typeof DomainErrorCode)[keyof typeof DomainErrorCode];
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-export abstract class DomainError extends Error {
-  public abstract readonly code: DomainErrorCode;
+/**
+ * The base of every error a function throws on purpose. `retryable` says whether the same call, message or task
+ * may succeed when repeated; `name` is what a state machine's Retry and Catch match (Lambda reports it as the
+ * error type), so a subclass's `name` is part of the contract with `state-machines/fulfillment.asl.json`.
+ */
+export abstract class AppError extends Error {
+  public abstract readonly code: ErrorCode;
+  public abstract readonly retryable: boolean;
 }
 
-export interface FieldIssue {
-  /** Where the problem is, as a JSON-pointer-like path such as `items/0/quantity`. */
-  readonly path: string;
-  readonly message: string;
-}
-
-export class ValidationError extends DomainError {
+export class ValidationError extends AppError {
   public override readonly name = 'ValidationError';
-  public readonly code = DomainErrorCode.VALIDATION_FAILED;
+  public readonly code = ErrorCode.VALIDATION_FAILED;
+  public readonly retryable = false;
   public readonly issues: readonly FieldIssue[];
 
-  public constructor(issues: readonly FieldIssue[]) {
-    super(
-      `invalid input: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`,
-    );
+  public constructor(issues: readonly FieldIssue[], options?: ErrorOptions) {
+    super(`invalid input: ${describeIssues(issues)}`, options);
     this.issues = issues;
   }
 }
 
-export class OrderNotFoundError extends DomainError {
+export class OrderNotFoundError extends AppError {
   public override readonly name = 'OrderNotFoundError';
-  public readonly code = DomainErrorCode.ORDER_NOT_FOUND;
+  public readonly code = ErrorCode.ORDER_NOT_FOUND;
+  public readonly retryable = false;
 
   public constructor(public readonly orderId: string) {
     super(`order ${orderId} does not exist`);
@@ -50,9 +86,10 @@ export class OrderNotFoundError extends DomainError {
 }
 
 /** The transition table does not allow this move from the order's current status. */
-export class InvalidTransitionError extends DomainError {
+export class InvalidTransitionError extends AppError {
   public override readonly name = 'InvalidTransitionError';
-  public readonly code = DomainErrorCode.INVALID_TRANSITION;
+  public readonly code = ErrorCode.INVALID_TRANSITION;
+  public readonly retryable = false;
 
   public constructor(
     public readonly orderId: string,
@@ -64,9 +101,10 @@ export class InvalidTransitionError extends DomainError {
 }
 
 /** Another writer changed the order between our read and our conditional write; the loser of a race gets this. */
-export class ConcurrentModificationError extends DomainError {
+export class ConcurrentModificationError extends AppError {
   public override readonly name = 'ConcurrentModificationError';
-  public readonly code = DomainErrorCode.CONCURRENT_MODIFICATION;
+  public readonly code = ErrorCode.CONCURRENT_MODIFICATION;
+  public readonly retryable = true;
 
   public constructor(
     public readonly orderId: string,
@@ -77,9 +115,10 @@ export class ConcurrentModificationError extends DomainError {
 }
 
 /** The same idempotency key came with a different request than the one it was first used for. */
-export class IdempotencyKeyReusedError extends DomainError {
+export class IdempotencyKeyReusedError extends AppError {
   public override readonly name = 'IdempotencyKeyReusedError';
-  public readonly code = DomainErrorCode.IDEMPOTENCY_KEY_REUSED;
+  public readonly code = ErrorCode.IDEMPOTENCY_KEY_REUSED;
+  public readonly retryable = false;
 
   public constructor(public readonly idempotencyKey: string) {
     super(`idempotency key ${idempotencyKey} was already used with a different request`);
@@ -87,9 +126,10 @@ export class IdempotencyKeyReusedError extends DomainError {
 }
 
 /** Only an order awaiting payment, before its deadline, can be paid for. */
-export class OrderNotPayableError extends DomainError {
+export class OrderNotPayableError extends AppError {
   public override readonly name = 'OrderNotPayableError';
-  public readonly code = DomainErrorCode.ORDER_NOT_PAYABLE;
+  public readonly code = ErrorCode.ORDER_NOT_PAYABLE;
+  public readonly retryable = false;
 
   public constructor(
     public readonly orderId: string,
@@ -100,9 +140,10 @@ export class OrderNotPayableError extends DomainError {
 }
 
 /** Another request holds the order's payment lease: a payment is being prepared right now. */
-export class PaymentInProgressError extends DomainError {
+export class PaymentInProgressError extends AppError {
   public override readonly name = 'PaymentInProgressError';
-  public readonly code = DomainErrorCode.PAYMENT_IN_PROGRESS;
+  public readonly code = ErrorCode.PAYMENT_IN_PROGRESS;
+  public readonly retryable = true;
 
   public constructor(public readonly orderId: string) {
     super(`a payment for order ${orderId} is being prepared; try again shortly`);
@@ -110,9 +151,10 @@ export class PaymentInProgressError extends DomainError {
 }
 
 /** The lease was taken over (it had expired) or released: its former holder may no longer act under it. */
-export class LeaseNotHeldError extends DomainError {
+export class LeaseNotHeldError extends AppError {
   public override readonly name = 'LeaseNotHeldError';
-  public readonly code = DomainErrorCode.LEASE_NOT_HELD;
+  public readonly code = ErrorCode.LEASE_NOT_HELD;
+  public readonly retryable = false;
 
   public constructor(
     public readonly orderId: string,
@@ -123,9 +165,10 @@ export class LeaseNotHeldError extends DomainError {
 }
 
 /** A timeout fired before the deadline it was set for (clock skew): it must be tried again later. */
-export class PaymentDeadlineNotReachedError extends DomainError {
+export class PaymentDeadlineNotReachedError extends AppError {
   public override readonly name = 'PaymentDeadlineNotReachedError';
-  public readonly code = DomainErrorCode.PAYMENT_DEADLINE_NOT_REACHED;
+  public readonly code = ErrorCode.PAYMENT_DEADLINE_NOT_REACHED;
+  public readonly retryable = true;
 
   public constructor(
     public readonly orderId: string,

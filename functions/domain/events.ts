@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ORDER_STATUSES } from './order-status';
 import { PAYMENT_STATUSES } from './payment';
+import { amountSchema, currencySchema, orderReferenceSchema } from './validation';
 
 /**
  * The event catalogue: every domain event the outbox relay publishes, one schema per type. The relay validates
@@ -23,11 +24,11 @@ export type OrderEventType = (typeof OrderEventType)[keyof typeof OrderEventType
 
 const orderStatus = z.enum(ORDER_STATUSES as [string, ...string[]]);
 const paymentStatus = z.enum(PAYMENT_STATUSES as [string, ...string[]]);
-const money = { amount: z.number().int().min(0), currency: z.string().regex(/^[A-Z]{3}$/) };
+const money = { amount: amountSchema, currency: currencySchema };
 
 const envelope = {
   eventId: z.string().min(1).max(128),
-  orderId: z.string().min(1).max(64),
+  orderId: orderReferenceSchema,
   occurredAt: z.iso.datetime(),
 };
 
@@ -45,8 +46,8 @@ export const orderEventSchema = z.discriminatedUnion('type', [
     version: z.number().int().min(1),
     data: z.strictObject({
       customerId: z.string().min(1),
-      totalAmount: z.number().int().min(0),
-      currency: z.string().regex(/^[A-Z]{3}$/),
+      totalAmount: amountSchema,
+      currency: currencySchema,
       paymentDeadline: z.iso.datetime(),
     }),
   }),

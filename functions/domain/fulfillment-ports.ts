@@ -1,3 +1,5 @@
+import { AppError, ErrorCode } from './errors';
+
 /**
  * The logistics systems the fulfilment saga drives, as the domain needs them. Both are idempotent by the key
  * the caller passes (a repeat replays the first answer and does nothing twice), and both honour a cancellation
@@ -43,22 +45,11 @@ export interface Transport {
 
 export type LogisticsSystem = 'warehouse' | 'transport';
 
-/** Stable codes of the logistics adapters' errors. */
-export const LogisticsErrorCode = {
-  UNAVAILABLE: 'LOGISTICS_UNAVAILABLE',
-  REJECTED: 'LOGISTICS_REJECTED',
-} as const;
-
-export type LogisticsErrorCode = (typeof LogisticsErrorCode)[keyof typeof LogisticsErrorCode];
-
 /**
  * A call to a logistics system failed. `name` is matched by the saga's Retry (transient) and Catch (the rest),
  * so it is part of the contract with `state-machines/fulfillment.asl.json`.
  */
-export abstract class LogisticsError extends Error {
-  public abstract readonly code: LogisticsErrorCode;
-  public abstract readonly retryable: boolean;
-
+export abstract class LogisticsError extends AppError {
   public constructor(
     public readonly system: LogisticsSystem,
     message: string,
@@ -74,13 +65,13 @@ export abstract class LogisticsError extends Error {
  */
 export class LogisticsUnavailableError extends LogisticsError {
   public override readonly name = 'LogisticsUnavailableError';
-  public readonly code = LogisticsErrorCode.UNAVAILABLE;
+  public readonly code = ErrorCode.LOGISTICS_UNAVAILABLE;
   public readonly retryable = true;
 }
 
 /** The system refused the request as invalid (a 4xx); the same request gets the same refusal. */
 export class LogisticsRejectedError extends LogisticsError {
   public override readonly name = 'LogisticsRejectedError';
-  public readonly code = LogisticsErrorCode.REJECTED;
+  public readonly code = ErrorCode.LOGISTICS_REJECTED;
   public readonly retryable = false;
 }

@@ -1,11 +1,19 @@
 import { z } from 'zod';
-import { ConcurrentModificationError, InvalidTransitionError, OrderNotFoundError } from './errors';
+import { CONFLICT_ATTEMPTS, retryOnConflict } from './conflict-retry';
+import {
+  AppError,
+  ConcurrentModificationError,
+  ErrorCode,
+  InvalidTransitionError,
+  OrderNotFoundError,
+} from './errors';
 import type { PickLine, PickReceipt, ShipmentReceipt, Transport, Warehouse } from './fulfillment-ports';
 import { type Order, transition } from './order';
 import { OrderStatus } from './order-status';
 import { type Payment, PaymentStatus, RefundReason } from './payment';
 import type { Clock, OrderRepository, PaymentRepository } from './ports';
 import type { CompensationOutcome, SagaLedger, StepResult } from './saga-ledger';
+import { parseWith } from './validation';
 
 /**
  * The participants of the fulfilment saga (`state-machines/fulfillment.asl.json`): one small class per Lambda,
@@ -39,23 +47,10 @@ const fulfillmentOrderResult = z.object({
 const pickResult = z.object({ pickId: z.string().min(1) });
 const shipmentResult = z.object({ shipmentId: z.string().min(1), trackingNumber: z.string().min(1) });
 
-/** Stable codes of the fulfilment participants' own errors. */
-export const FulfillmentErrorCode = {
-  PAYMENT_NOT_FOUND: 'FULFILLMENT_PAYMENT_NOT_FOUND',
-  CORRUPT_STEP_RESULT: 'FULFILLMENT_CORRUPT_STEP_RESULT',
-} as const;
-
-export type FulfillmentErrorCode = (typeof FulfillmentErrorCode)[keyof typeof FulfillmentErrorCode];
-
-export abstract class FulfillmentError extends Error {
-  public abstract readonly code: FulfillmentErrorCode;
-  public abstract readonly retryable: boolean;
-}
-
 /** The saga names a payment the order does not have, so there is nothing we could refund. Needs a human. */
-export class FulfillmentPaymentNotFoundError extends FulfillmentError {
+export class FulfillmentPaymentNotFoundError extends AppError {
   public override readonly name = 'FulfillmentPaymentNotFoundError';
-  public readonly code = FulfillmentErrorCode.PAYMENT_NOT_FOUND;
+  public readonly code = ErrorCode.FULFILLMENT_PAYMENT_NOT_FOUND;
   public readonly retryable = false;
 
   public constructor(
@@ -67,9 +62,9 @@ export class FulfillmentPaymentNotFoundError extends FulfillmentError {
 }
 
 /** A ledger entry's stored result is not what its step writes: a bug or a hand edit, never transient. */
-export class CorruptStepResultError extends FulfillmentError {
+export class CorruptStepResultError extends AppError {
   public override readonly name = 'CorruptStepResultError';
-  public readonly code = FulfillmentErrorCode.CORRUPT_STEP_RESULT;
+  public readonly code = ErrorCode.FULFILLMENT_CORRUPT_STEP_RESULT;
   public readonly retryable = false;
 
   public constructor(step: SagaStep, orderId: string, options?: ErrorOptions) {
@@ -78,13 +73,8 @@ export class CorruptStepResultError extends FulfillmentError {
 }
 
 function parseResult<T>(schema: z.ZodType<T>, step: SagaStep, orderId: string, result: StepResult): T {
-  const parsed = schema.safeParse(result);
-  if (!parsed.success) throw new CorruptStepResultError(step, orderId, { cause: parsed.error });
-  return parsed.data;
+  return parseWith(schema, result, (_issues, cause) => new CorruptStepResultError(step, orderId, { cause }));
 }
-
-/** Read-decide-write rounds before a conflict is handed to the state machine's Retry. */
-const DECISION_ROUNDS = 5;
 
 const FULFILLED_OR_LATER: readonly OrderStatus[] = [
   OrderStatus.FULFILLED,
@@ -104,21 +94,16 @@ async function readOrder(orders: OrderRepository, orderId: string) {
  * saga; either writer may go first, and the conditional write makes the loser re-read and find FULFILLING.
  */
 async function enterFulfilling(orders: OrderRepository, clock: Clock, orderId: string): Promise<Order> {
-  for (let round = 0; round < DECISION_ROUNDS; round++) {
+  return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
     const { order } = await readOrder(orders, orderId);
     if (order.status === OrderStatus.FULFILLING) return order;
     if (order.status !== OrderStatus.PAID) {
       throw new InvalidTransitionError(orderId, order.status, OrderStatus.FULFILLING);
     }
     const decided = transition(order, OrderStatus.FULFILLING, clock.now(), 'fulfilment started');
-    try {
-      await orders.saveTransition(order, decided.next, decided.transition);
-      return decided.next;
-    } catch (error) {
-      if (!(error instanceof ConcurrentModificationError)) throw error;
-    }
-  }
-  throw new ConcurrentModificationError(orderId);
+    await orders.saveTransition(order, decided.next, decided.transition);
+    return decided.next;
+  });
 }
 
 export interface FulfillmentOrdersDependencies {
@@ -236,18 +221,13 @@ export class FulfillmentOutcomes {
   /** FULFILLING -> FULFILLED. An order already FULFILLED (or moved on by logistics events) is left alone. */
   public async markFulfilled(orderId: string): Promise<FulfilledOutcome> {
     const { orders, clock } = this.dependencies;
-    for (let round = 0; round < DECISION_ROUNDS; round++) {
+    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
       const { order } = await readOrder(orders, orderId);
       if (FULFILLED_OR_LATER.includes(order.status)) return 'alreadyFulfilled';
       const decided = transition(order, OrderStatus.FULFILLED, clock.now(), 'fulfilment saga completed');
-      try {
-        await orders.saveTransition(order, decided.next, decided.transition);
-        return 'fulfilled';
-      } catch (error) {
-        if (!(error instanceof ConcurrentModificationError)) throw error;
-      }
-    }
-    throw new ConcurrentModificationError(orderId);
+      await orders.saveTransition(order, decided.next, decided.transition);
+      return 'fulfilled';
+    });
   }
 
   /**
@@ -259,13 +239,14 @@ export class FulfillmentOutcomes {
    */
   public async markFailed(orderId: string, paymentId: string, reason: string): Promise<FailedOutcome> {
     const { orders, payments, clock } = this.dependencies;
-    for (let round = 0; round < DECISION_ROUNDS; round++) {
-      const { order, payments: recorded } = await readOrder(orders, orderId);
-      if (order.status === OrderStatus.FULFILLMENT_FAILED) return 'alreadyFailed';
-      if (order.status === OrderStatus.PAID) {
+    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
+      let found = await readOrder(orders, orderId);
+      if (found.order.status === OrderStatus.PAID) {
         await enterFulfilling(orders, clock, orderId);
-        continue;
+        found = await readOrder(orders, orderId);
       }
+      const { order, payments: recorded } = found;
+      if (order.status === OrderStatus.FULFILLMENT_FAILED) return 'alreadyFailed';
       const now = clock.now();
       const decided = transition(order, OrderStatus.FULFILLMENT_FAILED, now, reason);
       const payment = recorded.find((candidate) => candidate.paymentId === paymentId);
@@ -281,16 +262,11 @@ export class FulfillmentOutcomes {
           previous: order,
           ...decided,
         });
-        if (outcome.kind === 'written') return 'failedWithRefund';
-        continue;
+        if (outcome.kind !== 'written') throw new ConcurrentModificationError(orderId);
+        return 'failedWithRefund';
       }
-      try {
-        await orders.saveTransition(order, decided.next, decided.transition);
-        return 'failedWithoutRefund';
-      } catch (error) {
-        if (!(error instanceof ConcurrentModificationError)) throw error;
-      }
-    }
-    throw new ConcurrentModificationError(orderId);
+      await orders.saveTransition(order, decided.next, decided.transition);
+      return 'failedWithoutRefund';
+    });
   }
 }

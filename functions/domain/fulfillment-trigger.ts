@@ -1,38 +1,22 @@
+import { CONSUMER_CONFLICT_ATTEMPTS, isLostMove, retryOnConflict } from './conflict-retry';
 import type { FulfillmentSagas, OrderMoves, Refunds, SagaStart } from './consumer-ports';
-import { ConcurrentModificationError, type FieldIssue, InvalidTransitionError } from './errors';
+import { AppError, ErrorCode } from './errors';
 import { type OrderEvent, OrderEventType, orderEventSchema } from './events';
 import { OrderStatus } from './order-status';
-
-/** Stable codes of the consumer's own failures. */
-export const FulfillmentTriggerErrorCode = {
-  /** The message body is not an event of the catalogue: a poison message. */
-  INVALID_ORDER_EVENT: 'INVALID_ORDER_EVENT',
-  /** A PaymentSucceeded event names an order that is not (yet) paid. */
-  ORDER_NOT_PAID: 'ORDER_NOT_PAID',
-  /** The order changed under every one of our attempts to move it. */
-  ORDER_KEEPS_CHANGING: 'ORDER_KEEPS_CHANGING',
-} as const;
-
-export type FulfillmentTriggerErrorCode =
-  (typeof FulfillmentTriggerErrorCode)[keyof typeof FulfillmentTriggerErrorCode];
-
-export abstract class FulfillmentTriggerError extends Error {
-  public abstract readonly code: FulfillmentTriggerErrorCode;
-}
+import { describeIssues, type FieldIssue, parseJsonWith } from './validation';
 
 /**
  * A message that is not an event of the catalogue. Retrying cannot fix it, but the consumer still fails it
  * rather than dropping it: the queue's redrive policy moves it to the dead-letter queue after `maxReceiveCount`
  * receives, where it raises an alarm and keeps the evidence.
  */
-export class InvalidOrderEventError extends FulfillmentTriggerError {
+export class InvalidOrderEventError extends AppError {
   public override readonly name = 'InvalidOrderEventError';
-  public readonly code = FulfillmentTriggerErrorCode.INVALID_ORDER_EVENT;
+  public readonly code = ErrorCode.INVALID_ORDER_EVENT;
+  public readonly retryable = false;
 
   public constructor(public readonly issues: readonly FieldIssue[]) {
-    super(
-      `not an order event: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`,
-    );
+    super(`not an order event: ${describeIssues(issues)}`);
   }
 }
 
@@ -41,9 +25,10 @@ export class InvalidOrderEventError extends FulfillmentTriggerError {
  * payment and the order's PAID status are written together, so this is not a race to wait out but a defect:
  * failing lets the message reach the dead-letter queue and its alarm instead of being lost.
  */
-export class OrderNotPaidError extends FulfillmentTriggerError {
+export class OrderNotPaidError extends AppError {
   public override readonly name = 'OrderNotPaidError';
-  public readonly code = FulfillmentTriggerErrorCode.ORDER_NOT_PAID;
+  public readonly code = ErrorCode.ORDER_NOT_PAID;
+  public readonly retryable = false;
 
   public constructor(
     public readonly orderId: string,
@@ -54,9 +39,10 @@ export class OrderNotPaidError extends FulfillmentTriggerError {
 }
 
 /** Every attempt to move the order lost a race; the message is retried later, when the order has settled. */
-export class OrderKeepsChangingError extends FulfillmentTriggerError {
+export class OrderKeepsChangingError extends AppError {
   public override readonly name = 'OrderKeepsChangingError';
-  public readonly code = FulfillmentTriggerErrorCode.ORDER_KEEPS_CHANGING;
+  public readonly code = ErrorCode.ORDER_KEEPS_CHANGING;
+  public readonly retryable = true;
 
   public constructor(
     public readonly orderId: string,
@@ -73,19 +59,7 @@ export class OrderKeepsChangingError extends FulfillmentTriggerError {
  * @throws {@link InvalidOrderEventError} when the body is not JSON or not a valid event
  */
 export function decodeOrderEvent(body: string): OrderEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new InvalidOrderEventError([{ path: '', message: 'the body is not JSON' }]);
-  }
-  const parsed = orderEventSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new InvalidOrderEventError(
-      parsed.error.issues.map((issue) => ({ path: issue.path.join('/'), message: issue.message })),
-    );
-  }
-  return parsed.data;
+  return parseJsonWith(orderEventSchema, body, (issues) => new InvalidOrderEventError(issues));
 }
 
 /** What handling one event did; every kind is a success (the message may be deleted). */
@@ -119,8 +93,6 @@ export interface FulfillmentTriggerDependencies {
 type PaymentSucceeded = Extract<OrderEvent, { type: typeof OrderEventType.PAYMENT_SUCCEEDED }>;
 type RefundRequested = Extract<OrderEvent, { type: typeof OrderEventType.REFUND_REQUESTED }>;
 
-const DEFAULT_MAX_MOVE_ATTEMPTS = 3;
-
 /**
  * The effects of the order events the order-events consumer acts on. Every effect is decided from the order's
  * current, committed state and is idempotent, so the queue's at-least-once delivery, duplicate events and a
@@ -131,7 +103,7 @@ export class FulfillmentTrigger {
   private readonly maxMoveAttempts: number;
 
   public constructor(private readonly dependencies: FulfillmentTriggerDependencies) {
-    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? DEFAULT_MAX_MOVE_ATTEMPTS;
+    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? CONSUMER_CONFLICT_ATTEMPTS;
   }
 
   /**
@@ -161,46 +133,42 @@ export class FulfillmentTrigger {
   private async startFulfillment(event: PaymentSucceeded): Promise<OrderEventOutcome> {
     const { orderId } = event;
     const { paymentId, amount, currency } = event.data;
-    for (let attempt = 1; ; attempt += 1) {
-      const { order } = await this.dependencies.orders.getOrder(orderId);
-      switch (order.status) {
-        case OrderStatus.PENDING_PAYMENT:
-          throw new OrderNotPaidError(orderId, order.status);
-        case OrderStatus.PAID:
-          try {
+    const decided = await retryOnConflict(
+      {
+        attempts: this.maxMoveAttempts,
+        // Someone changed the order between our read and our write (perhaps a duplicate of this very event, or
+        // a cancellation): read it again and decide on what is there now.
+        isConflict: isLostMove,
+        giveUp: (lastRace, attempts) => new OrderKeepsChangingError(orderId, attempts, { cause: lastRace }),
+      },
+      async (): Promise<{ readonly movedToFulfilling: boolean } | { readonly stale: OrderStatus }> => {
+        const { order } = await this.dependencies.orders.getOrder(orderId);
+        switch (order.status) {
+          case OrderStatus.PENDING_PAYMENT:
+            throw new OrderNotPaidError(orderId, order.status);
+          case OrderStatus.PAID:
             await this.dependencies.orders.moveOrder(
               orderId,
               OrderStatus.FULFILLING,
               `payment ${paymentId} succeeded`,
             );
-          } catch (error) {
-            // Someone changed the order between our read and our write (perhaps a duplicate of this very
-            // event, or a cancellation): read it again and decide on what is there now.
-            if (!isLostRace(error)) throw error;
-            if (attempt >= this.maxMoveAttempts) {
-              throw new OrderKeepsChangingError(orderId, attempt, { cause: error });
-            }
-            continue;
-          }
-          return {
-            kind: 'fulfillmentStarted',
-            orderId,
-            movedToFulfilling: true,
-            saga: await this.dependencies.sagas.start({ orderId, paymentId, amount, currency }),
-          };
-        case OrderStatus.FULFILLING:
-          return {
-            kind: 'fulfillmentStarted',
-            orderId,
-            movedToFulfilling: false,
-            saga: await this.dependencies.sagas.start({ orderId, paymentId, amount, currency }),
-          };
-        default:
-          // FULFILLED and later: the saga ran. CANCELLED or FULFILLMENT_FAILED: it must not (any money owed
-          // back is refunded through its own RefundRequested event).
-          return { kind: 'staleEvent', orderId, status: order.status };
-      }
-    }
+            return { movedToFulfilling: true };
+          case OrderStatus.FULFILLING:
+            return { movedToFulfilling: false };
+          default:
+            // FULFILLED and later: the saga ran. CANCELLED or FULFILLMENT_FAILED: it must not (any money owed
+            // back is refunded through its own RefundRequested event).
+            return { stale: order.status };
+        }
+      },
+    );
+    if ('stale' in decided) return { kind: 'staleEvent', orderId, status: decided.stale };
+    return {
+      kind: 'fulfillmentStarted',
+      orderId,
+      movedToFulfilling: decided.movedToFulfilling,
+      saga: await this.dependencies.sagas.start({ orderId, paymentId, amount, currency }),
+    };
   }
 
   /**
@@ -217,8 +185,4 @@ export class FulfillmentTrigger {
     );
     return { kind: 'refundRequested', orderId: event.orderId, paymentId, refundId: refund.refundId };
   }
-}
-
-function isLostRace(error: unknown): boolean {
-  return error instanceof ConcurrentModificationError || error instanceof InvalidTransitionError;
 }

@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { CONSUMER_CONFLICT_ATTEMPTS, isLostMove, retryOnConflict } from './conflict-retry';
 import type { OrderMoves } from './consumer-ports';
-import { ConcurrentModificationError, type FieldIssue, InvalidTransitionError } from './errors';
+import { AppError, ErrorCode } from './errors';
 import { OrderStatus } from './order-status';
+import { describeIssues, type FieldIssue, orderIdSchema, parseJsonWith } from './validation';
 
 /**
  * Logistics status tracking: the warehouse and the carrier report OUTBOUND, SHIPPED and DELIVERED after
@@ -43,7 +45,7 @@ export const statusEventSchema = z.strictObject({
     .min(1)
     .max(128)
     .regex(/^[\x21-\x7e]+$/, 'must be 1 to 128 printable ASCII characters'),
-  orderId: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be an order id (a ULID)'),
+  orderId: orderIdSchema,
   status: z.enum(LOGISTICS_STATUSES as [LogisticsStatus, ...LogisticsStatus[]]),
   occurredAt: z.iso.datetime({ offset: true }),
 });
@@ -80,37 +82,17 @@ export function decideStatusEvent(orderStatus: OrderStatus, eventStatus: Logisti
   return orderRank === eventRank ? 'duplicate' : 'stale';
 }
 
-/** Stable codes of the status consumer's own failures. */
-export const StatusTrackingErrorCode = {
-  /** The message body is not a status event: a poison message. */
-  INVALID_STATUS_EVENT: 'INVALID_STATUS_EVENT',
-  /** The order has not reached FULFILLED yet; the event is retried later. */
-  ORDER_NOT_YET_FULFILLED: 'ORDER_NOT_YET_FULFILLED',
-  /** The order changed under every one of our attempts to move it; the event is retried later. */
-  STATUS_ORDER_KEEPS_CHANGING: 'STATUS_ORDER_KEEPS_CHANGING',
-} as const;
-
-export type StatusTrackingErrorCode = (typeof StatusTrackingErrorCode)[keyof typeof StatusTrackingErrorCode];
-
-export abstract class StatusTrackingError extends Error {
-  public abstract readonly code: StatusTrackingErrorCode;
-  /** Whether a later delivery of the same message may succeed. */
-  public abstract readonly retryable: boolean;
-}
-
 /**
  * A message that is not a status event. Retrying cannot fix it, but it is failed rather than dropped: after
  * `maxReceiveCount` receives the queue moves it to its dead-letter queue, which alarms and keeps the evidence.
  */
-export class InvalidStatusEventError extends StatusTrackingError {
+export class InvalidStatusEventError extends AppError {
   public override readonly name = 'InvalidStatusEventError';
-  public readonly code = StatusTrackingErrorCode.INVALID_STATUS_EVENT;
+  public readonly code = ErrorCode.INVALID_STATUS_EVENT;
   public readonly retryable = false;
 
   public constructor(public readonly issues: readonly FieldIssue[]) {
-    super(
-      `not a status event: ${issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')}`,
-    );
+    super(`not a status event: ${describeIssues(issues)}`);
   }
 }
 
@@ -119,9 +101,9 @@ export class InvalidStatusEventError extends StatusTrackingError {
  * FULFILLED). Failing the message brings it back after the visibility timeout; in a FIFO group it also holds
  * the order's later reports behind it, which keeps them in order.
  */
-export class OrderNotYetFulfilledError extends StatusTrackingError {
+export class OrderNotYetFulfilledError extends AppError {
   public override readonly name = 'OrderNotYetFulfilledError';
-  public readonly code = StatusTrackingErrorCode.ORDER_NOT_YET_FULFILLED;
+  public readonly code = ErrorCode.ORDER_NOT_YET_FULFILLED;
   public readonly retryable = true;
 
   public constructor(
@@ -134,9 +116,9 @@ export class OrderNotYetFulfilledError extends StatusTrackingError {
 }
 
 /** Every attempt to move the order lost a race; the message is retried when the order has settled. */
-export class StatusOrderKeepsChangingError extends StatusTrackingError {
+export class StatusOrderKeepsChangingError extends AppError {
   public override readonly name = 'StatusOrderKeepsChangingError';
-  public readonly code = StatusTrackingErrorCode.STATUS_ORDER_KEEPS_CHANGING;
+  public readonly code = ErrorCode.STATUS_ORDER_KEEPS_CHANGING;
   public readonly retryable = true;
 
   public constructor(
@@ -154,19 +136,7 @@ export class StatusOrderKeepsChangingError extends StatusTrackingError {
  * @throws {@link InvalidStatusEventError} when the body is not JSON or not a valid status event
  */
 export function decodeStatusEvent(body: string): StatusEvent {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new InvalidStatusEventError([{ path: '', message: 'the body is not JSON' }]);
-  }
-  const parsed = statusEventSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new InvalidStatusEventError(
-      parsed.error.issues.map((issue) => ({ path: issue.path.join('/'), message: issue.message })),
-    );
-  }
-  return parsed.data;
+  return parseJsonWith(statusEventSchema, body, (issues) => new InvalidStatusEventError(issues));
 }
 
 /** Where accepted status events go to be applied in order per order (`status-events.fifo` in AWS). */
@@ -199,8 +169,6 @@ export interface StatusTrackerDependencies {
   readonly maxMoveAttempts?: number;
 }
 
-const DEFAULT_MAX_MOVE_ATTEMPTS = 3;
-
 /** The timeline entry's reason for an applied report: which report, and when it happened at the provider. */
 export function statusMoveReason(event: StatusEvent): string {
   return `logistics ${event.eventId} at ${event.occurredAt}`;
@@ -216,7 +184,7 @@ export class StatusTracker {
   private readonly maxMoveAttempts: number;
 
   public constructor(private readonly dependencies: StatusTrackerDependencies) {
-    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? DEFAULT_MAX_MOVE_ATTEMPTS;
+    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? CONSUMER_CONFLICT_ATTEMPTS;
   }
 
   /**
@@ -226,36 +194,36 @@ export class StatusTracker {
    */
   public async apply(event: StatusEvent): Promise<StatusEventOutcome> {
     const { orderId } = event;
-    for (let attempt = 1; ; attempt += 1) {
-      const { order } = await this.dependencies.orders.getOrder(orderId);
-      const decision = decideStatusEvent(order.status, event.status);
-      switch (decision) {
-        case 'duplicate':
-        case 'stale':
-          return { kind: 'ignored', orderId, reason: decision, status: order.status };
-        case 'cannotApply':
-          return { kind: 'cannotApply', orderId, status: order.status };
-        case 'notYetFulfilled':
-          throw new OrderNotYetFulfilledError(orderId, order.status, event.status);
-        case 'apply':
-          try {
+    return await retryOnConflict(
+      {
+        attempts: this.maxMoveAttempts,
+        // Another consumer (a redrive, a concurrent delivery) moved the order between our read and our write:
+        // read it again and decide on what is there now.
+        isConflict: isLostMove,
+        giveUp: (lastRace, attempts) =>
+          new StatusOrderKeepsChangingError(orderId, attempts, { cause: lastRace }),
+      },
+      async (): Promise<StatusEventOutcome> => {
+        const { order } = await this.dependencies.orders.getOrder(orderId);
+        const decision = decideStatusEvent(order.status, event.status);
+        switch (decision) {
+          case 'duplicate':
+          case 'stale':
+            return { kind: 'ignored', orderId, reason: decision, status: order.status };
+          case 'cannotApply':
+            return { kind: 'cannotApply', orderId, status: order.status };
+          case 'notYetFulfilled':
+            throw new OrderNotYetFulfilledError(orderId, order.status, event.status);
+          case 'apply': {
             const moved = await this.dependencies.orders.moveOrder(
               orderId,
               event.status,
               statusMoveReason(event),
             );
             return { kind: 'applied', orderId, to: event.status, version: moved.version };
-          } catch (error) {
-            // Another consumer (a redrive, a concurrent delivery) moved the order between our read and our
-            // write: read it again and decide on what is there now.
-            if (!(error instanceof ConcurrentModificationError || error instanceof InvalidTransitionError)) {
-              throw error;
-            }
-            if (attempt >= this.maxMoveAttempts) {
-              throw new StatusOrderKeepsChangingError(orderId, attempt, { cause: error });
-            }
           }
-      }
-    }
+        }
+      },
+    );
   }
 }

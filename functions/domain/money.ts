@@ -7,11 +7,14 @@ export interface Money {
   readonly currency: string;
 }
 
-/** The ISO 4217 codes the runtime's ICU data knows, so we do not keep a hand-written list that goes stale. */
+/**
+ * The ISO 4217 codes the runtime's ICU data knows (all three upper-case letters, as `currencySchema` requires),
+ * so we do not keep a hand-written list that goes stale.
+ */
 const ISO_4217_CODES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
 
 export function isIsoCurrency(code: string): boolean {
-  return /^[A-Z]{3}$/.test(code) && ISO_4217_CODES.has(code);
+  return ISO_4217_CODES.has(code);
 }
 
 /**

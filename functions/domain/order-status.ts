@@ -38,10 +38,6 @@ export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-export function allowedTransitionsFrom(from: OrderStatus): readonly OrderStatus[] {
-  return TRANSITIONS[from];
-}
-
 export function isTerminal(status: OrderStatus): boolean {
   return TRANSITIONS[status].length === 0;
 }

@@ -1,6 +1,7 @@
-import { type FieldIssue, InvalidTransitionError, ValidationError } from './errors';
+import { InvalidTransitionError, ValidationError } from './errors';
 import { isIsoCurrency, MAX_AMOUNT } from './money';
 import { canTransition, OrderStatus } from './order-status';
+import type { FieldIssue } from './validation';
 
 export interface OrderItem {
   readonly sku: string;

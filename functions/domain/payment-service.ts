@@ -1,3 +1,4 @@
+import { CONFLICT_ATTEMPTS, retryOnConflict } from './conflict-retry';
 import {
   ConcurrentModificationError,
   LeaseNotHeldError,
@@ -78,9 +79,6 @@ export interface PaymentServiceDependencies {
   readonly sweepConcurrency?: number;
 }
 
-/** Attempts at deciding again after a concurrent writer changed the order or the payment. */
-const DECISION_ATTEMPTS = 5;
-
 /**
  * The payment window: preparing a payment under a lease, applying the provider's callbacks, and expiring
  * orders whose deadline passed. Exactly one of PAID and CANCELLED wins for an order, because both are
@@ -130,11 +128,7 @@ export class PaymentService {
 
   /** Applies one verified provider callback; safe to call any number of times with the same event. */
   public async handleProviderEvent(event: ProviderEvent): Promise<ProviderEventOutcome> {
-    for (let attempt = 1; attempt <= DECISION_ATTEMPTS; attempt++) {
-      const outcome = await this.applyProviderEvent(event);
-      if (outcome !== 'retry') return outcome;
-    }
-    throw new ConcurrentModificationError(event.data.orderId);
+    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, () => this.applyProviderEvent(event));
   }
 
   /**
@@ -144,7 +138,7 @@ export class PaymentService {
    */
   public async expireOrder(orderId: string, reason: string): Promise<ExpiryOutcome> {
     const { orders, clock } = this.dependencies;
-    for (let attempt = 1; attempt <= DECISION_ATTEMPTS; attempt++) {
+    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
       const found = await orders.get(orderId);
       if (found === undefined || found.order.status !== OrderStatus.PENDING_PAYMENT) return 'notPending';
       const now = clock.now();
@@ -152,14 +146,9 @@ export class PaymentService {
         throw new PaymentDeadlineNotReachedError(orderId, found.order.paymentDeadline);
       }
       const decided = transition(found.order, OrderStatus.CANCELLED, now, reason);
-      try {
-        await orders.saveTransition(found.order, decided.next, decided.transition, { noLiveLeaseAt: now });
-        return 'cancelled';
-      } catch (error) {
-        if (!(error instanceof ConcurrentModificationError)) throw error;
-      }
-    }
-    throw new ConcurrentModificationError(orderId);
+      await orders.saveTransition(found.order, decided.next, decided.transition, { noLiveLeaseAt: now });
+      return 'cancelled';
+    });
   }
 
   /** Cancels overdue orders that their timers missed, at most `maxOrders` per run. */
@@ -203,7 +192,7 @@ export class PaymentService {
     };
   }
 
-  private async applyProviderEvent(event: ProviderEvent): Promise<ProviderEventOutcome | 'retry'> {
+  private async applyProviderEvent(event: ProviderEvent): Promise<ProviderEventOutcome> {
     const { payments } = this.dependencies;
     // A payment id belongs to the order it was first recorded for, whatever a later callback names.
     const orderId = (await payments.orderOf(event.data.paymentId)) ?? event.data.orderId;
@@ -215,6 +204,7 @@ export class PaymentService {
       case ProviderEventType.PAYMENT_FAILED:
         if (!isOpenPayment(existing) || existing?.status === PaymentStatus.FAILED) return 'duplicate';
         return outcomeOf(
+          event.data.orderId,
           await payments.recordPayment(
             paymentFrom(reported, PaymentStatus.FAILED, this.dependencies.clock.now(), existing),
             existing,
@@ -227,6 +217,7 @@ export class PaymentService {
         if (existing.status === PaymentStatus.REFUNDED) return 'duplicate';
         if (existing.status !== PaymentStatus.REFUND_PENDING) return 'ignored';
         return outcomeOf(
+          event.data.orderId,
           await payments.recordPayment(
             {
               ...existing,
@@ -245,7 +236,7 @@ export class PaymentService {
     event: ProviderEvent,
     reported: ReportedPayment,
     existing: Payment | undefined,
-  ): Promise<ProviderEventOutcome | 'retry'> {
+  ): Promise<ProviderEventOutcome> {
     const { orders, payments, timers, clock } = this.dependencies;
     const found = await orders.get(reported.orderId);
     const decision = decideSucceededPayment(reported, found?.order, existing);
@@ -253,6 +244,7 @@ export class PaymentService {
     if (decision.kind === 'alreadySettled') return 'duplicate';
     if (decision.kind === 'refund') {
       return outcomeOf(
+        event.data.orderId,
         await payments.recordPayment(
           paymentFrom(reported, PaymentStatus.REFUND_PENDING, now, existing, decision.reason),
           existing,
@@ -264,6 +256,7 @@ export class PaymentService {
     if (found === undefined) throw new OrderNotFoundError(reported.orderId);
     const paid = transition(found.order, OrderStatus.PAID, now, `paid by ${reported.paymentId}`);
     const outcome = outcomeOf(
+      event.data.orderId,
       await payments.recordPaid(
         paymentFrom(reported, PaymentStatus.SUCCEEDED, now, existing),
         existing,
@@ -279,13 +272,15 @@ export class PaymentService {
   }
 }
 
+/** A write that lost its race (the order or the payment changed since it was read) is retried from a new read. */
 function outcomeOf(
+  orderId: string,
   write: PaymentWriteOutcome,
   success: ProviderEventOutcome,
-): ProviderEventOutcome | 'retry' {
+): ProviderEventOutcome {
   if (write.kind === 'written') return success;
   if (write.kind === 'duplicateEvent') return 'duplicate';
-  return 'retry';
+  throw new ConcurrentModificationError(orderId);
 }
 
 async function forEachConcurrently<T>(

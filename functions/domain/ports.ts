@@ -1,3 +1,4 @@
+import { AppError, ErrorCode } from './errors';
 import type { Order, OrderTransition } from './order';
 import type { Payment } from './payment';
 
@@ -168,4 +169,50 @@ export interface PaymentProvider {
     payment: { readonly paymentId: string; readonly amount: number; readonly currency: string },
     idempotencyKey: string,
   ): Promise<RefundRequest>;
+}
+
+/*
+ * The payment provider's failures, declared with its port so that every adapter of it throws the same ones.
+ * `retryable` says whether repeating the call with the same idempotency key may succeed; the key makes such a
+ * repeat safe (it never creates a second intent or refund).
+ */
+
+/** No usable answer: network error, timeout, 5xx or 429. The provider may or may not have acted; retry. */
+export class PaymentProviderUnavailableError extends AppError {
+  public override readonly name = 'PaymentProviderUnavailableError';
+  public readonly code = ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE;
+  public readonly retryable = true;
+  /** The HTTP status, when the provider answered at all. */
+  public readonly status: number | undefined;
+
+  public constructor(message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** The provider refused the request (a 4xx other than 429); repeating it unchanged gets the same refusal. */
+export class PaymentProviderRejectedError extends AppError {
+  public override readonly name = 'PaymentProviderRejectedError';
+  public readonly code = ErrorCode.PAYMENT_PROVIDER_REJECTED;
+  public readonly retryable = false;
+  public readonly status: number;
+  /** The provider's own error code, e.g. `idempotency_key_reused`; `unknown` if its body had none. */
+  public readonly providerCode: string;
+
+  public constructor(status: number, providerCode: string, message: string) {
+    super(message);
+    this.status = status;
+    this.providerCode = providerCode;
+  }
+}
+
+/**
+ * The provider said yes (2xx) but its body is not what the API promises. Not retryable: a repeat with the same
+ * idempotency key replays the same body.
+ */
+export class PaymentProviderInvalidResponseError extends AppError {
+  public override readonly name = 'PaymentProviderInvalidResponseError';
+  public readonly code = ErrorCode.PAYMENT_PROVIDER_INVALID_RESPONSE;
+  public readonly retryable = false;
 }

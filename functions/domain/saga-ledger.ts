@@ -1,3 +1,6 @@
+import { CONFLICT_ATTEMPTS, type ConflictRetryOptions, retryOnConflict } from './conflict-retry';
+import { AppError, ErrorCode } from './errors';
+
 /**
  * The saga step ledger: one entry per (order, step) that makes a saga participant safe under Step Functions'
  * at-least-once task delivery and the three classic saga hazards.
@@ -46,8 +49,6 @@ export const StepStatus = {
 
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
-export const STEP_STATUSES: readonly StepStatus[] = Object.values(StepStatus);
-
 /** What a compensation found when it took the entry over. */
 export const CompensatedFrom = {
   /** No entry: the action never ran (an empty compensation). */
@@ -58,8 +59,6 @@ export const CompensatedFrom = {
 } as const;
 
 export type CompensatedFrom = (typeof CompensatedFrom)[keyof typeof CompensatedFrom];
-
-export const COMPENSATED_FROM: readonly CompensatedFrom[] = Object.values(CompensatedFrom);
 
 /** One saga step of one order. */
 export interface StepRef {
@@ -150,29 +149,10 @@ export interface SagaLedgerStore {
   recordCompensated(ref: StepRef, from: CompensatedFrom, at: Date): Promise<boolean>;
 }
 
-/** Stable codes of the saga's errors. */
-export const SagaErrorCode = {
-  STEP_COMPENSATED: 'SAGA_STEP_COMPENSATED',
-  ACTION_REFUSED: 'SAGA_ACTION_REFUSED',
-  LEDGER_CONTENTION: 'SAGA_LEDGER_CONTENTION',
-} as const;
-
-export type SagaErrorCode = (typeof SagaErrorCode)[keyof typeof SagaErrorCode];
-
-/**
- * Base of the saga's errors. `name` is what a state machine's Retry and Catch match (Lambda reports it as the
- * error type), so it is part of the contract with `state-machines/fulfillment.asl.json`; `retryable` says
- * whether the same task may succeed when repeated.
- */
-export abstract class SagaError extends Error {
-  public abstract readonly code: SagaErrorCode;
-  public abstract readonly retryable: boolean;
-}
-
 /** The step was compensated before this action arrived (a hanging action): nothing was done. Not retryable. */
-export class StepCompensatedError extends SagaError {
+export class StepCompensatedError extends AppError {
   public override readonly name = 'StepCompensatedError';
-  public readonly code = SagaErrorCode.STEP_COMPENSATED;
+  public readonly code = ErrorCode.SAGA_STEP_COMPENSATED;
   public readonly retryable = false;
 
   public constructor(
@@ -187,16 +167,16 @@ export class StepCompensatedError extends SagaError {
  * An external system refused an action because a cancellation under the same idempotency key reached it first
  * (its tombstone). Thrown by participants' adapters; the ledger turns it into {@link StepCompensatedError}.
  */
-export class ActionRefusedError extends SagaError {
+export class ActionRefusedError extends AppError {
   public override readonly name = 'ActionRefusedError';
-  public readonly code = SagaErrorCode.ACTION_REFUSED;
+  public readonly code = ErrorCode.SAGA_ACTION_REFUSED;
   public readonly retryable = false;
 }
 
 /** The entry kept changing under us for every round; transient, a retry of the task reads it afresh. */
-export class LedgerContentionError extends SagaError {
+export class LedgerContentionError extends AppError {
   public override readonly name = 'LedgerContentionError';
-  public readonly code = SagaErrorCode.LEDGER_CONTENTION;
+  public readonly code = ErrorCode.SAGA_LEDGER_CONTENTION;
   public readonly retryable = true;
 
   public constructor(public readonly ref: StepRef) {
@@ -207,16 +187,20 @@ export class LedgerContentionError extends SagaError {
 export interface SagaLedgerOptions {
   readonly store: SagaLedgerStore;
   readonly now: () => Date;
-  /** Read-decide-write rounds before giving up with {@link LedgerContentionError}. Default 5. */
+  /** Read-decide-write rounds before {@link LedgerContentionError}; {@link CONFLICT_ATTEMPTS} by default. */
   readonly maxRounds?: number;
 }
 
 /** Runs a participant's actions and compensations under the ledger's rules (see the file comment). */
 export class SagaLedger {
-  private readonly maxRounds: number;
+  /** A lost conditional write is a {@link LedgerContentionError}; the caller gets the last one. */
+  private readonly rounds: ConflictRetryOptions;
 
   public constructor(private readonly options: SagaLedgerOptions) {
-    this.maxRounds = options.maxRounds ?? 5;
+    this.rounds = {
+      attempts: options.maxRounds ?? CONFLICT_ATTEMPTS,
+      isConflict: (error) => error instanceof LedgerContentionError,
+    };
   }
 
   /**
@@ -230,11 +214,11 @@ export class SagaLedger {
     action: (idempotencyKey: string) => Promise<StepResult>,
   ): Promise<StepResult> {
     const { store, now } = this.options;
-    for (let round = 0; round < this.maxRounds; round++) {
+    return await retryOnConflict(this.rounds, async () => {
       const decision = decideExecute(await store.get(ref));
       if (decision.kind === 'replay') return decision.result;
       if (decision.kind === 'refuse') throw new StepCompensatedError(ref);
-      if (decision.kind === 'claim' && !(await store.claim(ref, now()))) continue;
+      if (decision.kind === 'claim' && !(await store.claim(ref, now()))) throw new LedgerContentionError(ref);
       let result: StepResult;
       try {
         result = await action(idempotencyKeyOf(ref));
@@ -248,8 +232,8 @@ export class SagaLedger {
       const settled = decideExecute(await store.get(ref));
       if (settled.kind === 'replay') return settled.result;
       if (settled.kind === 'refuse') throw new StepCompensatedError(ref);
-    }
-    throw new LedgerContentionError(ref);
+      throw new LedgerContentionError(ref);
+    });
   }
 
   /**
@@ -262,29 +246,21 @@ export class SagaLedger {
     undo: (idempotencyKey: string) => Promise<void>,
   ): Promise<CompensationOutcome> {
     const { store, now } = this.options;
-    for (let round = 0; round < this.maxRounds; round++) {
+    return await retryOnConflict(this.rounds, async () => {
       const decision = decideCompensate(await store.get(ref));
       if (decision.kind === 'alreadyCompensated') return decision.outcome;
       if (decision.kind === 'recordEmpty') {
         if (await store.recordCompensated(ref, CompensatedFrom.NOTHING, now())) {
           return { from: CompensatedFrom.NOTHING, empty: true };
         }
-        continue;
+        throw new LedgerContentionError(ref);
       }
       await undo(idempotencyKeyOf(ref));
       if (await store.recordCompensated(ref, decision.from, now())) {
         return { from: decision.from, empty: false };
       }
       // The entry moved (ACTING -> DONE): decide again; the repeated undo is idempotent.
-    }
-    throw new LedgerContentionError(ref);
+      throw new LedgerContentionError(ref);
+    });
   }
-}
-
-export function isStepStatus(value: string): value is StepStatus {
-  return (STEP_STATUSES as readonly string[]).includes(value);
-}
-
-export function isCompensatedFrom(value: string): value is CompensatedFrom {
-  return (COMPENSATED_FROM as readonly string[]).includes(value);
 }

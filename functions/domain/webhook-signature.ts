@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AppError, ErrorCode } from './errors';
 
 /**
  * Webhook signatures in Stripe's scheme: the header is `t=<unix seconds>,v1=<hex HMAC-SHA256>` (several `v1`
@@ -16,9 +17,10 @@ export const SignatureFailure = {
 
 export type SignatureFailure = (typeof SignatureFailure)[keyof typeof SignatureFailure];
 
-export class InvalidSignatureError extends Error {
+export class InvalidSignatureError extends AppError {
   public override readonly name = 'InvalidSignatureError';
-  public readonly code = 'INVALID_SIGNATURE';
+  public readonly code = ErrorCode.INVALID_SIGNATURE;
+  public readonly retryable = false;
 
   public constructor(
     public readonly reason: SignatureFailure,

@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { getOrderService, logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
+import { parseWith } from '../domain/validation';
 import { BusinessMetric, countMetric } from '../observability';
 import { CustomerMismatchError } from './errors';
 import { httpHandler } from './http-handler';
 import { jsonResponse, representOrder } from './order-representation';
-import { customerIdOf, header, issuesOf, parseJsonBody } from './request';
+import { customerIdOf, header, parseJsonBody } from './request';
 import { createOrderBody, idempotencyKeyHeader } from './schemas';
 
 function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
@@ -13,11 +14,11 @@ function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | undefined {
   if (value === undefined) {
     return undefined;
   }
-  const result = idempotencyKeyHeader.safeParse(value);
-  if (!result.success) {
-    throw new ValidationError(issuesOf(result.error).map((issue) => ({ ...issue, path: 'Idempotency-Key' })));
-  }
-  return result.data;
+  return parseWith(
+    idempotencyKeyHeader,
+    value,
+    (issues) => new ValidationError(issues.map((issue) => ({ ...issue, path: 'Idempotency-Key' }))),
+  );
 }
 
 /** `POST /orders`: 201 with the new order, or 200 with the first order when an idempotent request repeats. */

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { type FieldIssue, OrderNotFoundError, ValidationError } from '../domain/errors';
+import { OrderNotFoundError, ValidationError } from '../domain/errors';
+import { ORDER_ID_PATTERN, parseWith } from '../domain/validation';
 import { verifySignature } from '../domain/webhook-signature';
 import {
   MalformedJsonError,
@@ -36,10 +37,6 @@ function isJsonContentType(contentType: string | undefined): boolean {
   return JSON_MEDIA_TYPE.test(mediaType) && charsetIsUtf8;
 }
 
-export function issuesOf(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('/'), message: issue.message }));
-}
-
 /**
  * The body exactly as received, for signature checks (never re-serialize JSON before verifying it). Over
  * 16 KiB is refused before it is read further.
@@ -68,17 +65,7 @@ export function parseJsonBody<Schema extends z.ZodType>(
   if (!isJsonContentType(contentType)) {
     throw new UnsupportedMediaTypeError(contentType);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw new MalformedJsonError({ cause: error });
-  }
-  const result = schema.safeParse(parsed);
-  if (!result.success) {
-    throw new ValidationError(issuesOf(result.error));
-  }
-  return result.data;
+  return parseJsonText(() => new TextDecoder('utf-8', { fatal: true }).decode(bytes), schema);
 }
 
 /**
@@ -103,25 +90,24 @@ export function parseSignedJsonBody<Schema extends z.ZodType>(
     secret: options.secret,
     now: options.now,
   });
+  return parseJsonText(() => body, options.schema);
+}
+
+/** Text that is not JSON (or not UTF-8) is the envelope's fault (MALFORMED_JSON); a JSON shape, the domain's. */
+function parseJsonText<Schema extends z.ZodType>(text: () => string, schema: Schema): z.output<Schema> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body);
+    parsed = JSON.parse(text());
   } catch (error) {
     throw new MalformedJsonError({ cause: error });
   }
-  const result = options.schema.safeParse(parsed);
-  if (!result.success) {
-    throw new ValidationError(issuesOf(result.error));
-  }
-  return result.data;
+  return parseWith(schema, parsed, (issues) => new ValidationError(issues));
 }
-
-const ORDER_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** An order id that is not even well formed cannot name an order: answer as for any unknown order. */
 export function orderIdParameter(event: APIGatewayProxyEventV2): string {
   const orderId = event.pathParameters?.orderId ?? '';
-  if (!ORDER_ID.test(orderId)) {
+  if (!ORDER_ID_PATTERN.test(orderId)) {
     throw new OrderNotFoundError(orderId.slice(0, 64));
   }
   return orderId;
@@ -137,7 +123,6 @@ const jwtAuthorizerContext = z.object({
  * `requestContext.authorizer.jwt.claims`), never anything the body says.
  */
 export function customerIdOf(event: APIGatewayProxyEventV2): string {
-  const context = jwtAuthorizerContext.safeParse(event.requestContext);
-  if (!context.success) throw new UnauthenticatedError();
-  return context.data.authorizer.jwt.claims.sub;
+  const context = parseWith(jwtAuthorizerContext, event.requestContext, () => new UnauthenticatedError());
+  return context.authorizer.jwt.claims.sub;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { statusEventSchema } from '../domain/logistics';
 import { crossItemIssues, ORDER_LIMITS, SKU_PATTERN, SKU_RULE } from '../domain/order';
+import { ProviderEventType } from '../domain/payment-service';
+import { amountSchema, currencySchema, ORDER_REFERENCE_MAX_LENGTH } from '../domain/validation';
 
 /**
  * The wire shape of `POST /orders`. Bounds, the SKU pattern and the rules across lines come from the domain so
@@ -10,7 +12,7 @@ import { crossItemIssues, ORDER_LIMITS, SKU_PATTERN, SKU_RULE } from '../domain/
 export const createOrderBody = z
   .strictObject({
     customerId: z.string().trim().min(1).max(128).optional(),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR'),
+    currency: currencySchema,
     items: z
       .array(
         z.strictObject({
@@ -40,12 +42,13 @@ export const idempotencyKeyHeader = z
 /** A payment provider's callback, as `POST /webhooks/payments` accepts it. */
 export const providerEventBody = z.object({
   id: z.string().min(1).max(255),
-  type: z.enum(['payment.succeeded', 'payment.failed', 'refund.succeeded']),
+  type: z.enum(ProviderEventType),
   data: z.object({
     paymentId: z.string().min(1).max(255),
-    orderId: z.string().max(64),
-    amount: z.number().int().min(0),
-    currency: z.string().regex(/^[A-Z]{3}$/),
+    // May be empty: the payment id, once recorded, decides the order (see `PaymentService`).
+    orderId: z.string().max(ORDER_REFERENCE_MAX_LENGTH),
+    amount: amountSchema,
+    currency: currencySchema,
   }),
 });
 

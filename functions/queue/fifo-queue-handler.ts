@@ -1,7 +1,8 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../composition-root';
-import type { FieldIssue } from '../domain/errors';
+import type { AppError } from '../domain/errors';
+import type { FieldIssue } from '../domain/validation';
 import { observedHandler } from '../observability';
 
 /** Where a record stands in its life on the queue, for every log line about it. */
@@ -14,10 +15,7 @@ export function recordKeys(record: SQSRecord): Record<string, string | undefined
 }
 
 /** An error that says a message can never be read: its body is not what the queue carries. */
-interface PoisonError extends Error {
-  readonly code: string;
-  readonly issues: readonly FieldIssue[];
-}
+type PoisonError = AppError & { readonly issues: readonly FieldIssue[] };
 
 /**
  * Decodes a record's body; a body that is not a valid message is poison: logged with its message id, group,

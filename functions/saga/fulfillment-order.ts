@@ -3,12 +3,13 @@ import { fulfillmentOrders } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { FulfillmentOrder } from '../domain/fulfillment-service';
 import type { CompensationOutcome } from '../domain/saga-ledger';
+import { orderReferenceSchema } from '../domain/validation';
 import { observedHandler } from '../observability';
-import { orderIdSchema, parseTaskInput } from './task-input';
+import { parseTaskInput } from './task-input';
 
 const taskInput = z.discriminatedUnion('operation', [
-  z.object({ operation: z.literal('create'), orderId: orderIdSchema }),
-  z.object({ operation: z.literal('cancel'), orderId: orderIdSchema }),
+  z.object({ operation: z.literal('create'), orderId: orderReferenceSchema }),
+  z.object({ operation: z.literal('cancel'), orderId: orderReferenceSchema }),
 ]);
 
 /**

@@ -2,18 +2,19 @@ import { z } from 'zod';
 import { fulfillmentOutcomes } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { FailedOutcome, FulfilledOutcome } from '../domain/fulfillment-service';
+import { orderReferenceSchema } from '../domain/validation';
 import { BusinessMetric, countMetric, observedHandler } from '../observability';
-import { orderIdSchema, parseTaskInput } from './task-input';
+import { parseTaskInput } from './task-input';
 
 /** The error a Catch put at `$.failure`: Step Functions' `{ Error, Cause }`. */
 const caughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
 
 const taskInput = z.discriminatedUnion('outcome', [
-  z.object({ outcome: z.literal('FULFILLED'), orderId: orderIdSchema }),
-  z.object({ outcome: z.literal('CHECK'), orderId: orderIdSchema }),
+  z.object({ outcome: z.literal('FULFILLED'), orderId: orderReferenceSchema }),
+  z.object({ outcome: z.literal('CHECK'), orderId: orderReferenceSchema }),
   z.object({
     outcome: z.literal('FAILED'),
-    orderId: orderIdSchema,
+    orderId: orderReferenceSchema,
     paymentId: z.string().min(1).max(255),
     error: caughtError.optional(),
   }),

@@ -3,12 +3,13 @@ import { transportParticipant } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { ShipmentReceipt } from '../domain/fulfillment-ports';
 import type { CompensationOutcome } from '../domain/saga-ledger';
+import { orderReferenceSchema } from '../domain/validation';
 import { observedHandler } from '../observability';
-import { orderIdSchema, parseTaskInput } from './task-input';
+import { parseTaskInput } from './task-input';
 
 const taskInput = z.discriminatedUnion('operation', [
-  z.object({ operation: z.literal('ship'), orderId: orderIdSchema }),
-  z.object({ operation: z.literal('cancel'), orderId: orderIdSchema }),
+  z.object({ operation: z.literal('ship'), orderId: orderReferenceSchema }),
+  z.object({ operation: z.literal('cancel'), orderId: orderReferenceSchema }),
 ]);
 
 /**

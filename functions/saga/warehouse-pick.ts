@@ -3,19 +3,20 @@ import { warehouseParticipant } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { PickReceipt } from '../domain/fulfillment-ports';
 import type { CompensationOutcome } from '../domain/saga-ledger';
+import { orderReferenceSchema } from '../domain/validation';
 import { observedHandler } from '../observability';
-import { orderIdSchema, parseTaskInput } from './task-input';
+import { parseTaskInput } from './task-input';
 
 const taskInput = z.discriminatedUnion('operation', [
   z.object({
     operation: z.literal('pick'),
-    orderId: orderIdSchema,
+    orderId: orderReferenceSchema,
     items: z
       .array(z.object({ sku: z.string().min(1), quantity: z.number().int().min(1) }))
       .min(1)
       .max(100),
   }),
-  z.object({ operation: z.literal('return'), orderId: orderIdSchema }),
+  z.object({ operation: z.literal('return'), orderId: orderReferenceSchema }),
 ]);
 
 /**

@@ -1,22 +1,19 @@
 import { z } from 'zod';
 import { getPaymentService, logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
-import { issuesOf } from '../http/request';
+import { orderReferenceSchema, parseWith } from '../domain/validation';
 import { BusinessMetric, countMetric, observedHandler } from '../observability';
 
-const timeoutInput = z.object({ orderId: z.string().min(1).max(64) });
+const timeoutInput = z.object({ orderId: orderReferenceSchema });
 
 /**
  * Target of an order's one-time payment timeout schedule. Cancels the order if it still awaits payment and
- * its deadline passed. While a payment is being prepared (a live lease) it throws, so Scheduler retries it
- * later per the schedule's retry policy; a duplicate or late firing finds nothing to do.
+ * its deadline passed. While a payment is being prepared (a live lease) it throws: Scheduler invokes the function
+ * asynchronously, so Lambda retries the event later (its asynchronous retries, then the timer's dead-letter
+ * queue; see `lib/constructs/model-timer.ts`). A duplicate or late firing finds nothing to do.
  */
 async function paymentTimeout(event: unknown): Promise<{ orderId: string; outcome: string }> {
-  const parsed = timeoutInput.safeParse(event);
-  if (!parsed.success) {
-    throw new ValidationError(issuesOf(parsed.error));
-  }
-  const { orderId } = parsed.data;
+  const { orderId } = parseWith(timeoutInput, event, (issues) => new ValidationError(issues));
   logger.appendKeys({ orderId });
   const outcome = await getPaymentService().expireOrder(orderId, 'payment deadline passed');
   if (outcome === 'cancelled') countMetric(BusinessMetric.ORDERS_CANCELLED_BY_TIMEOUT);

@@ -1,20 +1,18 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { committedChangeOf, type ItemChange } from '../adapters/dynamodb-table';
 import { eventBusPublisher, orderEventsQueuePublisher } from '../composition/outbox';
 import { logger } from '../composition-root';
-import {
-  deriveEvents,
-  type EventPublishError,
-  type ItemChange,
-  type OrderEventPublisher,
-} from '../domain/event-derivation';
+import { AppError, ErrorCode } from '../domain/errors';
+import { deriveEvents, type EventPublishError, type OrderEventPublisher } from '../domain/event-derivation';
 import type { OrderEvent } from '../domain/events';
 import { observedHandler } from '../observability';
 
 /** A stream record lacks what every DynamoDB stream record has (its sequence number, its event name). */
-export class InvalidStreamRecordError extends Error {
+export class InvalidStreamRecordError extends AppError {
   public override readonly name = 'InvalidStreamRecordError';
-  public readonly code = 'INVALID_STREAM_RECORD';
+  public readonly code = ErrorCode.INVALID_STREAM_RECORD;
+  public readonly retryable = false;
 }
 
 /** A stream record with the events it announces. */
@@ -59,9 +57,10 @@ export async function relayInOrder(
  * stream, to the order-events FIFO queue and then to the event bus. The event exists because the write
  * committed, never otherwise.
  *
- * Every record is derived before anything is sent, so a malformed record throws (a typed
- * `EventDerivationError`) and publishes nothing; the event source then bisects the batch and retries, and
- * finally hands the poison record to its on-failure destination.
+ * Every record is decoded (by the table adapter's strict decoder) and derived before anything is sent, so a
+ * malformed record throws (`MalformedStreamItemError`, `InvalidDerivedEventError`) and publishes nothing; the
+ * event source then bisects the batch and retries, and finally hands the poison record to its on-failure
+ * destination.
  *
  * A delivery failure (a `Failed` entry of SendMessageBatch, an entry of PutEvents with an error code, or a
  * thrown error) reports the first record whose events were not all published, and every record after it, as
@@ -73,7 +72,8 @@ export async function relayInOrder(
 async function relayOutbox(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
   const records = event.Records.map((record, position): DerivedRecord => {
     const { sequenceNumber, change } = parseRecord(record, position);
-    return { sequenceNumber, events: deriveEvents(change) };
+    const committed = committedChangeOf(change);
+    return { sequenceNumber, events: committed === undefined ? [] : deriveEvents(committed) };
   });
   const outcome = await relayInOrder(records, [orderEventsQueuePublisher(), eventBusPublisher()]);
   if (outcome.firstUndelivered === undefined) {
@@ -110,15 +110,9 @@ function parseRecord(
   }
   const oldImage = imageOf(stream?.OldImage);
   const newImage = imageOf(stream?.NewImage);
-  const created = stream?.ApproximateCreationDateTime;
   return {
     sequenceNumber,
-    change: {
-      eventName: record.eventName,
-      ...(oldImage && { oldImage }),
-      ...(newImage && { newImage }),
-      ...(created !== undefined && { approximateCreationTime: new Date(created * 1000).toISOString() }),
-    },
+    change: { eventName: record.eventName, ...(oldImage && { oldImage }), ...(newImage && { newImage }) },
   };
 }
 

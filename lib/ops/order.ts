@@ -12,16 +12,16 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SAGA_STEP_ENTITY } from '../../functions/adapters/dynamodb-saga-ledger';
 import {
   ENTITY,
   orderPartition,
   toHistory,
+  toLedgerEntry,
   toOrder,
   toPayment,
 } from '../../functions/adapters/dynamodb-table';
 import { fulfillmentExecutionName } from '../../functions/adapters/sfn-fulfillment-sagas';
-import { deriveEvents, type ItemChange } from '../../functions/domain/event-derivation';
+import { deriveEvents } from '../../functions/domain/event-derivation';
 import type { OrderEvent } from '../../functions/domain/events';
 import type { Order, OrderTransition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
@@ -270,23 +270,21 @@ async function readPartition(client: DynamoDBClient, tableName: string, orderId:
     payments: ofType(ENTITY.payment)
       .map(toPayment)
       .sort((left, right) => left.createdAt.localeCompare(right.createdAt)),
-    ledger: ofType(SAGA_STEP_ENTITY).map((item) => ({
-      step: String(item.step),
-      status: String(item.status),
-      compensatedFrom: item.compensatedFrom === undefined ? undefined : String(item.compensatedFrom),
-      updatedAt: String(item.updatedAt),
-    })),
+    ledger: ofType(ENTITY.sagaStep)
+      .map(toLedgerEntry)
+      .map(({ step, status, compensatedFrom, updatedAt }) => ({ step, status, compensatedFrom, updatedAt })),
   };
 }
 
 /**
- * The events the relay published for the order, derived with its own `deriveEvents` from the item changes the
- * table's items imply: the order's creation and each status change from the timeline (a transition writes the
- * order's `updatedAt` and the entry's `at` from one clock reading), and each payment's statuses along its
- * lifecycle. A payment keeps only its current status, so the earlier ones are inferred: a refund for a failed
- * fulfilment was SUCCEEDED first, with the order's PAID transition (one transaction), and became REFUND_PENDING
- * with its FULFILLMENT_FAILED transition; every other refund was owed from the start. A FAILED attempt that a
- * later success replaced leaves no trace in the table, so its `PaymentFailed` cannot be shown.
+ * The events the relay published for the order, derived with its own `deriveEvents` from the committed changes
+ * that the table's items (decoded as the relay decodes them) imply: the order's creation and each status change
+ * from the timeline (a transition writes the order's `updatedAt` and the entry's `at` from one clock reading),
+ * and each payment's statuses along its lifecycle. A payment keeps only its current status, so the earlier ones
+ * are inferred: a refund for a failed fulfilment was SUCCEEDED first, with the order's PAID transition (one
+ * transaction), and became REFUND_PENDING with its FULFILLMENT_FAILED transition; every other refund was owed
+ * from the start. A FAILED attempt that a later success replaced leaves no trace in the table, so its
+ * `PaymentFailed` cannot be shown.
  */
 export function publishedEventsOf(
   order: Order,
@@ -294,28 +292,23 @@ export function publishedEventsOf(
   payments: readonly Payment[],
 ): StoryEvent[] {
   const sortable: { key: string; rank: number; event: StoryEvent }[] = [];
-  let previous: Record<string, unknown> | undefined;
+  let previous: Order | undefined;
   for (const transition of timeline) {
-    const image = {
+    const after: Order = {
       ...order,
-      entityType: ENTITY.order,
       status: transition.to,
       version: transition.version,
       updatedAt: transition.at,
     };
-    const change: ItemChange =
-      previous === undefined
-        ? { eventName: 'INSERT', newImage: image }
-        : { eventName: 'MODIFY', oldImage: previous, newImage: image };
-    for (const event of deriveEvents(change)) {
+    for (const event of deriveEvents({ entity: 'order', ...(previous && { before: previous }), after })) {
       sortable.push({ key: transition.at, rank: 0, event: storyEvent(event, event.occurredAt) });
     }
-    previous = image;
+    previous = after;
   }
   const transitionAt = (status: OrderStatus) => timeline.find((entry) => entry.to === status)?.at;
   for (const payment of payments) {
     const path = statusPath(payment);
-    let before: Record<string, unknown> | undefined;
+    let before: Payment | undefined;
     for (const [index, status] of path.entries()) {
       const last = index === path.length - 1;
       const at = last
@@ -329,20 +322,15 @@ export function publishedEventsOf(
       // A refund reason is written with REFUND_PENDING; the payment's earlier images had none.
       const { refundReason, ...withoutReason } = payment;
       const owed = status === PaymentStatus.REFUND_PENDING || status === PaymentStatus.REFUNDED;
-      const image = {
+      const after: Payment = {
         ...(owed ? payment : withoutReason),
-        entityType: ENTITY.payment,
         status,
         updatedAt: at ?? payment.updatedAt,
       };
-      const change: ItemChange =
-        before === undefined
-          ? { eventName: 'INSERT', newImage: image }
-          : { eventName: 'MODIFY', oldImage: before, newImage: image };
-      for (const event of deriveEvents(change)) {
+      for (const event of deriveEvents({ entity: 'payment', ...(before && { before }), after })) {
         sortable.push({ key: at ?? payment.updatedAt, rank: 1, event: storyEvent(event, at) });
       }
-      before = image;
+      before = after;
     }
   }
   return sortable

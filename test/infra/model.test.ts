@@ -2,9 +2,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { functionArnKeysIn, functionArnSubstitutionKey } from '../../lib/constructs/asl-substitutions';
-import { assertDeployableModel, VISIBILITY_TIMEOUT_FACTOR } from '../../lib/constructs/model-checks';
-import { appModel, withMaxReceiveCount } from '../../lib/model';
+import {
+  type ConfigSection,
+  configSections,
+  FUNCTION_CONFIG,
+  loadConfig,
+  secretSource,
+} from '../../functions/config';
+import { functionArnKeysIn, functionArnSubstitutionKey } from '../../lib/asl-substitutions';
+import {
+  type AppModel,
+  appModel,
+  type EnvironmentValue,
+  type FunctionDeclaration,
+  SETTING_DEFAULTS,
+  withMaxReceiveCount,
+} from '../../lib/model';
+import { assertDeployableModel, VISIBILITY_TIMEOUT_FACTOR } from '../../lib/model-checks';
+import { emptyModel } from '../fixtures/cdk/fixture-model';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -13,9 +28,10 @@ function repeated(names: readonly string[]): string[] {
 }
 
 describe('lib/model.ts', () => {
-  it('declares each function, table, queue, state machine, timer, secret and event bus name once', () => {
+  it('declares each function, table, queue, state machine, timer, secret, event bus and outside party once', () => {
     // Prepare
-    const { functions, tables, queues, stateMachines, timers, secrets, eventBuses } = appModel;
+    const { functions, tables, queues, stateMachines, timers, secrets, eventBuses, outsideParties } =
+      appModel;
 
     // Act
     const duplicates = {
@@ -26,19 +42,13 @@ describe('lib/model.ts', () => {
       timers: repeated(timers.map((timer) => timer.name)),
       secrets: repeated(secrets.map((secret) => secret.name)),
       eventBuses: repeated(eventBuses.map((bus) => bus.name)),
+      outsideParties: repeated(outsideParties.map((party) => party.kind)),
     };
 
     // Assess
     expect(functions.length).toBeGreaterThan(0);
-    expect(duplicates).toEqual({
-      functions: [],
-      tables: [],
-      queues: [],
-      stateMachines: [],
-      timers: [],
-      secrets: [],
-      eventBuses: [],
-    });
+    // Every kind of declaration, none with a repeated name.
+    expect(duplicates).toEqual(emptyModel);
   });
 
   it('points every function at an existing handler file', () => {
@@ -214,5 +224,162 @@ describe('withMaxReceiveCount', () => {
     expect(withMaxReceiveCount(appModel, undefined)).toBe(appModel);
     expect(() => withMaxReceiveCount(appModel, 0)).toThrow(/from 1 to 1000/);
     expect(() => withMaxReceiveCount(appModel, 2.5)).toThrow(/from 1 to 1000/);
+  });
+});
+
+/**
+ * A representative value for each declared variable, of the kind the stack (`form: 'aws'`) or the local runtime
+ * (`'local'`) gives it: a secret is `<KEY>_ARN` in AWS and `<KEY>` locally, a setting takes its default.
+ */
+function declaredEnvironment(
+  model: AppModel,
+  declaration: FunctionDeclaration,
+  form: 'aws' | 'local',
+): Record<string, string> {
+  const represent = (value: EnvironmentValue): string => {
+    if ('literal' in value) return value.literal;
+    if ('setting' in value) return value.default;
+    if ('tableName' in value) return value.tableName;
+    if ('queueUrl' in value) return `https://sqs.eu-west-1.amazonaws.com/123456789012/${value.queueUrl}`;
+    if ('stateMachineArn' in value) {
+      return `arn:aws:states:eu-west-1:123456789012:stateMachine:${value.stateMachineArn}`;
+    }
+    if ('eventBusName' in value) return value.eventBusName;
+    if ('secret' in value) return `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${value.secret}`;
+    const timer = model.timers.find((declared) => declared.name === value.timer);
+    if (value.part === 'maximumRetryAttempts') return String(timer?.maximumRetryAttempts);
+    if (value.part === 'maximumEventAgeSeconds') return String(timer?.maximumEventAgeSeconds);
+    return `arn:aws:scheduler:eu-west-1:123456789012:${value.part}/${value.timer}`;
+  };
+  return Object.fromEntries(
+    Object.entries(declaration.environment).map(([key, value]) => [
+      'secret' in value && form === 'aws' ? `${key}_ARN` : key,
+      represent(value),
+    ]),
+  );
+}
+
+/** What a function's code loads that its declared environment does not give it, one line per problem. */
+function configurationProblems(
+  model: AppModel,
+  declaration: FunctionDeclaration,
+  needs: { readonly sections: readonly ConfigSection[]; readonly secrets: readonly string[] },
+): string[] {
+  return (['aws', 'local'] as const).flatMap((form) => {
+    const environment = declaredEnvironment(model, declaration, form);
+    const attempts = [
+      ...needs.sections.map((section) => () => loadConfig(section, environment)),
+      ...needs.secrets.map((secret) => () => secretSource(secret, environment)),
+    ];
+    return attempts.flatMap((attempt) => {
+      try {
+        attempt();
+        return [];
+      } catch (error) {
+        return [`${declaration.name} (${form}): ${error instanceof Error ? error.message : String(error)}`];
+      }
+    });
+  });
+}
+
+function needsOf(name: string) {
+  return FUNCTION_CONFIG[name as keyof typeof FUNCTION_CONFIG];
+}
+
+describe("each function's declared environment", () => {
+  it('lists the configuration of every declared function, and of no other', () => {
+    // Prepare
+    const declared = appModel.functions.map((declaration) => declaration.name).sort();
+
+    // Act
+    const configured = Object.keys(FUNCTION_CONFIG).sort();
+
+    // Assess
+    expect(configured).toEqual(declared);
+  });
+
+  it('satisfies every configuration section and secret its code loads, in AWS and locally', () => {
+    // Prepare
+    const functions = appModel.functions;
+
+    // Act
+    const problems = functions.flatMap((declaration) =>
+      configurationProblems(appModel, declaration, needsOf(declaration.name)),
+    );
+
+    // Assess
+    expect(functions.length).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('declares nothing its code does not read', () => {
+    // Prepare
+    const functions = appModel.functions;
+
+    // Act
+    const unread = functions.flatMap((declaration) => {
+      const needs = needsOf(declaration.name);
+      const read = new Set<string>([
+        ...needs.sections.flatMap((section) => Object.keys(configSections[section].shape)),
+        ...needs.secrets,
+      ]);
+      return Object.keys(declaration.environment)
+        .filter((key) => !read.has(key))
+        .map((key) => `${declaration.name}: ${key}`);
+    });
+
+    // Assess
+    expect(unread).toEqual([]);
+  });
+
+  it('fails a declaration that lacks a variable or a secret its code needs', () => {
+    // Prepare
+    const declaration = (name: string) => {
+      const found = appModel.functions.find((candidate) => candidate.name === name);
+      if (found === undefined) throw new Error(`no function ${name}`);
+      return found;
+    };
+    const createOrder = declaration('create-order');
+    const logisticsWebhook = declaration('logistics-webhook');
+    const { PAYMENT_TIMEOUT_GROUP_NAME: _group, ...withoutTimerGroup } = createOrder.environment;
+    const { LOGISTICS_WEBHOOK_SECRET: _secret, ...withoutSecret } = logisticsWebhook.environment;
+
+    // Act
+    const timerProblems = configurationProblems(
+      appModel,
+      { ...createOrder, environment: withoutTimerGroup },
+      needsOf('create-order'),
+    );
+    const secretProblems = configurationProblems(
+      appModel,
+      { ...logisticsWebhook, environment: withoutSecret },
+      needsOf('logistics-webhook'),
+    );
+
+    // Assess
+    expect(timerProblems).toEqual([
+      expect.stringMatching(/^create-order \(aws\): .*paymentTimeoutTimer.*PAYMENT_TIMEOUT_GROUP_NAME/),
+      expect.stringMatching(/^create-order \(local\): .*paymentTimeoutTimer.*PAYMENT_TIMEOUT_GROUP_NAME/),
+    ]);
+    expect(secretProblems).toEqual([
+      expect.stringMatching(/^logistics-webhook \(aws\): .*LOGISTICS_WEBHOOK_SECRET/),
+      expect.stringMatching(/^logistics-webhook \(local\): .*LOGISTICS_WEBHOOK_SECRET/),
+    ]);
+  });
+
+  it('gives a function with no value for a tuning setting the default the model declares', () => {
+    // Prepare
+    const environment = { ORDERS_TABLE_NAME: 'orders' };
+
+    // Act
+    const orders = loadConfig('orders', environment);
+    const lease = loadConfig('paymentLease', environment);
+    const sweeper = loadConfig('sweeper', environment);
+
+    // Assess
+    expect({ ...orders, ...lease, ...sweeper }).toEqual({
+      ORDERS_TABLE_NAME: 'orders',
+      ...SETTING_DEFAULTS,
+    });
   });
 });

@@ -20,15 +20,26 @@ import type {
   AttributeValue as LambdaAttributeValue,
 } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ENTITY, historyEntry, type Item, keys, paymentItem } from '../../functions/adapters/dynamodb-table';
-import { EventDerivationErrorCode, MalformedStreamItemError } from '../../functions/domain/event-derivation';
+import {
+  ENTITY,
+  historyEntry,
+  type Item,
+  keys,
+  MalformedStreamItemError,
+  paymentItem,
+} from '../../functions/adapters/dynamodb-table';
+import { ErrorCode } from '../../functions/domain/errors';
 import type { OrderEvent } from '../../functions/domain/events';
 import { newOrder, type Order, type OrderTransition, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { type PaymentStatus, paymentFrom } from '../../functions/domain/payment';
-import { type LocalEvent, type LocalEventBridge, startLocalEventBridge } from '../../lib/local/eventbridge';
-import { type CreatedQueue, createQueues } from '../../lib/local/resources';
-import { type SqsLocal, startSqsLocal } from '../../lib/local/sqs-local';
+import {
+  type LocalEvent,
+  type LocalEventBridge,
+  startLocalEventBridge,
+} from '../../lib/local/aws/eventbridge';
+import { type CreatedQueue, createQueues } from '../../lib/local/aws/resources';
+import { type SqsLocal, startSqsLocal } from '../../lib/local/aws/sqs-local';
 import { appModel } from '../../lib/model';
 
 const REGION = 'eu-west-1';
@@ -478,7 +489,7 @@ describe('the outbox relay handler', () => {
 
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(MalformedStreamItemError);
-    await expect(outcome).rejects.toMatchObject({ code: EventDerivationErrorCode.MALFORMED_STREAM_ITEM });
+    await expect(outcome).rejects.toMatchObject({ code: ErrorCode.MALFORMED_STREAM_ITEM });
     expect(await drainQueue()).toEqual([]);
     expect(busEventIds(['RELAY-I', 'RELAY-J'])).toEqual([]);
   });

@@ -1,17 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  HttpPaymentProvider,
-  PaymentProviderRejectedError,
-  PaymentProviderUnavailableError,
-} from '../../functions/adapters/http-payment-provider';
+import { HttpPaymentProvider } from '../../functions/adapters/http-payment-provider';
+import { PaymentProviderRejectedError, PaymentProviderUnavailableError } from '../../functions/domain/ports';
 import { InvalidSignatureError, verifySignature } from '../../functions/domain/webhook-signature';
-import type { LocalRoute } from '../../lib/local/gateway';
+import type { LocalRoute } from '../../lib/local/aws/gateway';
 import {
   type FakePaymentProvider,
   FakePaymentProviderStoppedError,
   startFakePaymentProvider,
-} from '../../lib/local/payment-provider';
+} from '../../lib/local/outside-parties/payment-provider';
 import { findFreePort } from '../../lib/local/ports';
 import { eventually } from '../support/eventually';
 

@@ -1,15 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../functions/config';
 import {
   ConcurrentModificationError,
+  ErrorCode,
   OrderNotFoundError,
   ValidationError,
 } from '../../functions/domain/errors';
+import {
+  PaymentProviderInvalidResponseError,
+  PaymentProviderRejectedError,
+  PaymentProviderUnavailableError,
+} from '../../functions/domain/ports';
+import { LedgerContentionError } from '../../functions/domain/saga-ledger';
+import { InvalidSignatureError } from '../../functions/domain/webhook-signature';
 import {
   MalformedJsonError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from '../../functions/http/errors';
-import { toProblem } from '../../functions/http/problem-details';
+import { PROBLEM_STATUS, toProblem } from '../../functions/http/problem-details';
 import { MAX_BODY_BYTES, orderIdParameter, parseJsonBody } from '../../functions/http/request';
 import { createOrderBody } from '../../functions/http/schemas';
 import { httpEvent } from '../support/http-events';
@@ -108,6 +117,68 @@ describe('toProblem', () => {
     expect(toProblem(new OrderNotFoundError('A'))).toMatchObject({ status: 404, code: 'ORDER_NOT_FOUND' });
     expect(toProblem(new ConcurrentModificationError('A'))).toMatchObject({ status: 409 });
     expect(toProblem(new UnsupportedMediaTypeError('text/plain'))).toMatchObject({ status: 415 });
+  });
+
+  it('answers a provider failure with 503 when a retry may work, else 502, and none of its message', () => {
+    // Prepare
+    const failures = [
+      new PaymentProviderUnavailableError('payment provider at 10.0.0.7 timed out', 504),
+      new PaymentProviderRejectedError(401, 'unauthorized', 'payment provider key sk_live_123 refused'),
+      new PaymentProviderInvalidResponseError('payment provider answered {"secret":1}'),
+    ];
+
+    // Act
+    const problems = failures.map(toProblem);
+
+    // Assess
+    expect(problems.map((problem) => [problem.status, problem.code])).toEqual([
+      [503, 'PAYMENT_PROVIDER_UNAVAILABLE'],
+      [502, 'PAYMENT_PROVIDER_REJECTED'],
+      [502, 'PAYMENT_PROVIDER_INVALID_RESPONSE'],
+    ]);
+    for (const problem of problems) {
+      expect(problem.detail).toBe('the payment provider could not be reached; retry');
+    }
+  });
+
+  it('answers a bad signature with 401 naming the header, not what failed', () => {
+    // Prepare
+    const error = new InvalidSignatureError('mismatch', 'Payment-Signature');
+
+    // Act
+    const problem = toProblem(error);
+
+    // Assess
+    expect(problem).toMatchObject({ status: 401, code: 'INVALID_SIGNATURE' });
+    expect(problem.detail).toBe('the request is not signed with a valid Payment-Signature');
+  });
+
+  it('answers our own faults, whatever their code, as an INTERNAL_ERROR that reveals nothing', () => {
+    // Prepare
+    const faults = [
+      new ConfigurationError('invalid function environment (orders): ORDERS_TABLE_NAME secret-table'),
+      new LedgerContentionError({ orderId: 'secret-order', step: 'warehouse' }),
+    ];
+
+    // Act
+    const problems = faults.map(toProblem);
+
+    // Assess
+    for (const problem of problems) {
+      expect(problem).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+      expect(JSON.stringify(problem)).not.toContain('secret');
+    }
+  });
+
+  it('has a status for every code of the catalogue, and only for those', () => {
+    // Prepare
+    const codes = Object.values(ErrorCode).sort();
+
+    // Act
+    const mapped = Object.keys(PROBLEM_STATUS).sort();
+
+    // Assess
+    expect(mapped).toEqual(codes);
   });
 
   it('answers an unknown error with a 500 that reveals nothing of it', () => {

@@ -167,6 +167,22 @@ describe('status events on the wire', () => {
     }
   });
 
+  it('names the rule a malformed eventId or orderId breaks', () => {
+    // Act
+    const decode = () =>
+      decodeStatusEvent(JSON.stringify({ ...valid, eventId: 'evt 1', orderId: 'order-1' }));
+
+    // Assess
+    expect(decode).toThrow(
+      expect.objectContaining({
+        issues: [
+          { path: 'eventId', message: 'must be 1 to 128 printable ASCII characters' },
+          { path: 'orderId', message: 'must be an order id (a ULID)' },
+        ],
+      }),
+    );
+  });
+
   it('is the very shape the webhook accepts', () => {
     expect(logisticsEventBody.safeParse(valid).success).toBe(true);
     expect(logisticsEventBody.safeParse({ ...valid, status: 'FULFILLED' }).success).toBe(false);
@@ -278,9 +294,11 @@ describe('StatusTracker', () => {
   it('gives up with a retryable error after the bounded number of lost races', async () => {
     // Prepare: every write loses.
     const orders = new MemoryOrders(OrderStatus.FULFILLED);
+    let moves = 0;
     const losing: OrderMoves = {
       getOrder: (orderId) => orders.getOrder(orderId),
       moveOrder: async (orderId) => {
+        moves += 1;
         throw new ConcurrentModificationError(orderId);
       },
     };
@@ -292,7 +310,37 @@ describe('StatusTracker', () => {
 
     // Assess
     await expect(applying).rejects.toBeInstanceOf(StatusOrderKeepsChangingError);
-    await expect(applying).rejects.toMatchObject({ code: 'STATUS_ORDER_KEEPS_CHANGING', retryable: true });
+    await expect(applying).rejects.toMatchObject({
+      code: 'STATUS_ORDER_KEEPS_CHANGING',
+      retryable: true,
+      cause: expect.objectContaining({ code: 'CONCURRENT_MODIFICATION' }),
+    });
+    const byDefault = new StatusTracker({ orders: losing }).apply(statusEvent(OrderStatus.SHIPPED));
+    await expect(byDefault).rejects.toBeInstanceOf(StatusOrderKeepsChangingError);
+    expect(moves).toBe(2 + 3);
+  });
+
+  it('moves once and lets the failure through when the write fails for any reason but a lost race', async () => {
+    // Prepare: the table is unreachable, which another read cannot fix.
+    const orders = new MemoryOrders(OrderStatus.FULFILLED);
+    const unreachable = new Error('connection reset');
+    let moves = 0;
+    const failing: OrderMoves = {
+      getOrder: (orderId) => orders.getOrder(orderId),
+      moveOrder: async () => {
+        moves += 1;
+        throw unreachable;
+      },
+    };
+
+    // Act
+    const applying = new StatusTracker({ orders: failing, maxMoveAttempts: 3 }).apply(
+      statusEvent(OrderStatus.SHIPPED),
+    );
+
+    // Assess
+    await expect(applying).rejects.toBe(unreachable);
+    expect(moves).toBe(1);
   });
 });
 
