@@ -11,6 +11,7 @@ import {
   type SagaLedgerStore,
   StepCompensatedError,
   type StepRef,
+  type StepResult,
   StepStatus,
 } from '../../functions/domain/saga-ledger';
 import {
@@ -40,6 +41,14 @@ class ForgetfulLedgerStore extends InMemoryLedgerStore {
     const found = await super.get(ref);
     if (found?.status !== StepStatus.COMPENSATED) return await super.claim(ref, at);
     this.entries.set(this.key(ref), { ...ref, status: StepStatus.ACTING, updatedAt: at.toISOString() });
+    return true;
+  }
+}
+
+/** A broken ledger: it reports a DONE write that lost to a compensation as written, so a refusal reads as a success. */
+class OverclaimingLedgerStore extends InMemoryLedgerStore {
+  public override async recordDone(ref: StepRef, result: StepResult, at: Date): Promise<boolean> {
+    await super.recordDone(ref, result, at);
     return true;
   }
 }
@@ -190,6 +199,65 @@ describe('SagaLedger', () => {
     expect(external.effectsOf(idempotencyKeyOf(REF))).toBe(0);
   });
 
+  it('refuses, in the same round, an action whose DONE write lost to a compensation after its effect', async () => {
+    // Prepare: one round only, so a refusal deferred to a later round would read as contention.
+    const external = new FakeExternalSystem();
+    const store = new InMemoryLedgerStore();
+    const ledger = new SagaLedger({ store, now: () => new Date(AT), maxRounds: 1 });
+
+    // Act: the compensation overtakes the action between its effect and its DONE write.
+    const execution = ledger.execute(REF, async (key) => {
+      const result = await external.act(key);
+      await ledger.compensate(REF, (undoKey) => external.cancel(undoKey));
+      return result;
+    });
+
+    // Assess
+    await expect(execution).rejects.toMatchObject({
+      name: 'StepCompensatedError',
+      retryable: false,
+      message: 'step warehouse-pick of order order-1 was compensated; the action is refused',
+    });
+    expect(await store.get(REF)).toMatchObject({ status: 'COMPENSATED', compensatedFrom: 'ACTING' });
+    expect(external.activeEffectsOf(idempotencyKeyOf(REF))).toBe(0);
+  });
+
+  it('answers, in the same round, with the result of a duplicate that recorded DONE first', async () => {
+    // Prepare
+    const external = new FakeExternalSystem();
+    const ledger = new SagaLedger({
+      store: new InMemoryLedgerStore(),
+      now: () => new Date(AT),
+      maxRounds: 1,
+    });
+
+    // Act: a duplicate delivery runs and finishes while the first is between its effect and its DONE write.
+    const first = await ledger.execute(REF, async (key) => {
+      const result = await external.act(key);
+      await ledger.execute(REF, (duplicateKey) => external.act(duplicateKey));
+      return result;
+    });
+
+    // Assess
+    expect(first).toEqual({ effectId: 'effect-1', key: idempotencyKeyOf(REF) });
+    expect(external.effectsOf(idempotencyKeyOf(REF))).toBe(1);
+  });
+
+  it('wraps a refusal of the external system, keeping it as the cause', async () => {
+    // Prepare
+    const external = new FakeExternalSystem();
+    await external.cancel(idempotencyKeyOf(REF));
+
+    // Act
+    const execution = ledgerOn().execute(REF, (key) => external.act(key));
+
+    // Assess
+    await expect(execution).rejects.toMatchObject({
+      name: 'StepCompensatedError',
+      cause: expect.objectContaining({ name: 'ActionRefusedError', retryable: false }),
+    });
+  });
+
   it('gives up with a transient LedgerContentionError when the entry never settles', async () => {
     const flapping: SagaLedgerStore = {
       get: async () => undefined,
@@ -203,6 +271,52 @@ describe('SagaLedger', () => {
 
     await expect(execution).rejects.toBeInstanceOf(LedgerContentionError);
     await expect(execution).rejects.toMatchObject({ retryable: true, name: 'LedgerContentionError' });
+  });
+
+  it('tries exactly maxRounds rounds of a compensation or an execution before it gives up', async () => {
+    // Prepare
+    const calls = { claim: 0, recordCompensated: 0 };
+    const flapping: SagaLedgerStore = {
+      get: async () => undefined,
+      claim: async () => {
+        calls.claim += 1;
+        return false;
+      },
+      recordDone: async () => false,
+      recordCompensated: async () => {
+        calls.recordCompensated += 1;
+        return false;
+      },
+    };
+    const ledger = new SagaLedger({ store: flapping, now: () => new Date(AT), maxRounds: 3 });
+
+    // Act
+    const compensation = ledger.compensate(REF, async () => undefined);
+    await expect(compensation).rejects.toMatchObject({
+      name: 'LedgerContentionError',
+      message: 'the ledger entry of step warehouse-pick of order order-1 kept changing; try again',
+    });
+    await expect(ledger.execute(REF, async () => ({}))).rejects.toBeInstanceOf(LedgerContentionError);
+
+    // Assess
+    expect(calls).toEqual({ claim: 3, recordCompensated: 3 });
+  });
+
+  it('compensates a done step in a single round', async () => {
+    // Prepare
+    const external = new FakeExternalSystem();
+    const ledger = new SagaLedger({
+      store: new InMemoryLedgerStore(),
+      now: () => new Date(AT),
+      maxRounds: 1,
+    });
+    await ledger.execute(REF, (key) => external.act(key));
+
+    // Act
+    const outcome = await ledger.compensate(REF, (key) => external.cancel(key));
+
+    // Assess
+    expect(outcome).toEqual({ from: CompensatedFrom.DONE, empty: false });
   });
 });
 
@@ -252,6 +366,29 @@ describe('saga ledger properties (in-memory model)', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it('detects a ledger that reports an action overtaken by its compensation as done (the properties can fail)', async () => {
+    const race = [
+      [
+        { kind: 'execute', crash: 'none' },
+        { kind: 'compensate', crash: 'none' },
+      ],
+    ] as const;
+    const run = fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.constant(race), async (s, scenario) => {
+        const store = new OverclaimingLedgerStore();
+        const external = new FakeExternalSystem();
+        const ref = { orderId: 'order-overclaiming', step: 'warehouse-pick' };
+        const trace = await runScenario(store, external, s, ref, scenario);
+        await checkLedgerProperties(store, external, ref, idempotencyKeyOf(ref), trace);
+      }),
+      { numRuns: 200 },
+    );
+
+    await expect(run).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/^an execution reported a result the ledger does not hold/) },
+    });
   });
 
   it('detects a ledger that forgets its compensations (the properties can fail)', async () => {

@@ -130,6 +130,13 @@ describe('webhook signatures agree with Stripe', () => {
     ['no v1 signature', `t=${NOW_SECONDS}`],
     ['a non-numeric timestamp', `t=soon,v1=${'a'.repeat(64)}`],
     ['a short signature', `t=${NOW_SECONDS},v1=abc`],
+    // The valid signature with one more digit: its first 32 bytes would match if the length were not checked.
+    ['an over-long signature', `${signatureHeader(SECRET, PAYLOAD, NOW_SECONDS)}0`],
+    ['an over-long timestamp', `t=${'9'.repeat(13)},v1=${'a'.repeat(64)}`],
+    ['a timestamp after other characters', `t=x${NOW_SECONDS},v1=${'a'.repeat(64)}`],
+    ['a signature after another character', `t=${NOW_SECONDS},v1=z${'a'.repeat(64)}`],
+    // The right timestamp and signature, but the timestamp under another key.
+    ['the timestamp under another key', signatureHeader(SECRET, PAYLOAD, NOW_SECONDS).replace('t=', 'v0=')],
     ['only another scheme', `t=${NOW_SECONDS},v0=${'a'.repeat(64)}`],
     ['garbage', 'not a signature'],
   ])('refuses a header with %s as malformed', (_label, header) => {
@@ -138,6 +145,19 @@ describe('webhook signatures agree with Stripe', () => {
 
     // Assess
     expect(result).toBe('malformed');
+  });
+
+  it('accepts a header with spaces around its keys and values', () => {
+    // Prepare
+    const header = signatureHeader(SECRET, PAYLOAD, NOW_SECONDS)
+      .replace('t=', ' t = ')
+      .replace(',v1=', ', v1= ');
+
+    // Act
+    const result = verdict(header);
+
+    // Assess
+    expect(result).toBe('accepted');
   });
 
   it('accepts when any of several v1 signatures matches, as during secret rotation', () => {

@@ -1,0 +1,274 @@
+import { expect } from 'vitest';
+import { transition } from '../../../functions/domain/order';
+import { OrderStatus } from '../../../functions/domain/order-status';
+import { type Payment, PaymentStatus, paymentFrom, RefundReason } from '../../../functions/domain/payment';
+import { at, type Contract, moved, rejectionOf, type StoreSubject, storedOrder } from './subject';
+
+function payment(orderId: string, paymentId: string, status: PaymentStatus, seconds = 1): Payment {
+  return paymentFrom({ paymentId, orderId, amount: 2500, currency: 'EUR' }, status, at(seconds));
+}
+
+function moveOf(status: PaymentStatus, from: Payment, seconds: number): Payment {
+  return { ...from, status, updatedAt: at(seconds).toISOString() };
+}
+
+let events = 0;
+
+/** A provider event id not used before, in any table (DynamoDB Local's tables outlive a run). */
+function event(name: string) {
+  events += 1;
+  return { eventId: `evt_${name}_${Date.now()}_${events}`, expiresAt: at(86_400) };
+}
+
+async function pendingPayment(subject: StoreSubject, orderId: string, paymentId: string): Promise<Payment> {
+  const pending = payment(orderId, paymentId, PaymentStatus.PENDING);
+  const lease = await subject.leases.acquire(orderId, 'payer', at(0), 30);
+  await subject.payments.recordIntent(pending, lease);
+  return pending;
+}
+
+/** What every {@link PaymentRepository} must do: fenced intents, payment moves from the state read, events once. */
+export const paymentRepositoryContract = {
+  'records an intent under the current lease, with the order it belongs to': async (subject) => {
+    const order = await storedOrder(subject);
+
+    const pending = await pendingPayment(subject, order.orderId, `pi_${order.orderId}`);
+
+    expect(await subject.payments.get(order.orderId, pending.paymentId)).toEqual(pending);
+    expect(await subject.payments.orderOf(pending.paymentId)).toBe(order.orderId);
+    expect((await subject.orders.get(order.orderId))?.payments).toEqual([pending]);
+  },
+
+  'answers an unknown payment with undefined': async (subject) => {
+    expect(await subject.payments.get(subject.newOrderId(), 'pi_unknown')).toBeUndefined();
+    expect(await subject.payments.orderOf(`pi_unknown_${subject.newOrderId()}`)).toBeUndefined();
+  },
+
+  'refuses an intent under a lease that was taken over, or released': async (subject) => {
+    const orderId = subject.newOrderId();
+    const stale = await subject.leases.acquire(orderId, 'stale', at(0), 10);
+    const current = await subject.leases.acquire(orderId, 'current', at(10), 30);
+    await subject.leases.release(current);
+
+    const underStale = await rejectionOf(
+      subject.payments.recordIntent(payment(orderId, 'pi_stale', PaymentStatus.PENDING), stale),
+    );
+    const underReleased = await rejectionOf(
+      subject.payments.recordIntent(payment(orderId, 'pi_released', PaymentStatus.PENDING), current),
+    );
+
+    expect(underStale).toMatchObject({ code: 'LEASE_NOT_HELD' });
+    expect(underReleased).toMatchObject({ code: 'LEASE_NOT_HELD' });
+    expect(await subject.payments.get(orderId, 'pi_stale')).toBeUndefined();
+    expect(await subject.payments.get(orderId, 'pi_released')).toBeUndefined();
+  },
+
+  'refuses a second intent with the same payment id': async (subject) => {
+    const orderId = subject.newOrderId();
+    const pending = await pendingPayment(subject, orderId, 'pi_twice');
+    const lease = await subject.leases.acquire(orderId, 'again', at(30), 30);
+
+    const again = subject.payments.recordIntent({ ...pending, amount: 1 }, lease);
+
+    await expect(again).rejects.toThrow();
+    expect(await subject.payments.get(orderId, 'pi_twice')).toEqual(pending);
+  },
+
+  'moves a payment from the state it was read in, and claims the event once': async (subject) => {
+    const orderId = subject.newOrderId();
+    const pending = await pendingPayment(subject, orderId, 'pi_fail');
+    const failed = moveOf(PaymentStatus.FAILED, pending, 2);
+    const claim = event('failed');
+
+    const first = await subject.payments.recordPayment(failed, pending, claim);
+    const replay = await subject.payments.recordPayment(failed, pending, claim);
+    const stale = await subject.payments.recordPayment(
+      moveOf(PaymentStatus.FAILED, pending, 3),
+      pending,
+      event('x'),
+    );
+
+    expect([first, replay, stale]).toEqual([
+      { kind: 'written' },
+      { kind: 'duplicateEvent' },
+      { kind: 'paymentChanged' },
+    ]);
+    expect(await subject.payments.get(orderId, 'pi_fail')).toEqual(failed);
+  },
+
+  'creates a payment only if it is absent': async (subject) => {
+    const orderId = subject.newOrderId();
+    const refund = payment(orderId, 'pi_new', PaymentStatus.REFUND_PENDING);
+
+    const first = await subject.payments.recordPayment(refund, undefined, event('new-1'));
+    const second = await subject.payments.recordPayment(
+      moveOf(refund.status, refund, 3),
+      undefined,
+      event('new-2'),
+    );
+
+    expect([first, second]).toEqual([{ kind: 'written' }, { kind: 'paymentChanged' }]);
+    expect(await subject.payments.get(orderId, 'pi_new')).toEqual(refund);
+  },
+
+  'keeps a payment id with the order it was first recorded for': async (subject) => {
+    const first = subject.newOrderId();
+    const second = subject.newOrderId();
+    await subject.payments.recordPayment(
+      payment(first, 'pi_shared', PaymentStatus.FAILED),
+      undefined,
+      event('a'),
+    );
+
+    const other = await subject.payments.recordPayment(
+      payment(second, 'pi_shared', PaymentStatus.FAILED),
+      undefined,
+      event('b'),
+    );
+
+    expect(other).toEqual({ kind: 'paymentChanged' });
+    expect(await subject.payments.orderOf('pi_shared')).toBe(first);
+    expect(await subject.payments.get(second, 'pi_shared')).toBeUndefined();
+  },
+
+  'pays the order and settles the payment together': async (subject) => {
+    const order = await storedOrder(subject);
+    const pending = await pendingPayment(subject, order.orderId, 'pi_paid');
+    const paid = transition(order, OrderStatus.PAID, at(5), 'paid');
+    const succeeded = moveOf(PaymentStatus.SUCCEEDED, pending, 5);
+
+    const outcome = await subject.payments.recordPaid(
+      succeeded,
+      pending,
+      { previous: order, ...paid },
+      event('ok'),
+    );
+
+    expect(outcome).toEqual({ kind: 'written' });
+    expect(await subject.orders.get(order.orderId)).toMatchObject({
+      order: paid.next,
+      payments: [succeeded],
+    });
+  },
+
+  'writes neither the payment nor the event when the order moved on': async (subject) => {
+    const order = await storedOrder(subject);
+    await moved(subject, order, OrderStatus.CANCELLED);
+    const pending = await pendingPayment(subject, order.orderId, 'pi_late');
+    const paid = transition(order, OrderStatus.PAID, at(5), 'paid');
+    const claim = event('late');
+
+    const outcome = await subject.payments.recordPaid(
+      moveOf(PaymentStatus.SUCCEEDED, pending, 5),
+      pending,
+      { previous: order, ...paid },
+      claim,
+    );
+    const refund = moveOf(PaymentStatus.REFUND_PENDING, pending, 6);
+    const retried = await subject.payments.recordPayment(refund, pending, claim);
+
+    expect(outcome).toEqual({ kind: 'orderChanged' });
+    expect(retried).toEqual({ kind: 'written' });
+    expect((await subject.orders.get(order.orderId))?.order.status).toBe(OrderStatus.CANCELLED);
+    expect(await subject.payments.get(order.orderId, 'pi_late')).toEqual(refund);
+  },
+
+  'answers a replayed event as a duplicate before anything else': async (subject) => {
+    const order = await storedOrder(subject);
+    const pending = await pendingPayment(subject, order.orderId, 'pi_replay');
+    const claim = event('replay');
+    await subject.payments.recordPayment(moveOf(PaymentStatus.FAILED, pending, 2), pending, claim);
+    const paid = transition(order, OrderStatus.PAID, at(5), 'paid');
+
+    const outcome = await subject.payments.recordPaid(
+      moveOf(PaymentStatus.SUCCEEDED, pending, 5),
+      pending,
+      { previous: order, ...paid },
+      claim,
+    );
+
+    expect(outcome).toEqual({ kind: 'duplicateEvent' });
+    expect((await subject.orders.get(order.orderId))?.order.status).toBe(OrderStatus.PENDING_PAYMENT);
+  },
+
+  'answers a payment changed under a paying order as paymentChanged, and leaves the order': async (
+    subject,
+  ) => {
+    const order = await storedOrder(subject);
+    const pending = await pendingPayment(subject, order.orderId, 'pi_moved');
+    await subject.payments.recordPayment(moveOf(PaymentStatus.FAILED, pending, 2), pending, event('f'));
+    const paid = transition(order, OrderStatus.PAID, at(5), 'paid');
+
+    const outcome = await subject.payments.recordPaid(
+      moveOf(PaymentStatus.SUCCEEDED, pending, 5),
+      pending,
+      { previous: order, ...paid },
+      event('s'),
+    );
+
+    expect(outcome).toEqual({ kind: 'paymentChanged' });
+    expect((await subject.orders.get(order.orderId))?.order.status).toBe(OrderStatus.PENDING_PAYMENT);
+  },
+
+  'moves a payment with its order transition together, from exactly what was read': async (subject) => {
+    const order = await storedOrder(subject);
+    const pending = await pendingPayment(subject, order.orderId, 'pi_refund');
+    const succeeded = moveOf(PaymentStatus.SUCCEEDED, pending, 2);
+    const paid = transition(order, OrderStatus.PAID, at(2), 'paid');
+    await subject.payments.recordPaid(succeeded, pending, { previous: order, ...paid }, event('p'));
+    const fulfilling = await moved(subject, paid.next, OrderStatus.FULFILLING);
+    const failed = transition(fulfilling, OrderStatus.FULFILLMENT_FAILED, at(9), 'out of stock');
+    const owed = {
+      ...moveOf(PaymentStatus.REFUND_PENDING, succeeded, 9),
+      refundReason: RefundReason.FULFILLMENT_FAILED,
+    };
+
+    const stalePayment = await subject.payments.recordPaymentWithTransition(owed, pending, {
+      previous: fulfilling,
+      ...failed,
+    });
+    const staleOrder = await subject.payments.recordPaymentWithTransition(owed, succeeded, {
+      previous: paid.next,
+      ...transition(paid.next, OrderStatus.FULFILLING, at(9), 'again'),
+    });
+    const written = await subject.payments.recordPaymentWithTransition(owed, succeeded, {
+      previous: fulfilling,
+      ...failed,
+    });
+
+    expect([stalePayment, staleOrder, written]).toEqual([
+      { kind: 'paymentChanged' },
+      { kind: 'orderChanged' },
+      { kind: 'written' },
+    ]);
+    expect(await subject.orders.get(order.orderId)).toMatchObject({ order: failed.next, payments: [owed] });
+  },
+
+  'counts refunds owed since before a time, and samples their orders': async (subject) => {
+    const orders = [subject.newOrderId(), subject.newOrderId(), subject.newOrderId(), subject.newOrderId()];
+    const [early, earlier, settled, recent] = orders as [string, string, string, string];
+    for (const [orderId, seconds] of [
+      [early, 10],
+      [earlier, 5],
+      [settled, 5],
+      [recent, 20],
+    ] as const) {
+      await subject.payments.recordPayment(
+        payment(orderId, `pi_${orderId}`, PaymentStatus.REFUND_PENDING, seconds),
+        undefined,
+        event(orderId),
+      );
+    }
+    const owed = (await subject.payments.get(settled, `pi_${settled}`)) as Payment;
+    await subject.payments.recordPayment(moveOf(PaymentStatus.REFUNDED, owed, 6), owed, event('refunded'));
+
+    const all = await subject.payments.findRefundsPendingSince(at(20), 10);
+    const sample = await subject.payments.findRefundsPendingSince(at(20), 1);
+
+    expect(all.count).toBe(2);
+    expect([...all.orderIds].sort()).toEqual([early, earlier].sort());
+    expect(sample.count).toBe(2);
+    expect(sample.orderIds).toHaveLength(1);
+    expect([early, earlier]).toContain(sample.orderIds[0]);
+  },
+} satisfies Contract;
