@@ -11,7 +11,6 @@
  * Prints each finding as `<rule-id> <logicalId>: <message>`. Exits 0 without findings, 1 with, 2 when the check
  * cannot run (cfn-lint missing, synth failing, a bad option).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { checkTemplate } from '../lib/deploy-check/check';
 import { DeployCheckUsageError, SynthFailedError, TemplateFormatError } from '../lib/deploy-check/errors';
 import { DEPLOY_REGIONS } from '../lib/deploy-check/regions';
 import { formatFinding, sortFindings } from '../lib/deploy-check/report';
+import { runProcess } from '../lib/run-process';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKFLOW_TYPES = ['STANDARD', 'EXPRESS'] as const;
@@ -71,23 +71,12 @@ async function synthesizedTemplates(outdir: string): Promise<string[]> {
 }
 
 /** `npx cdk synth` of the real app (bin/app.ts, bundling and cdk-nag included) into `outdir`. */
-function synthesize(outdir: string, context: readonly string[]): Promise<void> {
+async function synthesize(outdir: string, context: readonly string[]): Promise<void> {
   const args = ['cdk', 'synth', '--quiet', '-o', outdir, ...context.flatMap((entry) => ['-c', entry])];
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new SynthFailedError(`npx ${args.join(' ')} exited ${code}:\n${output.trim()}`));
-    });
-  });
+  const { code, stdout, stderr } = await runProcess('npx', args, { cwd: REPOSITORY_ROOT });
+  if (code !== 0) {
+    throw new SynthFailedError(`npx ${args.join(' ')} exited ${code}:\n${`${stdout}${stderr}`.trim()}`);
+  }
 }
 
 interface Target {

@@ -13,9 +13,9 @@
  * LOCAL_FAULT_RATE (0..1) and LOCAL_FAULT_SEED inject faults into the functions' AWS SDK calls (docs/simulation.md).
  */
 import { parseArgs } from 'node:util';
-import { DynamoDbLocalError } from '../lib/local/dynamodb-local';
-import { type LocalSystem, startLocalSystem } from '../lib/local/runtime';
-import type { FaultOptions } from '../lib/local/sdk-instrumentation';
+import { DynamoDbLocalError } from '../lib/local/aws/dynamodb-local';
+import { type LocalSystem, startLocalSystem } from '../lib/local/runtime/local-system';
+import type { FaultOptions } from '../lib/local/runtime/sdk-instrumentation';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 
 function settingsFromEnvironment(): Record<string, string> {

@@ -5,8 +5,8 @@
  * See docs/simulation.md.
  */
 import { parseArgs } from 'node:util';
-import type { LocalSystem } from '../lib/local/runtime';
-import { FAULT_KINDS, type FaultKind } from '../lib/local/sdk-instrumentation';
+import type { LocalSystem } from '../lib/local/runtime/local-system';
+import { FAULT_KINDS, type FaultKind } from '../lib/local/runtime/sdk-instrumentation';
 import { costReport, formatCostReport } from '../lib/sim/cost';
 import {
   DEFAULT_FUNCTION_CONCURRENCY,

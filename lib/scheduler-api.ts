@@ -1,5 +1,5 @@
 /**
- * What the EventBridge Scheduler API accepts, shared by the local Scheduler endpoint (`lib/local/scheduler.ts`),
+ * What the EventBridge Scheduler API accepts, shared by the local Scheduler endpoint (`lib/local/aws/scheduler/`),
  * which refuses a request AWS would refuse, and the pre-deploy check (`lib/deploy-check/service-rules.ts`), which
  * refuses a template whose schedules AWS would refuse. Names and the dead-letter ARN are the API reference's
  * patterns; expressions are the three forms the Scheduler documents.

@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
- * Where SQS queue URLs should point, shared by the local runtime (`lib/local/resources.ts`) and the ops CLI
+ * Where SQS queue URLs should point, shared by the local runtime (`lib/local/aws/resources.ts`) and the ops CLI
  * (`lib/ops/dlq.ts`), which runs against AWS as well as against the local system.
  *
  * It exists because emulators such as fauxqs answer with queue URLs on hosts like `sqs.<region>.localhost` that

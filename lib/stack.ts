@@ -16,7 +16,6 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { CustomerIdentity, type ExternalIssuer } from './constructs/customer-identity';
 import { DeadLetterQueue } from './constructs/dead-letter-queue';
-import { assertDeployableModel } from './constructs/model-checks';
 import { ModelEventBus } from './constructs/model-event-bus';
 import { ModelFunction } from './constructs/model-function';
 import { ModelHttpApi } from './constructs/model-http-api';
@@ -24,7 +23,6 @@ import { ModelQueue } from './constructs/model-queue';
 import { ModelStateMachine } from './constructs/model-state-machine';
 import { ModelTable, type TableCapacity } from './constructs/model-table';
 import { ModelTimer } from './constructs/model-timer';
-import { pascalCase, secretArnVariable } from './constructs/naming';
 import { Operations } from './constructs/operations';
 import { Runbook } from './constructs/runbooks';
 import {
@@ -34,6 +32,8 @@ import {
   RECURRING_SCHEDULE_RETRY,
   type Trigger,
 } from './model';
+import { assertDeployableModel } from './model-checks';
+import { pascalCase, secretArnVariable } from './naming';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 

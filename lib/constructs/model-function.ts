@@ -1,11 +1,12 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FUNCTION_LOGGING, type FunctionDeclaration, type FunctionLogging } from '../model';
+import { type LogGroupProps, ownLogGroup } from './log-group';
 
 /**
  * esbuild's ESM output keeps CommonJS dependencies' `require` calls (of Node built-ins, say), which fail in an
@@ -14,7 +15,7 @@ import { FUNCTION_LOGGING, type FunctionDeclaration, type FunctionLogging } from
 const REQUIRE_SHIM =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
-export interface ModelFunctionProps {
+export interface ModelFunctionProps extends LogGroupProps {
   /** The function as `lib/model.ts` declares it: entry, memory, timeout. Triggers and grants are wired by the caller. */
   readonly declaration: FunctionDeclaration;
   /**
@@ -25,16 +26,6 @@ export interface ModelFunctionProps {
   readonly environment: Readonly<Record<string, string>>;
   /** The value of `POWERTOOLS_SERVICE_NAME`, which Powertools puts on every log line and metric. */
   readonly serviceName: string;
-  /**
-   * How long the function's logs are kept.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * What happens to the log group when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * Log format and the levels Lambda lets through to the log group.
    * @default FUNCTION_LOGGING (lib/model.ts), which the cost report prices
@@ -71,10 +62,7 @@ export class ModelFunction extends Construct {
     super(scope, id);
     const { declaration, rootDir } = props;
 
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.logGroup = ownLogGroup(this, 'LogGroup', props);
     // A role of our own instead of the default one with the AWSLambdaBasicExecutionRole managed policy, which may
     // create log groups and write to every log group in the account: this one writes to its own log group only.
     this.role = new iam.Role(this, 'ServiceRole', {

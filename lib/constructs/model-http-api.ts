@@ -1,13 +1,14 @@
-import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Lazy, Stack } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { HttpTrigger } from '../model';
-import { pascalCase } from './naming';
+import { pascalCase } from '../naming';
+import { type LogGroupProps, ownLogGroup } from './log-group';
 
-export interface ModelHttpApiProps {
+export interface ModelHttpApiProps extends LogGroupProps {
   /**
    * Guards every route declared `authorization: 'customer'`; routes declared `'none'` get no authorizer.
    * @default - none, and adding a `customer` route fails
@@ -19,16 +20,6 @@ export interface ModelHttpApiProps {
    * @default - the account's API Gateway limits
    */
   readonly throttle?: apigwv2.ThrottleSettings;
-  /**
-   * How long access logs are kept.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * What happens to the access log group when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -51,10 +42,7 @@ export class ModelHttpApi extends Construct {
   public constructor(scope: Construct, id: string, props: ModelHttpApiProps = {}) {
     super(scope, id);
     this.customerAuthorizer = props.customerAuthorizer;
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.accessLogGroup = ownLogGroup(this, 'AccessLogs', props);
     // The stage is built here, not by HttpApi, because only an explicit stage takes access log settings.
     this.api = new apigwv2.HttpApi(this, 'Api', {
       createDefaultStage: false,

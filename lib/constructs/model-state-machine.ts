@@ -1,18 +1,19 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { functionArnKeysIn, functionArnSubstitutionKey } from '../asl-substitutions';
 import type { StateMachineDeclaration } from '../model';
 import { notifyOnAlarmAndOk } from './alarm-actions';
-import { functionArnKeysIn, functionArnSubstitutionKey } from './asl-substitutions';
+import { type LogGroupProps, ownLogGroup } from './log-group';
 import { Runbook, runbookLink } from './runbooks';
 
-export interface ModelStateMachineProps {
+export interface ModelStateMachineProps extends LogGroupProps {
   /** The state machine as `lib/model.ts` declares it: its name and ASL file. */
   readonly declaration: StateMachineDeclaration;
   /** The directory the declaration's `definition` path is relative to. */
@@ -31,16 +32,6 @@ export interface ModelStateMachineProps {
    * @default - no alarm action
    */
   readonly alarmTopic?: sns.ITopic;
-  /**
-   * How long execution logs are kept.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * What happens to the log group when it leaves the stack.
-   * @default RemovalPolicy.RETAIN
-   */
-  readonly logRemovalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -101,10 +92,7 @@ export class ModelStateMachine extends Construct {
     });
     this.invokedFunctionNames = referenced.map(({ name }) => name);
 
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
+    this.logGroup = ownLogGroup(this, 'LogGroup', props);
     const stateMachineType = props.stateMachineType ?? sfn.StateMachineType.STANDARD;
     const express = stateMachineType === sfn.StateMachineType.EXPRESS;
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -7,11 +7,11 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { BusinessMetric } from '../business-metrics';
+import { pascalCase } from '../naming';
 import { notifyOnAlarmAndOk } from './alarm-actions';
 import { BusinessMetrics } from './business-metrics';
 import { DeadLetterQueue } from './dead-letter-queue';
 import type { ModelTimer } from './model-timer';
-import { pascalCase } from './naming';
 import { OperationsDashboard } from './operations-dashboard';
 import { Runbook, runbookLink } from './runbooks';
 

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { type ProcessRun, runProcess } from '../run-process';
 import { CfnLintFailedError, CfnLintMissingError } from './errors';
 import { DEPLOY_REGIONS } from './regions';
 import type { Finding } from './report';
@@ -44,24 +44,14 @@ export interface CfnLintResult {
   readonly accepted: ReadonlyMap<string, number>;
 }
 
-function run(
-  args: readonly string[],
-): Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cfn-lint', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? new CfnLintMissingError(CFN_LINT_INSTALL_HINT) : error);
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+async function run(args: readonly string[]): Promise<ProcessRun> {
+  try {
+    return await runProcess('cfn-lint', args);
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? new CfnLintMissingError(CFN_LINT_INSTALL_HINT)
+      : error;
+  }
 }
 
 /**

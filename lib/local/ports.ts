@@ -21,3 +21,24 @@ export async function findFreePort(): Promise<number> {
     });
   });
 }
+
+/** Binds tried before a lost port race is reported. */
+const BIND_ATTEMPTS = 3;
+
+/**
+ * Runs `start` on a free loopback port, again on a new port when `lostRace(error)` says another process took the
+ * port between the kernel naming it and the server binding it; any other failure, or the last, is thrown.
+ */
+export async function startOnFreePort<T>(
+  start: (port: number) => Promise<T>,
+  lostRace: (error: unknown) => boolean,
+): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await findFreePort();
+    try {
+      return await start(port);
+    } catch (error) {
+      if (!lostRace(error) || attempt >= BIND_ATTEMPTS) throw error;
+    }
+  }
+}

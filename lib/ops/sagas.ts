@@ -13,8 +13,8 @@ import {
  * that stopped short of their end and restart them, the same code against AWS and against the local endpoint.
  *
  * Redrive is Step Functions' `RedriveExecution`: the execution continues, under its own ARN and with its own
- * input, from the state that failed (locally: from the start, see `lib/local/stepfunctions.ts`). That is safe for
- * the fulfillment saga because every participant is idempotent through its ledger. Only executions of a STANDARD
+ * input, from the state that failed (locally: from the start, see `lib/local/aws/step-functions/`). That is safe
+ * for the fulfillment saga because every participant is idempotent through its ledger. Only executions of a STANDARD
  * state machine can be redriven, within 14 days of their stop.
  */
 

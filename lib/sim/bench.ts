@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime-wiring';
-import type { Usage } from '../local/sdk-instrumentation';
+import type { Usage } from '../local/runtime/sdk-instrumentation';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime/wiring';
 import { type CpuBudget, type CpuSnapshot, cpuBudget, cpuDelta } from './cpu';
 import type { SimulationReport } from './simulate';
 import { type LatencySummary, summarize } from './stats';

@@ -1,4 +1,4 @@
-import { signatureHeader } from '../../functions/domain/webhook-signature';
+import { signWebhook } from '../local/outside-parties/webhook-signing';
 
 /** The simulator's HTTP client: the public API as customers and outside parties use it, with their retries. */
 
@@ -66,7 +66,7 @@ export class SimulatorClient {
   public async logisticsReport(secret: string, report: object): Promise<HttpAnswer> {
     const raw = JSON.stringify(report);
     return await this.withRetries('POST', '/webhooks/logistics', raw, {}, 'POST /webhooks/logistics', () => ({
-      'logistics-signature': signatureHeader(secret, raw, Math.floor(Date.now() / 1000)),
+      'logistics-signature': signWebhook(secret, raw, Math.floor(Date.now() / 1000)),
     }));
   }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { LOG_BYTES_KEY } from '../local/output-meter';
-import type { Usage } from '../local/sdk-instrumentation';
+import { LOG_BYTES_KEY } from '../local/runtime/output-meter';
+import type { Usage } from '../local/runtime/sdk-instrumentation';
 import {
   type AppModel,
   appModel,
@@ -10,8 +10,8 @@ import {
 } from '../model';
 
 /**
- * The cost and capacity report: the AWS requests a run counted (see `lib/local/sdk-instrumentation.ts`), priced
- * with the list prices in `docs/pricing.json`, per million orders, for Standard and Express fulfilment sagas on an
+ * The cost and capacity report: the AWS requests a run counted (see `lib/local/runtime/sdk-instrumentation.ts`),
+ * priced with the list prices in `docs/pricing.json`, per million orders, for Standard and Express fulfilment sagas on an
  * on-demand table, and for Express sagas on a provisioned one; and, for a target order rate, which default quota
  * binds first. docs/simulation.md explains every line.
  */

@@ -1,5 +1,5 @@
-import { type LocalSystem, startLocalSystem } from '../local/runtime';
-import type { FaultOptions } from '../local/sdk-instrumentation';
+import { type LocalSystem, startLocalSystem } from '../local/runtime/local-system';
+import type { FaultOptions } from '../local/runtime/sdk-instrumentation';
 import { appModel, withMaxReceiveCount } from '../model';
 import type { Progress } from './simulate';
 

@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { CreatedQueue } from '../local/resources';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime-wiring';
-import type { Usage } from '../local/sdk-instrumentation';
+import type { CreatedQueue } from '../local/aws/resources';
+import type { Usage } from '../local/runtime/sdk-instrumentation';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime/wiring';
 import { seededRandom } from '../seeded-random';
 import { type HttpAnswer, type Latencies, SimulatorClient } from './client';
 import {

@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORDER_LIMITS } from '../../functions/domain/order';
 import { signatureHeader } from '../../functions/domain/webhook-signature';
 import { MAX_BODY_BYTES } from '../../functions/http/request';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import { LOGISTICS_WEBHOOK_SECRET, PAYMENT_WEBHOOK_SECRET } from '../../lib/model';
+import { fetchAs, nowSeconds, validClaimsFor } from '../support/auth';
 import { eventually } from '../support/eventually';
+import { localClientConfig } from '../support/local-aws';
+import { startTestSystem } from '../support/local-system';
 
 /**
  * Bad input over real HTTP, as a table: every row is a malformed or refused request to the whole local system
@@ -27,8 +29,6 @@ import { eventually } from '../support/eventually';
 
 const CUSTOMER = 'bad-input';
 const OTHER_CUSTOMER = 'bad-input-other';
-const PAYMENT_SECRET = 'payment-webhook-secret';
-const LOGISTICS_SECRET = 'logistics-webhook-secret';
 const SETUP_IDEMPOTENCY_KEY = 'bad-input-setup';
 /** Well formed, never issued. */
 const UNKNOWN_ORDER = '01JZZZZZZZZZZZZZZZZZZZZZZZ';
@@ -120,15 +120,12 @@ function isQuiet(state: StoreSnapshot): boolean {
 }
 
 beforeAll(async () => {
-  system = await startLocalSystem({
-    port: 0,
-    functionLogLevel: 'SILENT',
+  system = await startTestSystem({
     discardFunctionOutput: true,
     settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
   });
-  const connection = { region: 'us-east-1', credentials: TEST_CREDENTIALS };
-  dynamodb = new DynamoDBClient({ ...connection, endpoint: system.endpoints.dynamodb });
-  sqs = new SQSClient({ ...connection, endpoint: system.endpoints.sqs });
+  dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));
+  sqs = new SQSClient(localClientConfig(system.endpoints.sqs));
   const placed = await postOrder(JSON.stringify(ORDER), { 'Idempotency-Key': SETUP_IDEMPOTENCY_KEY });
   if (placed.status !== 201) throw new Error(`placing the setup order answered ${placed.status}`);
   placedOrderId = ((await placed.json()) as { orderId: string }).orderId;
@@ -210,20 +207,7 @@ function withAuthorization(authorization: () => Promise<string | undefined>, met
   };
 }
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-/** The claims of a valid token for `sub`; each bad token changes one thing. */
-function claimsFor(sub: string): JWTPayload {
-  return {
-    iss: system.auth.issuer,
-    aud: system.auth.audience,
-    sub,
-    iat: nowSeconds(),
-    exp: nowSeconds() + 300,
-  };
-}
+const claimsFor = (sub: string): JWTPayload => validClaimsFor(system, sub);
 
 function signedWith(claims: () => JWTPayload): () => Promise<string> {
   return async () => `Bearer ${await system.auth.sign(claims())}`;
@@ -243,8 +227,8 @@ interface Webhook {
 const PAYMENT_WEBHOOK: Webhook = {
   path: '/webhooks/payments',
   header: 'Payment-Signature',
-  secretName: PAYMENT_SECRET,
-  otherSecretName: LOGISTICS_SECRET,
+  secretName: PAYMENT_WEBHOOK_SECRET,
+  otherSecretName: LOGISTICS_WEBHOOK_SECRET,
   validBody: () => ({
     id: 'evt_bad_input',
     type: 'payment.succeeded',
@@ -255,8 +239,8 @@ const PAYMENT_WEBHOOK: Webhook = {
 const LOGISTICS_WEBHOOK: Webhook = {
   path: '/webhooks/logistics',
   header: 'Logistics-Signature',
-  secretName: LOGISTICS_SECRET,
-  otherSecretName: PAYMENT_SECRET,
+  secretName: LOGISTICS_WEBHOOK_SECRET,
+  otherSecretName: PAYMENT_WEBHOOK_SECRET,
   validBody: () => ({
     eventId: 'evt-bad-input',
     orderId: placedOrderId,

@@ -2,9 +2,10 @@ import { createPublicKey } from 'node:crypto';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { base64url, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import { fetchAs, nowSeconds, validClaimsFor } from '../support/auth';
+import { localClientConfig } from '../support/local-aws';
+import { startTestSystem } from '../support/local-system';
 
 let system: LocalSystem;
 let dynamodb: DynamoDBClient;
@@ -14,16 +15,8 @@ let publishedKey: JWK;
 const order = { currency: 'EUR', items: [{ sku: 'MUG', quantity: 1, unitPrice: 1250 }] };
 
 beforeAll(async () => {
-  system = await startLocalSystem({
-    port: 0,
-    functionLogLevel: 'SILENT',
-    settings: { PAYMENT_TIMEOUT_SECONDS: '120' },
-  });
-  dynamodb = new DynamoDBClient({
-    endpoint: system.endpoints.dynamodb,
-    region: 'us-east-1',
-    credentials: TEST_CREDENTIALS,
-  });
+  system = await startTestSystem({ settings: { PAYMENT_TIMEOUT_SECONDS: '120' } });
+  dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));
   const jwks = (await (await fetch(`${system.url}/_local/auth/.well-known/jwks.json`)).json()) as {
     keys: JWK[];
   };
@@ -42,20 +35,7 @@ async function storedItemCount(): Promise<number> {
   return Count ?? 0;
 }
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-/** Claims a valid token for `sub` carries; each bad case changes one thing. */
-function claimsFor(sub: string): JWTPayload {
-  return {
-    iss: system.auth.issuer,
-    aud: system.auth.audience,
-    sub,
-    iat: nowSeconds(),
-    exp: nowSeconds() + 300,
-  };
-}
+const claimsFor = (sub: string): JWTPayload => validClaimsFor(system, sub);
 
 function encodeSegment(value: unknown): string {
   return base64url.encode(JSON.stringify(value));

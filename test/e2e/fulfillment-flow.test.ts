@@ -1,10 +1,11 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
+import { localClientConfig } from '../support/local-aws';
+import { type OrderView, placeBoxOrder, startTestSystem } from '../support/local-system';
 
 /**
  * The whole chain on the local system: provider callback -> order PAID -> stream -> outbox relay ->
@@ -14,14 +15,6 @@ import { eventually } from '../support/eventually';
 let system: LocalSystem;
 let sqs: SQSClient;
 
-interface OrderView {
-  readonly orderId: string;
-  readonly status: string;
-  readonly totalAmount: number;
-  readonly history: readonly { readonly status: string }[];
-  readonly payments: readonly { readonly paymentId: string; readonly status: string }[];
-}
-
 interface Execution {
   readonly name: string;
   readonly status: string;
@@ -29,13 +22,11 @@ interface Execution {
 }
 
 beforeAll(async () => {
-  system = await startLocalSystem({
-    port: 0,
-    functionLogLevel: 'SILENT',
+  system = await startTestSystem({
     settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
     queueVisibilityTimeoutSeconds: 1,
   });
-  sqs = new SQSClient({ endpoint: system.endpoints.sqs, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+  sqs = new SQSClient(localClientConfig(system.endpoints.sqs));
 });
 
 afterAll(async () => {
@@ -49,17 +40,8 @@ async function getJson<T>(path: string): Promise<T> {
   return (await (await fetchAs(system, CUSTOMER, path)).json()) as T;
 }
 
-async function placeOrder(unitPrice: number): Promise<OrderView> {
-  const response = await fetchAs(system, CUSTOMER, '/orders', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      customerId: CUSTOMER,
-      currency: 'EUR',
-      items: [{ sku: 'BOX', quantity: 2, unitPrice }],
-    }),
-  });
-  return (await response.json()) as OrderView;
+function placeOrder(unitPrice: number): Promise<OrderView> {
+  return placeBoxOrder(system, CUSTOMER, 2, unitPrice);
 }
 
 function provider() {

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocalSystem } from '../../lib/local/runtime';
+import { startLocalSystem } from '../../lib/local/runtime/local-system';
 import { type CustomerEndpoint, fetchAs } from '../support/auth';
+import { runScript } from '../support/cli';
 import { descendantsOf, survivorsAfter } from '../support/processes';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -52,28 +53,6 @@ async function startCli(
   return { child, url, output: () => output };
 }
 
-/** Runs `bin/token.ts` as `npm run token -- <customer> --url <url>` does; resolves with its exit code and output. */
-async function runTokenCli(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, 'bin/token.ts', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const code = await exitOf(child);
-  return { code, stdout, stderr };
-}
-
 function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -89,7 +68,7 @@ describe('the local runtime as `npm start` runs it', () => {
   it('serves requests, prints its endpoints, and on SIGTERM stops leaving no child process', async () => {
     const { child, url, output } = await startCli({ ...baseEnvironment, PORT: '0' });
     const health = await fetch(`${url}/_local/health`);
-    const printed = await runTokenCli(['c', '--url', url]);
+    const printed = await runScript('token.ts', ['c', '--url', url]);
     const created = await fetch(`${url}/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${printed.stdout.trim()}` },

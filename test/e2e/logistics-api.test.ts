@@ -1,14 +1,20 @@
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../functions/domain/webhook-signature';
-import type { CreatedQueue } from '../../lib/local/resources';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import { appModel } from '../../lib/model';
+import type { CreatedQueue } from '../../lib/local/aws/resources';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import {
+  appModel,
+  LOGISTICS_WEBHOOK_SECRET,
+  PAYMENT_WEBHOOK_SECRET,
+  STATUS_EVENTS_QUEUE,
+} from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { seededRandom } from '../../lib/seeded-random';
 import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
+import { localClientConfig } from '../support/local-aws';
+import { type HttpAnswer, type OrderView, placeBoxOrder, startTestSystem } from '../support/local-system';
 
 /**
  * Logistics status tracking over real HTTP on one local system: signed reports to `POST /webhooks/logistics`,
@@ -17,8 +23,6 @@ import { eventually } from '../support/eventually';
  * highest report, no timeline ever moves back, and poison only holds up its own order.
  */
 
-const STATUS_QUEUE = 'status-events.fifo';
-const SECRET_NAME = 'logistics-webhook-secret';
 const RANK: Readonly<Record<string, number>> = { FULFILLED: 0, OUTBOUND: 1, SHIPPED: 2, DELIVERED: 3 };
 const LOGISTICS = ['OUTBOUND', 'SHIPPED', 'DELIVERED'] as const;
 type Logistics = (typeof LOGISTICS)[number];
@@ -28,35 +32,20 @@ const STATUS_MAX_RECEIVES = 10;
 const model = {
   ...appModel,
   queues: appModel.queues.map((queue) =>
-    queue.name === STATUS_QUEUE ? { ...queue, maxReceiveCount: STATUS_MAX_RECEIVES } : queue,
+    queue.name === STATUS_EVENTS_QUEUE ? { ...queue, maxReceiveCount: STATUS_MAX_RECEIVES } : queue,
   ),
 };
 
 let system: LocalSystem;
 let sqs: SQSClient;
 
-interface OrderView {
-  readonly orderId: string;
-  readonly status: string;
-  readonly totalAmount: number;
-  readonly history: readonly { readonly status: string; readonly at: string }[];
-}
-
-interface HttpAnswer {
-  readonly status: number;
-  readonly contentType: string | null;
-  readonly body: Record<string, unknown>;
-}
-
 beforeAll(async () => {
-  system = await startLocalSystem({
-    port: 0,
-    functionLogLevel: 'SILENT',
+  system = await startTestSystem({
     settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
     queueVisibilityTimeoutSeconds: 1,
     model,
   });
-  sqs = new SQSClient({ endpoint: system.endpoints.sqs, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+  sqs = new SQSClient(localClientConfig(system.endpoints.sqs));
 });
 
 afterAll(async () => {
@@ -65,14 +54,14 @@ afterAll(async () => {
 });
 
 function statusQueue(): CreatedQueue {
-  const queue = system.queues[STATUS_QUEUE];
-  if (queue === undefined) throw new Error(`the local system has no ${STATUS_QUEUE}`);
+  const queue = system.queues[STATUS_EVENTS_QUEUE];
+  if (queue === undefined) throw new Error(`the local system has no ${STATUS_EVENTS_QUEUE}`);
   return queue;
 }
 
 function secret(): string {
-  const value = system.secrets[SECRET_NAME];
-  if (value === undefined) throw new Error(`the local system has no ${SECRET_NAME}`);
+  const value = system.secrets[LOGISTICS_WEBHOOK_SECRET];
+  if (value === undefined) throw new Error(`the local system has no ${LOGISTICS_WEBHOOK_SECRET}`);
   return value;
 }
 
@@ -82,18 +71,8 @@ async function order(orderId: string): Promise<OrderView> {
   return (await (await fetchAs(system, CUSTOMER, `/orders/${orderId}`)).json()) as OrderView;
 }
 
-async function placeOrder(): Promise<OrderView> {
-  const response = await fetchAs(system, CUSTOMER, '/orders', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      customerId: CUSTOMER,
-      currency: 'EUR',
-      items: [{ sku: 'BOX', quantity: 1, unitPrice: 990 }],
-    }),
-  });
-  if (response.status !== 201) throw new Error(`placing an order answered ${response.status}`);
-  return (await response.json()) as OrderView;
+function placeOrder(): Promise<OrderView> {
+  return placeBoxOrder(system, CUSTOMER, 1, 990);
 }
 
 async function pay(placed: OrderView): Promise<void> {
@@ -196,7 +175,7 @@ describe('POST /webhooks/logistics refuses what it cannot trust, and queues noth
     { name: 'a signature made with another secret', sign: (_body: string) => ({ secret: 'not-the-secret' }) },
     {
       name: "the payment provider's secret",
-      sign: (_body: string) => ({ secret: system.secrets['payment-webhook-secret'] ?? 'missing' }),
+      sign: (_body: string) => ({ secret: system.secrets[PAYMENT_WEBHOOK_SECRET] ?? 'missing' }),
     },
     { name: 'a timestamp 301 s old', sign: (_body: string) => ({ timestamp: now() - 301 }) },
     {
@@ -388,7 +367,7 @@ describe('shuffled, duplicated, poisoned and early reports', () => {
     // Assess
     expectTimelines(plans, final);
     // The poison, and only the poison, reached the dead-letter queue, one per poisoned order.
-    const parked = await runDlqCommand(['show', STATUS_QUEUE, '--max', '50'], { sqs, out: () => {} });
+    const parked = await runDlqCommand(['show', STATUS_EVENTS_QUEUE, '--max', '50'], { sqs, out: () => {} });
     expect(
       parked.command === 'show' && parked.messages.map((message) => message.messageGroupId).sort(),
     ).toEqual(poisoned.map((plan) => plan.orderId).sort());
@@ -446,7 +425,7 @@ describe('shuffled, duplicated, poisoned and early reports', () => {
     }
 
     // Act
-    const redriven = await runDlqCommand(['redrive', STATUS_QUEUE], { sqs, out: () => {} });
+    const redriven = await runDlqCommand(['redrive', STATUS_EVENTS_QUEUE], { sqs, out: () => {} });
     // The two reports are consumed (acknowledged); poison, redriven too, goes back to the DLQ after its receives.
     await eventually(async () => {
       const waiting = await queueDepth(statusQueue().url);

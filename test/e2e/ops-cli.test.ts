@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime/local-system';
 import { runScript } from '../support/cli';
 
 /**

@@ -3,8 +3,13 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../functions/domain/webhook-signature';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import { appModel, withMaxReceiveCount } from '../../lib/model';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import {
+  appModel,
+  LOGISTICS_WEBHOOK_SECRET,
+  STATUS_EVENTS_QUEUE,
+  withMaxReceiveCount,
+} from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import {
   OrderCommandErrorCode,
@@ -15,8 +20,9 @@ import {
 } from '../../lib/ops/order';
 import { runSagasCommand } from '../../lib/ops/sagas';
 import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';
+import { localClientConfig } from '../support/local-aws';
+import { startTestSystem } from '../support/local-system';
 
 /**
  * The operator's view of one order on the whole local system, through a scripted incident: the warehouse is
@@ -25,7 +31,6 @@ import { eventually } from '../support/eventually';
  * that waits for fulfilment until it lands in status-events-dlq.fifo. `ops order` must show both problems with
  * their fixes, and after the warehouse recovers, the two redrives it names must bring the order to OUTBOUND.
  */
-const STATUS_QUEUE = 'status-events.fifo';
 const STATUS_DLQ = 'status-events-dlq.fifo';
 const LOCAL = 'http://local.test';
 
@@ -37,19 +42,16 @@ let tableName: string;
 let stateMachineArn: string;
 
 beforeAll(async () => {
-  system = await startLocalSystem({
-    port: 0,
-    functionLogLevel: 'SILENT',
+  system = await startTestSystem({
     settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
     // A report ahead of fulfilment is received twice, a second apart, then parked in its DLQ.
     model: withMaxReceiveCount(appModel, 2),
     queueVisibilityTimeoutSeconds: 1,
     sagaRetryIntervalMs: 5,
   });
-  const client = { region: 'us-east-1', credentials: TEST_CREDENTIALS };
-  dynamodb = new DynamoDBClient({ ...client, endpoint: system.endpoints.dynamodb });
-  sqs = new SQSClient({ ...client, endpoint: system.endpoints.sqs });
-  sfn = new SFNClient({ ...client, endpoint: system.endpoints.stepfunctions });
+  dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));
+  sqs = new SQSClient(localClientConfig(system.endpoints.sqs));
+  sfn = new SFNClient(localClientConfig(system.endpoints.stepfunctions));
   // The names come from where `npm run ops -- --local <url>` takes them.
   const endpoints = (await (await fetch(`${system.url}/_local/endpoints`)).json()) as {
     tableNames: Record<string, string>;
@@ -81,7 +83,7 @@ async function placeOrder(): Promise<{ orderId: string; totalAmount: number }> {
 }
 
 async function reportOutbound(orderId: string): Promise<void> {
-  const secret = system.secrets['logistics-webhook-secret'] ?? '';
+  const secret = system.secrets[LOGISTICS_WEBHOOK_SECRET] ?? '';
   const body = JSON.stringify({
     eventId: `out-${orderId}`,
     orderId,
@@ -99,12 +101,9 @@ async function reportOutbound(orderId: string): Promise<void> {
   if (response.status !== 202) throw new Error(`the logistics webhook answered ${response.status}`);
 }
 
-async function opsOrder(
-  orderId: string,
-  ...options: string[]
-): Promise<{ story: OrderStory; lines: string[] }> {
-  const lines: string[] = [];
-  const story = await runOrderCommand([orderId, ...options], {
+/** `npm run ops -- order <args>` against the local system, through the library function it calls. */
+function orderCommand(args: readonly string[], lines: string[]): Promise<OrderStory> {
+  return runOrderCommand(args, {
     dynamodb,
     sqs,
     sfn,
@@ -113,6 +112,14 @@ async function opsOrder(
     out: (line) => lines.push(line),
     commandPrefix: `npm run ops -- --local ${LOCAL}`,
   });
+}
+
+async function opsOrder(
+  orderId: string,
+  ...options: string[]
+): Promise<{ story: OrderStory; lines: string[] }> {
+  const lines: string[] = [];
+  const story = await orderCommand([orderId, ...options], lines);
   return { story, lines };
 }
 
@@ -164,7 +171,7 @@ describe('npm run ops -- order <orderId>', () => {
     const executionName = `fulfillment-${placed.orderId}`;
     expect(during.story.order).toMatchObject({ status: 'FULFILLING', version: 3 });
     expect(during.story.problems.map((problem) => [problem.summary, problem.command])).toEqual([
-      [`1 message in ${STATUS_DLQ}`, `npm run ops -- --local ${LOCAL} dlq redrive ${STATUS_QUEUE}`],
+      [`1 message in ${STATUS_DLQ}`, `npm run ops -- --local ${LOCAL} dlq redrive ${STATUS_EVENTS_QUEUE}`],
       [
         expect.stringMatching(/^saga FAILED at PickGoods: LogisticsUnavailableError: /),
         `npm run ops -- --local ${LOCAL} sagas redrive ${executionName}`,
@@ -173,7 +180,7 @@ describe('npm run ops -- order <orderId>', () => {
     expect(during.story.deadLetters).toEqual([
       expect.objectContaining({
         queue: STATUS_DLQ,
-        source: STATUS_QUEUE,
+        source: STATUS_EVENTS_QUEUE,
         messages: [expect.objectContaining({ messageGroupId: placed.orderId })],
       }),
     ]);
@@ -205,7 +212,7 @@ describe('npm run ops -- order <orderId>', () => {
         `Order ${placed.orderId}: FULFILLING (version 3)`,
         'PROBLEMS (2)',
         `  ! 1 message in ${STATUS_DLQ}`,
-        `      once the cause is fixed: npm run ops -- --local ${LOCAL} dlq redrive ${STATUS_QUEUE}`,
+        `      once the cause is fixed: npm run ops -- --local ${LOCAL} dlq redrive ${STATUS_EVENTS_QUEUE}`,
         expect.stringMatching(/^ {6}compensation ReturnGoods failed too: LogisticsUnavailableError: /),
         `SAGA ${executionName}: FAILED`,
         expect.stringMatching(/^ {4}\S+ {2}ReturnGoods \[compensation\] {2}failed after 11 attempts$/),
@@ -309,14 +316,7 @@ describe('npm run ops -- order <orderId>', () => {
     const lines: string[] = [];
 
     // Act
-    const refusal = await runOrderCommand([strayId], {
-      dynamodb,
-      sqs,
-      sfn,
-      tableName,
-      stateMachineArn,
-      out: (line) => lines.push(line),
-    }).then(
+    const refusal = await orderCommand([strayId], lines).then(
       () => undefined,
       (error: unknown) => error,
     );

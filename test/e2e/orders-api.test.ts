@@ -1,8 +1,8 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import { localClientConfig } from '../support/local-aws';
+import { requestAs, startTestSystem } from '../support/local-system';
 
 let system: LocalSystem;
 let dynamodb: DynamoDBClient;
@@ -14,16 +14,8 @@ const order = {
 };
 
 beforeAll(async () => {
-  system = await startLocalSystem({
-    port: 0,
-    functionLogLevel: 'SILENT',
-    settings: { PAYMENT_TIMEOUT_SECONDS: '120' },
-  });
-  dynamodb = new DynamoDBClient({
-    endpoint: system.endpoints.dynamodb,
-    region: 'us-east-1',
-    credentials: TEST_CREDENTIALS,
-  });
+  system = await startTestSystem({ settings: { PAYMENT_TIMEOUT_SECONDS: '120' } });
+  dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));
 });
 
 afterAll(async () => {
@@ -31,18 +23,8 @@ afterAll(async () => {
   await system?.stop();
 });
 
-async function request(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const response = await fetchAs(system, order.customerId, path, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body }),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    contentType: response.headers.get('content-type'),
-    body: (text.length > 0 ? JSON.parse(text) : null) as Record<string, unknown>,
-  };
+function request(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  return requestAs(system, order.customerId, method, path, body, headers);
 }
 
 async function storedItemCount(): Promise<number> {

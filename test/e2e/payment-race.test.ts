@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionInvocationError } from '../../lib/local/invoker';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime/local-system';
 import { bearerFor, type CustomerRequestInit, fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 

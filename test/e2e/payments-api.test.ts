@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-lease-store';
 import { keys } from '../../functions/adapters/dynamodb-table';
 import { signatureHeader } from '../../functions/domain/webhook-signature';
-import type { FakePaymentProvider, FakeRefund } from '../../lib/local/payment-provider';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
-import type { LocalSchedulerSnapshot } from '../../lib/local/scheduler';
-import { fetchAs } from '../support/auth';
-import { TEST_CREDENTIALS } from '../support/dynamodb';
+import type { LocalSchedulerSnapshot } from '../../lib/local/aws/scheduler/server';
+import type { FakePaymentProvider, FakeRefund } from '../../lib/local/outside-parties/payment-provider';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import { ORDERS_TABLE, PAYMENT_WEBHOOK_SECRET } from '../../lib/model';
 import { eventually } from '../support/eventually';
+import { localClientConfig } from '../support/local-aws';
+import { type HttpAnswer, type OrderView, requestAs, startTestSystem } from '../support/local-system';
 
 /**
  * The payment window over real HTTP: prepay, signed provider webhooks, refunds of money an order cannot keep,
@@ -19,8 +20,6 @@ import { eventually } from '../support/eventually';
  * sweeper every second), one whose orders stay payable for 10 minutes.
  */
 
-const TABLE = 'orders';
-const WEBHOOK_SECRET = 'payment-webhook-secret';
 const SHORT_TIMEOUT_SECONDS = 3;
 
 const orderBody = {
@@ -29,30 +28,6 @@ const orderBody = {
   items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
 };
 const ORDER_TOTAL = 2500;
-
-interface PaymentView {
-  readonly paymentId: string;
-  readonly status: string;
-  readonly amount: number;
-  readonly currency: string;
-}
-
-interface OrderView {
-  readonly orderId: string;
-  readonly status: string;
-  readonly totalAmount: number;
-  readonly currency: string;
-  readonly paymentDeadline: string;
-  readonly updatedAt: string;
-  readonly history: readonly { readonly status: string; readonly at: string }[];
-  readonly payments: readonly PaymentView[];
-}
-
-interface HttpAnswer<T> {
-  readonly status: number;
-  readonly contentType: string | null;
-  readonly body: T;
-}
 
 interface ProviderEventJson {
   readonly id: string;
@@ -72,13 +47,9 @@ class Harness {
 
   public constructor(public readonly system: LocalSystem) {
     this.table = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        endpoint: system.endpoints.dynamodb,
-        region: 'us-east-1',
-        credentials: TEST_CREDENTIALS,
-      }),
+      new DynamoDBClient(localClientConfig(system.endpoints.dynamodb)),
     );
-    this.leases = new DynamoDbLeaseStore({ client: this.table, tableName: TABLE });
+    this.leases = new DynamoDbLeaseStore({ client: this.table, tableName: ORDERS_TABLE });
   }
 
   public get provider(): FakePaymentProvider {
@@ -88,8 +59,8 @@ class Harness {
   }
 
   public get secret(): string {
-    const secret = this.system.secrets[WEBHOOK_SECRET];
-    if (secret === undefined) throw new Error(`the local system has no ${WEBHOOK_SECRET}`);
+    const secret = this.system.secrets[PAYMENT_WEBHOOK_SECRET];
+    if (secret === undefined) throw new Error(`the local system has no ${PAYMENT_WEBHOOK_SECRET}`);
     return secret;
   }
 
@@ -99,17 +70,7 @@ class Harness {
     body?: string,
     headers: Record<string, string> = {},
   ): Promise<HttpAnswer<T>> {
-    const response = await fetchAs(this.system, orderBody.customerId, path, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      ...(body === undefined ? {} : { body }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      contentType: response.headers.get('content-type'),
-      body: (text.length > 0 ? JSON.parse(text) : null) as T,
-    };
+    return await requestAs<T>(this.system, orderBody.customerId, method, path, body, headers);
   }
 
   public async createOrder(): Promise<OrderView> {
@@ -144,7 +105,7 @@ class Harness {
 
   public async stored(key: { PK: string; SK: string }): Promise<Record<string, unknown> | undefined> {
     const { Item } = await this.table.send(
-      new GetCommand({ TableName: TABLE, Key: key, ConsistentRead: true }),
+      new GetCommand({ TableName: ORDERS_TABLE, Key: key, ConsistentRead: true }),
     );
     return Item;
   }
@@ -168,13 +129,11 @@ let long: Harness;
 
 beforeAll(async () => {
   const started = await Promise.allSettled([
-    startLocalSystem({
-      port: 0,
-      functionLogLevel: 'SILENT',
+    startTestSystem({
       settings: { PAYMENT_TIMEOUT_SECONDS: String(SHORT_TIMEOUT_SECONDS) },
       scheduleRatesSeconds: { sweeper: 1 },
     }),
-    startLocalSystem({ port: 0, functionLogLevel: 'SILENT', settings: { PAYMENT_TIMEOUT_SECONDS: '600' } }),
+    startTestSystem({ settings: { PAYMENT_TIMEOUT_SECONDS: '600' } }),
   ]);
   const [shortStart, longStart] = started;
   if (shortStart?.status === 'fulfilled') short = new Harness(shortStart.value);

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime';
+import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime/local-system';
 import { wiringModel } from '../fixtures/runtime/model';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 import { eventually } from '../support/eventually';

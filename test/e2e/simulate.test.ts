@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalSystem } from '../../lib/local/runtime';
-import { FaultKind } from '../../lib/local/sdk-instrumentation';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
+import { FaultKind } from '../../lib/local/runtime/sdk-instrumentation';
 import { startSimulatedSystem } from '../../lib/sim/harness';
 import { DEFAULT_MIX, simulate } from '../../lib/sim/simulate';
 

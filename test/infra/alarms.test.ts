@@ -131,6 +131,22 @@ function dashboardWidgets(template: Template): DashboardWidget[] {
 
 const SERVICE_DIMENSION = (service: string) => [{ Name: 'service', Value: service }];
 
+/** An alarm that fires on any count above zero, summed over five minutes; no data is no alarm. */
+const ANY_IN_FIVE_MINUTES = {
+  Statistic: 'Sum',
+  Period: 300,
+  EvaluationPeriods: 1,
+  Threshold: 0,
+  ComparisonOperator: 'GreaterThanThreshold',
+  TreatMissingData: 'notBreaching',
+} as const;
+
+/** The models whose every dead-letter queue and function the alarm tests check. */
+const MODELS: readonly (readonly [string, AppModel])[] = [
+  ['lib/model.ts', appModel],
+  ['the fixture model', fixtureModel],
+];
+
 describe('alarms and dashboard of the stack built from lib/model.ts', () => {
   let real: Synthesized;
   let topic: { Ref: string };
@@ -138,6 +154,8 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     real = synthesize(appModel);
     topic = { Ref: logicalIdOf(real.stack.alarmTopic) };
   });
+  /** The stack of `model`, built once for lib/model.ts. */
+  const synthesizedOf = (model: AppModel): Synthesized => (model === appModel ? real : synthesize(model));
 
   it('sends every alarm, and its return to OK, to the alarm topic and nowhere else', () => {
     // Act
@@ -180,14 +198,11 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     expect(new Set(named.map(({ anchor }) => anchor))).toEqual(new Set(Object.values(Runbook)));
   });
 
-  it.each([
-    ['lib/model.ts', appModel],
-    ['the fixture model', fixtureModel],
-  ])(
+  it.each(MODELS)(
     'gives every dead-letter queue of %s one alarm: Maximum of visible messages per minute >= 1',
     (_name, model) => {
       // Prepare
-      const synthesized = model === appModel ? real : synthesize(model);
+      const synthesized = synthesizedOf(model);
       const queues = synthesized.stack.operations.deadLetterQueues;
 
       // Act
@@ -237,14 +252,11 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     expect(stream).toContain(`#${Runbook.streamFailures}`);
   });
 
-  it.each([
-    ['lib/model.ts', appModel],
-    ['the fixture model', fixtureModel],
-  ])(
+  it.each(MODELS)(
     'alarms on Errors > 0 and Throttles > 0 of every function of %s, summed over five minutes',
     (_name, model) => {
       // Prepare
-      const synthesized = model === appModel ? real : synthesize(model);
+      const synthesized = synthesizedOf(model);
       const lambdaAlarms = alarmsWhere(synthesized.template, (alarm) => alarm.Namespace === 'AWS/Lambda');
 
       // Act
@@ -264,14 +276,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
       for (const { name, alarms } of byFunction) {
         expect(alarms.map((alarm) => alarm.MetricName).sort(), name).toEqual(['Errors', 'Throttles']);
         for (const alarm of alarms) {
-          expect(alarm, `${name} ${alarm.MetricName}`).toMatchObject({
-            Statistic: 'Sum',
-            Period: 300,
-            EvaluationPeriods: 1,
-            Threshold: 0,
-            ComparisonOperator: 'GreaterThanThreshold',
-            TreatMissingData: 'notBreaching',
-          });
+          expect(alarm, `${name} ${alarm.MetricName}`).toMatchObject(ANY_IN_FIVE_MINUTES);
           expect(alarm.AlarmDescription).toContain(name);
         }
       }
@@ -286,15 +291,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     const alarm = businessAlarm(real.template, metric);
 
     // Assess
-    expect(alarm).toMatchObject({
-      Dimensions: SERVICE_DIMENSION(DEFAULT_SERVICE),
-      Statistic: 'Sum',
-      Period: 300,
-      EvaluationPeriods: 1,
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-      TreatMissingData: 'notBreaching',
-    });
+    expect(alarm).toMatchObject({ ...ANY_IN_FIVE_MINUTES, Dimensions: SERVICE_DIMENSION(DEFAULT_SERVICE) });
   });
 
   it('alarms on refunds stuck in REFUND_PENDING, and on a sweeper that stopped reporting them', () => {

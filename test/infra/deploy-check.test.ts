@@ -90,6 +90,42 @@ function editDefinition(
   machine.Properties.DefinitionString = JSON.stringify(definition);
 }
 
+/** A fault that sets `property` of the only resource of `type` that `matches`; the finding names that resource. */
+function setProperty(
+  type: string,
+  property: string,
+  value: unknown,
+  matches?: (resource: Resource, id: string) => boolean,
+): Fault['inject'] {
+  return (json) => {
+    const id = idOf(json, type, matches);
+    resource(json, id).Properties[property] = value;
+    return id;
+  };
+}
+
+/** A fault that edits the statement granting `action` to `functionName`; the finding names its policy. */
+function editStatement(
+  functionName: string,
+  action: string,
+  edit: (statement: Record<string, unknown>, json: TemplateJson) => void,
+): Fault['inject'] {
+  return (json) => {
+    const policy = policyOfFunction(json, functionName);
+    const statement = statementsOf(json, policy).find((candidate) => candidate.Action === action);
+    if (statement === undefined) throw new Error(`${functionName} is granted no ${action}`);
+    edit(statement, json);
+    return policy;
+  };
+}
+
+/** Drops the state machine role's statements that mention `text` (a function's invoke grant). */
+function removeMachineGrant(json: TemplateJson, text: string): void {
+  const policy = idOf(json, 'AWS::IAM::Policy', mentions('StateMachineRole'));
+  const document = resource(json, policy).Properties.PolicyDocument as { Statement: unknown[] };
+  document.Statement = document.Statement.filter((statement) => !JSON.stringify(statement).includes(text));
+}
+
 const keys = (findings: readonly Finding[]) => [...new Set(findings.map((f) => `${f.rule} ${f.logicalId}`))];
 
 interface Fault {
@@ -126,13 +162,9 @@ const FAULTS: readonly Fault[] = [
     rule: 'iam/unknown-action',
     fault: 'sqs:SendMessages',
     variant: 'STANDARD',
-    inject: (json) => {
-      const policy = policyOfFunction(json, 'LogisticsWebhook');
-      const send = statementsOf(json, policy).find((statement) => statement.Action === 'sqs:SendMessage');
-      if (send === undefined) throw new Error('logistics-webhook sends to no queue');
+    inject: editStatement('LogisticsWebhook', 'sqs:SendMessage', (send) => {
       send.Action = 'sqs:SendMessages';
-      return policy;
-    },
+    }),
   },
   {
     rule: 'iam/resource-type-mismatch',
@@ -153,39 +185,25 @@ const FAULTS: readonly Fault[] = [
     rule: 'iam/wildcard-only-on-arn',
     fault: "dynamodb:ListStreams on the table's stream ARN (what DynamoEventSource granted)",
     variant: 'STANDARD',
-    inject: (json) => {
-      const policy = policyOfFunction(json, 'OutboxRelay');
-      const list = statementsOf(json, policy).find(
-        (statement) => statement.Action === 'dynamodb:ListStreams',
-      );
-      if (list === undefined) throw new Error('outbox-relay may not list streams');
+    inject: editStatement('OutboxRelay', 'dynamodb:ListStreams', (list, json) => {
       list.Resource = { 'Fn::GetAtt': [idOf(json, 'AWS::DynamoDB::GlobalTable'), 'StreamArn'] };
-      return policy;
-    },
+    }),
   },
   {
     rule: 'iam/unknown-condition-key',
     fault: 'iam:PassedToServices in the PassRole condition',
     variant: 'STANDARD',
-    inject: (json) => {
-      const policy = policyOfFunction(json, 'CreateOrder');
-      const pass = statementsOf(json, policy).find((statement) => statement.Action === 'iam:PassRole');
-      if (pass === undefined) throw new Error('create-order passes no role');
+    inject: editStatement('CreateOrder', 'iam:PassRole', (pass) => {
       pass.Condition = { StringEquals: { 'iam:PassedToServices': 'scheduler.amazonaws.com' } };
-      return policy;
-    },
+    }),
   },
   {
     rule: 'iam/condition-key-not-applicable',
     fault: 'dynamodb:LeadingKeys as a condition of sqs:SendMessage',
     variant: 'STANDARD',
-    inject: (json) => {
-      const policy = policyOfFunction(json, 'LogisticsWebhook');
-      const send = statementsOf(json, policy).find((statement) => statement.Action === 'sqs:SendMessage');
-      if (send === undefined) throw new Error('logistics-webhook sends to no queue');
+    inject: editStatement('LogisticsWebhook', 'sqs:SendMessage', (send) => {
       send.Condition = { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['x'] } };
-      return policy;
-    },
+    }),
   },
   {
     rule: 'sfn/integration-not-allowed',
@@ -205,11 +223,7 @@ const FAULTS: readonly Fault[] = [
     fault: "the role's invoke grant on fulfillment-order removed",
     variant: 'STANDARD',
     inject: (json) => {
-      const policy = idOf(json, 'AWS::IAM::Policy', mentions('StateMachineRole'));
-      const document = resource(json, policy).Properties.PolicyDocument as { Statement: unknown[] };
-      document.Statement = document.Statement.filter(
-        (statement) => !JSON.stringify(statement).includes('FulfillmentOrderFunction'),
-      );
+      removeMachineGrant(json, 'FulfillmentOrderFunction');
       return stateMachineId(json);
     },
   },
@@ -246,11 +260,7 @@ const FAULTS: readonly Fault[] = [
         .map((part, index) => (index % 2 === 0 ? part : substitutions[part]));
       machine.Properties.DefinitionString = { 'Fn::Join': ['', parts] };
       delete machine.Properties.DefinitionSubstitutions;
-      const policy = idOf(json, 'AWS::IAM::Policy', mentions('StateMachineRole'));
-      const document = resource(json, policy).Properties.PolicyDocument as { Statement: unknown[] };
-      document.Statement = document.Statement.filter(
-        (statement) => !JSON.stringify(statement).includes('TransportShipFunction'),
-      );
+      removeMachineGrant(json, 'TransportShipFunction');
       return machineId;
     },
   },
@@ -280,21 +290,13 @@ const FAULTS: readonly Fault[] = [
     rule: 'scheduler/invalid-expression',
     fault: 'rate(1 minutes (unclosed)',
     variant: 'STANDARD',
-    inject: (json) => {
-      const schedule = idOf(json, 'AWS::Scheduler::Schedule');
-      resource(json, schedule).Properties.ScheduleExpression = 'rate(1 minutes';
-      return schedule;
-    },
+    inject: setProperty('AWS::Scheduler::Schedule', 'ScheduleExpression', 'rate(1 minutes'),
   },
   {
     rule: 'scheduler/invalid-name',
     fault: 'a schedule group named "payment timeouts"',
     variant: 'STANDARD',
-    inject: (json) => {
-      const group = idOf(json, 'AWS::Scheduler::ScheduleGroup');
-      resource(json, group).Properties.Name = 'payment timeouts';
-      return group;
-    },
+    inject: setProperty('AWS::Scheduler::ScheduleGroup', 'Name', 'payment timeouts'),
   },
   {
     rule: 'scheduler/invalid-dead-letter-arn',
@@ -326,21 +328,18 @@ const FAULTS: readonly Fault[] = [
     rule: 'lambda/fifo-batch-size',
     fault: 'batch size 20 on order-events.fifo',
     variant: 'STANDARD',
-    inject: (json) => {
-      const mapping = idOf(json, 'AWS::Lambda::EventSourceMapping', mentions('OrderEventsConsumer'));
-      resource(json, mapping).Properties.BatchSize = 20;
-      return mapping;
-    },
+    inject: setProperty('AWS::Lambda::EventSourceMapping', 'BatchSize', 20, mentions('OrderEventsConsumer')),
   },
   {
     rule: 'lambda/fifo-batching-window',
     fault: 'a 5 s batching window on order-events.fifo',
     variant: 'STANDARD',
-    inject: (json) => {
-      const mapping = idOf(json, 'AWS::Lambda::EventSourceMapping', mentions('OrderEventsConsumer'));
-      resource(json, mapping).Properties.MaximumBatchingWindowInSeconds = 5;
-      return mapping;
-    },
+    inject: setProperty(
+      'AWS::Lambda::EventSourceMapping',
+      'MaximumBatchingWindowInSeconds',
+      5,
+      mentions('OrderEventsConsumer'),
+    ),
   },
   {
     rule: 'lambda/sqs-visibility-timeout',

@@ -18,6 +18,7 @@ describe('a function bundle', () => {
       functions: appModel.functions.filter((fn) => fn.name === BUNDLED_FUNCTION),
       stateMachines: [],
       timers: [],
+      outsideParties: [],
     };
     app = new App();
     new OrderBackboneStack(app, 'BundleTest', { model });

@@ -11,21 +11,27 @@ import {
   functionArnKeysIn,
   functionArnPlaceholder,
   functionArnSubstitutionKey,
-} from '../../lib/constructs/asl-substitutions';
-import { secretArnVariable } from '../../lib/constructs/naming';
+} from '../../lib/asl-substitutions';
 import {
   type AppModel,
   appModel,
   type EnvironmentValue,
+  EVENT_BUS,
+  FULFILLMENT_SAGA,
   FUNCTION_LOGGING,
   type FunctionDeclaration,
+  LOGISTICS_WEBHOOK_SECRET,
+  ORDER_EVENTS_QUEUE,
+  PAYMENT_WEBHOOK_SECRET,
   PENDING_PAYMENT_INDEX,
   PROVISIONED_TARGET_UTILIZATION_PERCENT,
   RECURRING_SCHEDULE_RETRY,
   REFUND_PENDING_INDEX,
+  STATUS_EVENTS_QUEUE,
 } from '../../lib/model';
+import { secretArnVariable } from '../../lib/naming';
 import { OrderBackboneStack } from '../../lib/stack';
-import { fixtureModel } from '../fixtures/cdk/fixture-model';
+import { emptyModel, fixtureModel } from '../fixtures/cdk/fixture-model';
 import { logicalIdOf, SKIP_BUNDLING, type Synthesized, synthesize } from '../support/synth';
 
 function functionId(stack: OrderBackboneStack, name: string): string {
@@ -100,14 +106,32 @@ function awsVariableNames(environment: Readonly<Record<string, EnvironmentValue>
   );
 }
 
+/** The alarms on the dead-letter queue `deadLetterId` of `synthesized`. */
+function deadLetterAlarms(synthesized: Synthesized, deadLetterId: string): unknown[] {
+  const alarms = synthesized.template.findResources('AWS::CloudWatch::Alarm', {
+    Properties: {
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
+    },
+  });
+  return Object.values(alarms);
+}
+
+/** What a dead-letter queue's alarms must be: one, to the alarm topic, as soon as one message is visible. */
+function oneAlarmOnAnyMessage(synthesized: Synthesized): unknown[] {
+  return [
+    expect.objectContaining({
+      Properties: expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: logicalIdOf(synthesized.stack.alarmTopic) }],
+      }),
+    }),
+  ];
+}
+
 const WRITE_ACTION = /^dynamodb:(Put|Update|Delete|BatchWrite|TransactWrite)/;
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ORDER_EVENTS = 'order-events.fifo';
-const EVENT_BUS = 'order-backbone-events';
-const FULFILLMENT = 'fulfillment';
-const STATUS_EVENTS = 'status-events.fifo';
-const LOGISTICS_WEBHOOK_SECRET = 'logistics-webhook-secret';
-const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
 
 describe('OrderBackboneStack built from lib/model.ts', () => {
   let real: Synthesized;
@@ -348,7 +372,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     }
   });
 
-  it('indexes orders awaiting payment and payments owing a refund by shard and time, projecting every attribute', () => {
+  it('indexes orders awaiting payment and payments owing a refund by shard and time, projecting only the order id', () => {
     // Prepare
     const tableId = logicalIdOf(real.stack.tables.get('orders'));
 
@@ -478,7 +502,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets outbox-relay read the stream, send only to order-events.fifo and put only on the bus, never write the table', () => {
     // Prepare
     const queueArn = {
-      'Fn::GetAtt': [logicalIdOf(real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
+      'Fn::GetAtt': [logicalIdOf(real.stack.queues.get(ORDER_EVENTS_QUEUE)?.queue), 'Arn'],
     };
     const busArn = { 'Fn::GetAtt': [logicalIdOf(real.stack.eventBuses.get(EVENT_BUS)), 'Arn'] };
     const [mapping] = Object.values(
@@ -505,9 +529,9 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets order-events-consumer consume order-events.fifo and start the fulfillment state machine', () => {
     // Prepare
     const queueArn = {
-      'Fn::GetAtt': [logicalIdOf(real.stack.queues.get(ORDER_EVENTS)?.queue), 'Arn'],
+      'Fn::GetAtt': [logicalIdOf(real.stack.queues.get(ORDER_EVENTS_QUEUE)?.queue), 'Arn'],
     };
-    const machineId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT));
+    const machineId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT_SAGA));
 
     // Act
     const consumer = resourceProperties(real.template, functionId(real.stack, 'order-events-consumer'));
@@ -581,7 +605,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     ).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: busArn(EVENT_BUS) }]);
   });
 
-  it.each([ORDER_EVENTS, STATUS_EVENTS])(
+  it.each([ORDER_EVENTS_QUEUE, STATUS_EVENTS_QUEUE])(
     'gives %s a FIFO dead-letter queue after 5 receives, a 180 s visibility timeout and an alarm',
     (name) => {
       // Prepare
@@ -590,11 +614,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       const deadLetterId = logicalIdOf(queue?.deadLetterQueue.queue);
 
       // Act
-      const alarms = real.template.findResources('AWS::CloudWatch::Alarm', {
-        Properties: {
-          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
-        },
-      });
+      const alarms = deadLetterAlarms(real, deadLetterId);
 
       // Assess
       expect(resourceProperties(real.template, queueId)).toMatchObject({
@@ -607,21 +627,12 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
         MessageRetentionPeriod: 1_209_600,
         SqsManagedSseEnabled: true,
       });
-      expect(Object.values(alarms)).toEqual([
-        expect.objectContaining({
-          Properties: expect.objectContaining({
-            MetricName: 'ApproximateNumberOfMessagesVisible',
-            Threshold: 1,
-            ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-            AlarmActions: [{ Ref: logicalIdOf(real.stack.alarmTopic) }],
-          }),
-        }),
-      ]);
+      expect(alarms).toEqual(oneAlarmOnAnyMessage(real));
     },
   );
 
   describe('status events from the logistics provider', () => {
-    const queueId = () => logicalIdOf(real.stack.queues.get(STATUS_EVENTS)?.queue);
+    const queueId = () => logicalIdOf(real.stack.queues.get(STATUS_EVENTS_QUEUE)?.queue);
     const queueArn = () => ({ 'Fn::GetAtt': [queueId(), 'Arn'] });
     const secretRef = (name: string) => ({ Ref: logicalIdOf(real.stack.secrets.get(name)) });
     const tableId = () => logicalIdOf(real.stack.tables.get('orders'));
@@ -785,7 +796,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('builds the fulfillment state machine from state-machines/fulfillment.asl.json with every placeholder substituted', () => {
     // Prepare
     const file = readFileSync(path.join(REPOSITORY_ROOT, 'state-machines/fulfillment.asl.json'), 'utf8');
-    const machineId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT));
+    const machineId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT_SAGA));
 
     // Act
     const machine = resourceProperties(real.template, machineId);
@@ -793,9 +804,9 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     const placeholders = [...file.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1]);
 
     // Assess
-    expect(appModel.stateMachines.find((declaration) => declaration.name === FULFILLMENT)?.definition).toBe(
-      'state-machines/fulfillment.asl.json',
-    );
+    expect(
+      appModel.stateMachines.find((declaration) => declaration.name === FULFILLMENT_SAGA)?.definition,
+    ).toBe('state-machines/fulfillment.asl.json');
     expect(machine.DefinitionString).toBe(file);
     expect(placeholders.length).toBeGreaterThan(0);
     expect(Object.keys(substitutions ?? {}).sort()).toEqual([...new Set(placeholders)].sort());
@@ -811,7 +822,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   it('lets the fulfillment state machine invoke the four saga participants and no other function', () => {
     // Prepare
     const participants = ['fulfillment-order', 'warehouse-pick', 'transport-ship', 'fulfillment-outcome'];
-    const roleId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT)?.role);
+    const roleId = logicalIdOf(real.stack.stateMachines.get(FULFILLMENT_SAGA)?.role);
 
     // Act
     const invoked = statementsOfRole(real, roleId)
@@ -955,23 +966,10 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
     const deadLetterId = logicalIdOf(fixture.stack.queues.get('order-events.fifo')?.deadLetterQueue.queue);
 
     // Act
-    const alarms = fixture.template.findResources('AWS::CloudWatch::Alarm', {
-      Properties: {
-        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
-      },
-    });
+    const alarms = deadLetterAlarms(fixture, deadLetterId);
 
     // Assess
-    expect(Object.values(alarms)).toEqual([
-      expect.objectContaining({
-        Properties: expect.objectContaining({
-          MetricName: 'ApproximateNumberOfMessagesVisible',
-          Threshold: 1,
-          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          AlarmActions: [{ Ref: logicalIdOf(fixture.stack.alarmTopic) }],
-        }),
-      }),
-    ]);
+    expect(alarms).toEqual(oneAlarmOnAnyMessage(fixture));
   });
 
   it('feeds the queue-triggered function batches and lets it report item failures', () => {
@@ -1165,7 +1163,7 @@ describe('OrderBackboneStack built from a fixture model with every trigger kind'
     expect(properties.Environment).toEqual({ Variables: expect.objectContaining({ SWEEP_LIMIT: '25' }) });
   });
 
-  it('projects all attributes into each declared global secondary index', () => {
+  it('projects only the declared attributes into each declared global secondary index', () => {
     // Prepare
     const index = fixtureModel.tables[0]?.indexes?.[0];
 
@@ -1301,9 +1299,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
 
     // Act
     const properties = resourceProperties(fixture.template, deadLetter);
-    const alarms = fixture.template.findResources('AWS::CloudWatch::Alarm', {
-      Properties: { Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetter, 'QueueName'] } }] },
-    });
+    const alarms = deadLetterAlarms(fixture, deadLetter);
 
     // Assess
     expect(properties).toEqual({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
@@ -1315,16 +1311,7 @@ describe('OrderBackboneStack built from a fixture model with a timer and secrets
         ]),
       },
     });
-    expect(Object.values(alarms)).toEqual([
-      expect.objectContaining({
-        Properties: expect.objectContaining({
-          MetricName: 'ApproximateNumberOfMessagesVisible',
-          Threshold: 1,
-          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          AlarmActions: [{ Ref: logicalIdOf(fixture.stack.alarmTopic) }],
-        }),
-      }),
-    ]);
+    expect(alarms).toEqual(oneAlarmOnAnyMessage(fixture));
   });
 
   it("sends the target's failed asynchronous invocations to the timer's dead-letter queue", () => {
@@ -1642,15 +1629,7 @@ describe('bundling', () => {
   it('bundles a TypeScript handler offline with the local esbuild into a runnable ES module', () => {
     // Prepare
     const fn = functionDeclaration(fixtureModel, 'reserve-stock');
-    const model: AppModel = {
-      tables: [],
-      queues: [],
-      stateMachines: [],
-      timers: [],
-      secrets: [],
-      eventBuses: [],
-      functions: [fn],
-    };
+    const model: AppModel = { ...emptyModel, functions: [fn] };
     const app = new App({ outdir });
 
     // Act

@@ -6,8 +6,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CreatedQueue, createQueues } from '../../lib/local/resources';
-import { type SqsLocal, startSqsLocal } from '../../lib/local/sqs-local';
+import { type CreatedQueue, createQueues } from '../../lib/local/aws/resources';
+import { type SqsLocal, startSqsLocal } from '../../lib/local/aws/sqs-local';
 import { DlqUsageError, runDlqCommand } from '../../lib/ops/dlq';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 

@@ -12,8 +12,8 @@ import {
   JavaMissingError,
   JavaTooOldError,
   startDynamoDbLocal,
-} from '../../lib/local/dynamodb-local';
-import { createTables } from '../../lib/local/resources';
+} from '../../lib/local/aws/dynamodb-local';
+import { createTables } from '../../lib/local/aws/resources';
 import type { TableDeclaration } from '../../lib/model';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -217,7 +217,7 @@ describe('startDynamoDbLocal', () => {
   it('takes DynamoDB Local down with it when the Node process that started it is killed outright', async () => {
     // Prepare: a separate Node process starts DynamoDB Local and reports its pid.
     const script = [
-      `import { startDynamoDbLocal } from ${JSON.stringify(join(REPO_ROOT, 'lib/local/dynamodb-local.ts'))};`,
+      `import { startDynamoDbLocal } from ${JSON.stringify(join(REPO_ROOT, 'lib/local/aws/dynamodb-local.ts'))};`,
       'const db = await startDynamoDbLocal();',
       'console.log(JSON.stringify({ pid: db.pid }));',
       'setInterval(() => {}, 1000);',

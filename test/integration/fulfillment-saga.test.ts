@@ -12,7 +12,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbPaymentRepository } from '../../functions/adapters/dynamodb-payment-repository';
-import { sagaStepKey } from '../../functions/adapters/dynamodb-saga-ledger';
+import { keys } from '../../functions/adapters/dynamodb-table';
 import { HttpTransport } from '../../functions/adapters/http-transport';
 import { HttpWarehouse } from '../../functions/adapters/http-warehouse';
 import {
@@ -30,16 +30,16 @@ import {
   LedgerContentionError,
   StepCompensatedError,
 } from '../../functions/domain/saga-ledger';
-import { functionArnKeysIn, functionArnSubstitutionKey } from '../../lib/constructs/asl-substitutions';
+import { functionArnKeysIn, functionArnSubstitutionKey } from '../../lib/asl-substitutions';
+import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/aws/step-functions/server';
 import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
 import {
   startTransportSimulator,
   startWarehouseSimulator,
   type TransportSimulator,
   type WarehouseSimulator,
-} from '../../lib/local/logistics-simulators';
-import { loadStateMachines } from '../../lib/local/runtime-wiring';
-import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/stepfunctions';
+} from '../../lib/local/outside-parties/logistics-simulators';
+import { loadStateMachines } from '../../lib/local/runtime/wiring';
 import { appModel } from '../../lib/model';
 import {
   createTestTables,
@@ -289,7 +289,7 @@ async function ledgerEntry(orderId: string, step: string) {
   const { Item } = await tables.documentClient.send(
     new GetCommand({
       TableName: tables.ordersTableName,
-      Key: sagaStepKey({ orderId, step }),
+      Key: keys.sagaStep(orderId, step),
       ConsistentRead: true,
     }),
   );

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FunctionHost } from '../../lib/local/function-host';
 import { FunctionInvocationError } from '../../lib/local/invoker';
+import { FunctionHost } from '../../lib/local/runtime/function-host';
 import type { FunctionDeclaration } from '../../lib/model';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { FunctionHost } from '../../lib/local/function-host';
+import { FunctionHost } from '../../lib/local/runtime/function-host';
 import { type CapturedOutput, captureProcessOutput } from '../support/output-capture';
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FunctionHost } from '../../lib/local/function-host';
-import { LOCAL_TRACING_ENVIRONMENT } from '../../lib/local/runtime-wiring';
+import { FunctionHost } from '../../lib/local/runtime/function-host';
+import { LOCAL_TRACING_ENVIRONMENT } from '../../lib/local/runtime/wiring';
 
 /**
  * Locally the tracer is off, and so is the X-Ray SDK's automatic context tracking: it would otherwise hang an

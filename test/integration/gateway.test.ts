@@ -1,9 +1,9 @@
 import { request } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../lib/local/gateway';
+import { type Gateway, openGateway, startGateway } from '../../lib/local/aws/gateway';
+import { createLocalIssuer, type LocalIssuer } from '../../lib/local/aws/local-issuer';
 import { FunctionInvocationError, type FunctionInvoker } from '../../lib/local/invoker';
-import { createLocalIssuer, type LocalIssuer } from '../../lib/local/local-issuer';
 
 const received: { functionName: string; event: APIGatewayProxyEventV2 }[] = [];
 
@@ -183,9 +183,10 @@ describe('local HTTP gateway on customer routes', () => {
   let guarded: Gateway;
 
   beforeAll(async () => {
-    issuer = await createLocalIssuer({ tokenLifetimeSeconds: 60 });
-    guarded = await startGateway({
-      port: 0,
+    const open = await openGateway(0);
+    guarded = open;
+    issuer = await createLocalIssuer({ gatewayUrl: open.url, tokenLifetimeSeconds: 60 });
+    open.serve({
       accountId: '000000000000',
       invoker,
       authorizer: issuer.authorizer,
@@ -195,7 +196,6 @@ describe('local HTTP gateway on customer routes', () => {
       ],
       localRoutes: issuer.localRoutes(),
     });
-    issuer.setGatewayUrl(guarded.url);
   });
 
   afterAll(async () => {
@@ -224,8 +224,7 @@ describe('local HTTP gateway on customer routes', () => {
 
   it("refuses a missing or foreign token with API Gateway's 401 and never invokes the function", async () => {
     const invocations = received.length;
-    const foreign = await createLocalIssuer();
-    foreign.setGatewayUrl(guarded.url);
+    const foreign = await createLocalIssuer({ gatewayUrl: guarded.url });
 
     const missing = await fetch(`${guarded.url}/mine/1`);
     const wrongKey = await fetch(`${guarded.url}/mine/1`, {
@@ -268,5 +267,31 @@ describe('local HTTP gateway on customer routes', () => {
         routes: [{ method: 'GET', path: '/mine', functionName: 'mine', authorization: 'customer' }],
       }),
     ).rejects.toThrow(/need an authorizer/);
+  });
+});
+
+describe('a gateway opened before its routes are known', () => {
+  it('answers 503 on its final URL until it is served, then routes there', async () => {
+    // Prepare
+    const open = await openGateway(0);
+    try {
+      const before = await fetch(`${open.url}/plain`);
+
+      // Act
+      open.serve({
+        accountId: '000000000000',
+        invoker,
+        routes: [{ method: 'GET', path: '/plain', functionName: 'plain', authorization: 'none' }],
+      });
+      const after = await fetch(`${open.url}/plain`);
+
+      // Assess
+      expect(before.status).toBe(503);
+      expect(await before.json()).toEqual({ message: 'Service Unavailable' });
+      expect(after.status).toBe(200);
+      expect(await after.json()).toEqual({ hello: 'world' });
+    } finally {
+      await open.stop();
+    }
   });
 });

@@ -9,7 +9,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalEventBridge, startLocalEventBridge } from '../../lib/local/eventbridge';
+import { type LocalEventBridge, startLocalEventBridge } from '../../lib/local/aws/eventbridge';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createTables, ResourceDeclarationConflictError } from '../../lib/local/resources';
+import { createTables, ResourceDeclarationConflictError } from '../../lib/local/aws/resources';
 import type { TableDeclaration } from '../../lib/model';
 import { TEST_CREDENTIALS } from '../support/dynamodb';
 

@@ -15,16 +15,15 @@ import {
 import { type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqsDeadLetterSender } from '../../lib/local/aws/scheduler/dead-letters';
+import { type LocalScheduler, startLocalScheduler } from '../../lib/local/aws/scheduler/server';
 import { findFreePort } from '../../lib/local/ports';
-import { type LocalScheduler, sqsDeadLetterSender, startLocalScheduler } from '../../lib/local/scheduler';
 import { eventually } from '../support/eventually';
+import { localClientConfig, TEST_ACCOUNT, TEST_REGION } from '../support/local-aws';
 import { RecordingInvoker } from '../support/local-functions';
 
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const lambdaArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
-const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/scheduler`;
+const lambdaArn = (name: string) => `arn:aws:lambda:${TEST_REGION}:${TEST_ACCOUNT}:function:${name}`;
+const ROLE_ARN = `arn:aws:iam::${TEST_ACCOUNT}:role/scheduler`;
 
 class PaymentProviderDown extends Error {
   public override readonly name = 'PaymentProviderDown';
@@ -62,15 +61,11 @@ describe('local EventBridge Scheduler endpoint', () => {
   beforeAll(async () => {
     fauxqs = await startFauxqs({ port: await findFreePort(), logger: false });
     dlq = fauxqs.createQueue('scheduler-dlq');
-    sqs = new SQSClient({
-      endpoint: `http://127.0.0.1:${fauxqs.port}`,
-      region: REGION,
-      credentials: CREDENTIALS,
-    });
+    sqs = new SQSClient(localClientConfig(`http://127.0.0.1:${fauxqs.port}`));
     scheduler = await startLocalScheduler({
       invoker,
-      region: REGION,
-      accountId: ACCOUNT,
+      region: TEST_REGION,
+      accountId: TEST_ACCOUNT,
       targetFunctions: {
         [lambdaArn('notify')]: 'notify',
         [lambdaArn('charge-timeout')]: 'charge-timeout',
@@ -80,7 +75,7 @@ describe('local EventBridge Scheduler endpoint', () => {
       rateOverridesSeconds: { sweeper: 0.5 },
       retryBaseDelayMs: 20,
     });
-    client = new SchedulerClient({ endpoint: scheduler.url, region: REGION, credentials: CREDENTIALS });
+    client = new SchedulerClient(localClientConfig(scheduler.url));
   });
 
   afterAll(async () => {
@@ -186,7 +181,7 @@ describe('local EventBridge Scheduler endpoint', () => {
     expect(attribute('RETRY_ATTEMPTS')).toBe('2');
     expect(attribute('EXHAUSTED_RETRY_CONDITION')).toBe('MaximumRetryAttempts');
     expect(attribute('SCHEDULE_ARN')).toBe(
-      `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/payment-timeout`,
+      `arn:aws:scheduler:${TEST_REGION}:${TEST_ACCOUNT}:schedule/default/payment-timeout`,
     );
     expect(attribute('TARGET_ARN')).toBe(lambdaArn('charge-timeout'));
     expect(
@@ -277,7 +272,7 @@ describe('local EventBridge Scheduler endpoint', () => {
             Target: {
               Arn: lambdaArn('notify'),
               RoleArn: ROLE_ARN,
-              DeadLetterConfig: { Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:dlq.fifo` },
+              DeadLetterConfig: { Arn: `arn:aws:sqs:${TEST_REGION}:${TEST_ACCOUNT}:dlq.fifo` },
             },
           }),
         ),
@@ -300,7 +295,9 @@ describe('local EventBridge Scheduler endpoint', () => {
     expect((cron as Error).message).toContain('cron');
     expect((zone as Error).message).toContain('UTC');
     expect((unmapped as Error).message).toContain('targetFunctions');
-    expect(inGroup.ScheduleArn).toBe(`arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/orders/unique`);
+    expect(inGroup.ScheduleArn).toBe(
+      `arn:aws:scheduler:${TEST_REGION}:${TEST_ACCOUNT}:schedule/orders/unique`,
+    );
     expect(group).toMatchObject({ Name: 'orders', State: 'ACTIVE' });
     expect(listed.Schedules?.map((item) => [item.GroupName, item.Name])).toEqual([['orders', 'unique']]);
     expect(unsupported.status).toBe(400);

@@ -17,20 +17,28 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidStateMachineDeclarationError } from '../../lib/local/aws/step-functions/errors';
+import { REDRIVE_LIMITS } from '../../lib/local/aws/step-functions/redrive';
 import {
-  InvalidStateMachineDeclarationError,
   type LocalStepFunctions,
-  REDRIVE_LIMITS,
+  type LocalStepFunctionsOptions,
   startLocalStepFunctions,
-} from '../../lib/local/stepfunctions';
+} from '../../lib/local/aws/step-functions/server';
+import { localClientConfig, TEST_ACCOUNT, TEST_REGION } from '../support/local-aws';
 import { RecordingInvoker, waitFor } from '../support/local-functions';
 
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
-const lambdaArn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+const lambdaArn = (name: string) => `arn:aws:lambda:${TEST_REGION}:${TEST_ACCOUNT}:function:${name}`;
 
 function fixture(name: string): object {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as object;
+}
+
+/** A local Step Functions endpoint in the test region and account, with a client of it. */
+async function startEndpoint(
+  options: Omit<LocalStepFunctionsOptions, 'region' | 'accountId'>,
+): Promise<{ sfn: LocalStepFunctions; client: SFNClient }> {
+  const sfn = await startLocalStepFunctions({ region: TEST_REGION, accountId: TEST_ACCOUNT, ...options });
+  return { sfn, client: new SFNClient(localClientConfig(sfn.url)) };
 }
 
 class PaymentDeclined extends Error {
@@ -61,9 +69,7 @@ describe('local Step Functions endpoint', () => {
   let client: SFNClient;
 
   beforeAll(async () => {
-    sfn = await startLocalStepFunctions({
-      region: REGION,
-      accountId: ACCOUNT,
+    ({ sfn, client } = await startEndpoint({
       invoker,
       retryIntervalMs: 20,
       stateMachines: [
@@ -96,12 +102,7 @@ describe('local Step Functions endpoint', () => {
         { name: 'order-unmapped', definition: fixture('sfn-unmapped.asl.json'), taskFunctions: {} },
         { name: 'order-wait', definition: fixture('sfn-wait.asl.json'), taskFunctions: {} },
       ],
-    });
-    client = new SFNClient({
-      endpoint: sfn.url,
-      region: REGION,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -143,7 +144,9 @@ describe('local Step Functions endpoint', () => {
     const history = await client.send(new GetExecutionHistoryCommand({ executionArn: started.executionArn }));
 
     // Assess
-    expect(started.executionArn).toBe(`arn:aws:states:${REGION}:${ACCOUNT}:execution:order-happy:o-1`);
+    expect(started.executionArn).toBe(
+      `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:order-happy:o-1`,
+    );
     expect(started.startDate).toBeInstanceOf(Date);
     expect(described.status).toBe('SUCCEEDED');
     expect(described.input).toBe(input);
@@ -319,7 +322,7 @@ describe('local Step Functions endpoint', () => {
     for (const name of names) await client.send(new StartExecutionCommand({ stateMachineArn, name }));
     await client.send(
       new StopExecutionCommand({
-        executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:order-wait:list-b`,
+        executionArn: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:order-wait:list-b`,
       }),
     );
 
@@ -355,14 +358,14 @@ describe('local Step Functions endpoint', () => {
     const unknownMachine = await outcome(
       client.send(
         new StartExecutionCommand({
-          stateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:nope`,
+          stateMachineArn: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:stateMachine:nope`,
         }),
       ),
     );
     const unknownExecution = await outcome(
       client.send(
         new DescribeExecutionCommand({
-          executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:order-wait:nope`,
+          executionArn: `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:order-wait:nope`,
         }),
       ),
     );
@@ -419,16 +422,16 @@ describe('local Step Functions endpoint', () => {
     // Act
     const starting = await outcome(
       startLocalStepFunctions({
-        region: REGION,
-        accountId: ACCOUNT,
+        region: TEST_REGION,
+        accountId: TEST_ACCOUNT,
         invoker,
         stateMachines: [{ name: 'ambiguous', definition, taskFunctions: {} }],
       }),
     );
     const jsonata = await outcome(
       startLocalStepFunctions({
-        region: REGION,
-        accountId: ACCOUNT,
+        region: TEST_REGION,
+        accountId: TEST_ACCOUNT,
         invoker,
         stateMachines: [
           {
@@ -505,9 +508,7 @@ describe('local Step Functions RedriveExecution', () => {
   let client: SFNClient;
 
   beforeAll(async () => {
-    sfn = await startLocalStepFunctions({
-      region: REGION,
-      accountId: ACCOUNT,
+    ({ sfn, client } = await startEndpoint({
       invoker,
       clock: () => new Date(Date.now() + clockOffsetMs),
       stateMachines: [
@@ -520,12 +521,7 @@ describe('local Step Functions RedriveExecution', () => {
           taskFunctions: { [lambdaArn('hold')]: 'hold' },
         },
       ],
-    });
-    client = new SFNClient({
-      endpoint: sfn.url,
-      region: REGION,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -535,7 +531,7 @@ describe('local Step Functions RedriveExecution', () => {
 
   const arnOf = (name: string): string => sfn.stateMachineArns[name] ?? '';
   const executionArn = (machine: string, name: string) =>
-    `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
+    `arn:aws:states:${TEST_REGION}:${TEST_ACCOUNT}:execution:${machine}:${name}`;
   const outcome = (promise: Promise<unknown>): Promise<unknown> =>
     promise.then(
       (value) => value,

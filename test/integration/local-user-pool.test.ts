@@ -16,8 +16,8 @@ import {
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { passwordPolicyViolation } from '../../lib/customer-password-policy';
-import { createLocalIssuer, type LocalIssuer } from '../../lib/local/local-issuer';
-import { type LocalUserPool, startLocalUserPool, UserPoolDataError } from '../../lib/local/user-pool';
+import { createLocalIssuer, type LocalIssuer } from '../../lib/local/aws/local-issuer';
+import { type LocalUserPool, startLocalUserPool, UserPoolDataError } from '../../lib/local/aws/user-pool';
 import {
   CustomerExistsError,
   CustomerSignInChallengeError,
@@ -56,8 +56,7 @@ function clientFor(endpoint: string): CognitoIdentityProviderClient {
 }
 
 beforeAll(async () => {
-  issuer = await createLocalIssuer({ tokenLifetimeSeconds: 60 });
-  issuer.setGatewayUrl('http://127.0.0.1:3000');
+  issuer = await createLocalIssuer({ gatewayUrl: 'http://127.0.0.1:3000', tokenLifetimeSeconds: 60 });
   pool = await startLocalUserPool({ issuer, region: REGION });
   cognito = clientFor(pool.url);
 });

@@ -15,22 +15,19 @@ import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentStatus } from '../../functions/domain/payment';
 import type { OrderRepository } from '../../functions/domain/ports';
-import { type FakePaymentProvider, startFakePaymentProvider } from '../../lib/local/payment-provider';
-import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/stepfunctions';
-import { PENDING_PAYMENT_INDEX } from '../../lib/model';
+import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/aws/step-functions/server';
 import {
-  createTestTables,
-  TEST_CREDENTIALS,
-  type TestTables,
-  useTablesForHandlers,
-} from '../support/dynamodb';
+  type FakePaymentProvider,
+  startFakePaymentProvider,
+} from '../../lib/local/outside-parties/payment-provider';
+import { PENDING_PAYMENT_INDEX } from '../../lib/model';
+import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
+import { localClientConfig, TEST_ACCOUNT, TEST_REGION } from '../support/local-aws';
 import { RecordingInvoker, waitFor } from '../support/local-functions';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-events';
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-const REGION = 'us-east-1';
-const ACCOUNT = '123456789012';
 const API_KEY = 'sk_test_consumer';
 
 let tables: TestTables;
@@ -69,18 +66,20 @@ function ordersOver(orderRepository: OrderRepository): OrderService {
 beforeAll(async () => {
   tables = await createTestTables();
   sfn = await startLocalStepFunctions({
-    region: REGION,
-    accountId: ACCOUNT,
+    region: TEST_REGION,
+    accountId: TEST_ACCOUNT,
     invoker: sagaProbe,
     stateMachines: [
       {
         name: 'fulfillment',
         definition: fixture('sfn-fulfillment-consumer.asl.json'),
-        taskFunctions: { [`arn:aws:lambda:${REGION}:${ACCOUNT}:function:saga-probe`]: 'saga-probe' },
+        taskFunctions: {
+          [`arn:aws:lambda:${TEST_REGION}:${TEST_ACCOUNT}:function:saga-probe`]: 'saga-probe',
+        },
       },
     ],
   });
-  sfnClient = new SFNClient({ endpoint: sfn.url, region: REGION, credentials: TEST_CREDENTIALS });
+  sfnClient = new SFNClient(localClientConfig(sfn.url));
   provider = await startFakePaymentProvider({
     apiKey: API_KEY,
     webhookSecret: 'whsec_consumer',

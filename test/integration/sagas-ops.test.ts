@@ -1,6 +1,6 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/stepfunctions';
+import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/aws/step-functions/server';
 import { runSagasCommand, SagasCommandErrorCode, SagasUsageError } from '../../lib/ops/sagas';
 import { RecordingInvoker, waitFor } from '../support/local-functions';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { FunctionHost } from '../../lib/local/function-host';
 import { FunctionInvocationError } from '../../lib/local/invoker';
-import type { FaultKind } from '../../lib/local/sdk-instrumentation';
+import type { FunctionHost } from '../../lib/local/runtime/function-host';
+import type { FaultKind } from '../../lib/local/runtime/sdk-instrumentation';
 import { useTableFunctionHosts } from '../support/table-function-host';
 
 /**

@@ -11,10 +11,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CreatedQueue, createQueues } from '../../lib/local/resources';
-import type { RunnerLogger } from '../../lib/local/runner-support';
-import { type SqsLocal, startSqsLocal } from '../../lib/local/sqs-local';
-import { type SqsRunner, type SqsRunnerOptions, startSqsRunner } from '../../lib/local/sqs-runner';
+import { type CreatedQueue, createQueues } from '../../lib/local/aws/resources';
+import { type SqsLocal, startSqsLocal } from '../../lib/local/aws/sqs-local';
+import type { RunnerLogger } from '../../lib/local/runtime/runner-support';
+import { type SqsRunner, type SqsRunnerOptions, startSqsRunner } from '../../lib/local/runtime/sqs-runner';
 import type { QueueDeclaration } from '../../lib/model';
 import { invokerFor, waitFor } from '../support/local-functions';
 

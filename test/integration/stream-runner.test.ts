@@ -8,15 +8,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../lib/local/dynamodb-local';
-import { createTables } from '../../lib/local/resources';
-import type { RunnerLogger } from '../../lib/local/runner-support';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../lib/local/aws/dynamodb-local';
+import { createTables } from '../../lib/local/aws/resources';
+import type { RunnerLogger } from '../../lib/local/runtime/runner-support';
 import {
   type StreamBatchFailure,
   type StreamRunner,
   type StreamRunnerOptions,
   startStreamRunner,
-} from '../../lib/local/stream-runner';
+} from '../../lib/local/runtime/stream-runner';
 import { invokerFor, waitFor } from '../support/local-functions';
 
 const REGION = 'eu-west-1';

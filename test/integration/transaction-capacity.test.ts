@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { FunctionHost } from '../../lib/local/function-host';
+import type { FunctionHost } from '../../lib/local/runtime/function-host';
 import { useTableFunctionHosts } from '../support/table-function-host';
 
 /**

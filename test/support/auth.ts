@@ -1,5 +1,6 @@
-import type { LocalIssuer } from '../../lib/local/local-issuer';
-import type { LocalSystem } from '../../lib/local/runtime';
+import type { JWTPayload } from 'jose';
+import type { LocalIssuer } from '../../lib/local/aws/local-issuer';
+import type { LocalSystem } from '../../lib/local/runtime/local-system';
 
 /** What a test needs of a local system to act as a customer. */
 export type CustomerEndpoint = Pick<LocalSystem, 'url' | 'auth'>;
@@ -44,4 +45,19 @@ export async function fetchAs(
     ...init,
     headers: { ...init.headers, ...(await bearerFor(system, customer)) },
   });
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** The claims of a valid token for `sub` from the system's local issuer; each bad-token case changes one thing. */
+export function validClaimsFor(system: CustomerEndpoint, sub: string): JWTPayload {
+  return {
+    iss: system.auth.issuer,
+    aud: system.auth.audience,
+    sub,
+    iat: nowSeconds(),
+    exp: nowSeconds() + 300,
+  };
 }

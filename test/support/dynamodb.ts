@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { createTables } from '../../lib/local/resources';
+import { createTables } from '../../lib/local/aws/resources';
 import { appModel } from '../../lib/model';
 
 export const TEST_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { FunctionHost } from '../../lib/local/function-host';
-import type { FaultOptions } from '../../lib/local/sdk-instrumentation';
+import { FunctionHost } from '../../lib/local/runtime/function-host';
+import type { FaultOptions } from '../../lib/local/runtime/sdk-instrumentation';
 import { createTestTables, type TestTables } from './dynamodb';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createJwtAuthorizer } from '../../lib/local/jwt-authorizer';
-import { createLocalIssuer, type LocalIssuer } from '../../lib/local/local-issuer';
+import { createJwtAuthorizer } from '../../lib/local/aws/jwt-authorizer';
+import { createLocalIssuer, type LocalIssuer } from '../../lib/local/aws/local-issuer';
 
 const NOW = new Date('2026-11-28T10:00:00Z');
 const nowSeconds = NOW.getTime() / 1000;
@@ -9,8 +9,11 @@ const nowSeconds = NOW.getTime() / 1000;
 let issuer: LocalIssuer;
 
 beforeAll(async () => {
-  issuer = await createLocalIssuer({ tokenLifetimeSeconds: 60, now: () => NOW });
-  issuer.setGatewayUrl('http://127.0.0.1:3000');
+  issuer = await createLocalIssuer({
+    gatewayUrl: 'http://127.0.0.1:3000',
+    tokenLifetimeSeconds: 60,
+    now: () => NOW,
+  });
 });
 
 function claims(overrides: JWTPayload = {}): JWTPayload {
@@ -79,7 +82,7 @@ describe('the local JWT authorizer', () => {
   it('refuses a token without kid even when its signature verifies against the only key of the JWKS', async () => {
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const authorizer = createJwtAuthorizer({
-      issuer: () => 'https://issuer.test',
+      issuer: 'https://issuer.test',
       audience: ['api'],
       jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] },
       now: () => NOW,

@@ -245,19 +245,19 @@ describe('publishedEventsOf', () => {
       }),
     );
 
-  it("derives what the relay published for a failed fulfilment, the refund's earlier statuses timed by the order", () => {
-    // Prepare
-    const timeline = timelineOf(
+  /** An order paid at 10:01 whose fulfilment failed at 10:02, with its timeline. */
+  const failedFulfilment = (): { order: Order; timeline: OrderTransition[] } => ({
+    order: { ...placed, status: 'FULFILLMENT_FAILED', version: 4, updatedAt: '2026-01-01T10:02:00.000Z' },
+    timeline: timelineOf(
       ['PAID', '2026-01-01T10:01:00.000Z'],
       ['FULFILLING', '2026-01-01T10:01:01.000Z'],
       ['FULFILLMENT_FAILED', '2026-01-01T10:02:00.000Z'],
-    );
-    const order: Order = {
-      ...placed,
-      status: 'FULFILLMENT_FAILED',
-      version: 4,
-      updatedAt: '2026-01-01T10:02:00.000Z',
-    };
+    ),
+  });
+
+  it("derives what the relay published for a failed fulfilment, the refund's earlier statuses timed by the order", () => {
+    // Prepare
+    const { order, timeline } = failedFulfilment();
     const refunded = {
       paymentId: 'pay_1',
       orderId: ORDER_ID,
@@ -342,17 +342,7 @@ describe('publishedEventsOf', () => {
 
   it('times a refund request by the FULFILLMENT_FAILED transition only when that failure caused it', () => {
     // Prepare
-    const timeline = timelineOf(
-      ['PAID', '2026-01-01T10:01:00.000Z'],
-      ['FULFILLING', '2026-01-01T10:01:01.000Z'],
-      ['FULFILLMENT_FAILED', '2026-01-01T10:02:00.000Z'],
-    );
-    const order: Order = {
-      ...placed,
-      status: 'FULFILLMENT_FAILED',
-      version: 4,
-      updatedAt: '2026-01-01T10:02:00.000Z',
-    };
+    const { order, timeline } = failedFulfilment();
     const second = {
       paymentId: 'pay_2',
       orderId: ORDER_ID,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countChunk, labelLines, outputUsage } from '../../lib/local/output-meter';
+import { countChunk, labelLines, outputUsage } from '../../lib/local/runtime/output-meter';
 
 describe('output meter', () => {
   it('counts bytes in the encoding written and one log event per finished line', () => {

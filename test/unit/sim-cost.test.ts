@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Usage } from '../../lib/local/sdk-instrumentation';
+import type { Usage } from '../../lib/local/runtime/sdk-instrumentation';
 import {
   appModel,
   FUNCTION_LOGGING,

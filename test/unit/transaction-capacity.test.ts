@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { attributeValueBytes, itemBytes, transactionWriteUnits } from '../../lib/local/transaction-capacity';
+import {
+  attributeValueBytes,
+  itemBytes,
+  transactionWriteUnits,
+} from '../../lib/local/runtime/transaction-capacity';
 
 function body(items: readonly Record<string, unknown>[]): string {
   return JSON.stringify({ TransactItems: items });
