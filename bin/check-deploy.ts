@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ACCEPTED_CFN_LINT_RULES, runCfnLint } from '../lib/deploy-check/cfn-lint';
 import { checkTemplate } from '../lib/deploy-check/check';
-import { DeployCheckUsageError, SynthFailedError, TemplateFormatError } from '../lib/deploy-check/errors';
+import { DeployCheckError } from '../lib/deploy-check/errors';
 import { DEPLOY_REGIONS } from '../lib/deploy-check/regions';
 import { formatFinding, sortFindings } from '../lib/deploy-check/report';
 import { runProcess } from '../lib/run-process';
@@ -37,16 +37,20 @@ function parseArguments(args: readonly string[]): Options {
   const templates: string[] = [];
   for (let index = 0; index < args.length; index += 2) {
     const [option, value] = [args[index], args[index + 1]];
-    if (value === undefined) throw new DeployCheckUsageError(`${option} needs a value. ${USAGE}`);
+    if (value === undefined)
+      throw new DeployCheckError('DEPLOY_CHECK_USAGE', `${option} needs a value. ${USAGE}`);
     if (option === '-c' || option === '--context') {
       if (!value.includes('='))
-        throw new DeployCheckUsageError(`context ${value} is not key=value. ${USAGE}`);
+        throw new DeployCheckError('DEPLOY_CHECK_USAGE', `context ${value} is not key=value. ${USAGE}`);
       context.push(value);
     } else if (option === '--template') templates.push(value);
-    else throw new DeployCheckUsageError(`unknown option ${option}. ${USAGE}`);
+    else throw new DeployCheckError('DEPLOY_CHECK_USAGE', `unknown option ${option}. ${USAGE}`);
   }
   if (context.length > 0 && templates.length > 0) {
-    throw new DeployCheckUsageError(`-c applies to synthesis, which --template skips. ${USAGE}`);
+    throw new DeployCheckError(
+      'DEPLOY_CHECK_USAGE',
+      `-c applies to synthesis, which --template skips. ${USAGE}`,
+    );
   }
   return { context, templates };
 }
@@ -62,7 +66,10 @@ const manifestShape = z.object({
 async function synthesizedTemplates(outdir: string): Promise<string[]> {
   const manifest = manifestShape.safeParse(JSON.parse(await readFile(join(outdir, 'manifest.json'), 'utf8')));
   if (!manifest.success)
-    throw new TemplateFormatError(`${outdir}/manifest.json is not a cloud assembly manifest`);
+    throw new DeployCheckError(
+      'DEPLOY_CHECK_TEMPLATE_INVALID',
+      `${outdir}/manifest.json is not a cloud assembly manifest`,
+    );
   return Object.values(manifest.data.artifacts).flatMap((artifact) =>
     artifact.type === 'aws:cloudformation:stack' && artifact.properties?.templateFile !== undefined
       ? [join(outdir, artifact.properties.templateFile)]
@@ -75,7 +82,10 @@ async function synthesize(outdir: string, context: readonly string[]): Promise<v
   const args = ['cdk', 'synth', '--quiet', '-o', outdir, ...context.flatMap((entry) => ['-c', entry])];
   const { code, stdout, stderr } = await runProcess('npx', args, { cwd: REPOSITORY_ROOT });
   if (code !== 0) {
-    throw new SynthFailedError(`npx ${args.join(' ')} exited ${code}:\n${`${stdout}${stderr}`.trim()}`);
+    throw new DeployCheckError(
+      'DEPLOY_CHECK_SYNTH_FAILED',
+      `npx ${args.join(' ')} exited ${code}:\n${`${stdout}${stderr}`.trim()}`,
+    );
   }
 }
 

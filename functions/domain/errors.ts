@@ -63,15 +63,42 @@ export abstract class AppError extends Error {
   public abstract readonly retryable: boolean;
 }
 
-export class ValidationError extends AppError {
-  public override readonly name = 'ValidationError';
-  public readonly code = ErrorCode.VALIDATION_FAILED;
+/**
+ * A value that does not match its schema, with the issues that say where. Never transient: the same value fails
+ * the same way, so retrying cannot fix it.
+ */
+export abstract class SchemaViolationError extends AppError {
   public readonly retryable = false;
   public readonly issues: readonly FieldIssue[];
 
-  public constructor(issues: readonly FieldIssue[], options?: ErrorOptions) {
-    super(`invalid input: ${describeIssues(issues)}`, options);
+  /** `what` opens the message, as "not an order event". */
+  public constructor(what: string, issues: readonly FieldIssue[], options?: ErrorOptions) {
+    super(`${what}: ${describeIssues(issues)}`, options);
     this.issues = issues;
+  }
+}
+
+/**
+ * Every attempt of a queue consumer to write an order lost a race (see `retryOnConflict`); the message is
+ * retried later, when the order has settled.
+ */
+export abstract class OrderRacesLostError extends AppError {
+  public readonly retryable = true;
+  public readonly orderId: string;
+
+  /** `purpose` says what the attempts were for, as "move it to FULFILLING". */
+  public constructor(orderId: string, attempts: number, purpose: string, options?: ErrorOptions) {
+    super(`order ${orderId} changed under each of ${attempts} attempts to ${purpose}`, options);
+    this.orderId = orderId;
+  }
+}
+
+export class ValidationError extends SchemaViolationError {
+  public override readonly name = 'ValidationError';
+  public readonly code = ErrorCode.VALIDATION_FAILED;
+
+  public constructor(issues: readonly FieldIssue[], options?: ErrorOptions) {
+    super('invalid input', issues, options);
   }
 }
 

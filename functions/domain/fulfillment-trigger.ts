@@ -1,22 +1,21 @@
 import { CONSUMER_CONFLICT_ATTEMPTS, isLostMove, retryOnConflict } from './conflict-retry';
 import type { FulfillmentSagas, OrderMoves, Refunds, SagaStart } from './consumer-ports';
-import { AppError, ErrorCode } from './errors';
+import { AppError, ErrorCode, OrderRacesLostError, SchemaViolationError } from './errors';
 import { type OrderEvent, OrderEventType, orderEventSchema } from './events';
 import { OrderStatus } from './order-status';
-import { describeIssues, type FieldIssue, parseJsonWith } from './validation';
+import { type FieldIssue, parseJsonWith } from './validation';
 
 /**
- * A message that is not an event of the catalogue. Retrying cannot fix it, but the consumer still fails it
- * rather than dropping it: the queue's redrive policy moves it to the dead-letter queue after `maxReceiveCount`
- * receives, where it raises an alarm and keeps the evidence.
+ * A message that is not an event of the catalogue. The consumer fails it rather than dropping it: the queue's
+ * redrive policy moves it to the dead-letter queue after `maxReceiveCount` receives, where it raises an alarm
+ * and keeps the evidence.
  */
-export class InvalidOrderEventError extends AppError {
+export class InvalidOrderEventError extends SchemaViolationError {
   public override readonly name = 'InvalidOrderEventError';
   public readonly code = ErrorCode.INVALID_ORDER_EVENT;
-  public readonly retryable = false;
 
-  public constructor(public readonly issues: readonly FieldIssue[]) {
-    super(`not an order event: ${describeIssues(issues)}`);
+  public constructor(issues: readonly FieldIssue[]) {
+    super('not an order event', issues);
   }
 }
 
@@ -38,18 +37,13 @@ export class OrderNotPaidError extends AppError {
   }
 }
 
-/** Every attempt to move the order lost a race; the message is retried later, when the order has settled. */
-export class OrderKeepsChangingError extends AppError {
+/** Every attempt to move the order to FULFILLING lost a race. */
+export class OrderKeepsChangingError extends OrderRacesLostError {
   public override readonly name = 'OrderKeepsChangingError';
   public readonly code = ErrorCode.ORDER_KEEPS_CHANGING;
-  public readonly retryable = true;
 
-  public constructor(
-    public readonly orderId: string,
-    attempts: number,
-    options?: ErrorOptions,
-  ) {
-    super(`order ${orderId} changed under each of ${attempts} attempts to move it to FULFILLING`, options);
+  public constructor(orderId: string, attempts: number, options?: ErrorOptions) {
+    super(orderId, attempts, 'move it to FULFILLING', options);
   }
 }
 

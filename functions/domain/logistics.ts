@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { CONSUMER_CONFLICT_ATTEMPTS, isLostMove, retryOnConflict } from './conflict-retry';
 import type { OrderMoves } from './consumer-ports';
-import { AppError, ErrorCode } from './errors';
+import { AppError, ErrorCode, OrderRacesLostError, SchemaViolationError } from './errors';
 import { OrderStatus } from './order-status';
-import { describeIssues, type FieldIssue, orderIdSchema, parseJsonWith } from './validation';
+import { type FieldIssue, orderIdSchema, parseJsonWith } from './validation';
 
 /**
  * Logistics status tracking: the warehouse and the carrier report OUTBOUND, SHIPPED and DELIVERED after
@@ -83,16 +83,15 @@ export function decideStatusEvent(orderStatus: OrderStatus, eventStatus: Logisti
 }
 
 /**
- * A message that is not a status event. Retrying cannot fix it, but it is failed rather than dropped: after
- * `maxReceiveCount` receives the queue moves it to its dead-letter queue, which alarms and keeps the evidence.
+ * A message that is not a status event. It is failed rather than dropped: after `maxReceiveCount` receives the
+ * queue moves it to its dead-letter queue, which alarms and keeps the evidence.
  */
-export class InvalidStatusEventError extends AppError {
+export class InvalidStatusEventError extends SchemaViolationError {
   public override readonly name = 'InvalidStatusEventError';
   public readonly code = ErrorCode.INVALID_STATUS_EVENT;
-  public readonly retryable = false;
 
-  public constructor(public readonly issues: readonly FieldIssue[]) {
-    super(`not a status event: ${describeIssues(issues)}`);
+  public constructor(issues: readonly FieldIssue[]) {
+    super('not a status event', issues);
   }
 }
 
@@ -115,18 +114,13 @@ export class OrderNotYetFulfilledError extends AppError {
   }
 }
 
-/** Every attempt to move the order lost a race; the message is retried when the order has settled. */
-export class StatusOrderKeepsChangingError extends AppError {
+/** Every attempt to apply a logistics status to the order lost a race. */
+export class StatusOrderKeepsChangingError extends OrderRacesLostError {
   public override readonly name = 'StatusOrderKeepsChangingError';
   public readonly code = ErrorCode.STATUS_ORDER_KEEPS_CHANGING;
-  public readonly retryable = true;
 
-  public constructor(
-    public readonly orderId: string,
-    attempts: number,
-    options?: ErrorOptions,
-  ) {
-    super(`order ${orderId} changed under each of ${attempts} attempts to apply a logistics status`, options);
+  public constructor(orderId: string, attempts: number, options?: ErrorOptions) {
+    super(orderId, attempts, 'apply a logistics status', options);
   }
 }
 

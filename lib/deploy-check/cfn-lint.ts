@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type ProcessRun, runProcess } from '../run-process';
-import { CfnLintFailedError, CfnLintMissingError } from './errors';
+import { DeployCheckError } from './errors';
 import { DEPLOY_REGIONS } from './regions';
 import type { Finding } from './report';
 
@@ -49,7 +49,7 @@ async function run(args: readonly string[]): Promise<ProcessRun> {
     return await runProcess('cfn-lint', args);
   } catch (error) {
     throw (error as NodeJS.ErrnoException).code === 'ENOENT'
-      ? new CfnLintMissingError(CFN_LINT_INSTALL_HINT)
+      ? new DeployCheckError('DEPLOY_CHECK_CFN_LINT_MISSING', CFN_LINT_INSTALL_HINT)
       : error;
   }
 }
@@ -69,7 +69,8 @@ export async function runCfnLint(
   try {
     parsed = outputShape.parse(JSON.parse(stdout));
   } catch {
-    throw new CfnLintFailedError(
+    throw new DeployCheckError(
+      'DEPLOY_CHECK_CFN_LINT_FAILED',
       `cfn-lint exited ${code} without a JSON result: ${stderr.trim() || stdout.trim()}`,
     );
   }

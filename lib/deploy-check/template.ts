@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TemplateFormatError } from './errors';
+import { DeployCheckError } from './errors';
 
 const resourceShape = z.looseObject({
   Type: z.string(),
@@ -90,7 +90,10 @@ export class DeployTemplate {
   public constructor(json: unknown) {
     const parsed = templateShape.safeParse(json);
     if (!parsed.success) {
-      throw new TemplateFormatError(`not a CloudFormation template: ${parsed.error.issues[0]?.message}`);
+      throw new DeployCheckError(
+        'DEPLOY_CHECK_TEMPLATE_INVALID',
+        `not a CloudFormation template: ${parsed.error.issues[0]?.message}`,
+      );
     }
     this.resources = new Map(Object.entries(parsed.data.Resources));
   }

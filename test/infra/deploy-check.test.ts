@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globCovers, resolveText } from '../../lib/deploy-check/arns';
 import { ACCEPTED_CFN_LINT_RULES, CFN_LINT_VERSION, runCfnLint } from '../../lib/deploy-check/cfn-lint';
 import { checkTemplate } from '../../lib/deploy-check/check';
-import { CfnLintMissingError } from '../../lib/deploy-check/errors';
+import { DeployCheckError } from '../../lib/deploy-check/errors';
 import { DEPLOY_REGIONS } from '../../lib/deploy-check/regions';
 import { type Finding, RULES } from '../../lib/deploy-check/report';
 import { DeployTemplate } from '../../lib/deploy-check/template';
@@ -532,7 +532,8 @@ describe('cfn-lint', () => {
 
     // Assess
     try {
-      await expect(run).rejects.toThrow(CfnLintMissingError);
+      await expect(run).rejects.toThrow(DeployCheckError);
+      await expect(run).rejects.toMatchObject({ code: 'DEPLOY_CHECK_CFN_LINT_MISSING' });
       await expect(run).rejects.toThrow(`pipx install cfn-lint==${CFN_LINT_VERSION}`);
     } finally {
       process.env.PATH = path;

@@ -8,17 +8,15 @@ import {
   TransportParticipant,
   WarehouseParticipant,
 } from '../../functions/domain/fulfillment-service';
-import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentStatus, RefundReason } from '../../functions/domain/payment';
 import { PaymentService, ProviderEventType } from '../../functions/domain/payment-service';
 import { SagaLedger, type StepResult } from '../../functions/domain/saga-ledger';
 import { InMemoryLedgerStore } from '../fixtures/saga/ledger-model';
-import { RecordingPaymentProvider, RecordingTimers } from '../support/in-memory/outside';
-import { inMemoryStores } from '../support/in-memory/table';
-import { ManualClock, orderIds, sampleOrder, secondsAfter } from '../support/payment-window';
+import { RecordingPaymentProvider } from '../support/in-memory/outside';
+import { inMemoryOrderService, T0 } from '../support/in-memory/services';
+import { sampleOrder, secondsAfter } from '../support/payment-window';
 
-const T0 = new Date('2026-12-01T09:00:00.000Z');
 const TWO_LINES = [
   { sku: 'MUG', quantity: 2, unitPrice: 500 },
   { sku: 'TEA', quantity: 1, unitPrice: 250 },
@@ -34,17 +32,7 @@ class EditableLedgerStore extends InMemoryLedgerStore {
 }
 
 function setup() {
-  const clock = new ManualClock(T0);
-  const stores = inMemoryStores(() => clock.now());
-  const timers = new RecordingTimers();
-  const orders = new OrderService({
-    repository: stores.orders,
-    timers,
-    clock,
-    ids: { newOrderId: orderIds('01FULFIL') },
-    paymentTimeoutSeconds: 900,
-    idempotencyKeyTtlSeconds: 3600,
-  });
+  const { clock, stores, timers, orders } = inMemoryOrderService('01FULFIL');
   const payments = new PaymentService({
     orders: stores.orders,
     payments: stores.payments,

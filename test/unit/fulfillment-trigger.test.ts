@@ -3,25 +3,13 @@ import { type FulfillmentSagaInput, SagaStart } from '../../functions/domain/con
 import { ConcurrentModificationError } from '../../functions/domain/errors';
 import { type OrderEvent, OrderEventType } from '../../functions/domain/events';
 import { decodeOrderEvent, FulfillmentTrigger } from '../../functions/domain/fulfillment-trigger';
-import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { RecordingPaymentProvider, RecordingTimers } from '../support/in-memory/outside';
-import { inMemoryStores } from '../support/in-memory/table';
-import { ManualClock, orderIds, sampleOrder } from '../support/payment-window';
-
-const T0 = new Date('2026-12-01T09:00:00.000Z');
+import { RecordingPaymentProvider } from '../support/in-memory/outside';
+import { inMemoryOrderService, T0 } from '../support/in-memory/services';
+import { sampleOrder } from '../support/payment-window';
 
 function setup(options: { readonly maxMoveAttempts?: number } = {}) {
-  const clock = new ManualClock(T0);
-  const stores = inMemoryStores(() => clock.now());
-  const orders = new OrderService({
-    repository: stores.orders,
-    timers: new RecordingTimers(),
-    clock,
-    ids: { newOrderId: orderIds('01TRIGGER') },
-    paymentTimeoutSeconds: 900,
-    idempotencyKeyTtlSeconds: 3600,
-  });
+  const { stores, orders } = inMemoryOrderService('01TRIGGER');
   const started: FulfillmentSagaInput[] = [];
   const sagas = {
     start: async (input: FulfillmentSagaInput) => {
@@ -53,37 +41,36 @@ function paymentEvent(
 }
 
 describe('FulfillmentTrigger on PaymentSucceeded', () => {
-  it('moves a paid order to FULFILLING, then starts its saga with the payment facts', async () => {
-    const { trigger, orders, started, placeAt } = setup();
-    const orderId = await placeAt(OrderStatus.PAID);
-
-    const outcome = await trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId));
-
-    expect(outcome).toEqual({
-      kind: 'fulfillmentStarted',
-      orderId,
+  it.each([
+    {
+      title: 'moves a paid order to FULFILLING, then starts its saga with the payment facts',
+      path: [OrderStatus.PAID],
+      sagaRunning: false,
       movedToFulfilling: true,
       saga: 'started',
-    });
-    expect(started).toEqual([{ orderId, paymentId: 'pi_1', amount: 1250, currency: 'EUR' }]);
-    const { order, history } = await orders.getOrder(orderId);
-    expect(order.status).toBe(OrderStatus.FULFILLING);
-    expect(history.at(-1)?.reason).toBe('payment pi_1 succeeded');
-  });
-
-  it('only starts the saga of an order already FULFILLING', async () => {
-    const { trigger, started, placeAt } = setup();
-    const orderId = await placeAt(OrderStatus.PAID, OrderStatus.FULFILLING);
-    started.push({ orderId, paymentId: 'pi_1', amount: 1250, currency: 'EUR' });
+      lastReason: 'payment pi_1 succeeded',
+    },
+    {
+      title: 'only starts the saga of an order already FULFILLING',
+      path: [OrderStatus.PAID, OrderStatus.FULFILLING],
+      sagaRunning: true,
+      movedToFulfilling: false,
+      saga: 'alreadyStarted',
+      lastReason: `to ${OrderStatus.FULFILLING}`,
+    },
+  ])('$title', async ({ path, sagaRunning, movedToFulfilling, saga, lastReason }) => {
+    const { trigger, orders, started, placeAt } = setup();
+    const orderId = await placeAt(...path);
+    const facts = { orderId, paymentId: 'pi_1', amount: 1250, currency: 'EUR' };
+    if (sagaRunning) started.push(facts);
 
     const outcome = await trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId));
 
-    expect(outcome).toEqual({
-      kind: 'fulfillmentStarted',
-      orderId,
-      movedToFulfilling: false,
-      saga: 'alreadyStarted',
-    });
+    expect(outcome).toEqual({ kind: 'fulfillmentStarted', orderId, movedToFulfilling, saga });
+    expect(started).toEqual(sagaRunning ? [facts, facts] : [facts]);
+    const { order, history } = await orders.getOrder(orderId);
+    expect(order.status).toBe(OrderStatus.FULFILLING);
+    expect(history.at(-1)?.reason).toBe(lastReason);
   });
 
   it.each([

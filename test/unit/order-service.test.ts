@@ -5,29 +5,19 @@ import {
   type PlaceOrderCommand,
   transition,
 } from '../../functions/domain/order';
-import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { RecordingTimers } from '../support/in-memory/outside';
-import { inMemoryStores } from '../support/in-memory/table';
-import { ManualClock, orderIds, sampleOrder, secondsAfter } from '../support/payment-window';
+import { inMemoryOrderService, T0 } from '../support/in-memory/services';
+import { sampleOrder, secondsAfter } from '../support/payment-window';
 
-const T0 = new Date('2026-12-01T09:00:00.000Z');
 const TIMEOUT_SECONDS = 900;
 const KEY_TTL_SECONDS = 3600;
 
 function setup() {
-  const clock = new ManualClock(T0);
-  const stores = inMemoryStores(() => clock.now());
-  const timers = new RecordingTimers();
-  const service = new OrderService({
-    repository: stores.orders,
-    timers,
-    clock,
-    ids: { newOrderId: orderIds('01ORDERSVC') },
+  const { orders, ...world } = inMemoryOrderService('01ORDERSVC', {
     paymentTimeoutSeconds: TIMEOUT_SECONDS,
     idempotencyKeyTtlSeconds: KEY_TTL_SECONDS,
   });
-  return { clock, stores, timers, service };
+  return { ...world, service: orders };
 }
 
 function lines(count: number, line: Partial<OrderItem> = {}): OrderItem[] {

@@ -1,7 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ConcurrentModificationError, LeaseNotHeldError } from '../../functions/domain/errors';
 import { transition } from '../../functions/domain/order';
-import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentStatus, RefundReason } from '../../functions/domain/payment';
 import {
@@ -9,11 +8,10 @@ import {
   type ProviderEvent,
   ProviderEventType,
 } from '../../functions/domain/payment-service';
-import { RecordingPaymentProvider, RecordingTimers } from '../support/in-memory/outside';
-import { inMemoryStores } from '../support/in-memory/table';
-import { ManualClock, orderIds, sampleOrder, secondsAfter } from '../support/payment-window';
+import { RecordingPaymentProvider } from '../support/in-memory/outside';
+import { inMemoryOrderService, T0 } from '../support/in-memory/services';
+import { sampleOrder, secondsAfter } from '../support/payment-window';
 
-const T0 = new Date('2026-12-01T09:00:00.000Z');
 const TIMEOUT_SECONDS = 900;
 const LEASE_SECONDS = 30;
 const RETENTION_SECONDS = 7 * 24 * 60 * 60;
@@ -22,9 +20,9 @@ const CUSTOMER = sampleOrder.customerId;
 const AMOUNT = 1250;
 
 function setup(options: { readonly sweepConcurrency?: number } = {}) {
-  const clock = new ManualClock(T0);
-  const stores = inMemoryStores(() => clock.now());
-  const timers = new RecordingTimers();
+  const { clock, stores, timers, orders } = inMemoryOrderService('01PAYSVC', {
+    paymentTimeoutSeconds: TIMEOUT_SECONDS,
+  });
   const provider = new RecordingPaymentProvider();
   let owners = 0;
   const payments = new PaymentService({
@@ -38,14 +36,6 @@ function setup(options: { readonly sweepConcurrency?: number } = {}) {
     leaseSeconds: LEASE_SECONDS,
     eventRetentionSeconds: RETENTION_SECONDS,
     ...options,
-  });
-  const orders = new OrderService({
-    repository: stores.orders,
-    timers,
-    clock,
-    ids: { newOrderId: orderIds('01PAYSVC') },
-    paymentTimeoutSeconds: TIMEOUT_SECONDS,
-    idempotencyKeyTtlSeconds: 3600,
   });
   const place = async (): Promise<string> => (await orders.placeOrder(sampleOrder)).order.orderId;
   return { clock, stores, timers, provider, payments, orders, place };

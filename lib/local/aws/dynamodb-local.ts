@@ -16,33 +16,41 @@ export abstract class DynamoDbLocalError extends Error {
   public abstract readonly code: string;
 }
 
-/** `java` could not be run at all: DynamoDB Local is a Java program and cannot start without one. */
-export class JavaMissingError extends DynamoDbLocalError {
-  public override readonly name = 'JavaMissingError';
-  public readonly code = 'JAVA_MISSING';
+/** The Java runtime at hand cannot run DynamoDB Local; every such message ends with the same install advice. */
+export abstract class JavaUnusableError extends DynamoDbLocalError {
   public readonly javaCommand: string;
 
-  public constructor(javaCommand: string, reason: string, options?: ErrorOptions) {
-    super(
-      `DynamoDB Local needs Java 17 or newer, but \`${javaCommand} -version\` could not be run (${reason}). ${JAVA_INSTALL_HINT}`,
-      options,
-    );
+  public constructor(javaCommand: string, problem: string, options?: ErrorOptions) {
+    super(`${problem} ${JAVA_INSTALL_HINT}`, options);
     this.javaCommand = javaCommand;
   }
 }
 
+/** `java` could not be run at all: DynamoDB Local is a Java program and cannot start without one. */
+export class JavaMissingError extends JavaUnusableError {
+  public override readonly name = 'JavaMissingError';
+  public readonly code = 'JAVA_MISSING';
+
+  public constructor(javaCommand: string, reason: string, options?: ErrorOptions) {
+    super(
+      javaCommand,
+      `DynamoDB Local needs Java 17 or newer, but \`${javaCommand} -version\` could not be run (${reason}).`,
+      options,
+    );
+  }
+}
+
 /** A Java runtime was found, but DynamoDB Local 2.3+ refuses to run on anything older than 17. */
-export class JavaTooOldError extends DynamoDbLocalError {
+export class JavaTooOldError extends JavaUnusableError {
   public override readonly name = 'JavaTooOldError';
   public readonly code = 'JAVA_TOO_OLD';
-  public readonly javaCommand: string;
   public readonly majorVersion: number;
 
   public constructor(javaCommand: string, majorVersion: number) {
     super(
-      `DynamoDB Local needs Java 17 or newer, but \`${javaCommand}\` is Java ${majorVersion}. ${JAVA_INSTALL_HINT}`,
+      javaCommand,
+      `DynamoDB Local needs Java 17 or newer, but \`${javaCommand}\` is Java ${majorVersion}.`,
     );
-    this.javaCommand = javaCommand;
     this.majorVersion = majorVersion;
   }
 }
@@ -51,18 +59,16 @@ export class JavaTooOldError extends DynamoDbLocalError {
  * A Java 17+ runtime without the `jdk.compiler` module (a trimmed JRE) cannot run the launcher that binds
  * DynamoDB Local to loopback, which is Java source compiled at start.
  */
-export class JavaCannotCompileError extends DynamoDbLocalError {
+export class JavaCannotCompileError extends JavaUnusableError {
   public override readonly name = 'JavaCannotCompileError';
   public readonly code = 'JAVA_CANNOT_COMPILE';
-  public readonly javaCommand: string;
 
   public constructor(javaCommand: string) {
     super(
+      javaCommand,
       `DynamoDB Local is started through a small Java source launcher (it keeps the database on 127.0.0.1), but ` +
-        `\`${javaCommand}\` cannot compile Java source: its runtime lacks the jdk.compiler module, as trimmed JREs do. ` +
-        JAVA_INSTALL_HINT,
+        `\`${javaCommand}\` cannot compile Java source: its runtime lacks the jdk.compiler module, as trimmed JREs do.`,
     );
-    this.javaCommand = javaCommand;
   }
 }
 

@@ -38,15 +38,6 @@ export class ResourceDeclarationConflictError extends LocalServerError {
   }
 }
 
-/** A created table did not become ACTIVE in time. */
-export class TableNotReadyError extends LocalServerError {
-  public override readonly name = 'TableNotReadyError';
-
-  public constructor(message: string, options?: ErrorOptions) {
-    super('TABLE_NOT_READY', message, options);
-  }
-}
-
 export interface CreatedTable {
   readonly tableName: string;
   readonly tableArn: string;
@@ -126,7 +117,7 @@ async function ensureTable(client: DynamoDBClient, table: TableDeclaration): Pro
   await ensureTimeToLive(client, table);
 
   if (description.TableArn === undefined) {
-    throw new TableNotReadyError(`${table.name} has no ARN`);
+    throw new LocalServerError('TABLE_NOT_READY', `${table.name} has no ARN`);
   }
   return {
     tableName: table.name,
@@ -308,7 +299,8 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string): Promi
       return description;
     }
     if (Date.now() >= deadline) {
-      throw new TableNotReadyError(
+      throw new LocalServerError(
+        'TABLE_NOT_READY',
         `${tableName} is ${String(description?.TableStatus)} after ${TABLE_ACTIVE_TIMEOUT_MS} ms`,
       );
     }

@@ -20,28 +20,30 @@ import { signWebhook } from './webhook-signing';
  * system and the tests talk to it over real HTTP, so the production adapter is exercised unchanged.
  */
 
+/** What the provider records on everything a request creates under its idempotency key. */
+interface KeyedRecord {
+  readonly idempotencyKey: string;
+  readonly createdAt: string;
+}
+
 /** A payment intent as the provider stores it. */
-export interface FakeIntent {
+export interface FakeIntent extends KeyedRecord {
   readonly paymentId: string;
   readonly orderId: string;
   readonly amount: number;
   readonly currency: string;
   /** `requires_payment` until a `payment.*` callback for it is sent. */
   readonly status: 'requires_payment' | 'succeeded' | 'failed';
-  readonly idempotencyKey: string;
-  readonly createdAt: string;
 }
 
 /** A refund as the provider stores it: exactly one per distinct idempotency key. */
-export interface FakeRefund {
+export interface FakeRefund extends KeyedRecord {
   readonly refundId: string;
   readonly paymentId: string;
   /** Learned from an intent or a sent callback for `paymentId`; `''` if the provider never saw the payment. */
   readonly orderId: string;
   readonly amount: number;
   readonly currency: string;
-  readonly idempotencyKey: string;
-  readonly createdAt: string;
 }
 
 export type WebhookEventType = 'payment.succeeded' | 'payment.failed' | 'refund.succeeded';
@@ -421,18 +423,10 @@ function idempotent(
 
 function createIntent(
   provider: Provider,
-  key: string,
   input: z.infer<typeof intentRequestSchema>,
+  keyed: KeyedRecord,
 ): JsonAnswer {
-  const intent: FakeIntent = {
-    paymentId: newId('pi'),
-    orderId: input.orderId,
-    amount: input.amount,
-    currency: input.currency,
-    status: 'requires_payment',
-    idempotencyKey: key,
-    createdAt: new Date().toISOString(),
-  };
+  const intent: FakeIntent = { paymentId: newId('pi'), ...input, status: 'requires_payment', ...keyed };
   provider.intents.set(intent.paymentId, intent);
   provider.knownPayments.set(intent.paymentId, intent.orderId);
   const { paymentId, orderId, amount, currency, status } = intent;
@@ -441,18 +435,11 @@ function createIntent(
 
 function createRefund(
   provider: Provider,
-  key: string,
   input: z.infer<typeof refundRequestSchema>,
+  keyed: KeyedRecord,
 ): JsonAnswer {
-  const refund: FakeRefund = {
-    refundId: newId('re'),
-    paymentId: input.paymentId,
-    orderId: provider.knownPayments.get(input.paymentId) ?? '',
-    amount: input.amount,
-    currency: input.currency,
-    idempotencyKey: key,
-    createdAt: new Date().toISOString(),
-  };
+  const orderId = provider.knownPayments.get(input.paymentId) ?? '';
+  const refund: FakeRefund = { refundId: newId('re'), ...input, orderId, ...keyed };
   provider.refunds.push(refund);
   scheduleRefundCallback(provider, refund);
   const { refundId, paymentId, amount, currency } = refund;
@@ -520,7 +507,7 @@ function act(
   const run = <I extends { readonly amount: number; readonly currency: string }>(
     schema: z.ZodType<I>,
     subject: (input: I) => string,
-    create: (input: I) => JsonAnswer,
+    create: (input: I, keyed: KeyedRecord) => JsonAnswer,
   ) => {
     const input = schema.safeParse(parsed);
     if (!input.success) {
@@ -528,18 +515,20 @@ function act(
     }
     const { amount, currency } = input.data;
     const fingerprint = JSON.stringify([subject(input.data), amount, currency]);
-    return idempotent(provider, endpoint, key, fingerprint, () => create(input.data));
+    return idempotent(provider, endpoint, key, fingerprint, () =>
+      create(input.data, { idempotencyKey: key, createdAt: new Date().toISOString() }),
+    );
   };
   return endpoint === 'intent'
     ? run(
         intentRequestSchema,
         (input) => input.orderId,
-        (input) => createIntent(provider, key, input),
+        (input, keyed) => createIntent(provider, input, keyed),
       )
     : run(
         refundRequestSchema,
         (input) => input.paymentId,
-        (input) => createRefund(provider, key, input),
+        (input, keyed) => createRefund(provider, input, keyed),
       );
 }
 

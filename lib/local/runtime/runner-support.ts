@@ -35,6 +35,23 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The wait between a runner's failed reads: doubling from 100 ms up to 5 s, and back to 100 ms once one works. */
+export class Backoff {
+  private static readonly INITIAL_MS = 100;
+  private static readonly MAX_MS = 5_000;
+  private nextMs = Backoff.INITIAL_MS;
+
+  public reset(): void {
+    this.nextMs = Backoff.INITIAL_MS;
+  }
+
+  /** Waits the current delay (cut short when `signal` aborts) and doubles the next one. */
+  public async wait(signal: AbortSignal): Promise<void> {
+    await sleep(this.nextMs, signal);
+    this.nextMs = Math.min(this.nextMs * 2, Backoff.MAX_MS);
+  }
+}
+
 /** `name: message` for an Error, so a log line says which kind of failure it was; anything else as text. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

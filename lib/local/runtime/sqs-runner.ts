@@ -9,16 +9,7 @@ import {
 import type { SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import { LocalServerError } from '../http';
 import type { FunctionInvoker } from '../invoker';
-import { consoleRunnerLogger, errorMessage, OutageLog, type RunnerLogger, sleep } from './runner-support';
-
-/** A runner was configured with a value Lambda would reject; caught at start, not on the first message. */
-export class InvalidRunnerOptionError extends LocalServerError {
-  public override readonly name = 'InvalidRunnerOptionError';
-
-  public constructor(message: string, options?: ErrorOptions) {
-    super('INVALID_RUNNER_OPTION', message, options);
-  }
-}
+import { Backoff, consoleRunnerLogger, errorMessage, OutageLog, type RunnerLogger } from './runner-support';
 
 export interface SqsRunnerOptions {
   readonly client: SQSClient;
@@ -49,8 +40,6 @@ const MAX_MESSAGES_PER_RECEIVE = 10;
 const MAX_DELETE_ENTRIES = 10;
 const DEFAULT_WAIT_TIME_SECONDS = 1;
 const DEFAULT_STANDARD_POLLERS = 2;
-const BACKOFF_INITIAL_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
 // If an open receive outlives its own wait time by this much, the endpoint is hung: abort it on stop.
 const STOP_ABORT_SLACK_MS = 5_000;
 
@@ -188,7 +177,7 @@ async function release(poller: Poller, messages: readonly Message[]): Promise<vo
 
 /** One poller's loop until stopped; never rejects, so a failing runner cannot crash the process. */
 async function poll(poller: Poller): Promise<void> {
-  let backoffMs = BACKOFF_INITIAL_MS;
+  const backoff = new Backoff();
   while (!poller.stopping.aborted) {
     let messages: Message[];
     let awsRegion: string;
@@ -196,14 +185,13 @@ async function poll(poller: Poller): Promise<void> {
       awsRegion = await poller.options.client.config.region();
       messages = await receiveBatch(poller);
       poller.outage.recovered();
-      backoffMs = BACKOFF_INITIAL_MS;
+      backoff.reset();
     } catch (error) {
       if (poller.stopping.aborted) {
         return;
       }
       poller.outage.failed(error);
-      await sleep(backoffMs, poller.stopping);
-      backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+      await backoff.wait(poller.stopping);
       continue;
     }
     if (messages.length === 0) {
@@ -269,20 +257,23 @@ export function startSqsRunner(options: SqsRunnerOptions): SqsRunner {
   };
 }
 
+/** Refuses, at start rather than on the first message, a value Lambda would reject. */
 function validate(options: SqsRunnerOptions, fifo: boolean, waitTimeSeconds: number, pollers: number): void {
   const maxBatch = fifo ? MAX_MESSAGES_PER_RECEIVE : 10_000;
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > maxBatch) {
-    throw new InvalidRunnerOptionError(
+    throw new LocalServerError(
+      'INVALID_RUNNER_OPTION',
       `batchSize for ${options.functionName} must be an integer from 1 to ${maxBatch}, got ${options.batchSize}`,
     );
   }
   if (!Number.isInteger(waitTimeSeconds) || waitTimeSeconds < 0 || waitTimeSeconds > 20) {
-    throw new InvalidRunnerOptionError(
+    throw new LocalServerError(
+      'INVALID_RUNNER_OPTION',
       `waitTimeSeconds must be an integer from 0 to 20, got ${waitTimeSeconds}`,
     );
   }
   if (!Number.isInteger(pollers) || pollers < 1) {
-    throw new InvalidRunnerOptionError(`pollers must be a positive integer, got ${pollers}`);
+    throw new LocalServerError('INVALID_RUNNER_OPTION', `pollers must be a positive integer, got ${pollers}`);
   }
 }
 

@@ -20,8 +20,15 @@ import type {
 } from 'aws-lambda';
 import { LocalServerError } from '../http';
 import type { FunctionInvoker } from '../invoker';
-import { consoleRunnerLogger, errorMessage, OutageLog, type RunnerLogger, sleep } from './runner-support';
-import { InvalidRunnerOptionError, parseBatchItemFailures } from './sqs-runner';
+import {
+  Backoff,
+  consoleRunnerLogger,
+  errorMessage,
+  OutageLog,
+  type RunnerLogger,
+  sleep,
+} from './runner-support';
+import { parseBatchItemFailures } from './sqs-runner';
 
 /** The table has no stream, so there is nothing to run a function on. */
 export class StreamNotEnabledError extends LocalServerError {
@@ -36,15 +43,6 @@ export class StreamNotEnabledError extends LocalServerError {
 }
 
 type Credentials = NonNullable<DynamoDBClientConfig['credentials']>;
-
-/** DynamoDB Streams answered GetShardIterator without an iterator; the read is retried on the next pass. */
-export class StreamIteratorUnavailableError extends LocalServerError {
-  public override readonly name = 'StreamIteratorUnavailableError';
-
-  public constructor(message: string, options?: ErrorOptions) {
-    super('STREAM_ITERATOR_UNAVAILABLE', message, options);
-  }
-}
 
 /** How to reach the DynamoDB (and DynamoDB Streams) endpoint; the runner builds and owns its own clients. */
 export interface StreamConnection {
@@ -140,8 +138,6 @@ const DEFAULT_POLL_INTERVAL_MS = 250;
 const DEFAULT_RETRY_DELAY_MS = 100;
 const DEFAULT_SHARD_REFRESH_INTERVAL_MS = 5_000;
 const MAX_RECORDS_PER_READ = 1_000;
-const BACKOFF_INITIAL_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
 const LOCAL_CREDENTIALS: Credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** What one running runner works with; `shards` and `shardsRefreshedAtMs` change as it reads. */
@@ -411,7 +407,7 @@ async function run(runner: Runner): Promise<void> {
     runner.logger,
     `stream runner for ${options.functionName}: reading ${options.tableName}`,
   );
-  let backoffMs = BACKOFF_INITIAL_MS;
+  const backoff = new Backoff();
   while (!signal.aborted) {
     let progressed: boolean;
     try {
@@ -420,14 +416,13 @@ async function run(runner: Runner): Promise<void> {
         return;
       }
       outage.recovered();
-      backoffMs = BACKOFF_INITIAL_MS;
+      backoff.reset();
     } catch (error) {
       if (signal.aborted) {
         return;
       }
       outage.failed(error);
-      await sleep(backoffMs, signal);
-      backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
+      await backoff.wait(signal);
       continue;
     }
     if (!progressed) {
@@ -497,14 +492,17 @@ export async function startStreamRunner(options: StreamRunnerOptions): Promise<S
   };
 }
 
+/** Refuses, at start rather than on the first record, a value Lambda would reject. */
 function validate(options: StreamRunnerOptions): void {
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1 || options.batchSize > 10_000) {
-    throw new InvalidRunnerOptionError(
+    throw new LocalServerError(
+      'INVALID_RUNNER_OPTION',
       `batchSize for ${options.functionName} must be an integer from 1 to 10000, got ${options.batchSize}`,
     );
   }
   if (!Number.isInteger(options.maxRetryAttempts) || options.maxRetryAttempts < -1) {
-    throw new InvalidRunnerOptionError(
+    throw new LocalServerError(
+      'INVALID_RUNNER_OPTION',
       `maxRetryAttempts for ${options.functionName} must be -1 (forever) or a non-negative integer, got ${options.maxRetryAttempts}`,
     );
   }
@@ -557,7 +555,11 @@ async function shardIterator(
     }),
   );
   if (ShardIterator === undefined) {
-    throw new StreamIteratorUnavailableError(`no iterator for shard ${shard.shardId} of ${streamArn}`);
+    // The read is retried on the next pass.
+    throw new LocalServerError(
+      'STREAM_ITERATOR_UNAVAILABLE',
+      `no iterator for shard ${shard.shardId} of ${streamArn}`,
+    );
   }
   return ShardIterator;
 }
