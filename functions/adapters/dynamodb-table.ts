@@ -10,7 +10,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
 import { retryOnConflict } from '../domain/conflict-retry';
-import { AppError, ErrorCode } from '../domain/errors';
+import { ErrorCode, SchemaViolationError } from '../domain/errors';
 import type { CommittedChange } from '../domain/event-derivation';
 import type { Order, OrderTransition } from '../domain/order';
 import { OrderStatus } from '../domain/order-status';
@@ -22,7 +22,7 @@ import {
   type StepResult,
   StepStatus,
 } from '../domain/saga-ledger';
-import { describeIssues, type FieldIssue, parseWith } from '../domain/validation';
+import { type FieldIssue, parseWith } from '../domain/validation';
 
 /**
  * The single-table layout, in one place. An order (its timeline inside it, see {@link orderItem}), its payments,
@@ -233,21 +233,21 @@ export function paymentItem(payment: Payment): Item {
 }
 
 /**
- * A stored order, payment or saga step, read from the table or its stream, lacks the shape the table's writers
- * give it (an unknown status, a missing field). Never transient: the relay fails its batch rather than skip the
- * item, since publishing a guess, or nothing, would break the promise that every committed change is announced.
+ * A stored order, payment or saga step, read from the table (by a repository, the saga ledger or `ops order`) or
+ * from its stream, lacks the shape the table's writers give it (an unknown status, a missing field). Never
+ * transient: the relay fails its batch rather than skip the item, since publishing a guess, or nothing, would
+ * break the promise that every committed change is announced.
  */
-export class MalformedStreamItemError extends AppError {
+export class MalformedStreamItemError extends SchemaViolationError {
   public override readonly name = 'MalformedStreamItemError';
   public readonly code = ErrorCode.MALFORMED_STREAM_ITEM;
-  public readonly retryable = false;
 
   public constructor(
     /** The item's keys (`PK`, `SK`) when present, to find it in the table. */
     public readonly itemKey: string,
-    public readonly issues: readonly FieldIssue[],
+    issues: readonly FieldIssue[],
   ) {
-    super(`stored item ${itemKey} is malformed: ${describeIssues(issues)}`);
+    super(`stored item ${itemKey} is malformed`, issues);
   }
 }
 

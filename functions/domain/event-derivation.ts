@@ -1,8 +1,8 @@
-import { AppError, ErrorCode } from './errors';
+import { AppError, ErrorCode, SchemaViolationError } from './errors';
 import { eventIdOf, type OrderEvent, OrderEventType, orderEventSchema } from './events';
 import type { Order } from './order';
 import { type Payment, PaymentStatus } from './payment';
-import { describeIssues, type FieldIssue, parseWith } from './validation';
+import { type FieldIssue, parseWith } from './validation';
 
 /**
  * Events from committed state: the outbox relay turns each committed change of an order or a payment (decoded
@@ -17,16 +17,15 @@ export type CommittedChange =
   | { readonly entity: 'payment'; readonly before?: Payment; readonly after: Payment };
 
 /** The derivation produced an event that the catalogue's schema rejects: a bug in this module. */
-export class InvalidDerivedEventError extends AppError {
+export class InvalidDerivedEventError extends SchemaViolationError {
   public override readonly name = 'InvalidDerivedEventError';
   public readonly code = ErrorCode.INVALID_DERIVED_EVENT;
-  public readonly retryable = false;
 
   public constructor(
     public readonly eventId: string,
-    public readonly issues: readonly FieldIssue[],
+    issues: readonly FieldIssue[],
   ) {
-    super(`derived event ${eventId} does not match the catalogue: ${describeIssues(issues)}`);
+    super(`derived event ${eventId} does not match the catalogue`, issues);
   }
 }
 

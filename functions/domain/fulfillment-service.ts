@@ -94,16 +94,21 @@ async function readOrder(orders: OrderRepository, orderId: string) {
  * saga; either writer may go first, and the conditional write makes the loser re-read and find FULFILLING.
  */
 async function enterFulfilling(orders: OrderRepository, clock: Clock, orderId: string): Promise<Order> {
-  return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
-    const { order } = await readOrder(orders, orderId);
-    if (order.status === OrderStatus.FULFILLING) return order;
-    if (order.status !== OrderStatus.PAID) {
-      throw new InvalidTransitionError(orderId, order.status, OrderStatus.FULFILLING);
-    }
-    const decided = transition(order, OrderStatus.FULFILLING, clock.now(), 'fulfilment started');
-    await orders.saveTransition(order, decided.next, decided.transition);
-    return decided.next;
-  });
+  return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, () =>
+    enterFulfillingOnce(orders, clock, orderId),
+  );
+}
+
+/** One read-decide-write round of {@link enterFulfilling}, for callers whose own round already retries. */
+async function enterFulfillingOnce(orders: OrderRepository, clock: Clock, orderId: string): Promise<Order> {
+  const { order } = await readOrder(orders, orderId);
+  if (order.status === OrderStatus.FULFILLING) return order;
+  if (order.status !== OrderStatus.PAID) {
+    throw new InvalidTransitionError(orderId, order.status, OrderStatus.FULFILLING);
+  }
+  const decided = transition(order, OrderStatus.FULFILLING, clock.now(), 'fulfilment started');
+  await orders.saveTransition(order, decided.next, decided.transition);
+  return decided.next;
 }
 
 export interface FulfillmentOrdersDependencies {
@@ -242,7 +247,7 @@ export class FulfillmentOutcomes {
     return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
       let found = await readOrder(orders, orderId);
       if (found.order.status === OrderStatus.PAID) {
-        await enterFulfilling(orders, clock, orderId);
+        await enterFulfillingOnce(orders, clock, orderId);
         found = await readOrder(orders, orderId);
       }
       const { order, payments: recorded } = found;

@@ -1,8 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { logger } from '../composition-root';
-import type { AppError } from '../domain/errors';
-import type { FieldIssue } from '../domain/validation';
+import { SchemaViolationError } from '../domain/errors';
 import { observedHandler } from '../observability';
 
 /** Where a record stands in its life on the queue, for every log line about it. */
@@ -14,24 +13,16 @@ export function recordKeys(record: SQSRecord): Record<string, string | undefined
   };
 }
 
-/** An error that says a message can never be read: its body is not what the queue carries. */
-type PoisonError = AppError & { readonly issues: readonly FieldIssue[] };
-
 /**
- * Decodes a record's body; a body that is not a valid message is poison: logged with its message id, group,
+ * Decodes a record's body; a body that is not a valid message (the decoder throws a schema violation) is poison: logged with its message id, group,
  * receive count and issues, and rethrown so it is failed like any failure. After the queue's maxReceiveCount
  * receives its redrive policy moves it to the dead-letter queue (which alarms), and its group flows again.
  */
-export function decodeOrPoison<T>(
-  record: SQSRecord,
-  decode: (body: string) => T,
-  isPoison: (error: unknown) => error is PoisonError,
-  kind: string,
-): T {
+export function decodeOrPoison<T>(record: SQSRecord, decode: (body: string) => T, kind: string): T {
   try {
     return decode(record.body);
   } catch (error) {
-    if (isPoison(error)) {
+    if (error instanceof SchemaViolationError) {
       logger.error(`poison message: not ${kind}; failing it until the queue moves it to its DLQ`, {
         ...recordKeys(record),
         code: error.code,

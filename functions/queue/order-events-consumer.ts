@@ -2,11 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { getFulfillmentTrigger } from '../composition/consumer';
 import { logger } from '../composition-root';
 import type { OrderEvent } from '../domain/events';
-import {
-  decodeOrderEvent,
-  InvalidOrderEventError,
-  type OrderEventOutcome,
-} from '../domain/fulfillment-trigger';
+import { decodeOrderEvent, type OrderEventOutcome } from '../domain/fulfillment-trigger';
 import { decodeOrPoison, fifoQueueHandler, recordKeys } from './fifo-queue-handler';
 
 /**
@@ -27,12 +23,7 @@ export function outcomeKeys(outcome: OrderEventOutcome): Record<string, string |
 }
 
 async function handleRecord(record: SQSRecord): Promise<void> {
-  const event: OrderEvent = decodeOrPoison(
-    record,
-    decodeOrderEvent,
-    (error): error is InvalidOrderEventError => error instanceof InvalidOrderEventError,
-    'an order event',
-  );
+  const event: OrderEvent = decodeOrPoison(record, decodeOrderEvent, 'an order event');
   const eventKeys = { eventId: event.eventId, type: event.type, orderId: event.orderId };
   try {
     const outcome = await getFulfillmentTrigger().handle(event);

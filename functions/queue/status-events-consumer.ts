@@ -1,21 +1,11 @@
 import type { SQSRecord } from 'aws-lambda';
 import { getStatusTracker } from '../composition/logistics';
 import { logger } from '../composition-root';
-import {
-  decodeStatusEvent,
-  InvalidStatusEventError,
-  OrderNotYetFulfilledError,
-  type StatusEvent,
-} from '../domain/logistics';
+import { decodeStatusEvent, OrderNotYetFulfilledError, type StatusEvent } from '../domain/logistics';
 import { decodeOrPoison, fifoQueueHandler, recordKeys } from './fifo-queue-handler';
 
 async function handleRecord(record: SQSRecord): Promise<void> {
-  const event: StatusEvent = decodeOrPoison(
-    record,
-    decodeStatusEvent,
-    (error): error is InvalidStatusEventError => error instanceof InvalidStatusEventError,
-    'a status event',
-  );
+  const event: StatusEvent = decodeOrPoison(record, decodeStatusEvent, 'a status event');
   const eventKeys = { eventId: event.eventId, orderId: event.orderId, status: event.status };
   try {
     const outcome = await getStatusTracker().apply(event);
