@@ -12,7 +12,7 @@ export const CUSTOMER_PASSWORD_POLICY = {
 } as const;
 
 /** The characters Cognito counts as symbols in a password policy. */
-export const COGNITO_PASSWORD_SYMBOLS = '^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+-';
+const COGNITO_PASSWORD_SYMBOLS = '^$*.[]{}()?"!@#%&/\\,><\':;|_~`=+-';
 
 /**
  * Why `password` fails {@link CUSTOMER_PASSWORD_POLICY}, in Cognito's words (the text after "Password does not

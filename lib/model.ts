@@ -245,9 +245,9 @@ export interface AppModel {
 
 /** The declared resources' names, for code and tests that must name one (the declarations below use them). */
 export const ORDERS_TABLE = 'orders';
-export const PAYMENT_TIMEOUT_TIMER = 'payment-timeouts';
+const PAYMENT_TIMEOUT_TIMER = 'payment-timeouts';
 export const PAYMENT_WEBHOOK_SECRET = 'payment-webhook-secret';
-export const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
+const PAYMENT_PROVIDER_API_KEY = 'payment-provider-api-key';
 export const ORDER_EVENTS_QUEUE = 'order-events.fifo';
 export const EVENT_BUS = 'order-backbone-events';
 export const FULFILLMENT_SAGA = 'fulfillment';
@@ -608,7 +608,6 @@ export const appModel: AppModel = {
   ],
 };
 
-/** The names of every deployment setting the model's functions read, e.g. `PAYMENT_TIMEOUT_SECONDS`. */
 /** The HTTP routes of the functions that hold `secret` in their environment: where a webhook signed with it goes. */
 export function webhookRoutes(model: AppModel, secret: string): HttpTrigger[] {
   return model.functions
@@ -618,6 +617,7 @@ export function webhookRoutes(model: AppModel, secret: string): HttpTrigger[] {
     .flatMap((declaration) => declaration.triggers.filter((trigger) => trigger.type === 'http'));
 }
 
+/** The names of every deployment setting the model's functions read, e.g. `PAYMENT_TIMEOUT_SECONDS`. */
 export function settingNames(model: AppModel): string[] {
   const names = new Set(
     model.functions.flatMap((declaration) =>
