@@ -21,7 +21,7 @@ export const AT_EXPRESSION = /^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2
 export const RATE_EXPRESSION = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/;
 
 /** `cron(minutes hours day-of-month month day-of-week year)`: six fields. */
-export const CRON_EXPRESSION = /^cron\(\S+( \S+){5}\)$/;
+const CRON_EXPRESSION = /^cron\(\S+( \S+){5}\)$/;
 
 /** Whether `expression` has one of the three forms the Scheduler accepts in `ScheduleExpression`. */
 export function isScheduleExpression(expression: string): boolean {

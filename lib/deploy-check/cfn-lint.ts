@@ -55,16 +55,21 @@ async function run(args: readonly string[]): Promise<ProcessRun> {
 }
 
 /**
- * Lints every template in one cfn-lint run (its start-up is most of its time) for `regions`, and turns each match
- * into a finding `cfn-lint/<rule id>` on the resource it is about (`(template)` when it is about no resource).
+ * Lints every template in one cfn-lint run (its start-up is most of its time) for every region of
+ * `DEPLOY_REGIONS`, and turns each match into a finding `cfn-lint/<rule id>` on the resource it is about
+ * (`(template)` when it is about no resource).
  */
-export async function runCfnLint(
-  templatePaths: readonly string[],
-  regions: readonly string[] = DEPLOY_REGIONS,
-): Promise<CfnLintResult> {
+export async function runCfnLint(templatePaths: readonly string[]): Promise<CfnLintResult> {
   // cfn-lint names each template as it was given; absolute paths make that name match the caller's.
   const paths = templatePaths.map((path) => resolve(path));
-  const { code, stdout, stderr } = await run(['--format', 'json', '--regions', ...regions, '--', ...paths]);
+  const { code, stdout, stderr } = await run([
+    '--format',
+    'json',
+    '--regions',
+    ...DEPLOY_REGIONS,
+    '--',
+    ...paths,
+  ]);
   let parsed: z.infer<typeof outputShape>;
   try {
     parsed = outputShape.parse(JSON.parse(stdout));

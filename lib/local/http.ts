@@ -31,6 +31,16 @@ export function errorAnswer(statusCode: number, code: string, message?: string):
   return { statusCode, body: { error: message === undefined ? { code } : { code, message } } };
 }
 
+/** An outside party's answer to its own handler's failure: its 500 refusal, or a cut connection mid-answer. */
+export const answerOutsidePartyFailure: LoopbackErrorHandler = (error, response) => {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const answer = errorAnswer(500, 'internal_error', String(error));
+  writeJson(response, answer.statusCode, answer.body);
+};
+
 /**
  * The request body as bytes. Throws `tooLarge()` as soon as more than `maxBytes` have arrived, so an oversized
  * body is refused without being buffered whole.

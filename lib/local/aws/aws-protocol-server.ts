@@ -29,6 +29,11 @@ export interface AwsApiErrorShape extends Error {
  * An API call a stand-in refuses, answered with the AWS error shape of the same `code` and `statusCode`; a
  * stand-in narrows `Code` to the error types its API answers with.
  */
+/** A time as the AWS JSON protocols send timestamps: seconds since the epoch, with a fraction. */
+export function epochSeconds(date: Date): number {
+  return date.getTime() / 1000;
+}
+
 export class AwsApiError<Code extends string = string> extends LocalServerError {
   public override readonly name: string = 'AwsApiError';
   public readonly statusCode: number;

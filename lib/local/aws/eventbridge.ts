@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { type JsonObject, startLoopbackServer } from '../http';
 import {
   AwsApiError,
+  epochSeconds,
   type JsonTargetProtocol,
   jsonTargetHandler,
   validateInput,
@@ -339,10 +340,6 @@ function entrySize(entry: Entry): number {
     bytes(entry.Detail) +
     (entry.Resources ?? []).reduce((total, resource) => total + bytes(resource), 0)
   );
-}
-
-function epochSeconds(date: Date): number {
-  return date.getTime() / 1000;
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {

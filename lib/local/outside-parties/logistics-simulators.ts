@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { LocalRoute, LocalRouteResponse } from '../aws/gateway';
 import {
+  answerOutsidePartyFailure,
   errorAnswer,
   type JsonAnswer,
   LocalServerError,
@@ -377,10 +378,7 @@ async function startSystem<R, I>(
   const server = await startLoopbackServer(
     (request, response) => handle(state, request, response),
     options.port,
-    (error, response) => {
-      if (!response.headersSent) send(response, errorAnswer(500, 'internal_error', String(error)));
-      else response.destroy();
-    },
+    answerOutsidePartyFailure,
   );
   const simulator: LogisticsSimulator = {
     url: server.url,

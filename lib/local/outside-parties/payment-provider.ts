@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { LocalRoute, LocalRouteResponse } from '../aws/gateway';
 import {
+  answerOutsidePartyFailure,
   errorAnswer,
   type JsonAnswer,
   LocalServerError,
@@ -635,12 +636,7 @@ export async function startFakePaymentProvider(
   const server = await startLoopbackServer(
     (request, response) => handleApi(provider, request, response),
     options.port,
-    (error, response) => {
-      if (!response.headersSent) {
-        const answer = errorAnswer(500, 'internal_error', String(error));
-        writeJson(response, answer.statusCode, answer.body);
-      } else response.destroy();
-    },
+    answerOutsidePartyFailure,
   );
   return {
     url: server.url,

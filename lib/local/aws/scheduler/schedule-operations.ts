@@ -1,14 +1,8 @@
 import type { JsonObject } from '../../http';
+import { epochSeconds } from '../aws-protocol-server';
 import { SchedulerApiError } from './errors';
 import { keyPage, type ScheduleRequest } from './requests';
-import {
-  DEFAULT_GROUP,
-  epochSeconds,
-  type StoredSchedule,
-  scheduleKey,
-  scheduleNotFound,
-  scheduleState,
-} from './store';
+import { DEFAULT_GROUP, type StoredSchedule, scheduleKey, scheduleNotFound, scheduleState } from './store';
 import type { ScheduleTimers } from './timers';
 import { type ScheduleRules, validateSchedule } from './validation';
 

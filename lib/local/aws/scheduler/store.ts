@@ -1,4 +1,5 @@
 import type { JsonObject } from '../../http';
+import { epochSeconds } from '../aws-protocol-server';
 import { SchedulerApiError } from './errors';
 import type { Expression } from './expressions';
 import type { ScheduleRequest } from './requests';
@@ -98,8 +99,4 @@ export function describeGroup(group: StoredGroup): JsonObject {
     CreationDate: epochSeconds(group.creationDate),
     LastModificationDate: epochSeconds(group.creationDate),
   };
-}
-
-export function epochSeconds(date: Date): number {
-  return date.getTime() / 1000;
 }

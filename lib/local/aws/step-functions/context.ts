@@ -34,7 +34,3 @@ export function operation<T>(
       context,
     );
 }
-
-export function epochSeconds(date: Date): number {
-  return date.getTime() / 1000;
-}

@@ -26,12 +26,8 @@ export type StepFunctionsApiErrorType =
   | 'InternalFailure';
 
 /** An API call the endpoint refuses, answered with the AWS error shape of the same `code`. */
-export class StepFunctionsApiError extends AwsApiError {
+export class StepFunctionsApiError extends AwsApiError<StepFunctionsApiErrorType> {
   public override readonly name = 'StepFunctionsApiError';
-
-  public constructor(code: StepFunctionsApiErrorType, message: string, statusCode = 400) {
-    super(code, message, statusCode);
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { epochSeconds, operation } from './context';
+import { epochSeconds } from '../aws-protocol-server';
+import { operation } from './context';
 import type { JsonValue } from './engine-types';
 import { StepFunctionsApiError } from './errors';
 import { redriveFields } from './redrive';

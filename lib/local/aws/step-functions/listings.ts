@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { epochSeconds, operation } from './context';
+import { epochSeconds } from '../aws-protocol-server';
+import { operation } from './context';
 import { StepFunctionsApiError } from './errors';
 
 /** The read-only operations: listing executions and their history, describing and listing state machines. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { JsonObject } from '../../http';
-import { epochSeconds, operation } from './context';
+import { epochSeconds } from '../aws-protocol-server';
+import { operation } from './context';
 import type { JsonValue } from './engine-types';
 import { StepFunctionsApiError } from './errors';
 import type { ExecutionRecord } from './executions';
