@@ -5,9 +5,11 @@
  *   npm start -- --data-dir .local-data   keep DynamoDB and SQS data across restarts
  *
  * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment, and
- * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute), and
+ * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute),
+ * RECONCILER_INTERVAL_SECONDS how often the payment reconciler runs (default: every five minutes), and
  * LOCAL_WAREHOUSE_FAILURE_RATE / LOCAL_TRANSPORT_FAILURE_RATE (0..1) and LOCAL_LOGISTICS_LATENCY_MS make the
- * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate. MAX_RECEIVE_COUNT
+ * simulated warehouse and carrier fail and dawdle, to watch the fulfilment saga compensate. LOCAL_WEBHOOK_LOSS_RATE
+ * (0..1) makes the fake Stripe lose that share of its webhooks, to watch the reconciler. MAX_RECEIVE_COUNT
  * overrides how many receives a failing message gets before its dead-letter queue (default: as declared, 5).
  * LOCAL_TOKEN_LIFETIME_SECONDS sets how long local customer tokens live (default 3600).
  * LOCAL_FAULT_RATE (0..1) and LOCAL_FAULT_SEED inject faults into the functions' AWS SDK calls (docs/simulation.md).
@@ -15,6 +17,7 @@
 import { parseArgs } from 'node:util';
 import { DynamoDbLocalError } from '../lib/local/aws/dynamodb-local';
 import { type LocalSystem, startLocalSystem } from '../lib/local/runtime/local-system';
+import { stripeListing } from '../lib/local/runtime/outside-parties';
 import type { FaultOptions } from '../lib/local/runtime/sdk-instrumentation';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 
@@ -27,15 +30,19 @@ function settingsFromEnvironment(): Record<string, string> {
   return settings;
 }
 
-/** `SWEEPER_INTERVAL_SECONDS` runs the sweeper's `rate(1 minute)` schedule faster locally, for demos and tests. */
+/** The variables that run a scheduled function faster locally than its declared rate, for demos and tests. */
+const SCHEDULE_INTERVAL_VARIABLES = {
+  sweeper: 'SWEEPER_INTERVAL_SECONDS',
+  'payment-reconciler': 'RECONCILER_INTERVAL_SECONDS',
+} as const;
+
 function scheduleRatesFromEnvironment(): Record<string, number> {
-  const text = process.env.SWEEPER_INTERVAL_SECONDS;
-  if (text === undefined) return {};
-  const seconds = Number(text);
-  if (!Number.isInteger(seconds) || seconds < 1) {
-    throw new Error(`SWEEPER_INTERVAL_SECONDS must be a whole number of seconds, at least 1, not ${text}`);
+  const rates: Record<string, number> = {};
+  for (const [functionName, variable] of Object.entries(SCHEDULE_INTERVAL_VARIABLES)) {
+    const seconds = secondsFrom(variable);
+    if (seconds !== undefined) rates[functionName] = seconds;
   }
-  return { sweeper: seconds };
+  return rates;
 }
 
 function fractionFrom(name: string): number | undefined {
@@ -113,6 +120,7 @@ async function main(): Promise<void> {
         transportFailureRate: fractionFrom('LOCAL_TRANSPORT_FAILURE_RATE'),
         latencyMs: millisecondsFrom('LOCAL_LOGISTICS_LATENCY_MS'),
       },
+      payments: { webhookLossRate: fractionFrom('LOCAL_WEBHOOK_LOSS_RATE') },
       ...faultsFromEnvironment(),
       functionLogLevel: process.env.FUNCTION_LOG_LEVEL ?? 'INFO',
       auth: { tokenLifetimeSeconds: secondsFrom('LOCAL_TOKEN_LIFETIME_SECONDS') },
@@ -128,6 +136,7 @@ async function main(): Promise<void> {
     return;
   }
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  const stripe = stripeListing(appModel, system.secrets, system.paymentProvider);
   const lines = [
     `Order backbone running locally (started in ${seconds} s), ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}`,
     `  HTTP API        ${system.url}   (try: curl ${system.url}/_local/health)`,
@@ -138,10 +147,11 @@ async function main(): Promise<void> {
     `  Scheduler       ${system.endpoints.scheduler}`,
     `  EventBridge     ${system.endpoints.eventbridge}`,
     `  Cognito         ${system.endpoints.cognito}   (user pool for: npm run ops -- --local ${system.url} customers ...)`,
-    ...(system.paymentProvider === undefined
+    ...(stripe.endpoints.stripe === undefined
       ? []
       : [
-          `  Payment provider ${system.paymentProvider.url}   (fake; refunds at ${system.url}/_local/provider/refunds)`,
+          `  Stripe (fake)   ${stripe.endpoints.stripe}   (events at ${system.url}/_local/provider/events)`,
+          `    stripe-secret-key ${stripe.secrets['stripe-secret-key']}`,
         ]),
     'Press Ctrl+C to stop.',
   ];

@@ -9,19 +9,32 @@
  *   npm run ops -- sagas redrive <executionName|all-failed>    (AWS: --state-machine-arn <arn>)
  *   npm run ops -- order <orderId> [--json]                    (AWS: --table <name> --state-machine-arn <arn>)
  *   npm run ops -- customers create <email>                    (AWS: --user-pool-id <id> --client-id <id>)
+ *   npm run ops -- payments reconcile [--since 6h] [--json]    (AWS: --table <name> --stripe-secret-arn <arn>
+ *                                                                    --timer-group <name>)
  *   npm run -s ops -- customers token <email> --password-stdin <<< "$PASSWORD"
  *   npm run ops -- --help | <area> --help
  *
- * With `--local <url>` the endpoints, table names and ARNs come from the local system's `/_local/endpoints`;
- * without it the AWS SDK's own configuration applies, and names come from the stack outputs given as options.
+ * With `--local <url>` the endpoints, table names and ARNs come from the local system's `/_local/endpoints`
+ * (and the fake Stripe's test key from `/_local/secrets`); without it the AWS SDK's own configuration applies,
+ * names come from the stack outputs given as options, and secrets are read with the operator's credentials.
  */
+
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { appModel } from '../lib/model';
 import { CUSTOMERS_USAGE, runCustomersCommand } from '../lib/ops/customers';
 import { DLQ_USAGE, runDlqCommand } from '../lib/ops/dlq';
 import { ORDER_USAGE, runOrderCommand } from '../lib/ops/order';
+import {
+  PAYMENTS_USAGE,
+  reconcilingPaymentService,
+  runPaymentsCommand,
+  stripeProvider,
+} from '../lib/ops/payments';
 import { runSagasCommand, SAGAS_USAGE } from '../lib/ops/sagas';
 
 class UsageError extends Error {
@@ -33,6 +46,9 @@ interface LocalEndpoints {
   readonly dynamodb: string;
   readonly sqs: string;
   readonly stepfunctions: string;
+  readonly scheduler: string;
+  /** The fake Stripe's API base. */
+  readonly stripe?: string;
   readonly cognito: string;
   readonly userPoolId: string;
   readonly userPoolClientId: string;
@@ -46,6 +62,10 @@ const LOCAL_CLIENT_CONFIG = {
 };
 const FULFILLMENT_STATE_MACHINE = 'fulfillment';
 const ORDERS_TABLE = 'orders';
+/** The fake Stripe's test secret key in `/_local/secrets`. */
+const LOCAL_STRIPE_SECRET_KEY = 'stripe-secret-key';
+/** The function the payment timers fire: its timer's schedule group is the one the reconciliation cleans up. */
+const PAYMENT_TIMEOUT_FUNCTION = 'payment-timeout';
 
 /** Each area's own usage, and the options it needs in AWS (the stack outputs), which `--local` replaces. */
 const AREAS = {
@@ -58,6 +78,12 @@ const AREAS = {
   customers: {
     usage: CUSTOMERS_USAGE,
     aws: '--user-pool-id <CustomerUserPoolId> --client-id <CustomerUserPoolClientId>',
+  },
+  payments: {
+    usage: PAYMENTS_USAGE,
+    aws:
+      '--table <OrdersTableName> --stripe-secret-arn <PaymentProviderApiKeySecretArn> ' +
+      '--timer-group <PaymentTimeoutsTimerGroupName>',
   },
 } as const;
 type Area = keyof typeof AREAS;
@@ -121,14 +147,33 @@ function takeOption(args: string[], name: string): string | undefined {
   return value;
 }
 
-async function localEndpoints(gatewayUrl: string): Promise<LocalEndpoints> {
-  const response = await fetch(new URL('/_local/endpoints', gatewayUrl));
+/** One of the local system's `/_local/` listings. */
+async function localListing<T>(
+  gatewayUrl: string,
+  path: '/_local/endpoints' | '/_local/secrets',
+): Promise<T> {
+  const response = await fetch(new URL(path, gatewayUrl));
   if (!response.ok) {
-    throw new UsageError(
-      `${gatewayUrl} answered ${response.status} for /_local/endpoints: is \`npm start\` running?`,
-    );
+    throw new UsageError(`${gatewayUrl} answered ${response.status} for ${path}: is \`npm start\` running?`);
   }
-  return (await response.json()) as LocalEndpoints;
+  return (await response.json()) as T;
+}
+
+/** The Stripe secret key: the fake's test key locally, else the secret's value, read with the operator's rights. */
+async function stripeSecretKey(local: string | undefined, secretArn: string | undefined): Promise<string> {
+  if (local !== undefined) {
+    const { secrets } = await localListing<{ secrets: Record<string, string> }>(local, '/_local/secrets');
+    const key = secrets[LOCAL_STRIPE_SECRET_KEY];
+    if (key === undefined) throw new UsageError(`${local}/_local/secrets has no ${LOCAL_STRIPE_SECRET_KEY}`);
+    return key;
+  }
+  if (secretArn === undefined)
+    throw new UsageError('payments needs --stripe-secret-arn <arn> or --local <url>');
+  const value = await getSecret(secretArn);
+  if (typeof value !== 'string' || value === '') {
+    throw new UsageError(`secret ${secretArn} holds no string value`);
+  }
+  return value;
 }
 
 async function readStdin(): Promise<string> {
@@ -144,6 +189,8 @@ async function main(argv: string[]): Promise<void> {
   const tableOption = takeOption(args, '--table');
   const userPoolIdOption = takeOption(args, '--user-pool-id');
   const clientIdOption = takeOption(args, '--client-id');
+  const stripeSecretArnOption = takeOption(args, '--stripe-secret-arn');
+  const timerGroupOption = takeOption(args, '--timer-group');
   const out = (line: string) => console.log(line);
   const requestedHelp = helpRequested(args);
   if (requestedHelp !== undefined) {
@@ -154,7 +201,8 @@ async function main(argv: string[]): Promise<void> {
   if (!isArea(area)) {
     throw new UsageError(`${area === undefined ? 'no area given' : `no area ${area}`}\n${help()}`);
   }
-  const endpoints = local === undefined ? undefined : await localEndpoints(local);
+  const endpoints =
+    local === undefined ? undefined : await localListing<LocalEndpoints>(local, '/_local/endpoints');
   const clientConfig = (endpoint: string | undefined) =>
     endpoint === undefined ? {} : { ...LOCAL_CLIENT_CONFIG, endpoint };
   if (area === 'dlq') {
@@ -193,6 +241,44 @@ async function main(argv: string[]): Promise<void> {
       await runCustomersCommand(rest, { cognito, userPoolId, clientId, out, readStdin });
     } finally {
       cognito.destroy();
+    }
+    return;
+  }
+  if (area === 'payments') {
+    const tableName = tableOption ?? endpoints?.tableNames[ORDERS_TABLE];
+    // Locally the group is named after the model's timer, as the local system creates it (lib/local/runtime/wiring.ts).
+    const timerGroupName =
+      timerGroupOption ??
+      (endpoints === undefined
+        ? undefined
+        : appModel.timers.find((timer) => timer.targetFunction === PAYMENT_TIMEOUT_FUNCTION)?.name);
+    if (tableName === undefined || timerGroupName === undefined) {
+      throw new UsageError(
+        'payments needs --table <name>, --stripe-secret-arn <arn> and --timer-group <name> (the stack outputs ' +
+          'OrdersTableName, PaymentProviderApiKeySecretArn and PaymentTimeoutsTimerGroupName) or --local <url>',
+      );
+    }
+    if (endpoints !== undefined && endpoints.stripe === undefined) {
+      throw new UsageError(`${local ?? ''}/_local/endpoints lists no stripe endpoint`);
+    }
+    const dynamodb = new DynamoDBClient(clientConfig(endpoints?.dynamodb));
+    const scheduler = new SchedulerClient(clientConfig(endpoints?.scheduler));
+    try {
+      await runPaymentsCommand(rest, {
+        reconciler: async () =>
+          reconcilingPaymentService({
+            dynamodb,
+            tableName,
+            provider: stripeProvider(await stripeSecretKey(local, stripeSecretArnOption), endpoints?.stripe),
+            scheduler,
+            timerGroupName,
+            warn: (line) => console.error(line),
+          }),
+        out,
+      });
+    } finally {
+      dynamodb.destroy();
+      scheduler.destroy();
     }
     return;
   }

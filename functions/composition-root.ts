@@ -14,8 +14,9 @@ import { PENDING_PAYMENT_INDEX } from '../lib/model';
 import { DynamoDbLeaseStore } from './adapters/dynamodb-lease-store';
 import { DynamoDbOrderRepository } from './adapters/dynamodb-order-repository';
 import { DynamoDbPaymentRepository } from './adapters/dynamodb-payment-repository';
-import { HttpPaymentProvider } from './adapters/http-payment-provider';
 import { SchedulerPaymentTimers } from './adapters/scheduler-payment-timers';
+import { stripeClient } from './adapters/stripe-client';
+import { StripePaymentProvider } from './adapters/stripe-payment-provider';
 import { loadConfig, secretSource } from './config';
 import { OrderService } from './domain/order-service';
 import { PaymentService } from './domain/payment-service';
@@ -71,7 +72,7 @@ export const tracer = new Tracer({ serviceName });
 export const systemClock: Clock = { now: () => new Date() };
 
 /** Provider event ids are remembered for 30 days; providers stop retrying a webhook long before that. */
-const PROVIDER_EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+export const PROVIDER_EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 /** Secrets are read again after five minutes, so a rotated secret takes effect without a deployment. */
 const SECRET_MAX_AGE_SECONDS = 300;
 
@@ -111,15 +112,20 @@ export const orderRepository = once(
 );
 
 const schedulerTimers = once(() => {
-  const config = loadConfig('paymentTimeoutTimer', process.env);
   return new SchedulerPaymentTimers({
     client: tracer.captureAWSv3Client(new SchedulerClient({})),
-    groupName: config.PAYMENT_TIMEOUT_GROUP_NAME,
-    targetArn: config.PAYMENT_TIMEOUT_TARGET_ARN,
-    roleArn: config.PAYMENT_TIMEOUT_ROLE_ARN,
-    deadLetterArn: config.PAYMENT_TIMEOUT_DEAD_LETTER_ARN,
-    maximumRetryAttempts: config.PAYMENT_TIMEOUT_MAX_RETRIES,
-    maximumEventAgeSeconds: config.PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS,
+    groupName: loadConfig('paymentTimeoutGroup', process.env).PAYMENT_TIMEOUT_GROUP_NAME,
+    // Only functions that create timers have these settings; those that only cancel one have the group alone.
+    target: once(() => {
+      const config = loadConfig('paymentTimeoutTimer', process.env);
+      return {
+        targetArn: config.PAYMENT_TIMEOUT_TARGET_ARN,
+        roleArn: config.PAYMENT_TIMEOUT_ROLE_ARN,
+        deadLetterArn: config.PAYMENT_TIMEOUT_DEAD_LETTER_ARN,
+        maximumRetryAttempts: config.PAYMENT_TIMEOUT_MAX_RETRIES,
+        maximumEventAgeSeconds: config.PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS,
+      };
+    }),
     onCancelFailure: (orderId, error) =>
       logger.warn('could not delete the payment timeout schedule; it will fire and change nothing', {
         orderId,
@@ -149,16 +155,21 @@ export function webhookSecret(): Promise<string> {
   return secretValue('PAYMENT_WEBHOOK_SECRET');
 }
 
-const providerClient = onceAsync(async () => {
+/** Built once per execution environment, with the secret key read from Secrets Manager in AWS. */
+const stripeProvider = onceAsync(async () => {
   const config = loadConfig('paymentProvider', process.env);
-  const apiKey = await secretValue('PAYMENT_PROVIDER_API_KEY');
-  return new HttpPaymentProvider({ baseUrl: config.PAYMENT_PROVIDER_URL, apiKey });
+  const stripe = stripeClient(config.PAYMENT_PROVIDER_URL, await secretValue('PAYMENT_PROVIDER_API_KEY'));
+  return new StripePaymentProvider({ stripe, paymentMethodTypes: config.PAYMENT_METHOD_TYPES });
 });
 
 /** Connects on first use, so functions that never call the provider need no provider settings. */
 const paymentProvider: PaymentProvider = {
-  createIntent: async (intent, key) => (await providerClient()).createIntent(intent, key),
-  refund: async (payment, key) => (await providerClient()).refund(payment, key),
+  createIntent: async (intent, key) => (await stripeProvider()).createIntent(intent, key),
+  retrieveIntent: async (paymentId) => (await stripeProvider()).retrieveIntent(paymentId),
+  cancelIntent: async (paymentId, key) => (await stripeProvider()).cancelIntent(paymentId, key),
+  refund: async (payment, key) => (await stripeProvider()).refund(payment, key),
+  refundsOf: async (paymentId) => (await stripeProvider()).refundsOf(paymentId),
+  undeliveredEvents: async (since, limit) => (await stripeProvider()).undeliveredEvents(since, limit),
 };
 
 export const paymentRepository = once(
@@ -193,6 +204,8 @@ export const getPaymentService = once(
       newLeaseOwner: () => randomUUID(),
       leaseSeconds: loadConfig('paymentLease', process.env).PAYMENT_LEASE_SECONDS,
       eventRetentionSeconds: PROVIDER_EVENT_RETENTION_SECONDS,
+      // Defaulted, so the functions that never expire an order build the service without the variable.
+      processingGraceSeconds: loadConfig('paymentCheckBack', process.env).PAYMENT_PROCESSING_GRACE_SECONDS,
     }),
 );
 
@@ -202,4 +215,8 @@ export function getPaymentProvider(): PaymentProvider {
 
 export function sweeperSettings() {
   return loadConfig('sweeper', process.env);
+}
+
+export function reconciliationSettings() {
+  return loadConfig('reconciliation', process.env);
 }

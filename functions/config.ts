@@ -25,8 +25,12 @@ export const configSections = {
     PAYMENT_TIMEOUT_SECONDS: positiveInteger.default(SETTING_DEFAULTS.PAYMENT_TIMEOUT_SECONDS),
     IDEMPOTENCY_KEY_TTL_SECONDS: positiveInteger.default(SETTING_DEFAULTS.IDEMPOTENCY_KEY_TTL_SECONDS),
   }),
-  paymentTimeoutTimer: z.object({
+  /** Enough to cancel an order's payment timer. */
+  paymentTimeoutGroup: z.object({
     PAYMENT_TIMEOUT_GROUP_NAME: z.string().min(1),
+  }),
+  /** What creating a payment timer needs besides its group. */
+  paymentTimeoutTimer: z.object({
     PAYMENT_TIMEOUT_TARGET_ARN: z.string().min(1),
     PAYMENT_TIMEOUT_ROLE_ARN: z.string().min(1),
     PAYMENT_TIMEOUT_DEAD_LETTER_ARN: z.string().min(1),
@@ -34,10 +38,37 @@ export const configSections = {
     PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: positiveInteger,
   }),
   paymentProvider: z.object({
-    PAYMENT_PROVIDER_URL: z.url(),
+    /** The API root only: the Stripe SDK takes a host, a port and a protocol, and adds `/v1/` itself. */
+    PAYMENT_PROVIDER_URL: z
+      .url({ protocol: /^https?$/ })
+      .refine((url) => new URL(url).pathname === '/', 'must be an API root such as https://api.stripe.com'),
+    /** Comma-separated payment method types (`card,alipay,wechat_pay`); empty for automatic payment methods. */
+    PAYMENT_METHOD_TYPES: z
+      .string()
+      .default(SETTING_DEFAULTS.PAYMENT_METHOD_TYPES)
+      .transform((list) =>
+        list
+          .split(',')
+          .map((type) => type.trim())
+          .filter((type) => type !== ''),
+      )
+      .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be payment method types such as card'))),
   }),
   paymentLease: z.object({
     PAYMENT_LEASE_SECONDS: positiveInteger.default(SETTING_DEFAULTS.PAYMENT_LEASE_SECONDS),
+  }),
+  /** Read by every function that builds the payment service; only those that expire orders are given a value. */
+  paymentCheckBack: z.object({
+    /** How long past its deadline an order whose intent is processing stays open (`OrdersHeldForProcessing`). */
+    PAYMENT_PROCESSING_GRACE_SECONDS: positiveInteger.default(
+      SETTING_DEFAULTS.PAYMENT_PROCESSING_GRACE_SECONDS,
+    ),
+  }),
+  /** What one reconciliation pass reads at most, so a backlog is worked off over several passes. */
+  reconciliation: z.object({
+    RECONCILE_MAX_EVENTS: positiveInteger.default(SETTING_DEFAULTS.RECONCILE_MAX_EVENTS),
+    RECONCILE_MAX_ORDERS: positiveInteger.default(SETTING_DEFAULTS.RECONCILE_MAX_ORDERS),
+    RECONCILE_MAX_REFUNDS: positiveInteger.default(SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS),
   }),
   sweeper: z.object({
     SWEEPER_MAX_ORDERS_PER_RUN: positiveInteger.default(SETTING_DEFAULTS.SWEEPER_MAX_ORDERS_PER_RUN),
@@ -82,20 +113,39 @@ export function loadConfig<Section extends ConfigSection>(
  * reads and the secrets it asks {@link secretSource} for. `test/infra/model.test.ts` checks that the environment
  * the model declares for each function satisfies these, so a declaration cannot lack what the code needs.
  */
+/** What a function that expires or settles orders through the payment service reads, whichever it is. */
+const SETTLING_PAYMENT_SECTIONS = [
+  'orders',
+  'paymentTimeoutGroup',
+  'paymentProvider',
+  'paymentLease',
+  'paymentCheckBack',
+] as const satisfies readonly ConfigSection[];
+
 export const FUNCTION_CONFIG = {
-  'create-order': { sections: ['orders', 'paymentTimeoutTimer'], secrets: [] },
+  'create-order': { sections: ['orders', 'paymentTimeoutGroup', 'paymentTimeoutTimer'], secrets: [] },
   'get-order': { sections: ['orders'], secrets: [] },
   'cancel-order': { sections: ['orders'], secrets: [] },
   'create-payment': {
-    sections: ['orders', 'paymentProvider', 'paymentLease'],
+    sections: ['orders', 'paymentProvider', 'paymentLease', 'paymentCheckBack'],
     secrets: ['PAYMENT_PROVIDER_API_KEY'],
   },
   'payment-webhook': {
-    sections: ['orders', 'paymentTimeoutTimer', 'paymentLease'],
-    secrets: ['PAYMENT_WEBHOOK_SECRET'],
+    sections: SETTLING_PAYMENT_SECTIONS,
+    secrets: ['PAYMENT_WEBHOOK_SECRET', 'PAYMENT_PROVIDER_API_KEY'],
   },
-  'payment-timeout': { sections: ['orders', 'paymentLease'], secrets: [] },
-  sweeper: { sections: ['orders', 'paymentLease', 'sweeper'], secrets: [] },
+  'payment-timeout': {
+    sections: SETTLING_PAYMENT_SECTIONS,
+    secrets: ['PAYMENT_PROVIDER_API_KEY'],
+  },
+  sweeper: {
+    sections: [...SETTLING_PAYMENT_SECTIONS, 'sweeper'],
+    secrets: ['PAYMENT_PROVIDER_API_KEY'],
+  },
+  'payment-reconciler': {
+    sections: [...SETTLING_PAYMENT_SECTIONS, 'reconciliation'],
+    secrets: ['PAYMENT_PROVIDER_API_KEY'],
+  },
   'outbox-relay': { sections: ['outbox'], secrets: [] },
   'order-events-consumer': {
     sections: ['orders', 'paymentProvider', 'orderEventsConsumer'],

@@ -4,8 +4,9 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { BusinessMetric } from '../lib/business-metrics';
+import { BusinessMetric } from '../lib/business-metrics';
 import { logger, metrics, tracer } from './composition-root';
+import type { ProviderEventOutcome } from './domain/payment-service';
 
 export { BusinessMetric } from '../lib/business-metrics';
 
@@ -13,6 +14,22 @@ export { BusinessMetric } from '../lib/business-metrics';
 export function countMetric(name: BusinessMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
 }
+
+/**
+ * The business events among the outcomes of applying a payment fact, whoever brought it (the webhook, the
+ * check-back, the reconciler): the first to apply a fact counts it, the others find a duplicate. The rest
+ * (duplicates, ignored events, failures, cancelled intents) change no count.
+ */
+export const PAYMENT_OUTCOME_METRICS: Readonly<Record<ProviderEventOutcome, BusinessMetric | undefined>> = {
+  paid: BusinessMetric.ORDERS_PAID,
+  refundPending: BusinessMetric.REFUNDS_REQUESTED,
+  refunded: BusinessMetric.PAYMENTS_REFUNDED,
+  unmatched: BusinessMetric.UNMATCHED_PAYMENT_EVENTS,
+  failureRecorded: undefined,
+  cancelled: undefined,
+  duplicate: undefined,
+  ignored: undefined,
+};
 
 export interface ObservedHandlerOptions {
   /**

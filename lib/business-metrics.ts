@@ -18,6 +18,14 @@ export const BusinessMetric = {
   ORDERS_FULFILLMENT_FAILED: 'OrdersFulfillmentFailed',
   PAYMENT_TIMER_SCHEDULE_FAILED: 'PaymentTimerScheduleFailed',
   REFUNDS_STUCK_PENDING: 'RefundsStuckPending',
+  /** Payment facts no webhook brought, found by the check-back or the reconciler: webhooks are being lost. */
+  PAYMENTS_RECONCILED: 'PaymentsReconciled',
+  /** Overdue orders kept open because their intent is processing at the provider. */
+  ORDERS_HELD_FOR_PROCESSING: 'OrdersHeldForProcessing',
+  /** Overdue orders the sweeper could not check back with the provider (it was unavailable). */
+  CHECK_BACK_FAILURES: 'CheckBackFailures',
+  /** A verified provider event naming a payment no order of ours holds, or another order than the one holding it. */
+  UNMATCHED_PAYMENT_EVENTS: 'UnmatchedPaymentEvents',
 } as const;
 
 export type BusinessMetric = (typeof BusinessMetric)[keyof typeof BusinessMetric];

@@ -173,8 +173,11 @@ export interface FunctionAccess {
     readonly indexes?: readonly string[];
   }[];
   readonly queues?: readonly { readonly queue: string; readonly mode: 'send' | 'consume' }[];
-  /** Create and delete schedules in the timer's group (and pass its role to Scheduler). */
-  readonly timers?: readonly { readonly timer: string; readonly mode: 'manage' }[];
+  /**
+   * `manage`: create and delete schedules in the timer's group (and pass its role to Scheduler); `cancel`: delete
+   * them only, for functions that stop a timer but never start one.
+   */
+  readonly timers?: readonly { readonly timer: string; readonly mode: 'manage' | 'cancel' }[];
   /** Put events on the bus. */
   readonly eventBuses?: readonly { readonly eventBus: string; readonly mode: 'put' }[];
 }
@@ -289,6 +292,12 @@ export const SETTING_DEFAULTS = {
   PAYMENT_LEASE_SECONDS: 30,
   SWEEPER_MAX_ORDERS_PER_RUN: 500,
   REFUND_STUCK_AFTER_SECONDS: 3600,
+  PAYMENT_PROCESSING_GRACE_SECONDS: 3600,
+  RECONCILE_MAX_EVENTS: 100,
+  RECONCILE_MAX_ORDERS: 200,
+  RECONCILE_MAX_REFUNDS: 100,
+  /** Empty: Stripe offers the payment methods enabled in its Dashboard (automatic payment methods). */
+  PAYMENT_METHOD_TYPES: '',
 } as const;
 
 const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const satisfies Record<
@@ -296,13 +305,26 @@ const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const 
   EnvironmentValue
 >;
 
+/** Stripe's API root, where the payment functions (and `ops payments`) go unless a deployment says otherwise. */
+export const STRIPE_API_URL = 'https://api.stripe.com';
+
 const paymentProvider = {
-  PAYMENT_PROVIDER_URL: { setting: 'PAYMENT_PROVIDER_URL', default: 'https://payments.invalid' },
+  PAYMENT_PROVIDER_URL: { setting: 'PAYMENT_PROVIDER_URL', default: STRIPE_API_URL },
   PAYMENT_PROVIDER_API_KEY: { secret: PAYMENT_PROVIDER_API_KEY },
+  PAYMENT_METHOD_TYPES: {
+    setting: 'PAYMENT_METHOD_TYPES',
+    default: SETTING_DEFAULTS.PAYMENT_METHOD_TYPES,
+  },
 } as const satisfies Record<string, EnvironmentValue>;
 
-const paymentTimeoutTimer = {
+/** Enough to cancel an order's payment timer; the timer's own target can hold no more than this. */
+const paymentTimeoutGroup = {
   PAYMENT_TIMEOUT_GROUP_NAME: { timer: PAYMENT_TIMEOUT_TIMER, part: 'groupName' },
+} as const satisfies Record<string, EnvironmentValue>;
+
+/** Everything creating a payment timer needs. */
+const paymentTimeoutTimer = {
+  ...paymentTimeoutGroup,
   PAYMENT_TIMEOUT_TARGET_ARN: { timer: PAYMENT_TIMEOUT_TIMER, part: 'targetArn' },
   PAYMENT_TIMEOUT_ROLE_ARN: { timer: PAYMENT_TIMEOUT_TIMER, part: 'roleArn' },
   PAYMENT_TIMEOUT_DEAD_LETTER_ARN: { timer: PAYMENT_TIMEOUT_TIMER, part: 'deadLetterArn' },
@@ -310,7 +332,20 @@ const paymentTimeoutTimer = {
   PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: { timer: PAYMENT_TIMEOUT_TIMER, part: 'maximumEventAgeSeconds' },
 } as const satisfies Record<string, EnvironmentValue>;
 
+/** What a check-back needs besides the table: the provider, and the timer a payment it finds cancels. */
+const checkBack = {
+  ...paymentProvider,
+  ...paymentTimeoutGroup,
+  PAYMENT_PROCESSING_GRACE_SECONDS: {
+    setting: 'PAYMENT_PROCESSING_GRACE_SECONDS',
+    default: String(SETTING_DEFAULTS.PAYMENT_PROCESSING_GRACE_SECONDS),
+  },
+} as const satisfies Record<string, EnvironmentValue>;
+
 const readWriteOrders = { table: ORDERS_TABLE, mode: 'readWrite' } as const;
+const managePaymentTimers = { timer: PAYMENT_TIMEOUT_TIMER, mode: 'manage' } as const;
+/** Applying a payment, from a webhook, a check-back or a reconciliation, cancels the order's timer. */
+const cancelPaymentTimers = { timer: PAYMENT_TIMEOUT_TIMER, mode: 'cancel' } as const;
 
 export const appModel: AppModel = {
   tables: [
@@ -389,7 +424,7 @@ export const appModel: AppModel = {
           default: String(SETTING_DEFAULTS.PAYMENT_TIMEOUT_SECONDS),
         },
       },
-      access: { tables: [readWriteOrders], timers: [{ timer: PAYMENT_TIMEOUT_TIMER, mode: 'manage' }] },
+      access: { tables: [readWriteOrders], timers: [managePaymentTimers] },
     },
     {
       name: 'get-order',
@@ -456,26 +491,29 @@ export const appModel: AppModel = {
           type: 'http',
           method: 'POST',
           path: '/webhooks/payments',
-          // Authenticated by its Payment-Signature; a provider retries, so the limits are generous.
+          // Authenticated by its Stripe-Signature; Stripe retries, so the limits are generous.
           authorization: 'none',
           throttle: { rateLimit: 100, burstLimit: 200 },
         },
       ],
       environment: {
         ...ordersTable,
-        ...paymentTimeoutTimer,
+        ...paymentTimeoutGroup,
+        // An event only says which intent to read again from the provider.
+        ...paymentProvider,
         PAYMENT_WEBHOOK_SECRET: { secret: PAYMENT_WEBHOOK_SECRET },
       },
-      access: { tables: [readWriteOrders], timers: [{ timer: PAYMENT_TIMEOUT_TIMER, mode: 'manage' }] },
+      access: { tables: [readWriteOrders], timers: [cancelPaymentTimers] },
     },
     {
       name: 'payment-timeout',
       entry: 'functions/scheduled/payment-timeout.ts',
       memoryMb: 256,
-      timeoutSeconds: 10,
+      // The check-back reads, and may cancel, the order's intents at the provider before the order is cancelled.
+      timeoutSeconds: 15,
       triggers: [],
-      environment: ordersTable,
-      access: { tables: [readWriteOrders] },
+      environment: { ...ordersTable, ...checkBack },
+      access: { tables: [readWriteOrders], timers: [cancelPaymentTimers] },
     },
     {
       name: 'sweeper',
@@ -485,6 +523,7 @@ export const appModel: AppModel = {
       triggers: [{ type: 'schedule', expression: 'rate(1 minute)' }],
       environment: {
         ...ordersTable,
+        ...checkBack,
         SWEEPER_MAX_ORDERS_PER_RUN: { literal: String(SETTING_DEFAULTS.SWEEPER_MAX_ORDERS_PER_RUN) },
         REFUND_STUCK_AFTER_SECONDS: {
           setting: 'REFUND_STUCK_AFTER_SECONDS',
@@ -493,6 +532,30 @@ export const appModel: AppModel = {
       },
       access: {
         tables: [{ ...readWriteOrders, indexes: [PENDING_PAYMENT_INDEX.name, REFUND_PENDING_INDEX.name] }],
+        timers: [cancelPaymentTimers],
+      },
+    },
+    {
+      name: 'payment-reconciler',
+      entry: 'functions/scheduled/payment-reconciler.ts',
+      memoryMb: 512,
+      // A full pass at the default limits is a few hundred provider calls, one after another; under the rate, so
+      // passes do not overlap.
+      timeoutSeconds: 180,
+      triggers: [{ type: 'schedule', expression: 'rate(5 minutes)' }],
+      environment: {
+        ...ordersTable,
+        ...paymentProvider,
+        // Applying a payment cancels the order's payment timer.
+        ...paymentTimeoutGroup,
+        RECONCILE_MAX_EVENTS: { literal: String(SETTING_DEFAULTS.RECONCILE_MAX_EVENTS) },
+        RECONCILE_MAX_ORDERS: { literal: String(SETTING_DEFAULTS.RECONCILE_MAX_ORDERS) },
+        RECONCILE_MAX_REFUNDS: { literal: String(SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS) },
+      },
+      access: {
+        // Open orders from the pending-payment index, refunds still owed from the refund-pending index.
+        tables: [{ ...readWriteOrders, indexes: [PENDING_PAYMENT_INDEX.name, REFUND_PENDING_INDEX.name] }],
+        timers: [cancelPaymentTimers],
       },
     },
     {

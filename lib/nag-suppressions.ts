@@ -172,18 +172,24 @@ function schedulerTargetSuppressions(stack: OrderBackboneStack, model: AppModel)
     fn.triggers.some((trigger) => trigger.type === 'schedule'),
   );
   if (scheduled.length === 0) return [];
-  // aws-scheduler-targets creates one role per target account and region, as a child of the stack.
+  // aws-scheduler-targets creates one role per target (named by a hash of its ARN), as a child of the stack; each
+  // role's policy names the function it invokes.
   const roles = stack.node.children.filter(
     (child): child is iam.Role =>
       child instanceof iam.Role && child.node.id.startsWith('SchedulerRoleForTarget'),
   );
-  return roles.flatMap((role) =>
-    scheduled.map((fn) => ({
-      construct: role,
-      id: qualifiedArnFinding(required(stack.functions.get(fn.name), `function ${fn.name}`)),
-      reason: REASONS.schedulerTargetQualifiedArn,
-    })),
-  );
+  return roles.flatMap((role) => {
+    const policy = role.node.tryFindChild('DefaultPolicy');
+    const granted = JSON.stringify(policy instanceof iam.Policy ? stack.resolve(policy.document) : null);
+    return scheduled
+      .map((fn) => required(stack.functions.get(fn.name), `function ${fn.name}`))
+      .filter((fn) => granted.includes(`"${logicalId(fn)}"`))
+      .map((fn) => ({
+        construct: role,
+        id: qualifiedArnFinding(fn),
+        reason: REASONS.schedulerTargetQualifiedArn,
+      }));
+  });
 }
 
 function stateMachineSuppressions(stack: OrderBackboneStack): NagSuppression[] {

@@ -364,8 +364,9 @@ export class OrderBackboneStack extends Stack {
         );
       } else sqsQueue.grantConsumeMessages(fn);
     }
-    for (const { timer } of declaration.access.timers ?? []) {
-      this.timer(timer).grantManage(fn);
+    for (const { timer, mode } of declaration.access.timers ?? []) {
+      if (mode === 'manage') this.timer(timer).grantManage(fn);
+      else this.timer(timer).grantCancel(fn);
     }
     for (const { eventBus } of declaration.access.eventBuses ?? []) {
       this.eventBus(eventBus).grantPut(fn);

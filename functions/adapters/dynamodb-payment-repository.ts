@@ -1,6 +1,8 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
@@ -10,10 +12,12 @@ import type { Order, OrderTransition } from '../domain/order';
 import type { Payment } from '../domain/payment';
 import type {
   PaymentLease,
+  PaymentReference,
   PaymentRepository,
   PaymentWriteOutcome,
+  PendingRefunds,
+  ProviderEvent,
   ProviderEventClaim,
-  StuckRefunds,
 } from '../domain/ports';
 import { transitionUpdate } from './dynamodb-order-repository';
 import {
@@ -24,6 +28,7 @@ import {
   paymentItem,
   REFUND_INDEX_SHARDS,
   type TransactItems,
+  toCheckpoint,
   toEpochSeconds,
   toPayment,
   transactWrite,
@@ -37,6 +42,9 @@ export interface DynamoDbPaymentRepositoryOptions {
 }
 
 type TransactItem = TransactItems[number];
+
+/** A payment item's sort key is this prefix and its payment id (see `keys.payment`). */
+const PAYMENT_SORT_KEY_PREFIX = 'PAYMENT#';
 
 export class DynamoDbPaymentRepository implements PaymentRepository {
   public constructor(private readonly options: DynamoDbPaymentRepositoryOptions) {}
@@ -133,15 +141,79 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     }
   }
 
-  public async findRefundsPendingSince(before: Date, sampleSize: number): Promise<StuckRefunds> {
+  public async findRefundsPendingSince(before: Date, sampleSize: number): Promise<PendingRefunds> {
     const shards = Array.from({ length: REFUND_INDEX_SHARDS }, (_, shard) => shard);
     const found = await Promise.all(
       shards.map((shard) => this.refundsPendingInShard(shard, before, sampleSize)),
     );
     return {
       count: found.reduce((total, shard) => total + shard.count, 0),
-      orderIds: found.flatMap((shard) => shard.orderIds).slice(0, sampleSize),
+      sample: found
+        .flatMap((shard) => shard.sample)
+        .sort((left, right) => left.since.localeCompare(right.since))
+        .slice(0, sampleSize)
+        .map(({ orderId, paymentId }) => ({ orderId, paymentId })),
     };
+  }
+
+  public async recordUnmatchedEvent(
+    event: ProviderEvent,
+    claim: ProviderEventClaim,
+  ): Promise<Extract<PaymentWriteOutcome, { readonly kind: 'written' | 'duplicateEvent' }>> {
+    try {
+      await this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: {
+            ...this.eventClaimItem(claim, event.paymentId),
+            unmatched: true,
+            eventType: event.type,
+            ...(event.orderId === undefined ? {} : { namedOrderId: event.orderId }),
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+        }),
+      );
+      return { kind: 'written' };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { kind: 'duplicateEvent' };
+      throw error;
+    }
+  }
+
+  public async reconciliationCheckpoint(): Promise<Date | undefined> {
+    const { Item } = await this.options.client.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: keys.reconciliationCheckpoint(),
+        ConsistentRead: true,
+      }),
+    );
+    return Item === undefined ? undefined : toCheckpoint(Item);
+  }
+
+  public async saveReconciliationCheckpoint(next: Date, previous: Date | undefined): Promise<boolean> {
+    try {
+      await this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: {
+            ...keys.reconciliationCheckpoint(),
+            entityType: ENTITY.reconciliationCheckpoint,
+            checkpoint: next.toISOString(),
+          },
+          ...(previous === undefined
+            ? { ConditionExpression: 'attribute_not_exists(PK)' }
+            : {
+                ConditionExpression: 'checkpoint = :previous',
+                ExpressionAttributeValues: { ':previous': previous.toISOString() },
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   /** Counts every entry of the shard older than `before` (a few small index entries: refunds are rare). */
@@ -149,9 +221,9 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     shard: number,
     before: Date,
     sampleSize: number,
-  ): Promise<StuckRefunds> {
+  ): Promise<{ count: number; sample: (PaymentReference & { since: string })[] }> {
     let count = 0;
-    const orderIds: string[] = [];
+    const sample: (PaymentReference & { since: string })[] = [];
     let exclusiveStartKey: QueryCommandOutput['LastEvaluatedKey'];
     do {
       const page = await this.options.client.send(
@@ -160,16 +232,23 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
           IndexName: this.options.refundPendingIndexName ?? REFUND_PENDING_INDEX.name,
           KeyConditionExpression: 'refundShard = :shard AND refundPendingSince < :before',
           ExpressionAttributeValues: { ':shard': `REFUND#${shard}`, ':before': before.toISOString() },
-          ProjectionExpression: 'orderId',
+          // The index projects the order id besides the keys; the payment id is read from the table's sort key.
+          ProjectionExpression: 'orderId, SK, refundPendingSince',
           ExclusiveStartKey: exclusiveStartKey,
         }),
       );
       const items = page.Items ?? [];
       count += items.length;
-      orderIds.push(...items.slice(0, sampleSize - orderIds.length).map((item) => String(item.orderId)));
+      sample.push(
+        ...items.slice(0, sampleSize - sample.length).map((item) => ({
+          orderId: String(item.orderId),
+          paymentId: String(item.SK).slice(PAYMENT_SORT_KEY_PREFIX.length),
+          since: String(item.refundPendingSince),
+        })),
+      );
       exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);
-    return { count, orderIds };
+    return { count, sample };
   }
 
   /** The payment record, its owner (one order per payment id) and the event claim, in that order. */
@@ -184,16 +263,20 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
       {
         Put: {
           TableName: this.options.tableName,
-          Item: {
-            ...keys.providerEvent(event.eventId),
-            entityType: ENTITY.providerEvent,
-            paymentId: payment.paymentId,
-            expiresAt: toEpochSeconds(event.expiresAt),
-          },
+          Item: this.eventClaimItem(event, payment.paymentId),
           ConditionExpression: 'attribute_not_exists(PK)',
         },
       },
     ];
+  }
+
+  private eventClaimItem(claim: ProviderEventClaim, paymentId: string): Record<string, unknown> {
+    return {
+      ...keys.providerEvent(claim.eventId),
+      entityType: ENTITY.providerEvent,
+      paymentId,
+      expiresAt: toEpochSeconds(claim.expiresAt),
+    };
   }
 
   private async write(items: TransactItems, paymentOffset: number): Promise<PaymentWriteOutcome> {

@@ -14,7 +14,7 @@ import { ErrorCode, SchemaViolationError } from '../domain/errors';
 import type { CommittedChange } from '../domain/event-derivation';
 import type { Order, OrderTransition } from '../domain/order';
 import { OrderStatus } from '../domain/order-status';
-import { type Payment, PaymentStatus, RefundReason } from '../domain/payment';
+import { type Payment, PaymentFactSource, PaymentStatus, RefundReason } from '../domain/payment';
 import {
   CompensatedFrom,
   type LedgerEntry,
@@ -39,6 +39,7 @@ export const keys = {
   idempotencyKey: (key: string) => ({ PK: `IDEMPOTENCY#${key}`, SK: 'IDEMPOTENCY' }),
   paymentOwner: (paymentId: string) => ({ PK: `PAYMENT#${paymentId}`, SK: 'OWNER' }),
   providerEvent: (eventId: string) => ({ PK: `PROVIDER_EVENT#${eventId}`, SK: 'EVENT' }),
+  reconciliationCheckpoint: () => ({ PK: 'RECONCILIATION', SK: 'CHECKPOINT' }),
 } as const;
 
 export const ENTITY = {
@@ -49,6 +50,7 @@ export const ENTITY = {
   idempotencyKey: 'IdempotencyKey',
   paymentOwner: 'PaymentOwner',
   providerEvent: 'ProviderEvent',
+  reconciliationCheckpoint: 'ReconciliationCheckpoint',
 } as const;
 
 export type Item = Record<string, unknown>;
@@ -283,6 +285,7 @@ const paymentSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   refundReason: z.enum(RefundReason).optional(),
+  recordedBy: z.enum(PaymentFactSource).optional(),
 });
 
 function decoded<Schema extends z.ZodType>(schema: Schema, value: unknown, item: Item): z.output<Schema> {
@@ -291,6 +294,13 @@ function decoded<Schema extends z.ZodType>(schema: Schema, value: unknown, item:
 
 function keyOf(item: Item): string {
   return `${String(item.PK)}/${String(item.SK)}`;
+}
+
+const checkpointSchema = z.object({ checkpoint: z.iso.datetime() });
+
+/** Where the payment reconciliation's last complete pass left off. */
+export function toCheckpoint(item: Item): Date {
+  return new Date(decoded(checkpointSchema, item, item).checkpoint);
 }
 
 /** The order an order item holds, without its timeline and index keys. */

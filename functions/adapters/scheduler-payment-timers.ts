@@ -7,14 +7,23 @@ import {
 } from '@aws-sdk/client-scheduler';
 import type { PaymentTimers } from '../domain/ports';
 
-export interface SchedulerPaymentTimersOptions {
-  readonly client: SchedulerClient;
-  readonly groupName: string;
+/** What only creating a schedule needs: where it fires and what happens to what it cannot deliver. */
+export interface PaymentTimerTarget {
   readonly targetArn: string;
   readonly roleArn: string;
   readonly deadLetterArn: string;
   readonly maximumRetryAttempts: number;
   readonly maximumEventAgeSeconds: number;
+}
+
+export interface SchedulerPaymentTimersOptions {
+  readonly client: SchedulerClient;
+  readonly groupName: string;
+  /**
+   * Read on the first `schedule` only: cancelling needs the group alone, and the timer's own target
+   * (payment-timeout, whose check-back may pay an order and so cancel its timer) cannot hold its own ARN.
+   */
+  readonly target: () => PaymentTimerTarget;
   readonly onCancelFailure: (orderId: string, error: unknown) => void;
 }
 
@@ -38,7 +47,9 @@ export class SchedulerPaymentTimers implements PaymentTimers {
   public constructor(private readonly options: SchedulerPaymentTimersOptions) {}
 
   public async schedule(orderId: string, deadline: Date): Promise<void> {
-    const { client, groupName, targetArn, roleArn, deadLetterArn } = this.options;
+    const { client, groupName } = this.options;
+    const { targetArn, roleArn, deadLetterArn, maximumRetryAttempts, maximumEventAgeSeconds } =
+      this.options.target();
     try {
       await client.send(
         new CreateScheduleCommand({
@@ -53,8 +64,8 @@ export class SchedulerPaymentTimers implements PaymentTimers {
             RoleArn: roleArn,
             Input: JSON.stringify({ orderId }),
             RetryPolicy: {
-              MaximumRetryAttempts: this.options.maximumRetryAttempts,
-              MaximumEventAgeInSeconds: this.options.maximumEventAgeSeconds,
+              MaximumRetryAttempts: maximumRetryAttempts,
+              MaximumEventAgeInSeconds: maximumEventAgeSeconds,
             },
             DeadLetterConfig: { Arn: deadLetterArn },
           },
@@ -68,16 +79,27 @@ export class SchedulerPaymentTimers implements PaymentTimers {
 
   public async cancel(orderId: string): Promise<void> {
     try {
-      await this.options.client.send(
-        new DeleteScheduleCommand({
-          Name: paymentTimeoutScheduleName(orderId),
-          GroupName: this.options.groupName,
-        }),
-      );
+      await deletePaymentTimer(this.options.client, this.options.groupName, orderId);
     } catch (error) {
-      if (!(error instanceof ResourceNotFoundException)) {
-        this.options.onCancelFailure(orderId, error);
-      }
+      this.options.onCancelFailure(orderId, error);
     }
+  }
+}
+
+/**
+ * Deletes an order's payment timer; one already gone (it fired, or was deleted before) is no error. Exported
+ * for `npm run ops -- payments reconcile`, which cancels the timers of orders it pays and knows only the group.
+ */
+export async function deletePaymentTimer(
+  client: SchedulerClient,
+  groupName: string,
+  orderId: string,
+): Promise<void> {
+  try {
+    await client.send(
+      new DeleteScheduleCommand({ Name: paymentTimeoutScheduleName(orderId), GroupName: groupName }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
   }
 }

@@ -29,13 +29,17 @@ export class InvalidDerivedEventError extends SchemaViolationError {
   }
 }
 
-/** The event each payment status announces; PENDING (an intent) announces nothing, the customer has not paid. */
+/**
+ * The event each payment status announces. PENDING (an intent) announces nothing, the customer has not paid; nor
+ * does CANCELLED (that intent closed unpaid, and the order's own cancellation is announced).
+ */
 const PAYMENT_EVENT_TYPE: Readonly<Record<PaymentStatus, OrderEventType | undefined>> = {
   [PaymentStatus.PENDING]: undefined,
   [PaymentStatus.SUCCEEDED]: OrderEventType.PAYMENT_SUCCEEDED,
   [PaymentStatus.FAILED]: OrderEventType.PAYMENT_FAILED,
   [PaymentStatus.REFUND_PENDING]: OrderEventType.REFUND_REQUESTED,
   [PaymentStatus.REFUNDED]: OrderEventType.PAYMENT_REFUNDED,
+  [PaymentStatus.CANCELLED]: undefined,
 };
 
 /**

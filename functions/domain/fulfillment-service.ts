@@ -10,7 +10,7 @@ import {
 import type { PickLine, PickReceipt, ShipmentReceipt, Transport, Warehouse } from './fulfillment-ports';
 import { type Order, transition } from './order';
 import { OrderStatus } from './order-status';
-import { type Payment, PaymentStatus, RefundReason } from './payment';
+import { type Payment, PaymentFactSource, PaymentStatus, RefundReason } from './payment';
 import type { Clock, OrderRepository, PaymentRepository } from './ports';
 import type { CompensationOutcome, SagaLedger, StepResult } from './saga-ledger';
 import { parseWith } from './validation';
@@ -261,6 +261,7 @@ export class FulfillmentOutcomes {
           ...payment,
           status: PaymentStatus.REFUND_PENDING,
           refundReason: RefundReason.FULFILLMENT_FAILED,
+          recordedBy: PaymentFactSource.FULFILMENT,
           updatedAt: now.toISOString(),
         };
         const outcome = await payments.recordPaymentWithTransition(refundOwed, payment, {

@@ -13,55 +13,92 @@ import {
   decideSucceededPayment,
   isOpenPayment,
   type Payment,
+  PaymentFactSource,
   PaymentStatus,
   paymentFrom,
   type ReportedPayment,
 } from './payment';
-import type {
-  Clock,
-  LeaseStore,
-  OrderRepository,
-  PaymentIntent,
-  PaymentProvider,
-  PaymentRepository,
-  PaymentTimers,
-  PaymentWriteOutcome,
-  ProviderEventClaim,
-  StuckRefunds,
+import {
+  type Clock,
+  IntentStatus,
+  type LeaseStore,
+  type OrderRepository,
+  type OrderWithHistory,
+  type PaymentIntent,
+  type PaymentProvider,
+  PaymentProviderRejectedError,
+  PaymentProviderUnavailableError,
+  type PaymentRepository,
+  type PaymentTimers,
+  type PaymentWriteOutcome,
+  type PendingRefunds,
+  type ProviderEvent,
+  type ProviderEventClaim,
+  ProviderEventSubject,
+  RefundStatus,
 } from './ports';
-
-export const ProviderEventType = {
-  PAYMENT_SUCCEEDED: 'payment.succeeded',
-  PAYMENT_FAILED: 'payment.failed',
-  REFUND_SUCCEEDED: 'refund.succeeded',
-} as const;
-
-export type ProviderEventType = (typeof ProviderEventType)[keyof typeof ProviderEventType];
-
-/** A verified callback from the payment provider. */
-export interface ProviderEvent {
-  readonly id: string;
-  readonly type: ProviderEventType;
-  readonly data: ReportedPayment;
-}
 
 export type ProviderEventOutcome =
   | 'paid'
   | 'refundPending'
   | 'failureRecorded'
   | 'refunded'
+  /** The intent was cancelled at the provider; its payment record is closed. */
+  | 'cancelled'
   /** Nothing changed: the event, or the payment's outcome, was seen before. */
   | 'duplicate'
-  /** Nothing to do: e.g. a refund confirmation for a payment we never asked to refund. */
-  | 'ignored';
+  /** Nothing to do: the intent is still on its way, or a refund confirmation for a payment owing none. */
+  | 'ignored'
+  /** The event names a payment no order of ours holds, or another order than the one holding it. */
+  | 'unmatched';
 
-export type ExpiryOutcome = 'cancelled' | 'notPending';
+export type ExpiryOutcome =
+  | 'cancelled'
+  | 'notPending'
+  /** The check-back found the order's intent succeeded: the order is paid, as the lost webhook would have made it. */
+  | 'paid'
+  /** An intent is processing: the order stays open until the provider decides, within the grace period. */
+  | 'heldForProcessing';
 
 export interface SweepResult {
   readonly examined: number;
   readonly cancelled: number;
   /** Overdue orders left for the next run because a payment was being prepared on them. */
   readonly leased: number;
+  /** Overdue orders the check-back found paid at the provider. */
+  readonly paid: number;
+  readonly heldForProcessing: number;
+  /** Overdue orders left for the next run because the provider could not be asked. */
+  readonly checkBackFailed: number;
+}
+
+/** What the check-back or the reconciliation changed for one payment. */
+export interface ReconciledPayment {
+  readonly orderId: string;
+  readonly paymentId: string;
+  readonly outcome: ProviderEventOutcome;
+  /** How the reconciliation came upon it. */
+  readonly foundBy: 'undeliveredEvent' | 'openOrder' | 'pendingRefund';
+}
+
+export interface ReconciliationReport {
+  /** Events created from this instant on were asked for. */
+  readonly since: string;
+  readonly eventsExamined: number;
+  readonly ordersExamined: number;
+  readonly refundsExamined: number;
+  /** Payments the pass changed: each one a fact no webhook had brought. */
+  readonly changed: readonly ReconciledPayment[];
+  /** The provider listed more undelivered events than one pass takes; the next pass goes on. */
+  readonly moreEvents: boolean;
+}
+
+export interface ReconciliationOptions {
+  /** Ask for events from this instant instead of the stored checkpoint, and leave the checkpoint alone. */
+  readonly since?: Date;
+  readonly maxEvents: number;
+  readonly maxOrders: number;
+  readonly maxRefunds: number;
 }
 
 export interface PaymentServiceDependencies {
@@ -75,49 +112,271 @@ export interface PaymentServiceDependencies {
   readonly leaseSeconds: number;
   /** How long a provider event id is remembered; providers retry for days, so weeks are safe. */
   readonly eventRetentionSeconds: number;
+  /** How long past its deadline an order whose intent is processing stays open; then it is cancelled. */
+  readonly processingGraceSeconds: number;
   /** Orders the sweeper cancels at the same time; bounded so a backlog cannot flood the table. */
   readonly sweepConcurrency?: number;
+  /** Waits between the rounds of a request that found another one preparing the payment; injected by tests. */
+  readonly pause?: (milliseconds: number) => Promise<void>;
 }
 
+/** Rounds a payment request waits for another one preparing the same order's payment (about 2 s in all). */
+const LEASE_WAIT_ROUNDS = 6;
 /**
- * The payment window: preparing a payment under a lease, applying the provider's callbacks, and expiring
+ * A pass asks for events from a little before the last pass started, so an event the provider stamped just
+ * before that instant (its clock and ours differ) is not missed; seeing one twice changes nothing.
+ */
+const RECONCILIATION_OVERLAP_MS = 5 * 60 * 1000;
+/** The first pass of a new deployment looks back one day. */
+const FIRST_RECONCILIATION_LOOKBACK_MS = 24 * 60 * 60 * 1000;
+/** Every order still awaiting payment is due before this far ahead: the reconciliation reads them all. */
+const ANY_DEADLINE_MS = 366 * 24 * 60 * 60 * 1000;
+/** Intents whose outcome is not known yet: the customer may still pay them. */
+const PAYABLE_INTENT_STATUSES: readonly IntentStatus[] = [
+  IntentStatus.REQUIRES_PAYMENT_METHOD,
+  IntentStatus.REQUIRES_CONFIRMATION,
+  IntentStatus.REQUIRES_ACTION,
+  IntentStatus.PROCESSING,
+];
+
+/**
+ * The payment window: preparing a payment under a lease, applying what the provider reports, and expiring
  * orders whose deadline passed. Exactly one of PAID and CANCELLED wins for an order, because both are
  * conditional writes on the order's status and version; money that arrives for an order that cannot take it is
  * recorded as owing a refund, which the refund worker requests once.
+ *
+ * The provider is the source of truth for an intent: a webhook only says which intent to read again, and the
+ * check-back (before a cancellation) and the reconciliation (on a schedule) read the same state through the same
+ * code, so a lost webhook delays a payment fact but never loses it.
  */
 export class PaymentService {
   public constructor(private readonly dependencies: PaymentServiceDependencies) {}
 
   /**
-   * Creates a payment intent at the provider while holding the order's payment lease, so that neither the
-   * timeout nor the sweeper cancels the order while the customer is being sent to pay. Only the order's own
-   * customer may: for anyone else the order does not exist, and no lease is taken.
+   * The order's open payment intent: the one it already has if the provider still lets the customer pay it,
+   * else a new one created while holding the order's payment lease, so that neither the timeout nor the
+   * sweeper cancels the order while the customer is being sent to pay. Only the order's own customer may: for
+   * anyone else the order does not exist, and no lease is taken. A request that finds another one preparing
+   * the payment waits for it and answers the same intent.
    */
-  public async preparePayment(orderId: string, customerId: string): Promise<PaymentIntent> {
-    const { orders, leases, provider, payments, clock } = this.dependencies;
-    const found = await orders.get(orderId);
+  public async preparePayment(
+    orderId: string,
+    customerId: string,
+  ): Promise<{ readonly intent: PaymentIntent; readonly created: boolean }> {
+    const pause = this.dependencies.pause ?? defaultPause;
+    return await retryOnConflict(
+      {
+        attempts: LEASE_WAIT_ROUNDS,
+        isConflict: (error) => error instanceof PaymentInProgressError,
+        beforeRetry: (attempt) => pause(Math.min(100 * 2 ** (attempt - 1), 800)),
+      },
+      async () => {
+        const open = await this.openIntentOf(await this.payableOrder(orderId, customerId));
+        if (open !== undefined) return { intent: open, created: false };
+        return await this.createIntentUnderLease(orderId, customerId);
+      },
+    );
+  }
+
+  /** Applies one verified provider event; safe to call any number of times with the same event. */
+  public async handleProviderEvent(
+    event: ProviderEvent,
+    source: PaymentFactSource,
+  ): Promise<ProviderEventOutcome> {
+    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, () =>
+      this.applyProviderEvent(event, source),
+    );
+  }
+
+  /**
+   * Cancels an order whose payment deadline has passed, after asking the provider about each intent the order
+   * still has open (the check-back): a succeeded one pays the order as its webhook would have; a processing one
+   * keeps the order open for the grace period; any other is cancelled at the provider first, so it cannot be
+   * paid once the order is gone. Throws `PaymentProviderUnavailableError` when the provider cannot be asked
+   * (nothing is cancelled on a guess), and `PaymentInProgressError` while a payment lease is live. An order no
+   * longer awaiting payment is left alone, so duplicate timer firings and the sweeper change nothing.
+   */
+  public async expireOrder(orderId: string, reason: string): Promise<ExpiryOutcome> {
+    const { orders, clock } = this.dependencies;
+    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
+      const found = await orders.get(orderId);
+      if (found === undefined || found.order.status !== OrderStatus.PENDING_PAYMENT) return 'notPending';
+      if (clock.now().getTime() < Date.parse(found.order.paymentDeadline)) {
+        throw new PaymentDeadlineNotReachedError(orderId, found.order.paymentDeadline);
+      }
+      const checked = await this.checkBack(found);
+      if (checked !== 'nothingPayable') return checked;
+      const now = clock.now();
+      const decided = transition(found.order, OrderStatus.CANCELLED, now, reason);
+      await orders.saveTransition(found.order, decided.next, decided.transition, { noLiveLeaseAt: now });
+      return 'cancelled';
+    });
+  }
+
+  /** Expires overdue orders that their timers missed, at most `maxOrders` per run. */
+  public async sweep(maxOrders: number): Promise<SweepResult> {
+    const overdue = await this.dependencies.orders.findOverduePendingOrders(
+      this.dependencies.clock.now(),
+      maxOrders,
+    );
+    const counts = { cancelled: 0, leased: 0, paid: 0, heldForProcessing: 0, checkBackFailed: 0 };
+    // Once the provider cannot be asked, the rest of the run would only wait on it (a hanging provider takes a
+    // call's whole timeout each): they wait for the next run, counted as failed check-backs.
+    let providerUnavailable = false;
+    await forEachConcurrently(overdue, this.dependencies.sweepConcurrency ?? 8, async (orderId) => {
+      if (providerUnavailable) {
+        counts.checkBackFailed += 1;
+        return;
+      }
+      try {
+        const outcome = await this.expireOrder(orderId, 'payment deadline passed; cancelled by the sweeper');
+        if (outcome !== 'notPending') counts[outcome] += 1;
+      } catch (error) {
+        if (error instanceof PaymentInProgressError) counts.leased += 1;
+        else if (error instanceof PaymentProviderUnavailableError) {
+          providerUnavailable = true;
+          counts.checkBackFailed += 1;
+        } else if (!(error instanceof PaymentDeadlineNotReachedError)) throw error;
+      }
+    });
+    return { examined: overdue.length, ...counts };
+  }
+
+  /**
+   * Refunds owed for longer than `stuckAfterSeconds`: the refund worker or the provider's confirmation has
+   * failed them, and an operator must look (the sweeper counts them every run, and they are alarmed).
+   */
+  public async findStuckRefunds(stuckAfterSeconds: number, sampleSize: number): Promise<PendingRefunds> {
+    const before = new Date(this.dependencies.clock.now().getTime() - stuckAfterSeconds * 1000);
+    return await this.dependencies.payments.findRefundsPendingSince(before, sampleSize);
+  }
+
+  /**
+   * One reconciliation pass: what webhooks did not bring, read from the provider. Events it could not deliver
+   * since the checkpoint, the intents of orders still awaiting payment, and refunds still owed, each applied
+   * through the same code as a webhook. Without `since`, the checkpoint moves to this pass's start once every
+   * undelivered event was taken (or to the last one taken, when there were more than one pass takes).
+   */
+  public async reconcile(options: ReconciliationOptions): Promise<ReconciliationReport> {
+    const { payments, clock } = this.dependencies;
+    const startedAt = clock.now();
+    const checkpoint = options.since === undefined ? await payments.reconciliationCheckpoint() : undefined;
+    const since =
+      options.since ??
+      new Date(
+        checkpoint === undefined
+          ? startedAt.getTime() - FIRST_RECONCILIATION_LOOKBACK_MS
+          : checkpoint.getTime() - RECONCILIATION_OVERLAP_MS,
+      );
+    const changed: ReconciledPayment[] = [];
+    const note = (found: ReconciledPayment) => {
+      if (changesSomething(found.outcome)) changed.push(found);
+    };
+
+    const undelivered = await this.dependencies.provider.undeliveredEvents(since, options.maxEvents);
+    for (const event of undelivered.events) {
+      const outcome = await this.handleProviderEvent(event, PaymentFactSource.RECONCILIATION);
+      const orderId = (await payments.orderOf(event.paymentId)) ?? event.orderId ?? '';
+      note({ orderId, paymentId: event.paymentId, outcome, foundBy: 'undeliveredEvent' });
+    }
+
+    const openOrders = await this.dependencies.orders.findOverduePendingOrders(
+      new Date(startedAt.getTime() + ANY_DEADLINE_MS),
+      options.maxOrders,
+    );
+    for (const orderId of openOrders) {
+      for (const { paymentId, outcome } of await this.reconcileOpenOrder(orderId)) {
+        note({ orderId, paymentId, outcome, foundBy: 'openOrder' });
+      }
+    }
+
+    const refunds = await payments.findRefundsPendingSince(startedAt, options.maxRefunds);
+    for (const reference of refunds.sample) {
+      const outcome = await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () =>
+        this.applyRefunds(
+          reference.orderId,
+          await payments.get(reference.orderId, reference.paymentId),
+          this.stateClaim(reference.paymentId, PaymentFactSource.RECONCILIATION, 'refunded'),
+          PaymentFactSource.RECONCILIATION,
+        ),
+      );
+      note({ ...reference, outcome, foundBy: 'pendingRefund' });
+    }
+
+    if (options.since === undefined) {
+      const lastTaken = undelivered.events.at(-1);
+      const next = undelivered.hasMore && lastTaken !== undefined ? lastTaken.created : startedAt;
+      await payments.saveReconciliationCheckpoint(next, checkpoint);
+    }
+    return {
+      since: since.toISOString(),
+      eventsExamined: undelivered.events.length,
+      ordersExamined: openOrders.length,
+      refundsExamined: refunds.sample.length,
+      changed,
+      moreEvents: undelivered.hasMore,
+    };
+  }
+
+  private async payableOrder(orderId: string, customerId: string): Promise<OrderWithHistory> {
+    const found = await this.dependencies.orders.get(orderId);
     if (found === undefined || found.order.customerId !== customerId) throw new OrderNotFoundError(orderId);
     const { order } = found;
-    const now = clock.now();
     if (order.status !== OrderStatus.PENDING_PAYMENT) {
       throw new OrderNotPayableError(orderId, `it is ${order.status}`);
     }
-    if (now.getTime() >= Date.parse(order.paymentDeadline)) {
+    if (this.dependencies.clock.now().getTime() >= Date.parse(order.paymentDeadline)) {
       throw new OrderNotPayableError(orderId, `its payment deadline ${order.paymentDeadline} has passed`);
     }
+    return found;
+  }
+
+  /** The newest intent of the order the customer can still pay, as the provider reports it now. */
+  private async openIntentOf(found: OrderWithHistory): Promise<PaymentIntent | undefined> {
+    const pending = found.payments
+      .filter(
+        (payment) => payment.status === PaymentStatus.PENDING || payment.status === PaymentStatus.FAILED,
+      )
+      .sort((left, right) => right.createdAt.localeCompare(left.createdAt));
+    for (const payment of pending) {
+      const intent = await this.dependencies.provider.retrieveIntent(payment.paymentId);
+      if (PAYABLE_INTENT_STATUSES.includes(intent.status)) return intent;
+      if (intent.status === IntentStatus.SUCCEEDED) {
+        // Paid while its webhook is still on the way: apply it now rather than offer a second intent.
+        await this.applyIntentState(intent, PaymentFactSource.CHECK_BACK);
+        throw new OrderNotPayableError(found.order.orderId, `its payment ${intent.paymentId} has succeeded`);
+      }
+    }
+    return undefined;
+  }
+
+  private async createIntentUnderLease(
+    orderId: string,
+    customerId: string,
+  ): Promise<{ readonly intent: PaymentIntent; readonly created: boolean }> {
+    const { leases, provider, payments, clock } = this.dependencies;
     const lease = await leases.acquire(
       orderId,
       this.dependencies.newLeaseOwner(),
-      now,
+      clock.now(),
       this.dependencies.leaseSeconds,
     );
     try {
+      // Another request may have created the intent between our first read and our lease.
+      const found = await this.payableOrder(orderId, customerId);
+      const open = await this.openIntentOf(found);
+      if (open !== undefined) return { intent: open, created: false };
       const intent = await provider.createIntent(
-        { orderId, amount: order.totalAmount, currency: order.currency },
+        { orderId, amount: found.order.totalAmount, currency: found.order.currency },
         `intent-${orderId}-${lease.fencingToken}`,
       );
-      await payments.recordIntent(paymentFrom(intent, PaymentStatus.PENDING, clock.now()), lease);
-      return intent;
+      await payments.recordIntent(
+        paymentFrom(reportedBy(intent, orderId), PaymentStatus.PENDING, clock.now(), {
+          recordedBy: PaymentFactSource.CHECKOUT,
+        }),
+        lease,
+      );
+      return { intent, created: true };
     } finally {
       await leases.release(lease).catch((error: unknown) => {
         // Expired and taken over meanwhile: there is nothing of ours left to release.
@@ -126,116 +385,173 @@ export class PaymentService {
     }
   }
 
-  /** Applies one verified provider callback; safe to call any number of times with the same event. */
-  public async handleProviderEvent(event: ProviderEvent): Promise<ProviderEventOutcome> {
-    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, () => this.applyProviderEvent(event));
-  }
-
   /**
-   * Cancels an order whose payment deadline has passed, unless a payment lease is live (then
-   * `PaymentInProgressError`: try later). An order no longer awaiting payment is left alone, so duplicate
-   * timer firings and the sweeper change nothing.
+   * The check-back: each intent of the order that may still be paid is read from the provider and settled.
+   * `nothingPayable` once no intent can take money any more, so the order may be cancelled.
    */
-  public async expireOrder(orderId: string, reason: string): Promise<ExpiryOutcome> {
-    const { orders, clock } = this.dependencies;
-    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
-      const found = await orders.get(orderId);
-      if (found === undefined || found.order.status !== OrderStatus.PENDING_PAYMENT) return 'notPending';
-      const now = clock.now();
-      if (now.getTime() < Date.parse(found.order.paymentDeadline)) {
-        throw new PaymentDeadlineNotReachedError(orderId, found.order.paymentDeadline);
+  private async checkBack(
+    found: OrderWithHistory,
+  ): Promise<Exclude<ExpiryOutcome, 'cancelled' | 'notPending'> | 'nothingPayable'> {
+    const { provider } = this.dependencies;
+    const { order } = found;
+    for (const payment of found.payments.filter((candidate) => isOpenPayment(candidate))) {
+      let intent = await provider.retrieveIntent(payment.paymentId);
+      if (PAYABLE_INTENT_STATUSES.includes(intent.status) && intent.status !== IntentStatus.PROCESSING) {
+        intent = await this.cancelAtProvider(intent);
       }
-      const decided = transition(found.order, OrderStatus.CANCELLED, now, reason);
-      await orders.saveTransition(found.order, decided.next, decided.transition, { noLiveLeaseAt: now });
-      return 'cancelled';
-    });
-  }
-
-  /** Cancels overdue orders that their timers missed, at most `maxOrders` per run. */
-  public async sweep(maxOrders: number): Promise<SweepResult> {
-    const overdue = await this.dependencies.orders.findOverduePendingOrders(
-      this.dependencies.clock.now(),
-      maxOrders,
-    );
-    let cancelled = 0;
-    let leased = 0;
-    await forEachConcurrently(overdue, this.dependencies.sweepConcurrency ?? 8, async (orderId) => {
-      try {
-        if (
-          (await this.expireOrder(orderId, 'payment deadline passed; cancelled by the sweeper')) ===
-          'cancelled'
-        ) {
-          cancelled += 1;
-        }
-      } catch (error) {
-        if (error instanceof PaymentInProgressError) leased += 1;
-        else if (!(error instanceof PaymentDeadlineNotReachedError)) throw error;
+      if (intent.status === IntentStatus.PROCESSING) {
+        const graceEnds = Date.parse(order.paymentDeadline) + this.dependencies.processingGraceSeconds * 1000;
+        // Past the grace the order is cancelled anyway: should the payment still succeed, it is refunded.
+        if (this.dependencies.clock.now().getTime() < graceEnds) return 'heldForProcessing';
+        continue;
       }
-    });
-    return { examined: overdue.length, cancelled, leased };
+      const outcome = await this.applyIntentState(intent, PaymentFactSource.CHECK_BACK);
+      if (outcome === 'paid') return 'paid';
+    }
+    return 'nothingPayable';
   }
 
-  /**
-   * Refunds owed for longer than `stuckAfterSeconds`: the refund worker or the provider's confirmation has
-   * failed them, and an operator must look (the sweeper counts them every run, and they are alarmed).
-   */
-  public async findStuckRefunds(stuckAfterSeconds: number, sampleSize: number): Promise<StuckRefunds> {
-    const before = new Date(this.dependencies.clock.now().getTime() - stuckAfterSeconds * 1000);
-    return await this.dependencies.payments.findRefundsPendingSince(before, sampleSize);
+  /** Cancels an intent at the provider; if it can no longer be cancelled, its state as the provider has it. */
+  private async cancelAtProvider(intent: PaymentIntent): Promise<PaymentIntent> {
+    const { provider } = this.dependencies;
+    try {
+      return await provider.cancelIntent(intent.paymentId, `cancel-${intent.paymentId}`);
+    } catch (error) {
+      if (!(error instanceof PaymentProviderRejectedError)) throw error;
+      // It succeeded or started processing between our read and the cancel: read it again to learn which.
+      const current = await provider.retrieveIntent(intent.paymentId);
+      if (PAYABLE_INTENT_STATUSES.includes(current.status) && current.status !== IntentStatus.PROCESSING) {
+        throw error;
+      }
+      return current;
+    }
   }
 
-  private claimOf(event: ProviderEvent): ProviderEventClaim {
+  private async reconcileOpenOrder(
+    orderId: string,
+  ): Promise<{ readonly paymentId: string; readonly outcome: ProviderEventOutcome }[]> {
+    const found = await this.dependencies.orders.get(orderId);
+    if (found === undefined) return [];
+    const results: { paymentId: string; outcome: ProviderEventOutcome }[] = [];
+    for (const payment of found.payments.filter((candidate) => isOpenPayment(candidate))) {
+      const intent = await this.dependencies.provider.retrieveIntent(payment.paymentId);
+      results.push({
+        paymentId: payment.paymentId,
+        outcome: await this.applyIntentState(intent, PaymentFactSource.RECONCILIATION),
+      });
+    }
+    return results;
+  }
+
+  /** Applies an intent's state read from the provider exactly as the event announcing it would be applied. */
+  private async applyIntentState(
+    intent: PaymentIntent,
+    source: PaymentFactSource,
+  ): Promise<ProviderEventOutcome> {
+    const claim = this.stateClaim(intent.paymentId, source, intent.status);
+    return await this.handleProviderEvent(intentEvent(intent, claim, this.dependencies.clock.now()), source);
+  }
+
+  private claimOf(eventId: string): ProviderEventClaim {
     const now = this.dependencies.clock.now();
     return {
-      eventId: event.id,
+      eventId,
       expiresAt: new Date(now.getTime() + this.dependencies.eventRetentionSeconds * 1000),
     };
   }
 
-  private async applyProviderEvent(event: ProviderEvent): Promise<ProviderEventOutcome> {
-    const { payments } = this.dependencies;
-    // A payment id belongs to the order it was first recorded for, whatever a later callback names.
-    const orderId = (await payments.orderOf(event.data.paymentId)) ?? event.data.orderId;
-    const reported: ReportedPayment = { ...event.data, orderId };
-    const existing = await payments.get(orderId, reported.paymentId);
-    switch (event.type) {
-      case ProviderEventType.PAYMENT_SUCCEEDED:
-        return await this.applySucceeded(event, reported, existing);
-      case ProviderEventType.PAYMENT_FAILED:
-        if (!isOpenPayment(existing) || existing?.status === PaymentStatus.FAILED) return 'duplicate';
-        return outcomeOf(
-          event.data.orderId,
-          await payments.recordPayment(
-            paymentFrom(reported, PaymentStatus.FAILED, this.dependencies.clock.now(), existing),
-            existing,
-            this.claimOf(event),
-          ),
-          'failureRecorded',
-        );
-      case ProviderEventType.REFUND_SUCCEEDED:
-        if (existing === undefined) return 'ignored';
-        if (existing.status === PaymentStatus.REFUNDED) return 'duplicate';
-        if (existing.status !== PaymentStatus.REFUND_PENDING) return 'ignored';
-        return outcomeOf(
-          event.data.orderId,
-          await payments.recordPayment(
-            {
-              ...existing,
-              status: PaymentStatus.REFUNDED,
-              updatedAt: this.dependencies.clock.now().toISOString(),
-            },
-            existing,
-            this.claimOf(event),
-          ),
-          'refunded',
-        );
+  /**
+   * The claim of a fact learnt by reading the provider rather than from an event: one per payment, source and
+   * state, so reading the same state again changes nothing.
+   */
+  private stateClaim(paymentId: string, source: PaymentFactSource, state: string): ProviderEventClaim {
+    return this.claimOf(`${source}:${paymentId}:${state}`);
+  }
+
+  private async applyProviderEvent(
+    event: ProviderEvent,
+    source: PaymentFactSource,
+  ): Promise<ProviderEventOutcome> {
+    const { payments, provider } = this.dependencies;
+    const claim = this.claimOf(event.id);
+    // A payment id belongs to the order it was recorded for when its intent was created, whatever an event names.
+    const owner = await payments.orderOf(event.paymentId);
+    if (owner === undefined || (event.orderId !== undefined && event.orderId !== owner)) {
+      const recorded = await payments.recordUnmatchedEvent(event, claim);
+      return recorded.kind === 'written' ? 'unmatched' : 'duplicate';
+    }
+    const existing = await payments.get(owner, event.paymentId);
+    if (event.subject === ProviderEventSubject.REFUND) {
+      return await this.applyRefunds(owner, existing, claim, source);
+    }
+    const intent = await provider.retrieveIntent(event.paymentId);
+    const reported = reportedBy(intent, owner);
+    switch (intent.status) {
+      case IntentStatus.SUCCEEDED:
+        return await this.applySucceeded(reported, existing, claim, source);
+      case IntentStatus.CANCELED:
+        if (existing?.status === PaymentStatus.CANCELLED) return 'duplicate';
+        if (!isOpenPayment(existing)) return 'ignored';
+        return await this.record(reported, PaymentStatus.CANCELLED, existing, claim, source, 'cancelled');
+      case IntentStatus.REQUIRES_PAYMENT_METHOD:
+        // Back to asking for a payment method after an attempt: that attempt failed.
+        if (intent.lastPaymentError === undefined || !isOpenPayment(existing)) return 'ignored';
+        if (existing?.status === PaymentStatus.FAILED) return 'duplicate';
+        return await this.record(reported, PaymentStatus.FAILED, existing, claim, source, 'failureRecorded');
+      default:
+        return 'ignored';
     }
   }
 
+  private async record(
+    reported: ReportedPayment,
+    status: PaymentStatus,
+    existing: Payment | undefined,
+    claim: ProviderEventClaim,
+    source: PaymentFactSource,
+    success: ProviderEventOutcome,
+  ): Promise<ProviderEventOutcome> {
+    const payment = paymentFrom(reported, status, this.dependencies.clock.now(), {
+      existing,
+      recordedBy: source,
+    });
+    return outcomeOf(
+      reported.orderId,
+      await this.dependencies.payments.recordPayment(payment, existing, claim),
+      success,
+    );
+  }
+
+  /** A refund owed is settled once the provider reports one of the payment's refunds succeeded. */
+  private async applyRefunds(
+    orderId: string,
+    existing: Payment | undefined,
+    claim: ProviderEventClaim,
+    source: PaymentFactSource,
+  ): Promise<ProviderEventOutcome> {
+    if (existing === undefined) return 'ignored';
+    if (existing.status === PaymentStatus.REFUNDED) return 'duplicate';
+    if (existing.status !== PaymentStatus.REFUND_PENDING) return 'ignored';
+    const refunds = await this.dependencies.provider.refundsOf(existing.paymentId);
+    if (!refunds.some((refund) => refund.status === RefundStatus.SUCCEEDED)) return 'ignored';
+    const refunded: Payment = {
+      ...existing,
+      status: PaymentStatus.REFUNDED,
+      updatedAt: this.dependencies.clock.now().toISOString(),
+      recordedBy: source,
+    };
+    return outcomeOf(
+      orderId,
+      await this.dependencies.payments.recordPayment(refunded, existing, claim),
+      'refunded',
+    );
+  }
+
   private async applySucceeded(
-    event: ProviderEvent,
     reported: ReportedPayment,
     existing: Payment | undefined,
+    claim: ProviderEventClaim,
+    source: PaymentFactSource,
   ): Promise<ProviderEventOutcome> {
     const { orders, payments, timers, clock } = this.dependencies;
     const found = await orders.get(reported.orderId);
@@ -244,11 +560,15 @@ export class PaymentService {
     if (decision.kind === 'alreadySettled') return 'duplicate';
     if (decision.kind === 'refund') {
       return outcomeOf(
-        event.data.orderId,
+        reported.orderId,
         await payments.recordPayment(
-          paymentFrom(reported, PaymentStatus.REFUND_PENDING, now, existing, decision.reason),
+          paymentFrom(reported, PaymentStatus.REFUND_PENDING, now, {
+            existing,
+            refundReason: decision.reason,
+            recordedBy: source,
+          }),
           existing,
-          this.claimOf(event),
+          claim,
         ),
         'refundPending',
       );
@@ -256,12 +576,12 @@ export class PaymentService {
     if (found === undefined) throw new OrderNotFoundError(reported.orderId);
     const paid = transition(found.order, OrderStatus.PAID, now, `paid by ${reported.paymentId}`);
     const outcome = outcomeOf(
-      event.data.orderId,
+      reported.orderId,
       await payments.recordPaid(
-        paymentFrom(reported, PaymentStatus.SUCCEEDED, now, existing),
+        paymentFrom(reported, PaymentStatus.SUCCEEDED, now, { existing, recordedBy: source }),
         existing,
         { previous: found.order, next: paid.next, transition: paid.transition },
-        this.claimOf(event),
+        claim,
       ),
       'paid',
     );
@@ -270,6 +590,32 @@ export class PaymentService {
     }
     return outcome;
   }
+}
+
+/** The outcomes that changed a payment; the rest leave everything as it was. */
+export function changesSomething(outcome: ProviderEventOutcome): boolean {
+  return outcome !== 'duplicate' && outcome !== 'ignored' && outcome !== 'unmatched';
+}
+
+/** The payment facts an intent reports, for the order that holds it (never the order its metadata names). */
+function reportedBy(intent: PaymentIntent, orderId: string): ReportedPayment {
+  return { paymentId: intent.paymentId, orderId, amount: intent.amount, currency: intent.currency };
+}
+
+/** A fact read from the provider, in the shape of the event that would have brought it. */
+function intentEvent(intent: PaymentIntent, claim: ProviderEventClaim, at: Date): ProviderEvent {
+  return {
+    id: claim.eventId,
+    type: `payment_intent.${intent.status}`,
+    subject: ProviderEventSubject.PAYMENT_INTENT,
+    paymentId: intent.paymentId,
+    orderId: intent.orderId,
+    created: at,
+  };
+}
+
+function defaultPause(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
 /** A write that lost its race (the order or the payment changed since it was read) is retried from a new read. */

@@ -10,6 +10,8 @@ export const PaymentStatus = {
   /** Money arrived that the order cannot keep; a refund is owed and is being requested. */
   REFUND_PENDING: 'REFUND_PENDING',
   REFUNDED: 'REFUNDED',
+  /** The intent was cancelled at the provider before anyone paid it (the order's payment window closed). */
+  CANCELLED: 'CANCELLED',
 } as const;
 
 export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus];
@@ -28,6 +30,21 @@ export const RefundReason = {
 
 export type RefundReason = (typeof RefundReason)[keyof typeof RefundReason];
 
+/**
+ * Who learnt the payment fact a record holds: the customer's checkout created the intent; the provider's webhook,
+ * the scheduled reconciliation or the check-back before a cancellation read its outcome from the provider; the
+ * fulfilment saga's compensation owed a refund. Operators read it to see how often webhooks are being missed.
+ */
+export const PaymentFactSource = {
+  CHECKOUT: 'checkout',
+  WEBHOOK: 'webhook',
+  RECONCILIATION: 'reconciliation',
+  CHECK_BACK: 'check-back',
+  FULFILMENT: 'fulfilment',
+} as const;
+
+export type PaymentFactSource = (typeof PaymentFactSource)[keyof typeof PaymentFactSource];
+
 export interface Payment {
   readonly paymentId: string;
   readonly orderId: string;
@@ -37,9 +54,11 @@ export interface Payment {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly refundReason?: RefundReason;
+  /** Absent on records written before sources were recorded. */
+  readonly recordedBy?: PaymentFactSource;
 }
 
-/** The payment facts a provider reports in a callback. */
+/** The payment facts the provider reports for an intent. */
 export interface ReportedPayment {
   readonly paymentId: string;
   readonly orderId: string;
@@ -94,10 +113,14 @@ export function paymentFrom(
   reported: ReportedPayment,
   status: PaymentStatus,
   at: Date,
-  existing?: Payment,
-  refundReason?: RefundReason,
+  details: {
+    readonly existing?: Payment | undefined;
+    readonly refundReason?: RefundReason | undefined;
+    readonly recordedBy?: PaymentFactSource | undefined;
+  } = {},
 ): Payment {
   const timestamp = at.toISOString();
+  const { existing, refundReason, recordedBy } = details;
   return {
     paymentId: reported.paymentId,
     orderId: reported.orderId,
@@ -107,5 +130,6 @@ export function paymentFrom(
     createdAt: existing?.createdAt ?? timestamp,
     updatedAt: timestamp,
     ...(refundReason === undefined ? {} : { refundReason }),
+    ...(recordedBy === undefined ? {} : { recordedBy }),
   };
 }

@@ -90,10 +90,16 @@ export type PaymentWriteOutcome =
   /** The order changed since it was read (a timeout or another payment won); decide again. */
   | { readonly kind: 'orderChanged' };
 
-/** Refunds owed for too long: how many, and the order ids of some of them (for the operator's warning). */
-export interface StuckRefunds {
+/** A payment by its keys. */
+export interface PaymentReference {
+  readonly orderId: string;
+  readonly paymentId: string;
+}
+
+/** Refunds owed since before some instant: how many, and some of them (oldest first). */
+export interface PendingRefunds {
   readonly count: number;
-  readonly orderIds: readonly string[];
+  readonly sample: readonly PaymentReference[];
 }
 
 /**
@@ -132,9 +138,24 @@ export interface PaymentRepository {
   ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>>;
   /**
    * Payments that became REFUND_PENDING before `before` and are still so, read from the sparse refund-pending
-   * index (never a scan): all of them counted, at most `sampleSize` order ids returned.
+   * index (never a scan): all of them counted, at most `sampleSize` of them returned.
    */
-  findRefundsPendingSince(before: Date, sampleSize: number): Promise<StuckRefunds>;
+  findRefundsPendingSince(before: Date, sampleSize: number): Promise<PendingRefunds>;
+  /**
+   * Remembers a verified provider event that names a payment no order of ours holds (or names another order
+   * than the one holding it), claiming its id like any other event: `duplicateEvent` if it was recorded before.
+   */
+  recordUnmatchedEvent(
+    event: ProviderEvent,
+    claim: ProviderEventClaim,
+  ): Promise<Extract<PaymentWriteOutcome, { readonly kind: 'written' | 'duplicateEvent' }>>;
+  /** Where the reconciliation's last complete pass left off; `undefined` before the first. */
+  reconciliationCheckpoint(): Promise<Date | undefined>;
+  /**
+   * Moves the checkpoint from `previous` (as read) to `next`; `false` if another pass moved it meanwhile, which
+   * leaves that pass's checkpoint in place.
+   */
+  saveReconciliationCheckpoint(next: Date, previous: Date | undefined): Promise<boolean>;
 }
 
 /** The per-order payment timeout timer (an EventBridge Scheduler one-time schedule in AWS). */
@@ -144,31 +165,113 @@ export interface PaymentTimers {
   cancel(orderId: string): Promise<void>;
 }
 
+/**
+ * A payment intent's state at the provider, in the provider's own terms (Stripe's PaymentIntent statuses). The
+ * domain decides from these, never from a webhook's body alone.
+ */
+export const IntentStatus = {
+  REQUIRES_PAYMENT_METHOD: 'requires_payment_method',
+  REQUIRES_CONFIRMATION: 'requires_confirmation',
+  /** The customer must act (3-D Secure, a wallet's QR code or redirect). */
+  REQUIRES_ACTION: 'requires_action',
+  /** Asynchronous methods: the money is on its way and the outcome is not known yet. */
+  PROCESSING: 'processing',
+  REQUIRES_CAPTURE: 'requires_capture',
+  CANCELED: 'canceled',
+  SUCCEEDED: 'succeeded',
+} as const;
+
+export type IntentStatus = (typeof IntentStatus)[keyof typeof IntentStatus];
+
+export const INTENT_STATUSES: readonly IntentStatus[] = Object.values(IntentStatus);
+
+/** A payment intent as the provider reports it. */
 export interface PaymentIntent {
   readonly paymentId: string;
-  readonly orderId: string;
+  /** The order id we stored on the intent when creating it; `undefined` if the intent carries none. */
+  readonly orderId: string | undefined;
   readonly amount: number;
+  /** ISO 4217, upper case (the provider's lower-case codes are converted by the adapter). */
   readonly currency: string;
+  readonly status: IntentStatus;
+  /** What the customer's browser confirms the payment with; never logged or stored by us. */
+  readonly clientSecret: string;
+  /** The provider's message for the last failed attempt, if the last attempt failed. */
+  readonly lastPaymentError: string | undefined;
 }
+
+export const RefundStatus = {
+  PENDING: 'pending',
+  REQUIRES_ACTION: 'requires_action',
+  SUCCEEDED: 'succeeded',
+  FAILED: 'failed',
+  CANCELED: 'canceled',
+} as const;
+
+export type RefundStatus = (typeof RefundStatus)[keyof typeof RefundStatus];
 
 export interface RefundRequest {
   readonly refundId: string;
   readonly paymentId: string;
+  readonly status: RefundStatus;
 }
 
 /**
- * The payment provider, as the domain needs it. Both calls are idempotent on the provider's side through the
- * key we pass, so a retry after a timeout never creates a second intent or a second refund.
+ * What a provider event is about, once verified: the adapter keeps the event's id, creation time and subject and
+ * drops the body, because the domain reads the subject's current state from the provider before acting on it.
+ */
+export const ProviderEventSubject = {
+  /** A payment intent changed (succeeded, failed, processing, requires action, canceled). */
+  PAYMENT_INTENT: 'paymentIntent',
+  /** A refund of a payment intent changed (created, updated, the charge refunded). */
+  REFUND: 'refund',
+} as const;
+
+export type ProviderEventSubject = (typeof ProviderEventSubject)[keyof typeof ProviderEventSubject];
+
+export interface ProviderEvent {
+  readonly id: string;
+  /** The provider's own event type, e.g. `payment_intent.succeeded`: logged and recorded, never decided on. */
+  readonly type: string;
+  readonly subject: ProviderEventSubject;
+  /** The payment intent the event is about (for a refund event, the intent refunded). */
+  readonly paymentId: string;
+  /** The order id in the intent's metadata as the event carries it; `undefined` if it carries none. */
+  readonly orderId: string | undefined;
+  readonly created: Date;
+}
+
+/** A page of events the provider could not deliver, oldest first. */
+export interface UndeliveredEvents {
+  readonly events: readonly ProviderEvent[];
+  /** Events left beyond `limit`: the next pass goes on from the last one listed. */
+  readonly hasMore: boolean;
+}
+
+/**
+ * The payment provider, as the domain needs it. Creating intents, cancelling them and creating refunds are
+ * idempotent on the provider's side through the key we pass, so a retry after a timeout never creates a second
+ * intent or a second refund; reads are safe to repeat.
  */
 export interface PaymentProvider {
   createIntent(
     intent: { readonly orderId: string; readonly amount: number; readonly currency: string },
     idempotencyKey: string,
   ): Promise<PaymentIntent>;
+  retrieveIntent(paymentId: string): Promise<PaymentIntent>;
+  /**
+   * Cancels an intent so it can no longer be paid. An intent that cannot be cancelled any more (it succeeded,
+   * or is processing) makes this throw `PaymentProviderRejectedError`: read it again to learn why.
+   */
+  cancelIntent(paymentId: string, idempotencyKey: string): Promise<PaymentIntent>;
   refund(
     payment: { readonly paymentId: string; readonly amount: number; readonly currency: string },
     idempotencyKey: string,
   ): Promise<RefundRequest>;
+  /** The refunds of an intent, newest first. */
+  refundsOf(paymentId: string): Promise<RefundRequest[]>;
+  /** Events created at or after `since` that some webhook endpoint has not acknowledged, at most `limit`. */
+  undeliveredEvents(since: Date, limit: number): Promise<UndeliveredEvents>;
 }
 
 /*

@@ -1,37 +1,34 @@
+import { providerEventOf } from '../adapters/stripe-payment-provider';
 import { getPaymentService, logger, webhookSecret } from '../composition-root';
-import type { ProviderEventOutcome } from '../domain/payment-service';
-import { BusinessMetric, countMetric } from '../observability';
+import { ValidationError } from '../domain/errors';
+import { PaymentFactSource } from '../domain/payment';
+import { countMetric, PAYMENT_OUTCOME_METRICS } from '../observability';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
-import { parseSignedJsonBody } from './request';
-import { providerEventBody } from './schemas';
-
-/** The outcomes that are business events; the rest (duplicates, ignored events, failures) change no count. */
-const OUTCOME_METRICS: Readonly<Record<ProviderEventOutcome, BusinessMetric | undefined>> = {
-  paid: BusinessMetric.ORDERS_PAID,
-  refundPending: BusinessMetric.REFUNDS_REQUESTED,
-  refunded: BusinessMetric.PAYMENTS_REFUNDED,
-  failureRecorded: undefined,
-  duplicate: undefined,
-  ignored: undefined,
-};
+import { parseStripeSignedEvent } from './request';
 
 /**
- * `POST /webhooks/payments`: a payment provider's callback, signed in `Payment-Signature` (checked before
- * anything else is read: 401, nothing written). The event is applied idempotently and answered 200 at once,
- * so the provider stops retrying. A payment the order cannot take is recorded as owing a refund; the refund
- * itself is requested by the order-events consumer from the outbox's RefundRequested, off this path.
+ * `POST /webhooks/payments`: Stripe's callback, signed in `Stripe-Signature` and verified by the Stripe SDK before
+ * anything else is read (401, nothing written). A type we do not handle is acknowledged as ignored, so Stripe
+ * stops sending it. The event is applied idempotently and answered 200 at once; the domain reads the intent's
+ * state from Stripe rather than trusting the body. A payment the order cannot take is recorded as owing a
+ * refund; the refund itself is requested by the order-events consumer from the outbox's RefundRequested.
  */
 export const handler = httpHandler(async (event) => {
-  const providerEvent = parseSignedJsonBody(event, {
-    headerName: 'Payment-Signature',
+  const stripeEvent = parseStripeSignedEvent(event, {
+    headerName: 'Stripe-Signature',
     secret: await webhookSecret(),
-    schema: providerEventBody,
     now: new Date(),
   });
-  logger.appendKeys({ orderId: providerEvent.data.orderId, paymentId: providerEvent.data.paymentId });
-  const outcome = await getPaymentService().handleProviderEvent(providerEvent);
-  const metric = OUTCOME_METRICS[outcome];
+  // Signed, so it comes from Stripe (or whoever holds the secret): a body that is not an event is still a 400.
+  const providerEvent = providerEventOf(stripeEvent, (issues) => new ValidationError(issues));
+  if (providerEvent === undefined) {
+    logger.info('provider event ignored', { eventId: stripeEvent.id, type: stripeEvent.type });
+    return jsonResponse(200, { received: true, outcome: 'ignored' });
+  }
+  logger.appendKeys({ orderId: providerEvent.orderId, paymentId: providerEvent.paymentId });
+  const outcome = await getPaymentService().handleProviderEvent(providerEvent, PaymentFactSource.WEBHOOK);
+  const metric = PAYMENT_OUTCOME_METRICS[outcome];
   if (metric !== undefined) countMetric(metric);
   logger.info('provider event applied', { eventId: providerEvent.id, type: providerEvent.type, outcome });
   return jsonResponse(200, { received: true, outcome });

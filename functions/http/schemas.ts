@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { statusEventSchema } from '../domain/logistics';
 import { crossItemIssues, ORDER_LIMITS, SKU_PATTERN, SKU_RULE } from '../domain/order';
-import { ProviderEventType } from '../domain/payment-service';
-import { amountSchema, currencySchema, ORDER_REFERENCE_MAX_LENGTH } from '../domain/validation';
+import { currencySchema } from '../domain/validation';
 
 /**
  * The wire shape of `POST /orders`. Bounds, the SKU pattern and the rules across lines come from the domain so
@@ -38,19 +37,6 @@ export const idempotencyKeyHeader = z
   .min(1)
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 printable ASCII characters');
-
-/** A payment provider's callback, as `POST /webhooks/payments` accepts it. */
-export const providerEventBody = z.object({
-  id: z.string().min(1).max(255),
-  type: z.enum(ProviderEventType),
-  data: z.object({
-    paymentId: z.string().min(1).max(255),
-    // May be empty: the payment id, once recorded, decides the order (see `PaymentService`).
-    orderId: z.string().max(ORDER_REFERENCE_MAX_LENGTH),
-    amount: amountSchema,
-    currency: currencySchema,
-  }),
-});
 
 /**
  * A logistics provider's status report, as `POST /webhooks/logistics` accepts it: `{eventId, orderId, status,

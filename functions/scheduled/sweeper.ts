@@ -2,7 +2,7 @@ import { getPaymentService, logger, sweeperSettings } from '../composition-root'
 import type { SweepResult } from '../domain/payment-service';
 import { BusinessMetric, countMetric, observedHandler } from '../observability';
 
-/** Order ids named in the stuck-refunds warning: enough to start looking, bounded so the line stays small. */
+/** Payments named in the stuck-refunds warning: enough to start looking, bounded so the line stays small. */
 const STUCK_REFUND_SAMPLE = 20;
 
 export interface SweeperRun extends SweepResult {
@@ -11,10 +11,11 @@ export interface SweeperRun extends SweepResult {
 }
 
 /**
- * Runs every minute. Cancels orders still awaiting payment past their deadline, found through the sparse
- * pending-payment index; every order it cancels is a timer that never fired, so it is counted as such. Then
- * counts the refunds owed for too long, through the sparse refund-pending index, every run (0 included, so
- * the alarm sees a value and recovers).
+ * Runs every minute. Expires orders still awaiting payment past their deadline, found through the sparse
+ * pending-payment index, each after the check-back with the provider: every order it cancels is a timer that
+ * never fired, every one it finds paid a webhook that never came, and every one it could not check back is left
+ * for the next run; all are counted every run (0 included, so the alarms see a value and recover). Then counts
+ * the refunds owed for too long, through the sparse refund-pending index.
  */
 async function sweep(): Promise<SweeperRun> {
   const settings = sweeperSettings();
@@ -22,8 +23,20 @@ async function sweep(): Promise<SweeperRun> {
   const result = await service.sweep(settings.SWEEPER_MAX_ORDERS_PER_RUN);
   countMetric(BusinessMetric.ORDERS_CANCELLED_BY_SWEEPER, result.cancelled);
   countMetric(BusinessMetric.OVERDUE_ORDERS_LEASED, result.leased);
+  countMetric(BusinessMetric.PAYMENTS_RECONCILED, result.paid);
+  countMetric(BusinessMetric.ORDERS_PAID, result.paid);
+  countMetric(BusinessMetric.ORDERS_HELD_FOR_PROCESSING, result.heldForProcessing);
+  countMetric(BusinessMetric.CHECK_BACK_FAILURES, result.checkBackFailed);
   if (result.cancelled > 0) {
     logger.warn('the sweeper cancelled orders whose payment timeout never fired', { ...result });
+  }
+  if (result.paid > 0) {
+    logger.warn('the check-back found overdue orders paid; their payment webhooks were lost', { ...result });
+  }
+  if (result.checkBackFailed > 0) {
+    logger.warn('the payment provider could not be asked about overdue orders; they stay open', {
+      ...result,
+    });
   }
   const stuck = await service.findStuckRefunds(settings.REFUND_STUCK_AFTER_SECONDS, STUCK_REFUND_SAMPLE);
   countMetric(BusinessMetric.REFUNDS_STUCK_PENDING, stuck.count);
@@ -31,7 +44,7 @@ async function sweep(): Promise<SweeperRun> {
     logger.warn('refunds stuck in REFUND_PENDING; check the refund worker and the payment provider', {
       refundsStuckPending: stuck.count,
       stuckAfterSeconds: settings.REFUND_STUCK_AFTER_SECONDS,
-      orderIds: stuck.orderIds,
+      sample: stuck.sample,
     });
   }
   return { ...result, refundsStuckPending: stuck.count };

@@ -146,4 +146,11 @@ export class ModelTimer extends Construct {
       }),
     );
   }
+
+  /** Lets `grantee` delete schedules in the group, and nothing else: what stopping a timer needs. */
+  public grantCancel(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['scheduler:DeleteSchedule'], resources: [this.scheduleArns] }),
+    );
+  }
 }

@@ -31,8 +31,8 @@ const GRAPH_HEIGHT = 6;
 /**
  * One CloudWatch dashboard for the whole deployment, top to bottom: every alarm's state; the order funnel
  * (created, paid, fulfilled, as totals over the dashboard's time range and over time); cancellations by cause;
- * refunds and what can go wrong with payments and fulfilment; dead-letter queue depths and saga executions; the
- * HTTP API; the functions; the timers.
+ * refunds and what can go wrong with payments and fulfilment; what webhooks did not bring; dead-letter queue
+ * depths and saga executions; the HTTP API; the functions; the timers.
  */
 export class OperationsDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
@@ -112,12 +112,37 @@ export class OperationsDashboard extends Construct {
         THIRD,
       ),
       graph(
-        'Fulfilment failed, timers not scheduled',
+        'Fulfilment failed, timers not scheduled, unmatched payment events',
         [
           business.metric(BusinessMetric.ORDERS_FULFILLMENT_FAILED),
           business.metric(BusinessMetric.PAYMENT_TIMER_SCHEDULE_FAILED),
+          business.metric(BusinessMetric.UNMATCHED_PAYMENT_EVENTS),
         ],
         THIRD,
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Payments no webhook brought',
+        [
+          business.metric(BusinessMetric.PAYMENTS_RECONCILED, {
+            label: 'applied by the check-back or the reconciler',
+          }),
+          business.metric(BusinessMetric.ORDERS_HELD_FOR_PROCESSING, {
+            label: 'overdue orders held while their payment is processing',
+          }),
+        ],
+        HALF,
+      ),
+      graph(
+        'Check-back failures (per minute)',
+        [
+          business.metric(BusinessMetric.CHECK_BACK_FAILURES, {
+            period: Duration.minutes(1),
+            label: 'overdue orders the provider could not be asked about',
+          }),
+        ],
+        HALF,
       ),
     );
 

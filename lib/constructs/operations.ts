@@ -29,6 +29,21 @@ export const API_5XX_MIN_ERRORS = 3;
  * so this many five-minute periods without a data point mean the sweeper has stopped.
  */
 export const SWEEPER_SILENT_PERIODS = 3;
+/**
+ * Lost webhooks: payments the check-back or the reconciler applied in this many of the last
+ * {@link WEBHOOKS_LOST_PERIODS} five-minute periods. One find alone is expected now and then: a customer who pays
+ * in the last seconds before the deadline is found by the check-back while the webhook is still on its way, and
+ * a webhook the provider is still retrying is found by a reconciliation pass. Finds in period after period mean
+ * webhooks are not arriving.
+ */
+export const WEBHOOKS_LOST_DATAPOINTS = 2;
+export const WEBHOOKS_LOST_PERIODS = 3;
+/**
+ * Check-back failing: the sweeper could not ask the provider in this many one-minute runs in a row. One failed
+ * run is a blip the next run retries; minutes of them mean the provider is unreachable (or refuses our key), and
+ * overdue orders are not being cancelled.
+ */
+export const CHECK_BACK_FAILING_MINUTES = 3;
 
 const FIVE_MINUTES = Duration.minutes(5);
 
@@ -67,6 +82,8 @@ export interface OperationsProps {
  * - per timer, invocations lost between Scheduler and the target: Scheduler dropped them or could not put them in
  *   the dead-letter queue, or Lambda could not put a failed one there;
  * - `RefundsStuckPending` Maximum > 0, with missing data breaching: a refund waiting too long, or a silent sweeper;
+ * - `PaymentsReconciled` > 0 in 2 of 3 five-minute periods: webhooks are being lost;
+ * - `CheckBackFailures` > 0 in 3 one-minute periods running: the provider cannot be asked before a cancellation;
  * - the HTTP API's server error rate.
  *
  * Each alarm's description names its section of `docs/runbooks.md`, and each chooses on purpose what a period
@@ -79,6 +96,8 @@ export class Operations extends Construct {
   public readonly sweeperCatchesAlarm: cloudwatch.Alarm;
   public readonly scheduleFailuresAlarm: cloudwatch.Alarm;
   public readonly refundsStuckAlarm: cloudwatch.Alarm;
+  public readonly webhooksLostAlarm: cloudwatch.Alarm;
+  public readonly checkBackFailuresAlarm: cloudwatch.Alarm;
   public readonly api5xxRateAlarm: cloudwatch.Alarm;
   /** Every dead-letter queue of the stack, found in its construct tree. */
   public readonly deadLetterQueues: readonly DeadLetterQueue[];
@@ -128,6 +147,27 @@ export class Operations extends Construct {
       // The sweeper reports every minute, stuck refunds or not; silence means it stopped, and with it the
       // cancelling of overdue orders and the counting of stuck refunds.
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    this.webhooksLostAlarm = this.alarm('PaymentWebhooksLost', {
+      metric: business.metric(BusinessMetric.PAYMENTS_RECONCILED),
+      description:
+        'The check-back or the reconciler applied payment facts that no webhook brought, in ' +
+        `${WEBHOOKS_LOST_DATAPOINTS} of the last ${WEBHOOKS_LOST_PERIODS} five-minute periods: webhooks are being lost.`,
+      runbook: Runbook.webhooksLost,
+      evaluationPeriods: WEBHOOKS_LOST_PERIODS,
+      datapointsToAlarm: WEBHOOKS_LOST_DATAPOINTS,
+      // The reconciler reports every pass, 0 included; a silent reconciler is its errors alarm's business.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.checkBackFailuresAlarm = this.alarm('CheckBackFailures', {
+      metric: business.metric(BusinessMetric.CHECK_BACK_FAILURES, { period: Duration.minutes(1) }),
+      description:
+        `The sweeper could not ask the payment provider about overdue orders for ${CHECK_BACK_FAILING_MINUTES} ` +
+        'minutes running: they are not being cancelled.',
+      runbook: Runbook.checkBackFailures,
+      evaluationPeriods: CHECK_BACK_FAILING_MINUTES,
+      // The sweeper reports every run, 0 included; a silent sweeper is the refunds-stuck alarm's business.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.api5xxRateAlarm = this.alarm('Api5xxRate', {
       metric: new cloudwatch.MathExpression({
@@ -206,7 +246,10 @@ export class Operations extends Construct {
     });
   }
 
-  /** An alarm on `metric > threshold` (default 0) in each of `evaluationPeriods` (default 1) periods. */
+  /**
+   * An alarm on `metric > threshold` (default 0) in `datapointsToAlarm` (default: all) of the last
+   * `evaluationPeriods` (default 1) periods.
+   */
   private alarm(
     id: string,
     options: {
@@ -216,6 +259,7 @@ export class Operations extends Construct {
       readonly treatMissingData: cloudwatch.TreatMissingData;
       readonly threshold?: number;
       readonly evaluationPeriods?: number;
+      readonly datapointsToAlarm?: number;
     },
   ): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, id, {
@@ -224,6 +268,7 @@ export class Operations extends Construct {
       threshold: options.threshold ?? 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: options.evaluationPeriods ?? 1,
+      ...(options.datapointsToAlarm === undefined ? {} : { datapointsToAlarm: options.datapointsToAlarm }),
       treatMissingData: options.treatMissingData,
     });
     notifyOnAlarmAndOk(alarm, this.alarmTopic);

@@ -12,6 +12,8 @@ export const Runbook = {
   scheduleCreation: 'payment-timer-not-scheduled',
   timerDeliveries: 'timer-invocations-lost',
   refundsStuck: 'refunds-stuck-or-sweeper-silent',
+  webhooksLost: 'payment-webhooks-lost',
+  checkBackFailures: 'check-back-failing',
   api5xx: 'api-5xx-rate',
   functionErrors: 'function-errors',
   functionThrottles: 'function-throttles',

@@ -219,10 +219,22 @@ export async function runOrderCommand(
   const story = await gatherOrderStory(orderId, context);
   // A mistyped id's empty story would only bury the one line that matters, the error's.
   const anythingFound = story.order !== undefined || story.saga !== undefined || story.deadLetters.length > 0;
-  if (json) context.out(JSON.stringify({ ...story, order: story.order ?? null }, null, 2));
+  if (json) context.out(JSON.stringify(orderStoryJson(story), null, 2));
   else if (anythingFound) for (const line of renderOrderStory(story)) context.out(line);
   if (story.order === undefined) throw new OrderNotFoundError(story);
   return story;
+}
+
+/**
+ * The story for scripts: an absent order is `null`, and so is the source of a payment written before sources
+ * were recorded, so that every payment says who learnt its fact.
+ */
+export function orderStoryJson(story: OrderStory): object {
+  return {
+    ...story,
+    order: story.order ?? null,
+    payments: story.payments.map((payment) => ({ ...payment, recordedBy: payment.recordedBy ?? null })),
+  };
 }
 
 /** Reads everything about one order; see the module documentation for where each part comes from. */
@@ -355,6 +367,9 @@ function statusPath(payment: Payment): PaymentStatus[] {
       return refundOf;
     case PaymentStatus.REFUNDED:
       return [...refundOf, PaymentStatus.REFUNDED];
+    case PaymentStatus.CANCELLED:
+      // An intent closed unpaid announces nothing; the order's own cancellation is its event.
+      return [];
   }
 }
 
@@ -689,7 +704,7 @@ export function renderOrderStory(story: OrderStory): string[] {
   for (const payment of story.payments) {
     const refund = payment.refundReason === undefined ? '' : `  refund: ${payment.refundReason}`;
     lines.push(
-      `  ${payment.paymentId}  ${payment.status}  ${payment.amount} ${payment.currency}  created ${payment.createdAt}, updated ${payment.updatedAt}${refund}`,
+      `  ${payment.paymentId}  ${payment.status}  ${payment.amount} ${payment.currency}  created ${payment.createdAt}, updated ${payment.updatedAt} ${sourceOf(payment)}${refund}`,
     );
   }
 
@@ -751,6 +766,14 @@ export function renderOrderStory(story: OrderStory): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * Who learnt the payment's current fact: a webhook, or the reconciliation or check-back reading the provider
+ * because none came (a lost webhook), the checkout that created the intent, or the fulfilment saga owing a refund.
+ */
+function sourceOf(payment: Payment): string {
+  return payment.recordedBy === undefined ? '(source not recorded)' : `by ${payment.recordedBy}`;
 }
 
 /** Runs of the same failure as one line each: retries repeat their error, and the count is what matters. */

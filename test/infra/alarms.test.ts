@@ -6,7 +6,10 @@ import { BusinessMetric, METRICS_NAMESPACE } from '../../lib/business-metrics';
 import {
   API_5XX_MIN_ERRORS,
   API_5XX_RATE_PERCENT,
+  CHECK_BACK_FAILING_MINUTES,
   SWEEPER_SILENT_PERIODS,
+  WEBHOOKS_LOST_DATAPOINTS,
+  WEBHOOKS_LOST_PERIODS,
 } from '../../lib/constructs/operations';
 import { RUNBOOK_FILE, Runbook } from '../../lib/constructs/runbooks';
 import { type AppModel, appModel } from '../../lib/model';
@@ -311,6 +314,39 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     });
   });
 
+  it('alarms that webhooks are being lost when payments no webhook brought are found in 2 of 3 five-minute periods', () => {
+    // Act
+    const alarm = businessAlarm(real.template, BusinessMetric.PAYMENTS_RECONCILED);
+
+    // Assess
+    expect([WEBHOOKS_LOST_DATAPOINTS, WEBHOOKS_LOST_PERIODS]).toEqual([2, 3]);
+    expect(alarm).toMatchObject({
+      ...ANY_IN_FIVE_MINUTES,
+      Dimensions: SERVICE_DIMENSION(DEFAULT_SERVICE),
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+    });
+    expect(alarm.AlarmDescription).toContain('webhooks are being lost');
+    expect(alarm.AlarmDescription).toMatch(new RegExp(`#${Runbook.webhooksLost}$`));
+  });
+
+  it('alarms when the check-back has failed in every one-minute period for three minutes, not on one failed run', () => {
+    // Act
+    const alarm = businessAlarm(real.template, BusinessMetric.CHECK_BACK_FAILURES);
+
+    // Assess
+    expect(CHECK_BACK_FAILING_MINUTES).toBe(3);
+    expect(alarm).toMatchObject({
+      ...ANY_IN_FIVE_MINUTES,
+      Dimensions: SERVICE_DIMENSION(DEFAULT_SERVICE),
+      Period: 60,
+      EvaluationPeriods: 3,
+    });
+    // Every period of the three must breach: no datapoint count below the evaluation periods.
+    expect(alarm.DatapointsToAlarm ?? alarm.EvaluationPeriods).toBe(3);
+    expect(alarm.AlarmDescription).toMatch(new RegExp(`#${Runbook.checkBackFailures}$`));
+  });
+
   it('reads the business metrics under the service name the functions publish with', () => {
     // Prepare
     const service = 'shop-eu';
@@ -320,7 +356,7 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     const business = alarmsWhere(other.template, (alarm) => alarm.Namespace === METRICS_NAMESPACE);
 
     // Assess
-    expect(business).toHaveLength(3);
+    expect(business).toHaveLength(5);
     for (const alarm of business)
       expect(alarm.Dimensions, alarm.MetricName).toEqual(SERVICE_DIMENSION(service));
     other.template.hasResourceProperties('AWS::Lambda::Function', {
@@ -432,14 +468,14 @@ describe('alarms and dashboard of the stack built from lib/model.ts', () => {
     }
   });
 
-  it('has two alarms per function, one per dead-letter queue, three per state machine, one per timer, four more', () => {
+  it('has two alarms per function, one per dead-letter queue, three per state machine, one per timer, six more', () => {
     // Prepare
     const expected =
       2 * appModel.functions.length +
       expectedDeadLetterQueues(appModel) +
       3 * appModel.stateMachines.length +
       appModel.timers.length +
-      3 + // sweeper catches, schedule failures, refunds stuck
+      5 + // sweeper catches, schedule failures, refunds stuck, webhooks lost, check-back failures
       1; // API 5xx rate
 
     // Act

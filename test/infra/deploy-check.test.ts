@@ -66,6 +66,9 @@ function statementsOf(json: TemplateJson, policyId: string): Record<string, unkn
 }
 
 /** The queue (not its dead-letter queue) whose logical id starts with `prefix`. */
+/** The sweeper's recurring schedule, among the scheduled functions' ones. */
+const sweeperSchedule = mentions('SweeperFunction');
+
 function queueOf(prefix: string): (queue: Resource, id: string) => boolean {
   return (_queue, id) => id.startsWith(prefix) && !id.includes('DeadLetter');
 }
@@ -290,7 +293,7 @@ const FAULTS: readonly Fault[] = [
     rule: 'scheduler/invalid-expression',
     fault: 'rate(1 minutes (unclosed)',
     variant: 'STANDARD',
-    inject: setProperty('AWS::Scheduler::Schedule', 'ScheduleExpression', 'rate(1 minutes'),
+    inject: setProperty('AWS::Scheduler::Schedule', 'ScheduleExpression', 'rate(1 minutes', sweeperSchedule),
   },
   {
     rule: 'scheduler/invalid-name',
@@ -303,7 +306,7 @@ const FAULTS: readonly Fault[] = [
     fault: 'the sweeper schedule dead-lettering to a FIFO queue',
     variant: 'STANDARD',
     inject: (json) => {
-      const schedule = idOf(json, 'AWS::Scheduler::Schedule');
+      const schedule = idOf(json, 'AWS::Scheduler::Schedule', sweeperSchedule);
       const fifo = idOf(json, 'AWS::SQS::Queue', queueOf('OrderEventsFifoQueue'));
       const target = resource(json, schedule).Properties.Target as Record<string, unknown>;
       target.DeadLetterConfig = { Arn: { 'Fn::GetAtt': [fifo, 'Arn'] } };

@@ -50,6 +50,10 @@ const MANAGE_PAYMENT_TIMERS = [
   ),
   'iam:PassRole on <timer:payment-timeouts/role> if {"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}',
 ];
+/** Delete an order's payment timeout schedule, once its payment is applied; never create one. */
+const CANCEL_PAYMENT_TIMERS = [
+  'scheduler:DeleteSchedule on arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/<timer:payment-timeouts/group>/*',
+];
 /** What Lambda's SQS poller needs on the queue that triggers the function (the CDK's SqsEventSource grant). */
 function consume(queue: string): string[] {
   return grant(
@@ -80,23 +84,41 @@ const EXPECTED_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
     ...WRITE_ORDERS,
     'secretsmanager:GetSecretValue on <secret:payment-provider-api-key>',
   ],
-  // Verifies the signature with its secret, records the payment, cancels the order's timer.
+  // Verifies the signature with its secret, reads the intent from the provider with its API key, records the
+  // payment, cancels the order's timer.
   'payment-webhook': [
     ...basics('payment-webhook'),
     ...WRITE_ORDERS,
-    ...MANAGE_PAYMENT_TIMERS,
+    ...CANCEL_PAYMENT_TIMERS,
     'secretsmanager:GetSecretValue on <secret:payment-webhook-secret>',
+    'secretsmanager:GetSecretValue on <secret:payment-provider-api-key>',
   ],
-  // Cancels the order; Lambda sends events whose retries are exhausted to the timer's dead-letter queue.
+  // Checks back with the provider, then cancels the order, or pays it and cancels its own timer's schedule;
+  // Lambda sends events whose retries are exhausted to the timer's dead-letter queue.
   'payment-timeout': [
     ...basics('payment-timeout'),
     ...WRITE_ORDERS,
+    ...CANCEL_PAYMENT_TIMERS,
+    'secretsmanager:GetSecretValue on <secret:payment-provider-api-key>',
     ...sendFailures('<timer:payment-timeouts/dead-letter>'),
   ],
-  // Reads overdue orders from the sparse index (and from no other index), then cancels them.
+  // Reads overdue orders from the sparse index (and from no other index), checks each back with the provider,
+  // then cancels it, or pays it and cancels its timer; counts stuck refunds from the refund index.
   sweeper: [
     ...basics('sweeper'),
     ...WRITE_ORDERS,
+    ...CANCEL_PAYMENT_TIMERS,
+    'secretsmanager:GetSecretValue on <secret:payment-provider-api-key>',
+    `dynamodb:Query on ${ORDERS}/index/pending-payment-by-deadline`,
+    `dynamodb:Query on ${ORDERS}/index/refund-pending-by-time`,
+  ],
+  // Reads open orders and refunds owed from the two sparse indexes, what webhooks missed from the provider, and
+  // applies it as the webhook does (a payment cancels its order's timer); keeps its checkpoint in the table.
+  'payment-reconciler': [
+    ...basics('payment-reconciler'),
+    ...WRITE_ORDERS,
+    ...CANCEL_PAYMENT_TIMERS,
+    'secretsmanager:GetSecretValue on <secret:payment-provider-api-key>',
     `dynamodb:Query on ${ORDERS}/index/pending-payment-by-deadline`,
     `dynamodb:Query on ${ORDERS}/index/refund-pending-by-time`,
   ],

@@ -358,8 +358,8 @@ describe("each function's declared environment", () => {
 
     // Assess
     expect(timerProblems).toEqual([
-      expect.stringMatching(/^create-order \(aws\): .*paymentTimeoutTimer.*PAYMENT_TIMEOUT_GROUP_NAME/),
-      expect.stringMatching(/^create-order \(local\): .*paymentTimeoutTimer.*PAYMENT_TIMEOUT_GROUP_NAME/),
+      expect.stringMatching(/^create-order \(aws\): .*paymentTimeoutGroup.*PAYMENT_TIMEOUT_GROUP_NAME/),
+      expect.stringMatching(/^create-order \(local\): .*paymentTimeoutGroup.*PAYMENT_TIMEOUT_GROUP_NAME/),
     ]);
     expect(secretProblems).toEqual([
       expect.stringMatching(/^logistics-webhook \(aws\): .*LOGISTICS_WEBHOOK_SECRET/),
@@ -369,15 +369,26 @@ describe("each function's declared environment", () => {
 
   it('gives a function with no value for a tuning setting the default the model declares', () => {
     // Prepare
-    const environment = { ORDERS_TABLE_NAME: 'orders' };
+    const environment = { ORDERS_TABLE_NAME: 'orders', PAYMENT_PROVIDER_URL: 'https://api.stripe.com' };
 
     // Act
     const orders = loadConfig('orders', environment);
     const lease = loadConfig('paymentLease', environment);
     const sweeper = loadConfig('sweeper', environment);
+    const checkBack = loadConfig('paymentCheckBack', environment);
+    const reconciliation = loadConfig('reconciliation', environment);
+    const { PAYMENT_METHOD_TYPES } = loadConfig('paymentProvider', environment);
 
     // Assess
-    expect({ ...orders, ...lease, ...sweeper }).toEqual({
+    expect({
+      ...orders,
+      ...lease,
+      ...sweeper,
+      ...checkBack,
+      ...reconciliation,
+      // Read as a list: the default is the empty one.
+      PAYMENT_METHOD_TYPES: PAYMENT_METHOD_TYPES.join(','),
+    }).toEqual({
       ORDERS_TABLE_NAME: 'orders',
       ...SETTING_DEFAULTS,
     });

@@ -420,28 +420,33 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     );
   });
 
-  it('runs the sweeper every minute with bounded retries, and no other function on a recurring schedule', () => {
+  it('runs the sweeper every minute and the payment reconciler every five, with bounded retries, and no other function on a recurring schedule', () => {
     // Prepare
-    const sweeper = functionId(real.stack, 'sweeper');
-
-    // Act
-    const schedules = Object.values(real.template.findResources('AWS::Scheduler::Schedule'));
-
-    // Assess
-    expect(schedules).toEqual([
+    const recurring = (functionName: string, expression: string) =>
       expect.objectContaining({
         Properties: expect.objectContaining({
-          ScheduleExpression: 'rate(1 minute)',
+          ScheduleExpression: expression,
           Target: expect.objectContaining({
-            Arn: { 'Fn::GetAtt': [sweeper, 'Arn'] },
+            Arn: { 'Fn::GetAtt': [functionId(real.stack, functionName), 'Arn'] },
             RetryPolicy: {
               MaximumRetryAttempts: RECURRING_SCHEDULE_RETRY.maximumRetryAttempts,
               MaximumEventAgeInSeconds: RECURRING_SCHEDULE_RETRY.maximumEventAgeSeconds,
             },
           }),
         }),
-      }),
-    ]);
+      });
+
+    // Act
+    const schedules = Object.values(real.template.findResources('AWS::Scheduler::Schedule'));
+
+    // Assess
+    expect(schedules).toHaveLength(2);
+    expect(schedules).toEqual(
+      expect.arrayContaining([
+        recurring('sweeper', 'rate(1 minute)'),
+        recurring('payment-reconciler', 'rate(5 minutes)'),
+      ]),
+    );
     expect(RECURRING_SCHEDULE_RETRY.maximumRetryAttempts).toBeLessThanOrEqual(3);
   });
 
@@ -484,19 +489,30 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(timer?.target).toBe(real.stack.functions.get('payment-timeout'));
   });
 
-  it('lets only create-order and payment-webhook manage payment timeout schedules', () => {
+  it('lets only create-order create payment timeout schedules, and the functions that may apply a payment delete them', () => {
     // Prepare
     const names = appModel.functions.map((fn) => fn.name);
 
     // Act
-    const managers = names.filter((name) =>
-      actionsOfFunctionRole(real, name).some((action) => action.startsWith('scheduler:')),
+    const creators = names.filter((name) =>
+      actionsOfFunctionRole(real, name).includes('scheduler:CreateSchedule'),
+    );
+    const deleters = names.filter((name) =>
+      actionsOfFunctionRole(real, name).includes('scheduler:DeleteSchedule'),
     );
     const passers = names.filter((name) => actionsOfFunctionRole(real, name).includes('iam:PassRole'));
 
     // Assess
-    expect(managers.sort()).toEqual(['create-order', 'payment-webhook']);
-    expect(passers.sort()).toEqual(['create-order', 'payment-webhook']);
+    expect(creators).toEqual(['create-order']);
+    expect(passers).toEqual(['create-order']);
+    // Applying a payment, from a webhook, a check-back or a reconciliation, cancels the order's timer.
+    expect(deleters.sort()).toEqual([
+      'create-order',
+      'payment-reconciler',
+      'payment-timeout',
+      'payment-webhook',
+      'sweeper',
+    ]);
   });
 
   it('lets outbox-relay read the stream, send only to order-events.fifo and put only on the bus, never write the table', () => {
@@ -889,9 +905,13 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
       'get-order': [],
       'cancel-order': [],
       'create-payment': [{ Ref: secretId('payment-provider-api-key') }],
-      'payment-webhook': [{ Ref: secretId('payment-webhook-secret') }],
-      'payment-timeout': [],
-      sweeper: [],
+      'payment-webhook': [
+        { Ref: secretId('payment-provider-api-key') },
+        { Ref: secretId('payment-webhook-secret') },
+      ],
+      'payment-timeout': [{ Ref: secretId('payment-provider-api-key') }],
+      sweeper: [{ Ref: secretId('payment-provider-api-key') }],
+      'payment-reconciler': [{ Ref: secretId('payment-provider-api-key') }],
       'outbox-relay': [],
       'order-events-consumer': [{ Ref: secretId('payment-provider-api-key') }],
       'fulfillment-order': [],

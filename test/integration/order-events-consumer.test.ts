@@ -8,6 +8,7 @@ import {
   fulfillmentExecutionName,
   SfnFulfillmentSagas,
 } from '../../functions/adapters/sfn-fulfillment-sagas';
+import { stripeClient } from '../../functions/adapters/stripe-client';
 import { eventIdOf, OrderEventType } from '../../functions/domain/events';
 import { FulfillmentTrigger } from '../../functions/domain/fulfillment-trigger';
 import type { Order } from '../../functions/domain/order';
@@ -142,6 +143,18 @@ function paymentEvent(
     type,
     data: { paymentId, status, amount: order.totalAmount, currency: order.currency },
   });
+}
+
+/** An intent the customer paid at the fake provider, so that a refund of it can be created: its id. */
+async function paidIntent(order: Order): Promise<string> {
+  const stripe = stripeClient(provider.url, API_KEY);
+  const intent = await stripe.paymentIntents.create({
+    amount: order.totalAmount,
+    currency: order.currency.toLowerCase(),
+    metadata: { orderId: order.orderId },
+  });
+  await stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa' });
+  return intent.id;
 }
 
 function deliver(...records: ReturnType<typeof sqsRecord>[]): Promise<SQSBatchResponse> {
@@ -324,7 +337,7 @@ describe('order-events consumer: RefundRequested', () => {
   it('asks the provider once for a refund delivered twice', async () => {
     // Prepare
     const order = await orderIn(OrderStatus.CANCELLED);
-    const paymentId = `pi_${ulid()}`;
+    const paymentId = await paidIntent(order);
     const body = paymentEvent('RefundRequested', order, paymentId);
 
     // Act
@@ -333,24 +346,21 @@ describe('order-events consumer: RefundRequested', () => {
 
     // Assess
     expect([first.batchItemFailures, second.batchItemFailures]).toEqual([[], []]);
-    const refunds = provider.refunds().filter((refund) => refund.paymentId === paymentId);
+    const refunds = provider.refunds().filter((refund) => refund.payment_intent === paymentId);
     expect(refunds).toHaveLength(1);
-    expect(refunds[0]).toMatchObject({
-      idempotencyKey: `refund-${paymentId}`,
-      amount: order.totalAmount,
-      currency: order.currency,
-    });
+    expect(refunds[0]).toMatchObject({ amount: order.totalAmount, currency: order.currency.toLowerCase() });
   });
 
   it('fails the message while the provider is unavailable and refunds once when it is delivered again', async () => {
     // Prepare
     const order = await orderIn(OrderStatus.CANCELLED);
-    const paymentId = `pi_${ulid()}`;
+    const paymentId = await paidIntent(order);
     const record = sqsRecord({
       body: paymentEvent('RefundRequested', order, paymentId),
       messageGroupId: order.orderId,
     });
-    provider.failNextRefunds(1);
+    // Two: the SDK repeats a 503 once with the same idempotency key before the handler sees a failure.
+    provider.failNextRefunds(2);
 
     // Act
     const during = await deliver(record);
@@ -362,7 +372,7 @@ describe('order-events consumer: RefundRequested', () => {
     // Assess
     expect(during.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(after.batchItemFailures).toEqual([]);
-    expect(provider.refunds().filter((refund) => refund.paymentId === paymentId)).toHaveLength(1);
+    expect(provider.refunds().filter((refund) => refund.payment_intent === paymentId)).toHaveLength(1);
   });
 });
 

@@ -3,6 +3,7 @@ import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
+import { lambdaContext } from '../support/payment-window';
 
 type Handler = (event: unknown, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -10,12 +11,6 @@ let tables: TestTables;
 let createOrder: Handler;
 let getOrder: Handler;
 let cancelOrder: Handler;
-
-const context = {
-  functionName: 'test',
-  awsRequestId: 'test-request',
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
 
 const body = {
   customerId: 'customer-1',
@@ -46,7 +41,7 @@ function post(
       headers: { 'content-type': 'application/json', ...headers },
       ...(customer === null ? {} : { customer }),
     }),
-    context,
+    lambdaContext,
   );
 }
 
@@ -59,7 +54,7 @@ function get(orderId: string, customer = 'customer-1') {
       pathParameters: { orderId },
       customer,
     }),
-    context,
+    lambdaContext,
   );
 }
 
@@ -72,7 +67,7 @@ function cancel(orderId: string, customer = 'customer-1') {
       pathParameters: { orderId },
       customer,
     }),
-    context,
+    lambdaContext,
   );
 }
 

@@ -1,437 +1,253 @@
-import { createServer, type Server } from 'node:http';
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPaymentProvider } from '../../functions/adapters/http-payment-provider';
-import { PaymentProviderRejectedError, PaymentProviderUnavailableError } from '../../functions/domain/ports';
-import { InvalidSignatureError, verifySignature } from '../../functions/domain/webhook-signature';
-import type { LocalRoute } from '../../lib/local/aws/gateway';
+import { stripeClient } from '../../functions/adapters/stripe-client';
+import { StripePaymentProvider } from '../../functions/adapters/stripe-payment-provider';
+import {
+  PaymentProviderRejectedError,
+  PaymentProviderUnavailableError,
+  ProviderEventSubject,
+} from '../../functions/domain/ports';
 import {
   type FakePaymentProvider,
-  FakePaymentProviderStoppedError,
   startFakePaymentProvider,
 } from '../../lib/local/outside-parties/payment-provider';
 import { findFreePort } from '../../lib/local/ports';
 import { eventually } from '../support/eventually';
 
-const API_KEY = 'sk_test_local';
-const WEBHOOK_SECRET = 'whsec_local';
+/*
+ * The adapter, on the Stripe client the composition root builds (pointed at the fake by its URL alone), against
+ * the fake provider. The fake has no webhook URL here, so every event stays undelivered and is listed by
+ * `undeliveredEvents`. The customer's side (confirming with Stripe's test payment methods) is a second SDK client.
+ */
 
-interface ReceivedWebhook {
-  readonly signature: string | undefined;
-  readonly contentType: string | undefined;
-  readonly rawBody: string;
-  /** What the receiver made of the signature: `valid`, or the InvalidSignatureError reason. */
-  readonly verdict: string;
-}
+const API_KEY = 'sk_test_adapter_integration';
+const WEBHOOK_SECRET = 'whsec_adapter_integration';
 
-/** A tiny webhook receiver that verifies signatures as the real handler does and answers as scripted. */
-interface Receiver {
-  readonly url: string;
-  readonly received: ReceivedWebhook[];
-  /**
-   * Per event id, statuses to answer with, first to last, before falling back to 200 (or 400 for a bad
-   * signature). Keyed by event so a late webhook from another test cannot take a scripted answer.
-   */
-  readonly script: Map<string, number[]>;
-  stop(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: ReceivedWebhook[] = [];
-  const script = new Map<string, number[]>();
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      const signature = request.headers['payment-signature'];
-      const header = typeof signature === 'string' ? signature : undefined;
-      let verdict = 'valid';
-      try {
-        verifySignature({ header, rawBody, secret: WEBHOOK_SECRET, now: new Date() });
-      } catch (error) {
-        verdict = error instanceof InvalidSignatureError ? error.reason : 'error';
-      }
-      received.push({ signature: header, contentType: request.headers['content-type'], rawBody, verdict });
-      const eventId = (JSON.parse(rawBody) as { id?: string }).id ?? '';
-      const status = script.get(eventId)?.shift() ?? (verdict === 'valid' ? 200 : 400);
-      response.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('receiver has no port');
-  return {
-    url: `http://127.0.0.1:${address.port}/webhooks/payment`,
-    received,
-    script,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function parsedBody(webhook: ReceivedWebhook): { id: string; type: string; data: Record<string, unknown> } {
-  return JSON.parse(webhook.rawBody) as { id: string; type: string; data: Record<string, unknown> };
-}
-
-function localRoute(path: string): LocalRoute {
-  const route = provider.localRoutes().find((local) => local.path === path);
-  if (route === undefined) throw new Error(`the fake has no local route ${path}`);
-  return route;
-}
-
-let provider: FakePaymentProvider;
-let receiver: Receiver;
-let adapter: HttpPaymentProvider;
+let fake: FakePaymentProvider;
+let adapter: StripePaymentProvider;
+let customer: Stripe;
 
 beforeAll(async () => {
-  receiver = await startReceiver();
-  provider = await startFakePaymentProvider({
+  fake = await startFakePaymentProvider({
     apiKey: API_KEY,
     webhookSecret: WEBHOOK_SECRET,
-    webhookUrl: receiver.url,
-    refundCallbackDelayMs: 5,
-    deliveryRetry: { attempts: 4, baseDelayMs: 10 },
+    refundSettleMs: 20,
+    deliveryRetry: { attempts: 1 },
   });
-  adapter = new HttpPaymentProvider({ baseUrl: provider.url, apiKey: API_KEY });
+  adapter = new StripePaymentProvider({ stripe: stripeClient(fake.url, API_KEY), paymentMethodTypes: [] });
+  customer = stripeClient(fake.url, API_KEY);
 });
 
 afterAll(async () => {
-  await provider.stop();
-  await receiver.stop();
+  await fake.stop();
 });
 
 let sequence = 0;
-function uniqueOrderId(): string {
+function newOrderId(): string {
   sequence += 1;
-  return `order-${Date.now()}-${sequence}`;
+  return `01JD${String(Date.now()).padStart(16, '0')}${String(sequence).padStart(6, '0')}`;
 }
 
-describe('HttpPaymentProvider against the fake provider', () => {
-  it('creates a payment intent', async () => {
-    // Prepare
-    const orderId = uniqueOrderId();
+async function paidIntent(orderId = newOrderId()) {
+  const intent = await adapter.createIntent({ orderId, amount: 4200, currency: 'EUR' }, `create-${orderId}`);
+  await customer.paymentIntents.confirm(intent.paymentId, { payment_method: 'pm_card_visa' });
+  return intent;
+}
 
-    // Act
+describe('StripePaymentProvider against the fake provider', () => {
+  it('creates an intent the customer can pay: client secret, order in metadata, automatic payment methods', async () => {
+    const orderId = newOrderId();
+
     const intent = await adapter.createIntent(
       { orderId, amount: 4200, currency: 'EUR' },
-      `intent-${orderId}`,
+      `create-${orderId}`,
     );
 
-    // Assess
-    expect(intent).toEqual({
-      paymentId: expect.stringMatching(/^pi_/),
+    expect(intent).toMatchObject({
       orderId,
       amount: 4200,
       currency: 'EUR',
+      status: 'requires_payment_method',
+      lastPaymentError: undefined,
     });
-    expect(provider.intents().filter((stored) => stored.orderId === orderId)).toEqual([
-      expect.objectContaining({ paymentId: intent.paymentId, status: 'requires_payment' }),
-    ]);
+    expect(intent.paymentId).toMatch(/^pi_/);
+    expect(intent.clientSecret).toMatch(new RegExp(`^${intent.paymentId}_secret_`));
+    const stored = fake.intents().find((candidate) => candidate.id === intent.paymentId);
+    expect(stored?.currency).toBe('eur');
+    expect(stored?.metadata).toEqual({ orderId });
+    expect(stored?.automatic_payment_methods?.enabled).toBe(true);
   });
 
-  it('returns the same intent for a repeat with the same key and body', async () => {
-    // Prepare
-    const orderId = uniqueOrderId();
-    const request = { orderId, amount: 100, currency: 'EUR' };
-
-    // Act
-    const first = await adapter.createIntent(request, `intent-${orderId}`);
-    const second = await adapter.createIntent(request, `intent-${orderId}`);
-
-    // Assess
-    expect(second.paymentId).toBe(first.paymentId);
-    expect(provider.intents().filter((stored) => stored.orderId === orderId)).toHaveLength(1);
-  });
-
-  it('rejects a reused key with a different body, creating nothing', async () => {
-    // Prepare
-    const orderId = uniqueOrderId();
-    await adapter.createIntent({ orderId, amount: 100, currency: 'EUR' }, `intent-${orderId}`);
-
-    // Act
-    const attempt = adapter.createIntent({ orderId, amount: 999, currency: 'EUR' }, `intent-${orderId}`);
-
-    // Assess
-    const error = await attempt.catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(PaymentProviderRejectedError);
-    expect(error).toMatchObject({
-      code: 'PAYMENT_PROVIDER_REJECTED',
-      status: 409,
-      providerCode: 'idempotency_key_reused',
-      retryable: false,
+  it('offers only the configured payment method types', async () => {
+    const restricted = new StripePaymentProvider({
+      stripe: stripeClient(fake.url, API_KEY),
+      paymentMethodTypes: ['card', 'alipay'],
     });
-    expect(provider.intents().filter((stored) => stored.orderId === orderId)).toHaveLength(1);
-  });
+    const orderId = newOrderId();
 
-  it('refunds idempotently and delivers one validly signed refund.succeeded webhook', async () => {
-    // Prepare
-    const orderId = uniqueOrderId();
-    const { paymentId } = await adapter.createIntent(
-      { orderId, amount: 500, currency: 'EUR' },
-      `i-${orderId}`,
-    );
-    const payment = { paymentId, amount: 500, currency: 'EUR' };
-
-    // Act
-    const first = await adapter.refund(payment, `refund-${orderId}`);
-    const second = await adapter.refund(payment, `refund-${orderId}`);
-    // The provider records an attempt once the answer is in, which is after the receiver has the body.
-    const delivered = await eventually(() =>
-      provider
-        .deliveries()
-        .find((delivery) => delivery.paymentId === paymentId && delivery.statusCode === 200),
+    const intent = await restricted.createIntent(
+      { orderId, amount: 100, currency: 'EUR' },
+      `create-${orderId}`,
     );
 
-    // Assess
-    expect(first).toEqual({ refundId: expect.stringMatching(/^re_/), paymentId });
-    expect(second.refundId).toBe(first.refundId);
-    expect(provider.refunds().filter((refund) => refund.paymentId === paymentId)).toEqual([
-      expect.objectContaining({ refundId: first.refundId, orderId, idempotencyKey: `refund-${orderId}` }),
-    ]);
-    const webhook = receiver.received.find((received) => parsedBody(received).id === delivered.eventId);
-    if (webhook === undefined) throw new Error('the receiver did not record the delivered webhook');
-    expect(webhook.contentType).toBe('application/json');
-    expect(webhook.verdict).toBe('valid');
-    expect(() =>
-      verifySignature({
-        header: webhook.signature,
-        rawBody: webhook.rawBody,
-        secret: WEBHOOK_SECRET,
-        now: new Date(),
-      }),
-    ).not.toThrow();
-    expect(parsedBody(webhook)).toEqual({
-      id: expect.stringMatching(/^evt_/),
-      type: 'refund.succeeded',
-      data: { paymentId, orderId, amount: 500, currency: 'EUR' },
-    });
-    const refundDeliveries = provider
-      .deliveries()
-      .filter((delivery) => delivery.paymentId === paymentId && delivery.type === 'refund.succeeded');
-    expect(refundDeliveries).toHaveLength(1);
+    const stored = fake.intents().find((candidate) => candidate.id === intent.paymentId);
+    expect(stored?.payment_method_types).toEqual(['card', 'alipay']);
+    expect(stored?.automatic_payment_methods).toBeNull();
   });
 
-  it('lists exactly one refund per key on the local inspection route', async () => {
-    // Prepare
-    const paymentId = `pi_unknown_${uniqueOrderId()}`;
-    const payment = { paymentId, amount: 70, currency: 'EUR' };
-    await adapter.refund(payment, `refund-${paymentId}`);
-    await adapter.refund(payment, `refund-${paymentId}`);
-    const route = localRoute('/_local/provider/refunds');
+  it('answers a repeat with the same key with the same intent, and refuses the key for another body', async () => {
+    const orderId = newOrderId();
+    const first = await adapter.createIntent({ orderId, amount: 4200, currency: 'EUR' }, `create-${orderId}`);
+    const before = fake.intents().length;
 
-    // Act
-    const answer = await route.handle({ body: undefined, query: new URLSearchParams() });
-
-    // Assess
-    expect(answer.statusCode).toBe(200);
-    const listed = (answer.body as { paymentId: string; orderId: string }[]).filter(
-      (refund) => refund.paymentId === paymentId,
+    const repeat = await adapter.createIntent(
+      { orderId, amount: 4200, currency: 'EUR' },
+      `create-${orderId}`,
     );
-    // A payment the provider never saw is still refunded; its orderId is unknown.
-    expect(listed).toEqual([expect.objectContaining({ paymentId, orderId: '' })]);
+    const reused = adapter.createIntent({ orderId, amount: 9999, currency: 'EUR' }, `create-${orderId}`);
+
+    expect(repeat.paymentId).toBe(first.paymentId);
+    expect(repeat.clientSecret).toBe(first.clientSecret);
+    await expect(reused).rejects.toBeInstanceOf(PaymentProviderRejectedError);
+    await expect(reused).rejects.toMatchObject({ status: 400, retryable: false });
+    expect(fake.intents()).toHaveLength(before);
   });
 
-  it('retries a webhook the receiver answered with 500, with the same event', async () => {
-    // Prepare
-    const orderId = uniqueOrderId();
-    const eventId = `evt_retry_${orderId}`;
-    receiver.script.set(eventId, [500]);
+  it('reads back what the customer did: a paid intent succeeded, a declined one with its error', async () => {
+    const paid = await paidIntent();
+    const declined = await adapter.createIntent(
+      { orderId: newOrderId(), amount: 4200, currency: 'EUR' },
+      `create-declined-${sequence}`,
+    );
+    await expect(
+      customer.paymentIntents.confirm(declined.paymentId, { payment_method: 'pm_card_chargeDeclined' }),
+    ).rejects.toBeInstanceOf(Stripe.errors.StripeCardError);
 
-    // Act
-    const result = await provider.sendCallback({
-      type: 'payment.succeeded',
-      orderId,
-      eventId,
-      amount: 1000,
-      currency: 'EUR',
+    expect(await adapter.retrieveIntent(paid.paymentId)).toMatchObject({
+      status: 'succeeded',
+      orderId: paid.orderId,
     });
-
-    // Assess
-    expect(result.statuses).toEqual([200]);
-    const attempts = provider.deliveries().filter((delivery) => delivery.eventId === result.eventId);
-    expect(attempts.map((delivery) => [delivery.attempt, delivery.statusCode])).toEqual([
-      [1, 500],
-      [2, 200],
-    ]);
-    const bodies = receiver.received.filter((received) => parsedBody(received).id === result.eventId);
-    expect(bodies).toHaveLength(2);
-    expect(bodies[1]?.rawBody).toBe(bodies[0]?.rawBody);
+    const failed = await adapter.retrieveIntent(declined.paymentId);
+    expect(failed.status).toBe('requires_payment_method');
+    expect(failed.lastPaymentError).toEqual(expect.any(String));
   });
 
-  it('sends the same event several times for duplicate tests, and badly signed ones once', async () => {
-    // Prepare
-    const orderId = uniqueOrderId();
+  it('cancels an open intent, and is refused for one that succeeded', async () => {
+    const open = await adapter.createIntent(
+      { orderId: newOrderId(), amount: 4200, currency: 'EUR' },
+      `create-open-${sequence}`,
+    );
+    const paid = await paidIntent();
 
-    // Act
-    const duplicated = await provider.sendCallback({
-      type: 'payment.failed',
-      orderId,
-      amount: 10,
-      currency: 'EUR',
-      times: 2,
-    });
-    const stale = await provider.sendCallback({
-      type: 'payment.succeeded',
-      orderId,
-      amount: 10,
-      currency: 'EUR',
-      signatureOverride: 'stale',
-    });
-    const wrongSecret = await provider.sendCallback({
-      type: 'payment.succeeded',
-      orderId,
-      amount: 10,
-      currency: 'EUR',
-      signatureOverride: 'wrong-secret',
-    });
+    const cancelled = await adapter.cancelIntent(open.paymentId, `cancel-${open.paymentId}`);
+    const again = await adapter.cancelIntent(open.paymentId, `cancel-${open.paymentId}`);
 
-    // Assess
-    expect(duplicated.statuses).toEqual([200, 200]);
-    const verdictsOf = (eventId: string) =>
-      receiver.received.filter((received) => parsedBody(received).id === eventId).map((r) => r.verdict);
-    expect(verdictsOf(duplicated.eventId)).toEqual(['valid', 'valid']);
-    expect(stale.statuses).toEqual([400]);
-    expect(verdictsOf(stale.eventId)).toEqual(['stale']);
-    expect(wrongSecret.statuses).toEqual([400]);
-    expect(verdictsOf(wrongSecret.eventId)).toEqual(['mismatch']);
+    expect(cancelled.status).toBe('canceled');
+    expect(again.status).toBe('canceled');
+    await expect(adapter.cancelIntent(paid.paymentId, `cancel-${paid.paymentId}`)).rejects.toMatchObject({
+      name: 'PaymentProviderRejectedError',
+      status: 400,
+    });
+    expect((await adapter.retrieveIntent(paid.paymentId)).status).toBe('succeeded');
   });
 
-  it('answers 400 on the local callbacks route for an invalid body', async () => {
-    // Prepare
-    const route = localRoute('/_local/provider/callbacks');
+  it('refunds a paid intent once per key, and lists the refund until it has succeeded', async () => {
+    const paid = await paidIntent();
 
-    // Act
-    const answer = await route.handle({
-      body: { type: 'payment.refunded', orderId: 'o', amount: -1, currency: 'EUR' },
-      query: new URLSearchParams(),
+    const refund = await adapter.refund(
+      { paymentId: paid.paymentId, amount: 4200, currency: 'EUR' },
+      'refund-1',
+    );
+    const repeat = await adapter.refund(
+      { paymentId: paid.paymentId, amount: 4200, currency: 'EUR' },
+      'refund-1',
+    );
+
+    expect(refund).toMatchObject({ paymentId: paid.paymentId });
+    expect(repeat.refundId).toBe(refund.refundId);
+    const settled = await eventually(async () => {
+      const refunds = await adapter.refundsOf(paid.paymentId);
+      return refunds.every((listed) => listed.status === 'succeeded') ? refunds : undefined;
+    }, 5000);
+    expect(settled).toEqual([{ refundId: refund.refundId, paymentId: paid.paymentId, status: 'succeeded' }]);
+  });
+
+  it('lists undelivered events oldest first, mapped to the port, within the window and the limit', async () => {
+    const since = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const first = await paidIntent();
+    const second = await paidIntent();
+
+    const listed = await eventually(async () => {
+      const page = await adapter.undeliveredEvents(since, 100);
+      const succeeded = page.events.filter(
+        (event) =>
+          event.type === 'payment_intent.succeeded' &&
+          (event.paymentId === first.paymentId || event.paymentId === second.paymentId),
+      );
+      return succeeded.length === 2 ? page : undefined;
+    }, 5000);
+
+    const created = listed.events.map((event) => event.created.getTime());
+    expect(created).toEqual([...created].sort((a, b) => a - b));
+    expect(listed.events.every((event) => event.created >= since)).toBe(true);
+    const succeeded = listed.events.find(
+      (event) => event.paymentId === first.paymentId && event.type === 'payment_intent.succeeded',
+    );
+    expect(succeeded).toMatchObject({ subject: ProviderEventSubject.PAYMENT_INTENT, orderId: first.orderId });
+    const limited = await adapter.undeliveredEvents(since, 1);
+    expect(limited.events).toEqual(listed.events.slice(0, 1));
+    expect(limited.hasMore).toBe(listed.events.length > 1);
+  });
+
+  it('rides over one failed call with the SDK retry and the same key: one intent', async () => {
+    const orderId = newOrderId();
+    const before = fake.intents().length;
+    fake.setOutage(1);
+
+    const intent = await adapter.createIntent(
+      { orderId, amount: 4200, currency: 'EUR' },
+      `create-${orderId}`,
+    );
+
+    expect(intent.orderId).toBe(orderId);
+    expect(fake.intents()).toHaveLength(before + 1);
+  });
+
+  it('reports a longer outage as retryable, and the caller’s retry with the same key creates one intent', async () => {
+    const orderId = newOrderId();
+    const before = fake.intents().length;
+    fake.setOutage(2);
+
+    const during = adapter.createIntent({ orderId, amount: 4200, currency: 'EUR' }, `create-${orderId}`);
+
+    await expect(during).rejects.toBeInstanceOf(PaymentProviderUnavailableError);
+    await expect(during).rejects.toMatchObject({ status: 503, retryable: true });
+    const after = await adapter.createIntent({ orderId, amount: 4200, currency: 'EUR' }, `create-${orderId}`);
+    expect(after.orderId).toBe(orderId);
+    expect(fake.intents()).toHaveLength(before + 1);
+  });
+
+  it('reports a wrong secret key as rejected, not retryable', async () => {
+    const wrongKey = new StripePaymentProvider({
+      stripe: stripeClient(fake.url, 'sk_test_wrong'),
+      paymentMethodTypes: [],
     });
 
-    // Assess
-    expect(answer.statusCode).toBe(400);
-    expect(answer.body).toEqual({ message: expect.stringMatching(/type.*amount|amount.*type/s) });
-  });
-
-  it('rejects a wrong API key', async () => {
-    // Prepare
-    const wrongKey = new HttpPaymentProvider({ baseUrl: provider.url, apiKey: 'sk_test_wrong' });
-
-    // Act
-    const error = await wrongKey
-      .createIntent({ orderId: uniqueOrderId(), amount: 1, currency: 'EUR' }, 'k')
-      .catch((caught: unknown) => caught);
-
-    // Assess
-    expect(error).toBeInstanceOf(PaymentProviderRejectedError);
-    expect(error).toMatchObject({ status: 401, providerCode: 'unauthorized', retryable: false });
-  });
-
-  it('reports an outage as retryable, and the retry with the same key succeeds once', async () => {
-    // Prepare
-    const paymentId = `pi_outage_${uniqueOrderId()}`;
-    const payment = { paymentId, amount: 30, currency: 'EUR' };
-    provider.failNextRefunds(1);
-
-    // Act
-    const error = await adapter.refund(payment, `refund-${paymentId}`).catch((caught: unknown) => caught);
-    const refundsDuringOutage = provider.refunds().filter((refund) => refund.paymentId === paymentId).length;
-    const retried = await adapter.refund(payment, `refund-${paymentId}`);
-
-    // Assess
-    expect(error).toBeInstanceOf(PaymentProviderUnavailableError);
-    expect(error).toMatchObject({ code: 'PAYMENT_PROVIDER_UNAVAILABLE', status: 503, retryable: true });
-    expect(refundsDuringOutage).toBe(0);
-    expect(provider.refunds().filter((refund) => refund.paymentId === paymentId)).toEqual([
-      expect.objectContaining({ refundId: retried.refundId }),
-    ]);
+    await expect(wrongKey.retrieveIntent('pi_anything')).rejects.toMatchObject({
+      name: 'PaymentProviderRejectedError',
+      status: 401,
+    });
   });
 
   it('reports an unreachable provider as unavailable', async () => {
-    // Prepare
-    const closedPort = await findFreePort();
-    const unreachable = new HttpPaymentProvider({
-      baseUrl: `http://127.0.0.1:${closedPort}`,
-      apiKey: API_KEY,
+    const nowhere = new StripePaymentProvider({
+      stripe: stripeClient(`http://127.0.0.1:${await findFreePort()}`, API_KEY),
+      paymentMethodTypes: [],
     });
 
-    // Act
-    const error = await unreachable
-      .createIntent({ orderId: uniqueOrderId(), amount: 1, currency: 'EUR' }, 'k')
-      .catch((caught: unknown) => caught);
-
-    // Assess
-    expect(error).toBeInstanceOf(PaymentProviderUnavailableError);
-    expect(error).toMatchObject({ retryable: true, status: undefined });
-  });
-
-  it('reports a provider that does not answer in time as unavailable', async () => {
-    // Prepare
-    const silent = createServer(() => {
-      // Never answers: the adapter's timeout must end the call.
+    await expect(nowhere.retrieveIntent('pi_anything')).rejects.toMatchObject({
+      name: 'PaymentProviderUnavailableError',
+      status: undefined,
     });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const address = silent.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    const slow = new HttpPaymentProvider({
-      baseUrl: `http://127.0.0.1:${address.port}`,
-      apiKey: API_KEY,
-      timeoutMs: 50,
-    });
-
-    try {
-      // Act
-      const error = await slow
-        .refund({ paymentId: 'pi_x', amount: 1, currency: 'EUR' }, 'k')
-        .catch((caught: unknown) => caught);
-
-      // Assess
-      expect(error).toBeInstanceOf(PaymentProviderUnavailableError);
-      expect((error as Error).message).toContain('no answer within 50 ms');
-    } finally {
-      await new Promise<void>((resolve) => {
-        silent.close(() => resolve());
-        silent.closeAllConnections();
-      });
-    }
-  });
-
-  it('stops with deliveries still pending, abandoning them', async () => {
-    // Prepare
-    const closedPort = await findFreePort();
-    const doomed = await startFakePaymentProvider({
-      apiKey: API_KEY,
-      webhookSecret: WEBHOOK_SECRET,
-      webhookUrl: `http://127.0.0.1:${closedPort}/webhooks`,
-      refundCallbackDelayMs: 0,
-      deliveryRetry: { attempts: 5, baseDelayMs: 60_000 },
-    });
-    const client = new HttpPaymentProvider({ baseUrl: doomed.url, apiKey: API_KEY });
-    await client.refund({ paymentId: 'pi_doomed', amount: 1, currency: 'EUR' }, 'refund-doomed');
-    const callback = doomed.sendCallback({
-      type: 'payment.succeeded',
-      orderId: 'o',
-      amount: 1,
-      currency: 'EUR',
-    });
-    const outcome = callback.then(
-      () => 'resolved',
-      (error: unknown) => error,
-    );
-    await eventually(() => (doomed.deliveries().length >= 2 ? true : undefined));
-
-    // Act
-    const startedAt = Date.now();
-    await doomed.stop();
-
-    // Assess
-    expect(Date.now() - startedAt).toBeLessThan(1000);
-    expect(await outcome).toBeInstanceOf(FakePaymentProviderStoppedError);
-    expect(doomed.deliveries().map((delivery) => delivery.attempt)).toEqual([1, 1]);
-    const afterStop = await client
-      .refund({ paymentId: 'pi_doomed', amount: 1, currency: 'EUR' }, 'refund-doomed')
-      .catch((caught: unknown) => caught);
-    expect(afterStop).toBeInstanceOf(PaymentProviderUnavailableError);
   });
 });

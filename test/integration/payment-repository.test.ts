@@ -89,13 +89,10 @@ describe('DynamoDbPaymentRepository with the order`s timeline in its item', () =
     const fulfilling = transition(paid.next, OrderStatus.FULFILLING, NOW, 'fulfilment started');
     await orders.saveTransition(paid.next, fulfilling.next, fulfilling.transition);
     const failed = transition(fulfilling.next, OrderStatus.FULFILLMENT_FAILED, NOW, 'out of stock');
-    const refund = paymentFrom(
-      reported,
-      PaymentStatus.REFUND_PENDING,
-      NOW,
-      succeeded,
-      RefundReason.FULFILLMENT_FAILED,
-    );
+    const refund = paymentFrom(reported, PaymentStatus.REFUND_PENDING, NOW, {
+      existing: succeeded,
+      refundReason: RefundReason.FULFILLMENT_FAILED,
+    });
     const move = { previous: fulfilling.next, next: failed.next, transition: failed.transition };
 
     const stale = await payments.recordPaymentWithTransition(

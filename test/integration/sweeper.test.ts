@@ -2,10 +2,12 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { ProviderEventType, type SweepResult } from '../../functions/domain/payment-service';
+import { PaymentFactSource } from '../../functions/domain/payment';
+import type { SweepResult } from '../../functions/domain/payment-service';
 import type { SweeperRun } from '../../functions/scheduled/sweeper';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
+import { InMemoryPaymentProvider } from '../support/in-memory/outside';
 import {
   closedLoopbackPort,
   lambdaContext,
@@ -17,6 +19,7 @@ import {
   pendingIndexOrderIds,
   sampleOrder,
   secondsAfter,
+  swept,
   timerSettings,
 } from '../support/payment-window';
 
@@ -98,8 +101,8 @@ describe('the sweeper, for orders whose payment timer could not be scheduled', (
         expect.objectContaining({ orderId, error: expect.objectContaining({ code: 'ECONNREFUSED' }) }),
       );
     }
-    expect(first).toEqual({ examined: 3, cancelled: 3, leased: 0 });
-    expect(second).toEqual({ examined: 0, cancelled: 0, leased: 0 });
+    expect(first).toEqual(swept({ examined: 3, cancelled: 3 }));
+    expect(second).toEqual(swept({}));
     for (const orderId of untimed) {
       const { order, history } = await patient.getOrder(orderId);
       expect(Date.parse(order.paymentDeadline) - Date.parse(order.createdAt)).toBe(1000);
@@ -148,7 +151,7 @@ describe('the sweeper over the sparse pending-payment index', () => {
 
     const indexedAfter = await pendingIndexOrderIds(tables);
     expect([...indexedBefore].sort()).toEqual([...overdue, future.orderId].sort());
-    expect(result).toEqual({ examined: 2, cancelled: 2, leased: 0 });
+    expect(result).toEqual(swept({ examined: 2, cancelled: 2 }));
     expect(indexedAfter).toEqual([future.orderId]);
     for (const orderId of [...overdue, cancelledByCustomer, paid]) {
       const { Item } = await tables.documentClient.send(
@@ -216,29 +219,37 @@ describe('the sweeper over the sparse pending-payment index', () => {
     clock.set(secondsAfter(T0, 101));
     const afterExpiry = await sweeper.sweep(100);
 
-    expect(whileLeased).toEqual({ examined: 2, cancelled: 1, leased: 1 });
+    expect(whileLeased).toEqual(swept({ examined: 2, cancelled: 1, leased: 1 }));
     expect(statusWhileLeased).toBe(OrderStatus.PENDING_PAYMENT);
     expect(freeAfterFirstSweep).toBe(OrderStatus.CANCELLED);
-    expect(afterExpiry).toEqual({ examined: 1, cancelled: 1, leased: 0 });
+    expect(afterExpiry).toEqual(swept({ examined: 1, cancelled: 1 }));
     const { order, history } = await service.getOrder(leased);
     expect(order.status).toBe(OrderStatus.CANCELLED);
     expect(history.at(-1)).toMatchObject({ reason: SWEEPER_REASON, at: secondsAfter(T0, 101).toISOString() });
   });
 });
 
-/** A payment for an order cancelled before it arrived: REFUND_PENDING from `clock`'s time on. */
-async function refundOwed(tables: TestTables, clock: ManualClock, orderId: string): Promise<string> {
+/**
+ * A payment for an order cancelled before it arrived: the intent is paid after the customer cancelled, so it
+ * is REFUND_PENDING from `clock`'s time on. The intent is `pi_<orderId>` at the provider returned.
+ */
+async function refundOwed(
+  tables: TestTables,
+  clock: ManualClock,
+  orderId: string,
+): Promise<{ readonly paymentId: string; readonly provider: InMemoryPaymentProvider }> {
   const orders = orderServiceOn(tables, { clock, paymentTimeoutSeconds: 600, newOrderId: () => orderId });
+  const provider = new InMemoryPaymentProvider({ now: () => clock.now(), paymentIdFor: (id) => `pi_${id}` });
+  const payments = paymentServiceOn(tables, clock, { provider });
   const { order } = await orders.placeOrder(sampleOrder);
+  const { intent } = await payments.preparePayment(order.orderId, order.customerId);
   await orders.cancelOrder(order.orderId, order.customerId);
-  const paymentId = `pi_${orderId}`;
-  const outcome = await paymentServiceOn(tables, clock).handleProviderEvent({
-    id: `evt_paid_${orderId}`,
-    type: ProviderEventType.PAYMENT_SUCCEEDED,
-    data: { paymentId, orderId, amount: order.totalAmount, currency: order.currency },
-  });
+  const outcome = await payments.handleProviderEvent(
+    provider.pay(intent.paymentId),
+    PaymentFactSource.WEBHOOK,
+  );
   expect(outcome).toBe('refundPending');
-  return paymentId;
+  return { paymentId: intent.paymentId, provider };
 }
 
 describe('refunds stuck in REFUND_PENDING, over the sparse refund-pending index', () => {
@@ -249,21 +260,23 @@ describe('refunds stuck in REFUND_PENDING, over the sparse refund-pending index'
     const refunded = '01STUCK0000000000000000002';
     const recent = '01STUCK0000000000000000003';
     await refundOwed(tables, clock, stuck);
-    const refundedPayment = await refundOwed(tables, clock, refunded);
+    const { paymentId: refundedPayment, provider } = await refundOwed(tables, clock, refunded);
     clock.set(secondsAfter(T0, 3000));
     await refundOwed(tables, clock, recent);
     clock.set(secondsAfter(T0, 3500));
-    const confirmation = await paymentServiceOn(tables, clock).handleProviderEvent({
-      id: `evt_refunded_${refunded}`,
-      type: ProviderEventType.REFUND_SUCCEEDED,
-      data: { paymentId: refundedPayment, orderId: refunded, amount: 1250, currency: 'EUR' },
-    });
+    await provider.refund({ paymentId: refundedPayment, amount: 1250, currency: 'EUR' }, 'refund-once');
+    const [completed] = provider.completeRefunds(refundedPayment);
+    if (completed === undefined) throw new Error('the provider completed no refund');
+    const confirmation = await paymentServiceOn(tables, clock, { provider }).handleProviderEvent(
+      completed,
+      PaymentFactSource.WEBHOOK,
+    );
     clock.set(secondsAfter(T0, 3700));
 
     const found = await paymentServiceOn(tables, clock).findStuckRefunds(3600, 20);
 
     expect(confirmation).toBe('refunded');
-    expect(found).toEqual({ count: 1, orderIds: [stuck] });
+    expect(found).toEqual({ count: 1, sample: [{ orderId: stuck, paymentId: `pi_${stuck}` }] });
     const { Item: done } = await tables.documentClient.send(
       new GetCommand({
         TableName: tables.ordersTableName,
@@ -287,8 +300,8 @@ describe('refunds stuck in REFUND_PENDING, over the sparse refund-pending index'
     const found = await paymentServiceOn(tables, clock).findStuckRefunds(3600, 5);
 
     expect(found.count).toBe(12);
-    expect(found.orderIds).toHaveLength(5);
-    expect(new Set(found.orderIds).size).toBe(5);
+    expect(found.sample).toHaveLength(5);
+    expect(new Set(found.sample.map((reference) => reference.orderId)).size).toBe(5);
   });
 });
 
@@ -320,10 +333,14 @@ describe('the sweeper handler', () => {
 
     const result = await sweeper({}, lambdaContext);
 
-    expect(result).toEqual({ examined: 1, cancelled: 1, leased: 0, refundsStuckPending: 1 });
+    expect(result).toEqual({ ...swept({ examined: 1, cancelled: 1 }), refundsStuckPending: 1 });
     expect(warnings).toHaveBeenCalledWith(
       expect.stringContaining('refunds stuck in REFUND_PENDING'),
-      expect.objectContaining({ refundsStuckPending: 1, stuckAfterSeconds: 1800, orderIds: [stuckRefund] }),
+      expect.objectContaining({
+        refundsStuckPending: 1,
+        stuckAfterSeconds: 1800,
+        sample: [{ orderId: stuckRefund, paymentId: `pi_${stuckRefund}` }],
+      }),
     );
     const cancelled = await current.getOrder(late);
     expect(cancelled.order.status).toBe(OrderStatus.CANCELLED);

@@ -16,7 +16,7 @@ import {
 } from '../../functions/adapters/dynamodb-table';
 import { newOrder, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { PaymentStatus, paymentFrom, RefundReason } from '../../functions/domain/payment';
+import { PaymentFactSource, PaymentStatus, paymentFrom, RefundReason } from '../../functions/domain/payment';
 import { StepStatus } from '../../functions/domain/saga-ledger';
 
 const NOW = new Date('2026-11-28T10:00:00.000Z');
@@ -95,8 +95,7 @@ describe('the strict decoders of stored items', () => {
     { paymentId: 'pi_1', orderId: 'ORDER-1', amount: 10, currency: 'EUR' },
     PaymentStatus.REFUND_PENDING,
     NOW,
-    undefined,
-    RefundReason.ORDER_CANCELLED,
+    { refundReason: RefundReason.ORDER_CANCELLED, recordedBy: PaymentFactSource.RECONCILIATION },
   );
 
   it('read back exactly the domain values that were written, without keys, entity type or index keys', () => {
@@ -123,6 +122,15 @@ describe('the strict decoders of stored items', () => {
 
   it('refuse a payment with an unknown refund reason', () => {
     expect(() => toPayment({ ...paymentItem(payment), refundReason: 'BECAUSE' })).toThrow(
+      MalformedStreamItemError,
+    );
+  });
+
+  it('read a payment stored before sources were recorded, and refuse an unknown source', () => {
+    const { recordedBy: _, ...older } = paymentItem(payment);
+
+    expect(toPayment(older)).not.toHaveProperty('recordedBy');
+    expect(() => toPayment({ ...paymentItem(payment), recordedBy: 'rumour' })).toThrow(
       MalformedStreamItemError,
     );
   });

@@ -40,7 +40,7 @@ function orderImage(order: Order): Item {
 }
 
 function paymentImage(status: Payment['status'], refundReason?: Payment['refundReason']): Item {
-  return structuredClone(paymentItem(paymentFrom(reported, status, PAID_AT, undefined, refundReason)));
+  return structuredClone(paymentItem(paymentFrom(reported, status, PAID_AT, { refundReason })));
 }
 
 function inserted(newImage: Item): ItemChange {

@@ -9,11 +9,11 @@ import {
   WarehouseParticipant,
 } from '../../functions/domain/fulfillment-service';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { PaymentStatus, RefundReason } from '../../functions/domain/payment';
-import { PaymentService, ProviderEventType } from '../../functions/domain/payment-service';
+import { PaymentFactSource, PaymentStatus, RefundReason } from '../../functions/domain/payment';
+import { PaymentService } from '../../functions/domain/payment-service';
 import { SagaLedger, type StepResult } from '../../functions/domain/saga-ledger';
 import { InMemoryLedgerStore } from '../fixtures/saga/ledger-model';
-import { RecordingPaymentProvider } from '../support/in-memory/outside';
+import { InMemoryPaymentProvider } from '../support/in-memory/outside';
 import { inMemoryOrderService, T0 } from '../support/in-memory/services';
 import { sampleOrder, secondsAfter } from '../support/payment-window';
 
@@ -33,27 +33,29 @@ class EditableLedgerStore extends InMemoryLedgerStore {
 
 function setup() {
   const { clock, stores, timers, orders } = inMemoryOrderService('01FULFIL');
+  const provider = new InMemoryPaymentProvider({
+    now: () => clock.now(),
+    paymentIdFor: (orderId) => `pi_${orderId}`,
+  });
   const payments = new PaymentService({
     orders: stores.orders,
     payments: stores.payments,
     leases: stores.leases,
-    provider: new RecordingPaymentProvider(),
+    provider,
     timers,
     clock,
     newLeaseOwner: () => 'owner',
     leaseSeconds: 30,
     eventRetentionSeconds: 3600,
+    processingGraceSeconds: 600,
   });
   const ledgerStore = new EditableLedgerStore();
   const ledger = new SagaLedger({ store: ledgerStore, now: () => clock.now() });
   /** A paid order of {@link TWO_LINES} moved on through `statuses`; its payment is `pi_<orderId>`. */
   const paidOrder = async (...statuses: OrderStatus[]): Promise<string> => {
     const { order } = await orders.placeOrder({ ...sampleOrder, items: TWO_LINES });
-    await payments.handleProviderEvent({
-      id: `evt_${order.orderId}`,
-      type: ProviderEventType.PAYMENT_SUCCEEDED,
-      data: { paymentId: `pi_${order.orderId}`, orderId: order.orderId, amount: 1250, currency: 'EUR' },
-    });
+    const { intent } = await payments.preparePayment(order.orderId, order.customerId);
+    await payments.handleProviderEvent(provider.pay(intent.paymentId), PaymentFactSource.WEBHOOK);
     for (const status of statuses) await orders.moveOrder(order.orderId, status, `to ${status}`);
     return order.orderId;
   };

@@ -4,7 +4,7 @@ import { ConcurrentModificationError } from '../../functions/domain/errors';
 import { type OrderEvent, OrderEventType } from '../../functions/domain/events';
 import { decodeOrderEvent, FulfillmentTrigger } from '../../functions/domain/fulfillment-trigger';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { RecordingPaymentProvider } from '../support/in-memory/outside';
+import { InMemoryPaymentProvider } from '../support/in-memory/outside';
 import { inMemoryOrderService, T0 } from '../support/in-memory/services';
 import { sampleOrder } from '../support/payment-window';
 
@@ -17,7 +17,7 @@ function setup(options: { readonly maxMoveAttempts?: number } = {}) {
       return started.length === 1 ? SagaStart.STARTED : SagaStart.ALREADY_STARTED;
     },
   };
-  const refunds = new RecordingPaymentProvider();
+  const refunds = new InMemoryPaymentProvider();
   const trigger = new FulfillmentTrigger({ orders, sagas, refunds, ...options });
   const placeAt = async (...statuses: OrderStatus[]): Promise<string> => {
     const { order } = await orders.placeOrder(sampleOrder);
@@ -165,16 +165,26 @@ describe('FulfillmentTrigger on PaymentSucceeded', () => {
 describe('FulfillmentTrigger on other events', () => {
   it('requests the refund of a RefundRequested under a key of the payment', async () => {
     const { trigger, refunds } = setup();
+    const paid = await refunds.createIntent(
+      { orderId: '01ORDER', amount: 1250, currency: 'EUR' },
+      'intent-1',
+    );
+    refunds.pay(paid.paymentId);
 
     const outcome = await trigger.handle(paymentEvent(OrderEventType.REFUND_REQUESTED, '01ORDER'));
+    const again = await trigger.handle(paymentEvent(OrderEventType.REFUND_REQUESTED, '01ORDER'));
 
     expect(outcome).toEqual({
       kind: 'refundRequested',
       orderId: '01ORDER',
       paymentId: 'pi_1',
-      refundId: 're_pi_1',
+      refundId: 're_1',
     });
-    expect(refunds.refundKeys).toEqual(['refund-pi_1']);
+    expect(again).toEqual(outcome);
+    expect(refunds.refundKeys).toEqual(['refund-pi_1', 'refund-pi_1']);
+    expect(await refunds.refundsOf('pi_1')).toEqual([
+      { refundId: 're_1', paymentId: 'pi_1', status: 'pending' },
+    ]);
   });
 
   it("acknowledges another consumer's event", async () => {

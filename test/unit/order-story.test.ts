@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Order, OrderTransition } from '../../functions/domain/order';
 import type { OrderStatus } from '../../functions/domain/order-status';
-import { type OrderStory, publishedEventsOf, renderOrderStory } from '../../lib/ops/order';
+import type { Payment, PaymentFactSource } from '../../functions/domain/payment';
+import { type OrderStory, orderStoryJson, publishedEventsOf, renderOrderStory } from '../../lib/ops/order';
 
 const ORDER_ID = '01JD0000000000000000000000';
 
@@ -165,7 +166,7 @@ describe('renderOrderStory', () => {
     // Assess
     expect(lines).toContain('  2026-01-01T10:01:00.000Z  v2  PENDING_PAYMENT -> PAID  paid by pay_1');
     expect(lines).toContain(
-      '  pay_1  REFUND_PENDING  2500 EUR  created 2026-01-01T10:01:00.000Z, updated 2026-01-01T10:02:00.000Z  refund: FULFILLMENT_FAILED',
+      '  pay_1  REFUND_PENDING  2500 EUR  created 2026-01-01T10:01:00.000Z, updated 2026-01-01T10:02:00.000Z (source not recorded)  refund: FULFILLMENT_FAILED',
     );
     expect(lines).toContain(`  2026-01-01T10:00:00.000Z  OrderPlaced         ${ORDER_ID}:v1  2500 EUR`);
     expect(lines).toContain(
@@ -208,6 +209,50 @@ describe('renderOrderStory', () => {
     expect(without).toContain('No problems found.');
   });
 
+  it('says who learnt each payment fact, webhook or reconciliation or another source, and which record has none', () => {
+    // Prepare
+    const payment = (
+      paymentId: string,
+      status: Payment['status'],
+      recordedBy?: PaymentFactSource,
+    ): Payment => ({
+      paymentId,
+      orderId: ORDER_ID,
+      status,
+      amount: 2500,
+      currency: 'EUR',
+      createdAt: '2026-01-01T10:01:00.000Z',
+      updatedAt: '2026-01-01T10:05:00.000Z',
+      ...(recordedBy === undefined ? {} : { recordedBy }),
+    });
+    const payments = [
+      payment('pi_checkout', 'PENDING', 'checkout'),
+      payment('pi_webhook', 'SUCCEEDED', 'webhook'),
+      payment('pi_reconciled', 'SUCCEEDED', 'reconciliation'),
+      payment('pi_checked', 'CANCELLED', 'check-back'),
+      payment('pi_saga', 'REFUND_PENDING', 'fulfilment'),
+      payment('pi_old', 'FAILED'),
+    ];
+
+    // Act
+    const lines = renderOrderStory({ ...story, payments });
+
+    // Assess
+    const section = lines.slice(
+      lines.indexOf('PAYMENTS AND REFUNDS') + 1,
+      lines.indexOf('PAYMENTS AND REFUNDS') + 7,
+    );
+    const times = 'created 2026-01-01T10:01:00.000Z, updated 2026-01-01T10:05:00.000Z';
+    expect(section).toEqual([
+      `  pi_checkout  PENDING  2500 EUR  ${times} by checkout`,
+      `  pi_webhook  SUCCEEDED  2500 EUR  ${times} by webhook`,
+      `  pi_reconciled  SUCCEEDED  2500 EUR  ${times} by reconciliation`,
+      `  pi_checked  CANCELLED  2500 EUR  ${times} by check-back`,
+      `  pi_saga  REFUND_PENDING  2500 EUR  ${times} by fulfilment`,
+      `  pi_old  FAILED  2500 EUR  ${times} (source not recorded)`,
+    ]);
+  });
+
   it('says so when the table has no such order, and still shows the rest', () => {
     // Act
     const lines = renderOrderStory({ ...story, order: undefined, timeline: [], payments: [], events: [] });
@@ -217,6 +262,37 @@ describe('renderOrderStory', () => {
     expect(lines).toContain('PAYMENTS AND REFUNDS');
     expect(lines.slice(lines.indexOf('PAYMENTS AND REFUNDS') + 1)[0]).toBe('  (none)');
     expect(lines).toContain('  order-events-dlq.fifo: 1 message(s) of this order (of about 3)');
+  });
+});
+
+describe('orderStoryJson', () => {
+  it('gives every payment its source, null for a record written before sources were kept, and a missing order as null', () => {
+    // Prepare
+    const reconciled: Payment = {
+      paymentId: 'pi_reconciled',
+      orderId: ORDER_ID,
+      status: 'SUCCEEDED',
+      amount: 2500,
+      currency: 'EUR',
+      createdAt: '2026-01-01T10:01:00.000Z',
+      updatedAt: '2026-01-01T10:05:00.000Z',
+      recordedBy: 'reconciliation',
+    };
+    const [old] = story.payments;
+
+    // Act
+    const json = JSON.parse(
+      JSON.stringify(
+        orderStoryJson({ ...story, order: undefined, payments: [reconciled, ...story.payments] }),
+      ),
+    ) as { order: unknown; payments: { paymentId: string; recordedBy: unknown }[] };
+
+    // Assess
+    expect(json.order).toBeNull();
+    expect(json.payments.map(({ paymentId, recordedBy }) => [paymentId, recordedBy])).toEqual([
+      ['pi_reconciled', 'reconciliation'],
+      [old?.paymentId, null],
+    ]);
   });
 });
 
@@ -253,6 +329,11 @@ describe('publishedEventsOf', () => {
       ['FULFILLING', '2026-01-01T10:01:01.000Z'],
       ['FULFILLMENT_FAILED', '2026-01-01T10:02:00.000Z'],
     ),
+  });
+
+  const cancelledOrder = (): { order: Order; timeline: OrderTransition[] } => ({
+    order: { ...placed, status: 'CANCELLED', version: 2, updatedAt: '2026-01-01T10:30:00.000Z' },
+    timeline: timelineOf(['CANCELLED', '2026-01-01T10:30:00.000Z']),
   });
 
   it("derives what the relay published for a failed fulfilment, the refund's earlier statuses timed by the order", () => {
@@ -306,13 +387,7 @@ describe('publishedEventsOf', () => {
 
   it("leaves the time of a late payment's refund request open once it is refunded, and an intent announces nothing", () => {
     // Prepare
-    const timeline = timelineOf(['CANCELLED', '2026-01-01T10:30:00.000Z']);
-    const order: Order = {
-      ...placed,
-      status: 'CANCELLED',
-      version: 2,
-      updatedAt: '2026-01-01T10:30:00.000Z',
-    };
+    const { order, timeline } = cancelledOrder();
     const base = { orderId: ORDER_ID, amount: 2500, currency: 'EUR', createdAt: '2026-01-01T10:05:00.000Z' };
     const late = {
       ...base,
@@ -337,6 +412,30 @@ describe('publishedEventsOf', () => {
       ['2026-01-01T10:30:00.000Z', 'OrderStatusChanged', `${ORDER_ID}:v2`],
       [undefined, 'RefundRequested', 'pay_late:REFUND_PENDING'],
       ['2026-01-01T10:31:00.000Z', 'PaymentRefunded', 'pay_late:REFUNDED'],
+    ]);
+  });
+
+  it('derives no event from an intent cancelled at the provider: the order cancelled is the event', () => {
+    // Prepare
+    const { order, timeline } = cancelledOrder();
+    const cancelled: Payment = {
+      paymentId: 'pi_closed',
+      orderId: ORDER_ID,
+      status: 'CANCELLED',
+      amount: 2500,
+      currency: 'EUR',
+      createdAt: '2026-01-01T10:05:00.000Z',
+      updatedAt: '2026-01-01T10:30:00.000Z',
+      recordedBy: 'check-back',
+    };
+
+    // Act
+    const events = publishedEventsOf(order, timeline, [cancelled]);
+
+    // Assess
+    expect(events.map((event) => [event.type, event.eventId])).toEqual([
+      ['OrderPlaced', `${ORDER_ID}:v1`],
+      ['OrderStatusChanged', `${ORDER_ID}:v2`],
     ]);
   });
 

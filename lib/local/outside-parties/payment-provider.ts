@@ -1,222 +1,121 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import type Stripe from 'stripe';
 import type { LocalRoute, LocalRouteResponse } from '../aws/gateway';
+import { answerOutsidePartyFailure, startLoopbackServer } from '../http';
+import { type ApiState, handleApi } from './stripe/api';
+import { FakePaymentProviderInputError, FakePaymentProviderStoppedError, Lifetime } from './stripe/lifetime';
+import { Resources } from './stripe/resources';
 import {
-  answerOutsidePartyFailure,
-  errorAnswer,
-  type JsonAnswer,
-  LocalServerError,
-  type LoopbackServer,
-  readBody,
-  startLoopbackServer,
-  writeJson,
-} from '../http';
-import { signWebhook } from './webhook-signing';
+  type DeliveryRetryOptions,
+  EventLog,
+  type StoredEvent,
+  type WebhookDelivery,
+  type WebhookLoss,
+} from './stripe/webhooks';
 
 /**
- * A fake payment provider that behaves like a provider's sandbox: a small REST API with bearer-key auth and
- * idempotency keys, and signed webhooks (Stripe's scheme) delivered at least once with retries. The local
- * system and the tests talk to it over real HTTP, so the production adapter is exercised unchanged.
+ * A fake Stripe: the subset of Stripe's REST API (v1, form-encoded, Bearer `sk_test_...` key) that the official
+ * `stripe` SDK uses for PaymentIntents, refunds and events, so the SDK runs unchanged against it when pointed at
+ * it by `host`/`port`/`protocol`. Idempotency keys, error shapes and status codes are Stripe's; every state
+ * change creates an event, delivered in the background to `webhookUrl` with a `Stripe-Signature`, retried with
+ * backoff, and listable with `delivery_success=false` until a delivery got a 2xx.
+ *
+ * Test PaymentMethods (Stripe's documented ones, https://docs.stripe.com/testing):
+ * - `pm_card_visa`, `pm_card_mastercard`: the payment succeeds at confirm.
+ * - `pm_card_chargeDeclined` (decline_code `generic_decline`), `pm_card_chargeDeclinedInsufficientFunds`
+ *   (`insufficient_funds`): 402 `card_error`/`card_declined`; the intent goes back to `requires_payment_method`
+ *   with `last_payment_error`, and `payment_intent.payment_failed` is sent.
+ * - `pm_usBankAccount_success` (ACH Direct Debit, type `us_bank_account`): `processing` for `processingMs`,
+ *   then `succeeded`. Unlike Stripe, `mandate_data` is accepted but not required.
+ * - `payment_method_data[type]=alipay` or `wechat_pay` (with `confirm`): `requires_action` with Stripe's
+ *   `next_action` (its URLs are placeholders) until `authorize(id)` or the local route approves it as the
+ *   customer would; then `processing` for `processingMs`, then `succeeded`.
+ * A method's type must be in the intent's `payment_method_types` (all four with automatic payment methods).
+ * Not modelled: manual capture, customers, `expand` (accepted, ignored), updating an intent, listing intents.
  */
 
-/** What the provider records on everything a request creates under its idempotency key. */
-interface KeyedRecord {
-  readonly idempotencyKey: string;
-  readonly createdAt: string;
-}
+export type { EventDelivery, FakeEvent } from './stripe/webhooks';
+export type { DeliveryRetryOptions, StoredEvent, WebhookDelivery, WebhookLoss };
+export { FakePaymentProviderInputError, FakePaymentProviderStoppedError };
 
-/** A payment intent as the provider stores it. */
-export interface FakeIntent extends KeyedRecord {
-  readonly paymentId: string;
-  readonly orderId: string;
-  readonly amount: number;
-  readonly currency: string;
-  /** `requires_payment` until a `payment.*` callback for it is sent. */
-  readonly status: 'requires_payment' | 'succeeded' | 'failed';
-}
-
-/** A refund as the provider stores it: exactly one per distinct idempotency key. */
-export interface FakeRefund extends KeyedRecord {
-  readonly refundId: string;
-  readonly paymentId: string;
-  /** Learned from an intent or a sent callback for `paymentId`; `''` if the provider never saw the payment. */
-  readonly orderId: string;
-  readonly amount: number;
-  readonly currency: string;
-}
-
-export type WebhookEventType = 'payment.succeeded' | 'payment.failed' | 'refund.succeeded';
-
-/** One attempt to deliver one webhook event. */
-export interface WebhookDelivery {
-  readonly eventId: string;
-  readonly type: WebhookEventType;
-  readonly paymentId: string;
-  readonly orderId: string;
-  /** 1 for the first try of a delivery, counting up across its retries. */
-  readonly attempt: number;
-  /** The receiver's HTTP status; absent when there was no answer. */
-  readonly statusCode?: number;
-  /** Why there was no answer (network error, timeout, no webhook URL). */
-  readonly error?: string;
-  readonly url: string;
-  readonly at: string;
-}
-
-export const SignatureOverride = { NONE: 'none', WRONG_SECRET: 'wrong-secret', STALE: 'stale' } as const;
-export type SignatureOverride = (typeof SignatureOverride)[keyof typeof SignatureOverride];
-
-const currencySchema = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code in upper case, like EUR');
-const amountSchema = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
-const idSchema = z.string().min(1).max(255);
-
-/** The body of `POST /_local/provider/callbacks`, and the argument of {@link FakePaymentProvider.sendCallback}. */
-export const callbackRequestSchema = z.strictObject({
-  type: z.enum(['payment.succeeded', 'payment.failed']),
-  orderId: idSchema,
-  amount: amountSchema,
-  currency: currencySchema,
-  paymentId: idSchema.optional(),
-  eventId: idSchema.optional(),
-  times: z.int().min(1).max(100).optional(),
-  signatureOverride: z.enum(['none', 'wrong-secret', 'stale']).optional(),
-  /** Attempts per delivery; default `deliveryRetry.attempts`, or 1 with a `signatureOverride`. */
-  attempts: z.int().min(1).max(100).optional(),
-});
-
-export type CallbackRequest = z.input<typeof callbackRequestSchema>;
-
-export interface CallbackResult {
-  readonly eventId: string;
-  readonly paymentId: string;
-  /** The final HTTP status of each of the `times` deliveries, after retries; 0 when none answered. */
-  readonly statuses: number[];
-}
-
-export interface DeliveryRetryOptions {
-  /** Attempts per delivery, the first included. Default 8. */
-  readonly attempts: number;
-  /** Wait before the first retry, doubled for each next one. Default 100 ms. */
-  readonly baseDelayMs: number;
-  /** Upper bound of one wait. Default 5000 ms. */
-  readonly maxDelayMs?: number;
-}
+/** The API version the fake's events carry unless told otherwise: the one the `stripe` package pins. */
+export const FAKE_STRIPE_API_VERSION = '2026-10-28.endive';
 
 export interface FakePaymentProviderOptions {
-  /** The secret API key callers must send as `Authorization: Bearer <apiKey>`. */
+  /** The secret key callers must present (Bearer); shaped like Stripe's test keys, `sk_test_...`. */
   readonly apiKey: string;
-  /** The webhook signing secret. */
+  /** The webhook signing secret, `whsec_...`. */
   readonly webhookSecret: string;
-  /** Where webhooks go; without one, every delivery is recorded as failed. */
+  /** Where events are delivered; without one, every delivery attempt is recorded as failed. */
   readonly webhookUrl?: string;
   /** Default: a free loopback port. */
   readonly port?: number;
-  /** Delay between accepting a refund and sending its `refund.succeeded` webhook. Default 20 ms. */
-  readonly refundCallbackDelayMs?: number;
+  /** The `api_version` of events. Default {@link FAKE_STRIPE_API_VERSION}. */
+  readonly apiVersion?: string;
+  /** How long a bank debit or an approved wallet payment stays `processing`. Default 2000 ms. */
+  readonly processingMs?: number;
+  /** How long a refund stays `pending`. Default 20 ms. */
+  readonly refundSettleMs?: number;
   readonly deliveryRetry?: Partial<DeliveryRetryOptions>;
   /** How long one webhook attempt may take before it counts as failed. Default 10000 ms. */
   readonly deliveryTimeoutMs?: number;
+  /** The fraction (0..1) of events lost on purpose: never delivered. Default 0. */
+  readonly webhookLossRate?: number;
+  /** How long after its creation an event is first sent. Default 0. */
+  readonly webhookDelayMs?: number;
+  /** Decides which events are lost (`random() < webhookLossRate`). Default `Math.random`. */
+  readonly random?: () => number;
 }
 
 export interface FakePaymentProvider {
-  /** Base URL of the REST API, e.g. `http://127.0.0.1:1234`. */
+  /** Base URL of the API, e.g. `http://127.0.0.1:1234` (the SDK's `host`, `port` and `protocol`). */
   readonly url: string;
-  intents(): FakeIntent[];
-  refunds(): FakeRefund[];
+  intents(): Stripe.PaymentIntent[];
+  refunds(): Stripe.Refund[];
+  /** Every event in creation order, with where its delivery stands. */
+  events(): StoredEvent[];
+  /** Every delivery attempt. */
   deliveries(): WebhookDelivery[];
-  /** The next `count` refund calls answer 503 and create nothing, as a provider outage would. */
+  /** The next `count` refund creations answer 503 `api_error` and create nothing. */
   failNextRefunds(count: number): void;
   /**
-   * Sends a payment webhook as the provider would after the customer paid (or failed to), `times` times with
-   * the same event id; resolves once every delivery, retries included, has finished.
+   * The next `calls` API calls answer 503 `api_error` (or 429 `rate_limit` with `status` 429) and do nothing;
+   * `Infinity` lasts until `setOutage(0)`.
    */
-  sendCallback(request: CallbackRequest): Promise<CallbackResult>;
+  setOutage(calls: number, status?: 503 | 429): void;
+  /** Every later event about this PaymentIntent is lost. */
+  loseWebhooksFor(paymentIntentId: string): void;
+  /** Changes the loss rate and the lateness of events created from now on. */
+  setWebhookLoss(loss: { readonly rate?: number; readonly delayMs?: number }): void;
+  /** The customer approves a wallet payment that is `requires_action`; it goes `processing`, then `succeeded`. */
+  authorize(paymentIntentId: string): Stripe.PaymentIntent;
   /** Inspection and control routes for the local gateway, under `/_local/provider/`. */
   localRoutes(): LocalRoute[];
   /** Cancels pending deliveries and timers and closes the server. */
   stop(): Promise<void>;
 }
 
-/** A call was made on (or was interrupted by) a stopped provider. */
-export class FakePaymentProviderStoppedError extends LocalServerError {
-  public override readonly name = 'FakePaymentProviderStoppedError';
-
-  public constructor() {
-    super('FAKE_PAYMENT_PROVIDER_STOPPED', 'the fake payment provider is stopped');
+function checkedLoss(current: WebhookLoss, change: { rate?: unknown; delayMs?: unknown }): WebhookLoss {
+  const rate = change.rate ?? current.rate;
+  const delayMs = change.delayMs ?? current.delayMs;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) {
+    throw new FakePaymentProviderInputError('the webhook loss rate must be a number from 0 to 1');
   }
-}
-
-/** An argument of a method of the fake was invalid. */
-export class FakePaymentProviderInputError extends LocalServerError {
-  public override readonly name = 'FakePaymentProviderInputError';
-
-  public constructor(message: string) {
-    super('FAKE_PAYMENT_PROVIDER_INVALID_INPUT', message);
+  if (typeof delayMs !== 'number' || !Number.isInteger(delayMs) || delayMs < 0) {
+    throw new FakePaymentProviderInputError('the webhook delay must be an integer >= 0 (ms)');
   }
+  return { rate, delayMs };
 }
 
-const intentRequestSchema = z.strictObject({
-  orderId: idSchema,
-  amount: amountSchema,
-  currency: currencySchema,
-});
-const refundRequestSchema = z.strictObject({
-  paymentId: idSchema,
-  amount: amountSchema,
-  currency: currencySchema,
-});
-
-const MAX_BODY_BYTES = 64 * 1024;
-/** A stale signature must be well outside any sane tolerance (Stripe's is 300 s). */
-const STALE_SIGNATURE_AGE_SECONDS = 3600;
-
-/** What an idempotency key was first used with, and the answer it got, replayed for every repeat. */
-interface IdempotencyRecord {
-  readonly fingerprint: string;
-  readonly answer: JsonAnswer;
+function checkedCount(count: unknown, what: string): number {
+  if (count === Number.POSITIVE_INFINITY) return count;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
+    throw new FakePaymentProviderInputError(`${what} needs an integer >= 0 or Infinity`);
+  }
+  return count;
 }
 
-interface WebhookEvent {
-  readonly id: string;
-  readonly type: WebhookEventType;
-  readonly data: {
-    readonly paymentId: string;
-    readonly orderId: string;
-    readonly amount: number;
-    readonly currency: string;
-  };
-}
-
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
-}
-
-function zodMessage(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`).join('; ');
-}
-
-class BodyTooLargeError extends Error {}
-
-/** Compared in constant time, as a real provider would, so the fake does not model a timing leak. */
-function sameKey(presented: string, expected: string): boolean {
-  const left = Buffer.from(presented);
-  const right = Buffer.from(expected);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
-/** The options with their defaults, checked once at start. */
-interface ProviderSettings {
-  readonly apiKey: string;
-  readonly webhookSecret: string;
-  readonly refundCallbackDelayMs: number;
-  readonly retry: Required<DeliveryRetryOptions>;
-  readonly deliveryTimeoutMs: number;
-}
-
-function settingsOf(options: FakePaymentProviderOptions): ProviderSettings {
-  const retry: Required<DeliveryRetryOptions> = {
+function retryOf(options: FakePaymentProviderOptions): Required<DeliveryRetryOptions> {
+  const retry = {
     attempts: options.deliveryRetry?.attempts ?? 8,
     baseDelayMs: options.deliveryRetry?.baseDelayMs ?? 100,
     maxDelayMs: options.deliveryRetry?.maxDelayMs ?? 5000,
@@ -224,433 +123,164 @@ function settingsOf(options: FakePaymentProviderOptions): ProviderSettings {
   if (!Number.isInteger(retry.attempts) || retry.attempts < 1) {
     throw new FakePaymentProviderInputError('deliveryRetry.attempts must be an integer >= 1');
   }
-  return {
-    apiKey: options.apiKey,
-    webhookSecret: options.webhookSecret,
-    refundCallbackDelayMs: options.refundCallbackDelayMs ?? 20,
-    retry,
-    deliveryTimeoutMs: options.deliveryTimeoutMs ?? 10_000,
-  };
+  return retry;
 }
 
-/** Everything the running fake remembers and schedules. */
-interface Provider {
-  readonly settings: ProviderSettings;
-  readonly webhookUrl: string | undefined;
-  failingRefunds: number;
-  stopped: boolean;
-  readonly intents: Map<string, FakeIntent>;
-  readonly refunds: FakeRefund[];
-  readonly deliveries: WebhookDelivery[];
-  /** paymentId -> orderId, learned from intents and sent callbacks, for the orderId of refund webhooks. */
-  readonly knownPayments: Map<string, string>;
-  readonly idempotency: Map<string, IdempotencyRecord>;
-  readonly timers: Set<NodeJS.Timeout>;
-  /** Aborted by stop(): ends in-flight webhook requests and the waits between retries. */
-  readonly lifetime: AbortController;
+/** A control route's body field, or the 400 that refuses it. */
+function paymentIntentIdOf(body: unknown): string | LocalRouteResponse {
+  const id =
+    typeof body === 'object' && body !== null && 'paymentIntentId' in body ? body.paymentIntentId : undefined;
+  if (typeof id === 'string' && id !== '') return id;
+  return { statusCode: 400, body: { message: 'the body must be {"paymentIntentId": "pi_..."}' } };
 }
 
-function newProvider(options: FakePaymentProviderOptions): Provider {
-  const lifetime = new AbortController();
-  // Every pending wait and webhook request listens on it; many at once are expected, not a leak (0: no limit).
-  setMaxListeners(0, lifetime.signal);
-  return {
-    settings: settingsOf(options),
-    webhookUrl: options.webhookUrl,
-    failingRefunds: 0,
-    stopped: false,
-    intents: new Map(),
-    refunds: [],
-    deliveries: [],
-    knownPayments: new Map(),
-    idempotency: new Map(),
-    timers: new Set(),
-    lifetime,
-  };
-}
-
-/** Resolves after `ms`, or rejects with the stopped error as soon as the provider stops. */
-function sleep(provider: Provider, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (provider.stopped) {
-      reject(new FakePaymentProviderStoppedError());
-      return;
-    }
-    const onStop = () => {
-      clearTimeout(timer);
-      provider.timers.delete(timer);
-      reject(new FakePaymentProviderStoppedError());
-    };
-    const timer = setTimeout(() => {
-      provider.timers.delete(timer);
-      provider.lifetime.signal.removeEventListener('abort', onStop);
-      resolve();
-    }, ms);
-    provider.timers.add(timer);
-    provider.lifetime.signal.addEventListener('abort', onStop, { once: true });
-  });
-}
-
-/** The `Payment-Signature` header for one attempt, spoiled as `override` asks; none for `NONE`. */
-function signatureFor(
-  secret: string,
-  rawBody: string,
-  override: SignatureOverride | undefined,
-): string | undefined {
-  const nowSeconds = Math.floor(Date.now() / 1000);
-  switch (override) {
-    case SignatureOverride.NONE:
-      return undefined;
-    case SignatureOverride.WRONG_SECRET:
-      return signWebhook(`${secret}-wrong`, rawBody, nowSeconds);
-    case SignatureOverride.STALE:
-      return signWebhook(secret, rawBody, nowSeconds - STALE_SIGNATURE_AGE_SECONDS);
-    default:
-      return signWebhook(secret, rawBody, nowSeconds);
-  }
-}
-
-/** One attempt of one delivery, recorded; the receiver's status, or undefined when none answered. */
-async function attemptDelivery(
-  provider: Provider,
-  event: WebhookEvent,
-  attempt: number,
-  signature: SignatureOverride | undefined,
-): Promise<number | undefined> {
-  const url = provider.webhookUrl;
-  const record = (outcome: { statusCode: number } | { error: string }): void => {
-    const { id: eventId, type, data } = event;
-    const at = new Date().toISOString();
-    provider.deliveries.push({
-      eventId,
-      type,
-      paymentId: data.paymentId,
-      orderId: data.orderId,
-      attempt,
-      ...outcome,
-      url: url ?? '',
-      at,
-    });
-  };
-  if (url === undefined) {
-    record({ error: 'no webhook URL is configured' });
-    return undefined;
-  }
-  // The body is the same bytes on every attempt (same event id); only the signature's timestamp is fresh,
-  // as with Stripe, so a receiver with a tolerance window accepts a late retry.
-  const rawBody = JSON.stringify(event);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const header = signatureFor(provider.settings.webhookSecret, rawBody, signature);
-  if (header !== undefined) headers['payment-signature'] = header;
+/** Runs a control action; an invalid input is the caller's 400, anything else a bug. */
+function control(act: () => unknown): LocalRouteResponse {
   try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: rawBody,
-      redirect: 'manual',
-      signal: AbortSignal.any([
-        provider.lifetime.signal,
-        AbortSignal.timeout(provider.settings.deliveryTimeoutMs),
-      ]),
-    });
-    // Drained so the keep-alive socket is reusable; the content is not the provider's business.
-    await response.arrayBuffer();
-    record({ statusCode: response.status });
-    return response.status;
+    return { statusCode: 200, body: act() };
   } catch (error) {
-    if (provider.stopped) throw new FakePaymentProviderStoppedError();
-    record({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
-    return undefined;
-  }
-}
-
-/** One delivery: attempts until a 2xx or the attempts run out; the last status, or 0 for no answer. */
-async function deliver(
-  provider: Provider,
-  event: WebhookEvent,
-  attempts: number,
-  signature: SignatureOverride | undefined,
-): Promise<number> {
-  const { retry } = provider.settings;
-  let last: number | undefined;
-  for (let attempt = 1; attempt <= attempts; attempt += 1) {
-    if (provider.stopped) throw new FakePaymentProviderStoppedError();
-    last = await attemptDelivery(provider, event, attempt, signature);
-    if (last !== undefined && last >= 200 && last < 300) return last;
-    if (attempt < attempts) {
-      await sleep(provider, Math.min(retry.baseDelayMs * 2 ** (attempt - 1), retry.maxDelayMs));
+    if (error instanceof FakePaymentProviderInputError || error instanceof FakePaymentProviderStoppedError) {
+      return { statusCode: 400, body: { message: error.message } };
     }
+    throw error;
   }
-  return last ?? 0;
 }
 
-function scheduleRefundCallback(provider: Provider, refund: FakeRefund): void {
-  const { paymentId, orderId, amount, currency } = refund;
-  const event: WebhookEvent = {
-    id: newId('evt'),
-    type: 'refund.succeeded',
-    data: { paymentId, orderId, amount, currency },
-  };
-  sleep(provider, provider.settings.refundCallbackDelayMs)
-    .then(() => deliver(provider, event, provider.settings.retry.attempts, undefined))
-    .catch((error: unknown) => {
-      // Stopping abandons the delivery on purpose; anything else would be a bug in this file.
-      if (!(error instanceof FakePaymentProviderStoppedError)) throw error;
-    });
-}
-
-function idempotent(
-  provider: Provider,
-  scope: string,
-  key: string,
-  fingerprint: string,
-  act: () => JsonAnswer,
-): { answer: JsonAnswer; replayed: boolean } {
-  const slot = `${scope} ${key}`;
-  const previous = provider.idempotency.get(slot);
-  if (previous !== undefined) {
-    if (previous.fingerprint !== fingerprint) {
-      const message = 'this Idempotency-Key was used before with different parameters';
-      return { answer: errorAnswer(409, 'idempotency_key_reused', message), replayed: false };
-    }
-    return { answer: previous.answer, replayed: true };
-  }
-  const answer = act();
-  if (answer.statusCode >= 200 && answer.statusCode < 300) {
-    provider.idempotency.set(slot, { fingerprint, answer });
-  }
-  return { answer, replayed: false };
-}
-
-function createIntent(
-  provider: Provider,
-  input: z.infer<typeof intentRequestSchema>,
-  keyed: KeyedRecord,
-): JsonAnswer {
-  const intent: FakeIntent = { paymentId: newId('pi'), ...input, status: 'requires_payment', ...keyed };
-  provider.intents.set(intent.paymentId, intent);
-  provider.knownPayments.set(intent.paymentId, intent.orderId);
-  const { paymentId, orderId, amount, currency, status } = intent;
-  return { statusCode: 200, body: { paymentId, orderId, amount, currency, status } };
-}
-
-function createRefund(
-  provider: Provider,
-  input: z.infer<typeof refundRequestSchema>,
-  keyed: KeyedRecord,
-): JsonAnswer {
-  const orderId = provider.knownPayments.get(input.paymentId) ?? '';
-  const refund: FakeRefund = { refundId: newId('re'), ...input, orderId, ...keyed };
-  provider.refunds.push(refund);
-  scheduleRefundCallback(provider, refund);
-  const { refundId, paymentId, amount, currency } = refund;
-  return { statusCode: 200, body: { refundId, paymentId, amount, currency, status: 'pending' } };
-}
-
-type ApiEndpoint = 'intent' | 'refund';
-
-/** A refusal decided before the body is read: auth, route, method, outage; or the endpoint asked for. */
-function routeOf(
-  provider: Provider,
-  request: IncomingMessage,
-): { refusal: JsonAnswer; headers?: Record<string, string> } | { endpoint: ApiEndpoint } {
-  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-  const authorization = request.headers.authorization ?? '';
-  const presented = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : '';
-  if (!sameKey(presented, provider.settings.apiKey)) {
-    return { refusal: errorAnswer(401, 'unauthorized', 'a valid API key is required as a Bearer token') };
-  }
-  const endpoint = path === '/v1/payment_intents' ? 'intent' : path === '/v1/refunds' ? 'refund' : undefined;
-  if (endpoint === undefined) {
-    return { refusal: errorAnswer(404, 'not_found', `no route for ${request.method ?? ''} ${path}`) };
-  }
-  if (request.method !== 'POST') {
-    return { refusal: errorAnswer(405, 'method_not_allowed'), headers: { allow: 'POST' } };
-  }
-  if (endpoint === 'refund' && provider.failingRefunds > 0) {
-    // An outage answers before the request is looked at, and leaves nothing behind to replay.
-    provider.failingRefunds -= 1;
-    request.resume();
-    return { refusal: errorAnswer(503, 'unavailable', 'the provider is temporarily unavailable') };
-  }
-  return { endpoint };
-}
-
-/** The JSON body and the idempotency key, or the 4xx that refuses them. */
-async function inputOf(
-  request: IncomingMessage,
-): Promise<{ parsed: unknown; key: string } | { refusal: JsonAnswer }> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readBody(request, MAX_BODY_BYTES, () => new BodyTooLargeError()));
-  } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      return { refusal: errorAnswer(413, 'payload_too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`) };
-    }
-    return { refusal: errorAnswer(400, 'invalid_request', 'the body must be JSON') };
-  }
-  const key = request.headers['idempotency-key'];
-  if (typeof key !== 'string' || key.trim() === '' || key.length > 255) {
-    return {
-      refusal: errorAnswer(400, 'invalid_request', 'an Idempotency-Key header (1-255 chars) is required'),
-    };
-  }
-  return { parsed, key };
-}
-
-/** Runs a validated request under its idempotency key; fingerprints use the fields in a fixed order. */
-function act(
-  provider: Provider,
-  endpoint: ApiEndpoint,
-  key: string,
-  parsed: unknown,
-): { answer: JsonAnswer; replayed: boolean } {
-  const run = <I extends { readonly amount: number; readonly currency: string }>(
-    schema: z.ZodType<I>,
-    subject: (input: I) => string,
-    create: (input: I, keyed: KeyedRecord) => JsonAnswer,
-  ) => {
-    const input = schema.safeParse(parsed);
-    if (!input.success) {
-      return { answer: errorAnswer(400, 'invalid_request', zodMessage(input.error)), replayed: false };
-    }
-    const { amount, currency } = input.data;
-    const fingerprint = JSON.stringify([subject(input.data), amount, currency]);
-    return idempotent(provider, endpoint, key, fingerprint, () =>
-      create(input.data, { idempotencyKey: key, createdAt: new Date().toISOString() }),
-    );
-  };
-  return endpoint === 'intent'
-    ? run(
-        intentRequestSchema,
-        (input) => input.orderId,
-        (input, keyed) => createIntent(provider, input, keyed),
-      )
-    : run(
-        refundRequestSchema,
-        (input) => input.paymentId,
-        (input, keyed) => createRefund(provider, input, keyed),
-      );
-}
-
-async function handleApi(
-  provider: Provider,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  const route = routeOf(provider, request);
-  if ('refusal' in route) {
-    writeJson(response, route.refusal.statusCode, route.refusal.body, route.headers);
-    return;
-  }
-  const input = await inputOf(request);
-  if ('refusal' in input) {
-    writeJson(response, input.refusal.statusCode, input.refusal.body);
-    return;
-  }
-  const { answer, replayed } = act(provider, route.endpoint, input.key, input.parsed);
-  writeJson(response, answer.statusCode, answer.body, replayed ? { 'idempotent-replayed': 'true' } : {});
-}
-
-async function sendCallback(provider: Provider, request: CallbackRequest): Promise<CallbackResult> {
-  if (provider.stopped) throw new FakePaymentProviderStoppedError();
-  const parsed = callbackRequestSchema.safeParse(request);
-  if (!parsed.success) throw new FakePaymentProviderInputError(zodMessage(parsed.error));
-  const input = parsed.data;
-  const paymentId = input.paymentId ?? newId('pi');
-  provider.knownPayments.set(paymentId, input.orderId);
-  const intent = provider.intents.get(paymentId);
-  if (intent !== undefined) {
-    const status = input.type === 'payment.succeeded' ? 'succeeded' : 'failed';
-    provider.intents.set(paymentId, { ...intent, status });
-  }
-  const event: WebhookEvent = {
-    id: input.eventId ?? newId('evt'),
-    type: input.type,
-    data: { paymentId, orderId: input.orderId, amount: input.amount, currency: input.currency },
-  };
-  // Retrying a deliberately bad signature only repeats the refusal and slows the test that wanted it.
-  const attempts =
-    input.attempts ?? (input.signatureOverride === undefined ? provider.settings.retry.attempts : 1);
-  const statuses: number[] = [];
-  for (let time = 0; time < (input.times ?? 1); time += 1) {
-    statuses.push(await deliver(provider, event, attempts, input.signatureOverride));
-  }
-  return { eventId: event.id, paymentId, statuses };
-}
-
-function localRoutesOf(provider: Provider): LocalRoute[] {
+function localRoutesOf(provider: FakePaymentProvider): LocalRoute[] {
   const list = (path: `/_local/${string}`, read: () => unknown): LocalRoute => ({
     method: 'GET',
     path,
     handle: async () => ({ statusCode: 200, body: read() }),
   });
+  const post = (path: `/_local/${string}`, act: (body: unknown) => LocalRouteResponse): LocalRoute => ({
+    method: 'POST',
+    path,
+    handle: async ({ body }) => act(body),
+  });
+  const onIntent = (act: (id: string) => unknown) => (body: unknown) => {
+    const id = paymentIntentIdOf(body);
+    return typeof id === 'string' ? control(() => act(id)) : id;
+  };
+  const field = (body: unknown, name: string): unknown =>
+    typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
   return [
-    list('/_local/provider/refunds', () => provider.refunds.slice()),
-    list('/_local/provider/intents', () => [...provider.intents.values()]),
-    list('/_local/provider/deliveries', () => provider.deliveries.slice()),
-    {
-      method: 'POST',
-      path: '/_local/provider/callbacks',
-      handle: async ({ body }): Promise<LocalRouteResponse> => {
-        const parsed = callbackRequestSchema.safeParse(body);
-        if (!parsed.success) {
-          return {
-            statusCode: 400,
-            body: { message: `invalid callback request: ${zodMessage(parsed.error)}` },
-          };
-        }
-        try {
-          return { statusCode: 200, body: await sendCallback(provider, parsed.data) };
-        } catch (error) {
-          if (error instanceof FakePaymentProviderStoppedError) {
-            return { statusCode: 503, body: { message: error.message } };
-          }
-          throw error;
-        }
-      },
-    },
+    list('/_local/provider/intents', () => provider.intents()),
+    list('/_local/provider/refunds', () => provider.refunds()),
+    list('/_local/provider/events', () => provider.events()),
+    list('/_local/provider/deliveries', () => provider.deliveries()),
+    post('/_local/provider/webhooks', (body) =>
+      control(() => {
+        provider.setWebhookLoss({
+          rate: field(body, 'lossRate') as number,
+          delayMs: field(body, 'delayMs') as number,
+        });
+        return { ok: true };
+      }),
+    ),
+    // JSON has no Infinity: `"calls": null` stands for it (an outage until `"calls": 0`).
+    post('/_local/provider/outage', (body) =>
+      control(() => {
+        const calls = field(body, 'calls');
+        provider.setOutage(calls === null ? Number.POSITIVE_INFINITY : (calls as number));
+        return { ok: true };
+      }),
+    ),
+    // The gateway matches /_local/ paths exactly, so the intent's id is in the body.
+    post(
+      '/_local/provider/intents/lose-webhooks',
+      onIntent((id) => {
+        provider.loseWebhooksFor(id);
+        return { ok: true };
+      }),
+    ),
+    post(
+      '/_local/provider/intents/authorize',
+      onIntent((id) => provider.authorize(id)),
+    ),
   ];
 }
 
-async function stopProvider(provider: Provider, server: LoopbackServer): Promise<void> {
-  if (provider.stopped) return;
-  provider.stopped = true;
-  provider.lifetime.abort();
-  for (const timer of provider.timers) clearTimeout(timer);
-  provider.timers.clear();
-  // Closes every connection too, keep-alive ones included.
-  await server.close();
-}
-
 /**
- * Starts the fake on 127.0.0.1. Idempotency keys are scoped per endpoint; a repeat with the same key and the
- * same parameters replays the first answer (with `Idempotent-Replayed: true`), as Stripe does, and a request
- * that was refused before it did anything (invalid, unauthorized, outage) stores nothing, so it can be retried
- * with the same key.
+ * Starts the fake on 127.0.0.1. An idempotency key replays the first answer to the same call with the same
+ * parameters (`Idempotent-Replayed: true`), answers `idempotency_error` to different ones, and stores nothing
+ * for a call refused before it did anything (invalid, unauthorized, outage), so it can be retried as it is.
  */
 export async function startFakePaymentProvider(
   options: FakePaymentProviderOptions,
 ): Promise<FakePaymentProvider> {
-  const provider = newProvider(options);
+  const lifetime = new Lifetime();
+  const loss = checkedLoss(
+    { rate: 0, delayMs: 0 },
+    { rate: options.webhookLossRate, delayMs: options.webhookDelayMs },
+  );
+  const log = new EventLog(
+    {
+      webhookUrl: options.webhookUrl,
+      webhookSecret: options.webhookSecret,
+      apiVersion: options.apiVersion ?? FAKE_STRIPE_API_VERSION,
+      retry: retryOf(options),
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? 10_000,
+      random: options.random ?? Math.random,
+    },
+    lifetime,
+    loss,
+  );
+  let url = '';
+  const resources = new Resources(
+    {
+      processingMs: options.processingMs ?? 2000,
+      refundSettleMs: options.refundSettleMs ?? 20,
+      baseUrl: () => url,
+    },
+    log,
+    lifetime,
+  );
+  const state: ApiState = {
+    apiKey: options.apiKey,
+    apiVersion: options.apiVersion ?? FAKE_STRIPE_API_VERSION,
+    resources,
+    log,
+    outage: { calls: 0, status: 503 },
+    failingRefunds: 0,
+    idempotency: new Map(),
+  };
   const server = await startLoopbackServer(
-    (request, response) => handleApi(provider, request, response),
+    (request, response) => handleApi(state, request, response),
     options.port,
     answerOutsidePartyFailure,
   );
-  return {
-    url: server.url,
-    intents: () => [...provider.intents.values()],
-    refunds: () => provider.refunds.slice(),
-    deliveries: () => provider.deliveries.slice(),
-    failNextRefunds: (count) => {
-      if (!Number.isInteger(count) || count < 0) {
-        throw new FakePaymentProviderInputError('failNextRefunds needs an integer >= 0');
-      }
-      provider.failingRefunds = count;
-    },
-    sendCallback: (request) => sendCallback(provider, request),
-    localRoutes: () => localRoutesOf(provider),
-    stop: () => stopProvider(provider, server),
+  url = server.url;
+  const known = (id: string): string => {
+    if (!resources.intents.has(id)) throw new FakePaymentProviderInputError(`no PaymentIntent ${id}`);
+    return id;
   };
+  const provider: FakePaymentProvider = {
+    url,
+    intents: () => [...resources.intents.values()],
+    refunds: () => resources.refunds.slice(),
+    events: () => log.events(),
+    deliveries: () => log.deliveries(),
+    failNextRefunds: (count) => {
+      state.failingRefunds = checkedCount(count, 'failNextRefunds');
+    },
+    setOutage: (calls, status = 503) => {
+      state.outage = { calls: checkedCount(calls, 'setOutage'), status };
+    },
+    loseWebhooksFor: (id) => log.loseFor(known(id)),
+    setWebhookLoss: (change) => {
+      log.loss = checkedLoss(log.loss, change);
+    },
+    authorize: (id) => {
+      if (lifetime.stopped) throw new FakePaymentProviderStoppedError();
+      return resources.authorize(known(id));
+    },
+    localRoutes: () => localRoutesOf(provider),
+    stop: async () => {
+      if (lifetime.stopped) return;
+      lifetime.stop();
+      // Closes every connection too, keep-alive ones included.
+      await server.close();
+    },
+  };
+  return provider;
 }

@@ -19,7 +19,14 @@ import type { FunctionInvoker } from '../invoker';
 import type { TransportSimulator, WarehouseSimulator } from '../outside-parties/logistics-simulators';
 import type { FakePaymentProvider } from '../outside-parties/payment-provider';
 import { FunctionHost } from './function-host';
-import { type LogisticsStandInOptions, type OutsideParties, startOutsideParties } from './outside-parties';
+import {
+  type LogisticsStandInOptions,
+  type OutsideParties,
+  type PaymentStandInOptions,
+  type StripeListing,
+  startOutsideParties,
+  stripeListing,
+} from './outside-parties';
 import type { RunnerLogger } from './runner-support';
 import { type FaultOptions, meterClient, UsageMeter } from './sdk-instrumentation';
 import {
@@ -73,6 +80,8 @@ export interface LocalSystemOptions {
   readonly sagaRetryIntervalMs?: number;
   /** The simulated warehouse and transport systems: the fraction (0..1) of actions they fail, and their latency. */
   readonly logistics?: LogisticsStandInOptions;
+  /** The fake payment provider: webhooks it loses or delays on purpose, how long a payment stays processing. */
+  readonly payments?: PaymentStandInOptions;
   /** Values of the model's secrets; an unset one gets a random value for this run. */
   readonly secrets?: Readonly<Record<string, string>>;
   /** Execution environments per function. Default 4. */
@@ -339,15 +348,18 @@ interface Inspected {
   readonly parties: OutsideParties;
   readonly meter: UsageMeter;
   readonly secrets: Readonly<Record<string, string>>;
+  /** The fake provider's API base and the secret key it accepts, under the names a Stripe client looks for. */
+  readonly stripe: StripeListing;
 }
 
 function localRoutesOf(inspected: Inspected): LocalRoute[] {
-  const { endpoints, storage, orchestration, identity, parties, meter, secrets } = inspected;
+  const { endpoints, storage, orchestration, identity, parties, meter, secrets, stripe } = inspected;
   const { stepFunctions, scheduler, eventBridge } = orchestration;
   return [
     inspection('/_local/health', () => ({ status: 'ok' })),
     inspection('/_local/endpoints', () => ({
       ...endpoints,
+      ...stripe.endpoints,
       queues: storage.queues,
       tableNames: Object.fromEntries(
         Object.entries(storage.tables).map(([name, table]) => [name, table.tableName]),
@@ -363,7 +375,7 @@ function localRoutesOf(inspected: Inspected): LocalRoute[] {
     inspection('/_local/usage', () => ({ usage: meter.snapshot() })),
     // The secrets the system shares with its outside parties (the logistics provider signs its reports with
     // one), so a local stand-in for such a party, like the simulator, can act as it.
-    inspection('/_local/secrets', () => ({ secrets })),
+    inspection('/_local/secrets', () => ({ secrets: { ...secrets, ...stripe.secrets } })),
     ...(parties.paymentProvider?.localRoutes() ?? []),
     ...(parties.warehouse?.localRoutes() ?? []),
     ...(parties.transport?.localRoutes() ?? []),
@@ -395,7 +407,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     const secrets: Record<string, string> = Object.fromEntries(
       model.secrets.map((secret) => [
         secret.name,
-        options.secrets?.[secret.name] ?? localSecretValue(secret.name),
+        options.secrets?.[secret.name] ?? localSecretValue(secret.name, model),
       ]),
     );
     const settings: Record<string, string> = { ...options.settings };
@@ -405,6 +417,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       secrets,
       settings,
       logistics: options.logistics ?? {},
+      ...(options.payments === undefined ? {} : { payments: options.payments }),
       started,
     });
 
@@ -460,7 +473,16 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     };
     gateway.serve({
       routes: httpRoutes(model),
-      localRoutes: localRoutesOf({ endpoints, storage, orchestration, identity, parties, meter, secrets }),
+      localRoutes: localRoutesOf({
+        endpoints,
+        storage,
+        orchestration,
+        identity,
+        parties,
+        meter,
+        secrets,
+        stripe: stripeListing(model, secrets, parties.paymentProvider),
+      }),
       invoker: host,
       authorizer: identity.issuer.authorizer,
       accountId: LOCAL_ACCOUNT_ID,

@@ -5,7 +5,11 @@ import {
   type TransportSimulator,
   type WarehouseSimulator,
 } from '../outside-parties/logistics-simulators';
-import { type FakePaymentProvider, startFakePaymentProvider } from '../outside-parties/payment-provider';
+import {
+  type FakePaymentProvider,
+  type FakePaymentProviderOptions,
+  startFakePaymentProvider,
+} from '../outside-parties/payment-provider';
 import type { Started } from './wiring';
 
 /** The simulated warehouse and carrier: the fraction (0..1) of actions they fail, and their latency. */
@@ -15,6 +19,12 @@ export interface LogisticsStandInOptions {
   readonly latencyMs?: number;
 }
 
+/** The fake payment provider's deliberate trouble and pace (see FakePaymentProviderOptions). */
+export type PaymentStandInOptions = Pick<
+  FakePaymentProviderOptions,
+  'webhookLossRate' | 'webhookDelayMs' | 'processingMs' | 'random'
+>;
+
 export interface OutsidePartiesContext {
   readonly model: AppModel;
   /** Where the outside parties send their webhooks: the gateway, bound before anything else. */
@@ -23,6 +33,7 @@ export interface OutsidePartiesContext {
   /** The run's settings; each stand-in started points its party's URL setting at itself. */
   readonly settings: Record<string, string>;
   readonly logistics: LogisticsStandInOptions;
+  readonly payments?: PaymentStandInOptions;
   /** Told of each stand-in as it starts, so a later failure stops it. */
   readonly started: Started[];
 }
@@ -49,10 +60,31 @@ async function startPaymentProvider(
   if (apiKey === undefined || webhookSecret === undefined) return undefined;
   const url = webhookUrl(context, party);
   return await startFakePaymentProvider({
+    ...context.payments,
     apiKey,
     webhookSecret,
     ...(url === undefined ? {} : { webhookUrl: url }),
   });
+}
+
+/** What `/_local/endpoints`, `/_local/secrets` and `npm start` show of the fake Stripe, when it runs. */
+export interface StripeListing {
+  /** The API base the SDK is pointed at (`host`, `port`, `protocol`). */
+  readonly endpoints: { readonly stripe?: string };
+  /** The test secret key the fake accepts. */
+  readonly secrets: { readonly 'stripe-secret-key'?: string };
+}
+
+/** Empty when no fake runs (a real provider's URL was given): its key is not the local system's to show. */
+export function stripeListing(
+  model: AppModel,
+  secrets: Readonly<Record<string, string>>,
+  provider: FakePaymentProvider | undefined,
+): StripeListing {
+  const party = model.outsideParties.find((candidate) => candidate.kind === 'payment-provider');
+  const key = party?.apiKeySecret === undefined ? undefined : secrets[party.apiKeySecret];
+  if (provider === undefined || key === undefined) return { endpoints: {}, secrets: {} };
+  return { endpoints: { stripe: provider.url }, secrets: { 'stripe-secret-key': key } };
 }
 
 /** Starts one party's stand-in unless its URL setting was given, and points the setting at it. */

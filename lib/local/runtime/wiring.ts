@@ -15,6 +15,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { functionArnKeysIn, functionArnSubstitutionKey } from '../../asl-substitutions';
 import {
   type AppModel,
+  appModel,
   type EnvironmentValue,
   type FunctionDeclaration,
   RECURRING_SCHEDULE_RETRY,
@@ -57,9 +58,17 @@ export function recurringScheduleName(functionName: string): string {
   return `${functionName}-schedule`;
 }
 
-/** A fresh random value per run: local secrets protect nothing, but they must not be guessable defaults either. */
-export function localSecretValue(name: string): string {
-  return `local-${name}-${randomBytes(16).toString('hex')}`;
+/**
+ * A fresh random value per run: local secrets protect nothing, but they must not be guessable defaults either.
+ * The payment provider's two are shaped like Stripe's test-mode ones (`sk_test_...`, `whsec_...`), as the SDK,
+ * the docs and anyone pasting them into a Stripe tool expect.
+ */
+export function localSecretValue(name: string, model: AppModel = appModel): string {
+  const random = randomBytes(16).toString('hex');
+  const payments = model.outsideParties.find((party) => party.kind === 'payment-provider');
+  if (name === payments?.apiKeySecret) return `sk_test_${random}`;
+  if (name === payments?.webhookSecret) return `whsec_${random}`;
+  return `local-${name}-${random}`;
 }
 
 /** What the local physical names of the model's references are, once everything is created. */

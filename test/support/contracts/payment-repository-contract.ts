@@ -1,7 +1,14 @@
 import { expect } from 'vitest';
 import { transition } from '../../../functions/domain/order';
 import { OrderStatus } from '../../../functions/domain/order-status';
-import { type Payment, PaymentStatus, paymentFrom, RefundReason } from '../../../functions/domain/payment';
+import {
+  type Payment,
+  PaymentFactSource,
+  PaymentStatus,
+  paymentFrom,
+  RefundReason,
+} from '../../../functions/domain/payment';
+import { type ProviderEvent, ProviderEventSubject } from '../../../functions/domain/ports';
 import { at, type Contract, moved, rejectionOf, type StoreSubject, storedOrder } from './subject';
 
 function payment(orderId: string, paymentId: string, status: PaymentStatus, seconds = 1): Payment {
@@ -244,7 +251,7 @@ export const paymentRepositoryContract = {
     expect(await subject.orders.get(order.orderId)).toMatchObject({ order: failed.next, payments: [owed] });
   },
 
-  'counts refunds owed since before a time, and samples their orders': async (subject) => {
+  'counts refunds owed since before a time, and samples their payments oldest first': async (subject) => {
     const orders = [subject.newOrderId(), subject.newOrderId(), subject.newOrderId(), subject.newOrderId()];
     const [early, earlier, settled, recent] = orders as [string, string, string, string];
     for (const [orderId, seconds] of [
@@ -265,10 +272,79 @@ export const paymentRepositoryContract = {
     const all = await subject.payments.findRefundsPendingSince(at(20), 10);
     const sample = await subject.payments.findRefundsPendingSince(at(20), 1);
 
-    expect(all.count).toBe(2);
-    expect([...all.orderIds].sort()).toEqual([early, earlier].sort());
-    expect(sample.count).toBe(2);
-    expect(sample.orderIds).toHaveLength(1);
-    expect([early, earlier]).toContain(sample.orderIds[0]);
+    expect(all).toEqual({
+      count: 2,
+      sample: [
+        { orderId: earlier, paymentId: `pi_${earlier}` },
+        { orderId: early, paymentId: `pi_${early}` },
+      ],
+    });
+    expect(sample).toEqual({ count: 2, sample: [{ orderId: earlier, paymentId: `pi_${earlier}` }] });
+  },
+
+  'records an event that matches no payment once, claiming its id like any event': async (subject) => {
+    const claim = event('unmatched');
+    const unmatched: ProviderEvent = {
+      id: claim.eventId,
+      type: 'payment_intent.succeeded',
+      subject: ProviderEventSubject.PAYMENT_INTENT,
+      paymentId: `pi_stranger_${subject.newOrderId()}`,
+      orderId: subject.newOrderId(),
+      created: at(3),
+    };
+    const orderId = subject.newOrderId();
+    const pending = await pendingPayment(subject, orderId, 'pi_claimed');
+
+    const first = await subject.payments.recordUnmatchedEvent(unmatched, claim);
+    const again = await subject.payments.recordUnmatchedEvent({ ...unmatched, orderId: undefined }, claim);
+    const asPayment = await subject.payments.recordPayment(
+      moveOf(PaymentStatus.FAILED, pending, 4),
+      pending,
+      claim,
+    );
+
+    expect([first, again, asPayment]).toEqual([
+      { kind: 'written' },
+      { kind: 'duplicateEvent' },
+      { kind: 'duplicateEvent' },
+    ]);
+    expect(await subject.payments.orderOf(unmatched.paymentId)).toBeUndefined();
+    expect(await subject.payments.get(orderId, 'pi_claimed')).toEqual(pending);
+  },
+
+  'keeps the reconciliation checkpoint, moved only from where it was read': async (subject) => {
+    const before = await subject.payments.reconciliationCheckpoint();
+
+    const first = await subject.payments.saveReconciliationCheckpoint(at(10), undefined);
+    const afterFirst = await subject.payments.reconciliationCheckpoint();
+    const asIfAbsent = await subject.payments.saveReconciliationCheckpoint(at(30), undefined);
+    const fromStale = await subject.payments.saveReconciliationCheckpoint(at(30), at(5));
+    const moved = await subject.payments.saveReconciliationCheckpoint(at(20), at(10));
+
+    expect(before).toBeUndefined();
+    expect(afterFirst).toEqual(at(10));
+    expect([first, asIfAbsent, fromStale, moved]).toEqual([true, false, false, true]);
+    expect(await subject.payments.reconciliationCheckpoint()).toEqual(at(20));
+  },
+
+  'keeps who learnt each payment fact, and reads a payment recorded without one': async (subject) => {
+    const orderId = subject.newOrderId();
+    const untold = await pendingPayment(subject, orderId, 'pi_untold');
+    const checkout = paymentFrom(
+      { paymentId: 'pi_told', orderId, amount: 2500, currency: 'EUR' },
+      PaymentStatus.PENDING,
+      at(1),
+      { recordedBy: PaymentFactSource.CHECKOUT },
+    );
+    await subject.payments.recordIntent(checkout, await subject.leases.acquire(orderId, 'again', at(40), 30));
+    const reconciled = {
+      ...moveOf(PaymentStatus.FAILED, checkout, 50),
+      recordedBy: PaymentFactSource.RECONCILIATION,
+    };
+    await subject.payments.recordPayment(reconciled, checkout, event('reconciled'));
+
+    expect(await subject.payments.get(orderId, 'pi_told')).toEqual(reconciled);
+    expect(await subject.payments.get(orderId, 'pi_untold')).not.toHaveProperty('recordedBy');
+    expect(await subject.payments.get(orderId, 'pi_untold')).toEqual(untold);
   },
 } satisfies Contract;

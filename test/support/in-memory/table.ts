@@ -16,8 +16,9 @@ import type {
   PaymentLease,
   PaymentRepository,
   PaymentWriteOutcome,
+  PendingRefunds,
+  ProviderEvent,
   ProviderEventClaim,
-  StuckRefunds,
   TransitionGuard,
 } from '../../../functions/domain/ports';
 
@@ -37,6 +38,9 @@ export class InMemoryTable {
   public readonly paymentOwners = new Map<string, string>();
   /** Claimed provider event ids, with when each claim may be forgotten. */
   public readonly providerEvents = new Map<string, Date>();
+  /** Verified events that named no payment of the order holding it, by event id. */
+  public readonly unmatchedEvents = new Map<string, ProviderEvent>();
+  public reconciliationCheckpoint: Date | undefined;
   /** A released lease keeps its token (so it only grows) and loses its owner. */
   public readonly leases = new Map<string, { owner?: string; fencingToken: number; expiresAt: number }>();
 
@@ -256,12 +260,38 @@ export class InMemoryPaymentRepository implements PaymentRepository {
     return { kind: 'written' };
   }
 
-  public async findRefundsPendingSince(before: Date, sampleSize: number): Promise<StuckRefunds> {
-    const stuck = [...this.table.payments.values()].filter(
-      (payment) =>
-        payment.status === PaymentStatus.REFUND_PENDING && payment.updatedAt < before.toISOString(),
-    );
-    return { count: stuck.length, orderIds: stuck.slice(0, sampleSize).map((payment) => payment.orderId) };
+  public async findRefundsPendingSince(before: Date, sampleSize: number): Promise<PendingRefunds> {
+    const pending = [...this.table.payments.values()]
+      .filter(
+        (payment) =>
+          payment.status === PaymentStatus.REFUND_PENDING && payment.updatedAt < before.toISOString(),
+      )
+      .sort((left, right) => left.updatedAt.localeCompare(right.updatedAt));
+    return {
+      count: pending.length,
+      sample: pending.slice(0, sampleSize).map(({ orderId, paymentId }) => ({ orderId, paymentId })),
+    };
+  }
+
+  public async recordUnmatchedEvent(
+    event: ProviderEvent,
+    claim: ProviderEventClaim,
+  ): Promise<Extract<PaymentWriteOutcome, { readonly kind: 'written' | 'duplicateEvent' }>> {
+    if (this.table.providerEvents.has(claim.eventId)) return { kind: 'duplicateEvent' };
+    this.table.providerEvents.set(claim.eventId, claim.expiresAt);
+    this.table.unmatchedEvents.set(claim.eventId, copy(event));
+    return { kind: 'written' };
+  }
+
+  public async reconciliationCheckpoint(): Promise<Date | undefined> {
+    const stored = this.table.reconciliationCheckpoint;
+    return stored === undefined ? undefined : new Date(stored.getTime());
+  }
+
+  public async saveReconciliationCheckpoint(next: Date, previous: Date | undefined): Promise<boolean> {
+    if (this.table.reconciliationCheckpoint?.getTime() !== previous?.getTime()) return false;
+    this.table.reconciliationCheckpoint = new Date(next.getTime());
+    return true;
   }
 
   /** Why the payment part of a write fails, in the adapter's order: a claimed event first. */
