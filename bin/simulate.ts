@@ -1,5 +1,6 @@
 /**
- * `npm run simulate -- --orders N --concurrency C [--faults RATE] [--fault-kinds a,b] [--seed S] [--mix paid=50,...]`:
+ * `npm run simulate -- --orders N --concurrency C [--faults RATE] [--fault-kinds a,b] [--seed S] [--mix paid=50,...]
+ * [--webhook-loss RATE]`:
  * starts the local system (or uses `--url`), acts on it as customers, the payment provider and the carrier, waits
  * for quiescence, checks every order, prints a summary and the cost report, and exits 1 on any violation.
  * See docs/simulation.md.
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
       'function-concurrency': { type: 'string', default: String(DEFAULT_FUNCTION_CONCURRENCY) },
       'settle-timeout': { type: 'string', default: '300' },
       'visibility-timeout': { type: 'string', default: String(DEFAULT_VISIBILITY_TIMEOUT_SECONDS) },
+      'webhook-loss': { type: 'string' },
       json: { type: 'string' },
     },
     strict: true,
@@ -130,6 +132,9 @@ async function main(): Promise<void> {
       mix: values.mix === undefined ? DEFAULT_MIX : parseMix(values.mix),
       seed,
       settleTimeoutSeconds: numberOption(values['settle-timeout'], 'settle-timeout', 300),
+      ...(values['webhook-loss'] === undefined
+        ? {}
+        : { webhookLoss: Math.min(1, numberOption(values['webhook-loss'], 'webhook-loss', 0)) }),
       onProgress: progressBar(),
     });
     console.log(formatSummary(report));

@@ -106,8 +106,8 @@ export interface CostReport {
   readonly rate: number;
   readonly quotas: readonly QuotaLine[];
   /**
-   * Requests left out of the per-order cost: idle polling and the sweeper (fixed costs per hour). Requests only:
-   * the sweeper's log bytes are left out too, but not listed here.
+   * Requests left out of the per-order cost: idle polling and the clocked functions (fixed costs per hour).
+   * Requests only: their log bytes are left out too, but not listed here.
    */
   readonly fixed: Readonly<Record<string, number>>;
   /** Invocations left out as the simulator's own observation (its `GET /orders/{id}` polling). */
@@ -119,6 +119,15 @@ export interface CostReport {
  * order settles, far more often than a customer would look.
  */
 export const OBSERVER_FUNCTIONS: readonly string[] = ['get-order'];
+
+/**
+ * Functions that run on a clock whatever the order count: a fixed cost per hour, like idle queue polling. The
+ * reconciler's work does grow with the orders awaiting payment, but a run locally passes every few seconds
+ * instead of every five minutes, so what it measures says nothing of its cost in AWS.
+ */
+export const CLOCKED_FUNCTIONS: readonly string[] = ['sweeper', 'payment-reconciler'];
+
+const isClocked = (fn: string | undefined) => fn !== undefined && CLOCKED_FUNCTIONS.includes(fn);
 
 /** `Service:Operation` and, for a function's own requests, `@function`. */
 function parseKey(key: string): { service: string; operation: string; fn: string | undefined } {
@@ -135,19 +144,15 @@ function total(
   return Object.entries(usage)
     .filter(([key]) => {
       const { service, operation, fn } = parseKey(key);
-      // The sweeper runs on a clock, whatever the order count: a fixed cost per hour, like idle queue polling.
       return (
-        match(service, operation) &&
-        fn !== 'sweeper' &&
-        (fn === undefined || !OBSERVER_FUNCTIONS.includes(fn))
+        match(service, operation) && !isClocked(fn) && (fn === undefined || !OBSERVER_FUNCTIONS.includes(fn))
       );
     })
     .reduce((sum, [, value]) => sum + value[field], 0);
 }
 
 const invokedFunction = (operation: string) => /^Invoke\((.+)\)$/.exec(operation)?.[1];
-const isFixed = (operation: string) =>
-  operation.endsWith('(empty)') || invokedFunction(operation) === 'sweeper';
+const isFixed = (operation: string) => operation.endsWith('(empty)') || isClocked(invokedFunction(operation));
 /** Measures stored in `requests` that are not requests (log bytes and events). */
 const isLogMeasure = (service: string) => service === 'CloudWatchLogs';
 
@@ -195,7 +200,7 @@ export function costReport(
     const name = invokedFunction(operation);
     return service === 'Lambda' &&
       name !== undefined &&
-      name !== 'sweeper' &&
+      !isClocked(name) &&
       !OBSERVER_FUNCTIONS.includes(name)
       ? [{ name, count: value.requests }]
       : [];
@@ -363,7 +368,7 @@ export function costReport(
     Object.entries(usage)
       .filter(([key]) => {
         const { service, operation, fn } = parseKey(key);
-        return !isLogMeasure(service) && (isFixed(operation) || fn === 'sweeper');
+        return !isLogMeasure(service) && (isFixed(operation) || isClocked(fn));
       })
       .map(([key, value]) => [key, value.requests]),
   );
@@ -419,7 +424,7 @@ export function formatCostReport(report: CostReport): string {
   const fixedRequests = Object.values(report.fixed).reduce((sum, count) => sum + count, 0);
   lines.push(
     `  left out: ${report.observerInvocations} invocations of ${OBSERVER_FUNCTIONS.join(', ')} (the simulator's polling), ` +
-      `${fixedRequests} requests of idle polling and the sweeper (fixed per hour, not per order)`,
+      `${fixedRequests} requests of idle polling, the sweeper and the reconciler (fixed per hour, not per order)`,
   );
   lines.push('', `Quotas at ${report.rate} orders/s (first to bind on top)`);
   for (const row of report.quotas) {

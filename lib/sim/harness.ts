@@ -32,6 +32,8 @@ export const DEFAULT_FUNCTION_CONCURRENCY = 2;
 /** Room for more receives than deployed: a logistics report that arrives before fulfilment has finished waits. */
 const MAX_RECEIVE_COUNT = 30;
 const SWEEPER_INTERVAL_SECONDS = 5;
+/** Lost payment webhooks are found within seconds rather than the deployed five minutes. */
+const RECONCILER_INTERVAL_SECONDS = 10;
 
 export async function startSimulatedSystem(options: HarnessOptions): Promise<LocalSystem> {
   return await startLocalSystem({
@@ -43,7 +45,10 @@ export async function startSimulatedSystem(options: HarnessOptions): Promise<Loc
     functionConcurrency: options.functionConcurrency,
     queueVisibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
     model: withMaxReceiveCount(appModel, MAX_RECEIVE_COUNT),
-    scheduleRatesSeconds: { sweeper: SWEEPER_INTERVAL_SECONDS },
+    scheduleRatesSeconds: {
+      sweeper: SWEEPER_INTERVAL_SECONDS,
+      'payment-reconciler': RECONCILER_INTERVAL_SECONDS,
+    },
     settings: { PAYMENT_TIMEOUT_SECONDS: String(options.paymentTimeoutSeconds) },
     logistics: {
       warehouseFailureRate: options.logisticsFailureRate,

@@ -8,14 +8,14 @@ import { canTransition, isOrderStatus, OrderStatus } from '../../functions/domai
 
 /** What the simulated parties did to an order. */
 export const Scenario = {
-  /** Paid in time (the provider sends one `payment.succeeded`). */
+  /** Asks for the payment and confirms it with a card that succeeds, in time. */
   PAID: 'paid',
-  /** Paid in time, and the provider delivers the callback several times. */
-  DUPLICATE_CALLBACKS: 'duplicate-callbacks',
-  /** Never paid: the payment window closes. */
+  /** Submits the payment twice at once: two payment requests and two confirmations, in time. */
+  PAYS_TWICE: 'pays-twice',
+  /** Asks for the payment and never confirms it: the payment window closes. */
   UNPAID: 'unpaid',
-  /** Paid after the order was cancelled by its timeout. */
-  PAID_LATE: 'paid-late',
+  /** Asks for the payment in time and confirms it the moment the payment window closes (races the timeout). */
+  PAYS_AT_DEADLINE: 'pays-at-deadline',
   /** The customer cancels before paying. */
   CUSTOMER_CANCELS: 'customer-cancels',
 } as const;
@@ -34,14 +34,24 @@ export interface SimulatedOrder {
   readonly scenario: Scenario;
   /** The order as `GET /orders/{id}` showed it after quiescence; undefined if it could not be read. */
   readonly view: OrderView | undefined;
-  /** For paid scenarios: the provider's webhook was accepted only after the payment deadline (load). */
+  /** For paid scenarios: the checkout or the confirmation came only after the payment deadline (load). */
   readonly paidAfterDeadline?: boolean;
+}
+
+/** A payment intent as the provider reports it. */
+export interface ProviderIntent {
+  readonly paymentId: string;
+  /** The order id in the intent's metadata. */
+  readonly orderId: string | undefined;
+  readonly status: string;
 }
 
 export interface Observations {
   readonly orders: readonly SimulatedOrder[];
-  /** Refunds the payment provider made. */
-  readonly refunds: readonly { readonly paymentId: string; readonly orderId: string }[];
+  /** Refunds the payment provider made (or is making: `pending`), by the intent they refund. */
+  readonly refunds: readonly { readonly paymentId: string; readonly status: string }[];
+  /** Every payment intent the provider holds. */
+  readonly intents: readonly ProviderIntent[];
   /** Warehouse picks and transport shipments, as the simulators recorded them. */
   readonly picks: readonly { readonly orderId: string; readonly status: string }[];
   readonly shipments: readonly { readonly orderId: string; readonly status: string }[];
@@ -57,6 +67,7 @@ export const Invariant = {
   NO_DUPLICATE_EFFECT: 'no-duplicate-side-effect',
   FORWARD_ONLY: 'no-backward-status-move',
   DLQ_ACCOUNTED: 'dlq-message-accounted-for',
+  NO_CHARGE_LEFT: 'no-charge-left',
 } as const;
 export type Invariant = (typeof Invariant)[keyof typeof Invariant];
 
@@ -74,7 +85,15 @@ export interface Verdict {
   readonly deadLettersAccountedFor: number;
 }
 
-const PAID_SCENARIOS: readonly Scenario[] = [Scenario.PAID, Scenario.DUPLICATE_CALLBACKS];
+/** Where a paid order may end and still keep its money. */
+const KEEPS_PAYMENT: ReadonlySet<string> = new Set([
+  OrderStatus.PAID,
+  OrderStatus.FULFILLING,
+  OrderStatus.FULFILLED,
+  OrderStatus.OUTBOUND,
+  OrderStatus.SHIPPED,
+  OrderStatus.DELIVERED,
+]);
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
   const counts = new Map<string, number>();
@@ -85,31 +104,31 @@ function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 /** What a consistent end looks like for an order, or why this one is not. */
 function terminalProblem(order: SimulatedOrder, view: OrderView): string | undefined {
   const statuses = view.payments.map((payment) => payment.status);
-  const allRefunded = statuses.length > 0 && statuses.every((status) => status === 'REFUNDED');
+  const paid = statuses.filter((status) => status !== 'CANCELLED' && status !== 'FAILED');
+  const refunded = paid.length > 0 && paid.every((status) => status === 'REFUNDED');
+  // Intents that were never paid (cancelled at the provider when the window closed) keep no money.
+  const nothingKept = paid.every((status) => status === 'REFUNDED');
+  const problem = (what: string) =>
+    `${what} order ended ${view.status} with payments [${statuses.join(', ')}]`;
+  const delivered = view.status === OrderStatus.DELIVERED && paid.length === 1 && paid[0] === 'SUCCEEDED';
+  const failedAndRefunded = view.status === OrderStatus.FULFILLMENT_FAILED && paid.length === 1 && refunded;
   switch (order.scenario) {
     case Scenario.PAID:
-    case Scenario.DUPLICATE_CALLBACKS:
-      if (view.status === OrderStatus.DELIVERED && statuses.length === 1 && statuses[0] === 'SUCCEEDED') {
+    case Scenario.PAYS_TWICE:
+      if (delivered || failedAndRefunded) return undefined;
+      // A checkout or confirmation that came only after the deadline may find the order or its intent cancelled.
+      if (view.status === OrderStatus.CANCELLED && order.paidAfterDeadline === true && nothingKept) {
         return undefined;
       }
-      // A failed fulfilment is refunded; so is a payment whose webhook was only accepted after the deadline.
-      if (
-        (view.status === OrderStatus.FULFILLMENT_FAILED ||
-          (view.status === OrderStatus.CANCELLED && order.paidAfterDeadline === true)) &&
-        allRefunded
-      ) {
-        return statuses.length === 1 ? undefined : `${statuses.length} payments for one paid order`;
-      }
-      return `paid order ended ${view.status} with payments [${statuses.join(', ')}]`;
+      return problem('paid');
     case Scenario.UNPAID:
     case Scenario.CUSTOMER_CANCELS:
-      return view.status === OrderStatus.CANCELLED && statuses.length === 0
+      return view.status === OrderStatus.CANCELLED && paid.length === 0 ? undefined : problem('unpaid');
+    case Scenario.PAYS_AT_DEADLINE:
+      // Either the payment won the race (and the order was fulfilled or refunded), or the timeout did.
+      return delivered || failedAndRefunded || (view.status === OrderStatus.CANCELLED && nothingKept)
         ? undefined
-        : `unpaid order ended ${view.status} with payments [${statuses.join(', ')}]`;
-    case Scenario.PAID_LATE:
-      return view.status === OrderStatus.CANCELLED && statuses.length === 1 && allRefunded
-        ? undefined
-        : `late-paid order ended ${view.status} with payments [${statuses.join(', ')}]`;
+        : problem('deadline-paid');
   }
 }
 
@@ -125,6 +144,37 @@ function historyProblem(view: OrderView): string | undefined {
   }
   if (steps.at(-1) !== view.status) return `history ends at ${steps.at(-1)} but the order is ${view.status}`;
   return undefined;
+}
+
+/**
+ * Every intent the provider reports succeeded is kept by its order (paid or further, the payment SUCCEEDED) or
+ * has been refunded; any other is a customer charged for nothing.
+ */
+function chargesLeft(
+  observations: Observations,
+  refundsPerPayment: ReadonlyMap<string, number>,
+): Violation[] {
+  const views = new Map(observations.orders.map((order) => [order.orderId, order.view]));
+  const succeededRefunds = new Set(
+    observations.refunds.filter((refund) => refund.status === 'succeeded').map((refund) => refund.paymentId),
+  );
+  return observations.intents
+    .filter((intent) => intent.status === 'succeeded' && !succeededRefunds.has(intent.paymentId))
+    .flatMap((intent): Violation[] => {
+      const view = intent.orderId === undefined ? undefined : views.get(intent.orderId);
+      const payment = view?.payments.find((candidate) => candidate.paymentId === intent.paymentId);
+      if (view !== undefined && KEEPS_PAYMENT.has(view.status) && payment?.status === 'SUCCEEDED') return [];
+      const refunds = refundsPerPayment.get(intent.paymentId) ?? 0;
+      return [
+        {
+          invariant: Invariant.NO_CHARGE_LEFT,
+          orderId: intent.orderId,
+          detail:
+            `intent ${intent.paymentId} succeeded, but its order is ${view?.status ?? 'unknown'} with the payment ` +
+            `${payment?.status ?? 'unrecorded'} and ${refunds} refund(s) not yet succeeded`,
+        },
+      ];
+    });
 }
 
 /** Checks every invariant over a run's observations. */
@@ -170,7 +220,7 @@ export function checkInvariants(observations: Observations): Verdict {
     for (const payment of view.payments) {
       simulatedPayments.add(payment.paymentId);
       const refunds = refundsPerPayment.get(payment.paymentId) ?? 0;
-      const expected = payment.status === 'SUCCEEDED' ? 0 : 1;
+      const expected = payment.status === 'REFUND_PENDING' || payment.status === 'REFUNDED' ? 1 : 0;
       if (refunds !== expected) {
         violate(
           Invariant.REFUNDED_ONCE,
@@ -180,7 +230,8 @@ export function checkInvariants(observations: Observations): Verdict {
       }
     }
     const sagas = sagasPerOrder.get(order.orderId) ?? 0;
-    const paid = PAID_SCENARIOS.includes(order.scenario) && view.status !== OrderStatus.CANCELLED;
+    // Whatever the scenario, an order that took a payment gets exactly one saga (a race may go either way).
+    const paid = view.history.some((step) => step.status === OrderStatus.PAID);
     const picks = activePicks.get(order.orderId) ?? 0;
     const shipments = bookedShipments.get(order.orderId) ?? 0;
     const delivered = view.status === OrderStatus.DELIVERED;
@@ -198,15 +249,17 @@ export function checkInvariants(observations: Observations): Verdict {
     if (ok) consistent.add(order.orderId);
   }
 
+  const intentOrders = new Map(observations.intents.map((intent) => [intent.paymentId, intent.orderId]));
   for (const [paymentId, count] of refundsPerPayment) {
     if (!simulatedPayments.has(paymentId)) {
       violations.push({
         invariant: Invariant.REFUNDED_ONCE,
-        orderId: observations.refunds.find((refund) => refund.paymentId === paymentId)?.orderId,
+        orderId: intentOrders.get(paymentId),
         detail: `${count} refunds of payment ${paymentId}, which no order knows`,
       });
     }
   }
+  violations.push(...chargesLeft(observations, refundsPerPayment));
 
   let deadLettersAccountedFor = 0;
   for (const letter of observations.deadLetters) {

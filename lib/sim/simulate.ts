@@ -1,9 +1,12 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import Stripe from 'stripe';
+import { stripeClient } from '../../functions/adapters/stripe-client';
 import type { CreatedQueue } from '../local/aws/resources';
 import type { Usage } from '../local/runtime/sdk-instrumentation';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime/wiring';
 import { seededRandom } from '../seeded-random';
 import { type HttpAnswer, type Latencies, SimulatorClient } from './client';
+import { CLOCKED_FUNCTIONS } from './cost';
 import {
   checkInvariants,
   type Observations,
@@ -35,6 +38,11 @@ export interface SimulationOptions {
   readonly settleTimeoutSeconds: number;
   /** How the simulated carrier reports; by default as carriers do, shuffled and some twice. */
   readonly carrier?: CarrierBehaviour;
+  /**
+   * Share (0..1) of the provider's webhooks it loses on purpose; what they would have brought must then come from
+   * the reconciliation and the check-back. Default: the provider's own setting (none lost).
+   */
+  readonly webhookLoss?: number;
   readonly onProgress?: (progress: Progress) => void;
 }
 
@@ -52,9 +60,9 @@ export const ORDERLY_CARRIER: CarrierBehaviour = { duplicateShare: 0, shuffled: 
 
 export const DEFAULT_MIX: Readonly<Record<Scenario, number>> = {
   [Scenario.PAID]: 50,
-  [Scenario.DUPLICATE_CALLBACKS]: 10,
+  [Scenario.PAYS_TWICE]: 10,
   [Scenario.UNPAID]: 15,
-  [Scenario.PAID_LATE]: 10,
+  [Scenario.PAYS_AT_DEADLINE]: 10,
   [Scenario.CUSTOMER_CANCELS]: 15,
 };
 
@@ -204,6 +212,20 @@ export class SettleReadSchedule {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Stripe's answer to paying an intent that is cancelled or already paid. */
+const UNEXPECTED_STATE = 'payment_intent_unexpected_state';
+
+/** The official SDK, pointed at the provider the system uses (`stripe` in `/_local/endpoints`). */
+async function providerClient(client: SimulatorClient, secretKey: string | undefined): Promise<Stripe> {
+  if (secretKey === undefined) throw new Error('the system shares no stripe-secret-key');
+  const endpoints = expect2xx(
+    await client.send<{ stripe?: string }>('GET', '/_local/endpoints'),
+    'endpoints',
+  );
+  if (endpoints.stripe === undefined) throw new Error('the system lists no stripe endpoint');
+  return stripeClient(endpoints.stripe, secretKey);
+}
+
 interface PlacedOrder {
   readonly orderId: string;
   readonly customerId: string;
@@ -242,11 +264,18 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   );
   const logisticsSecret = secrets.secrets['logistics-webhook-secret'];
   if (logisticsSecret === undefined) throw new Error('the system shares no logistics-webhook-secret');
+  const stripe = await providerClient(client, secrets.secrets['stripe-secret-key']);
+  if (options.webhookLoss !== undefined) {
+    expect2xx(
+      await client.send('POST', '/_local/provider/webhooks', { lossRate: options.webhookLoss }),
+      'webhook loss',
+    );
+  }
   const usageAtStart = expect2xx(await client.send<{ usage: Usage }>('GET', '/_local/usage'), 'usage').usage;
 
   const startedAt = performance.now();
   const placed: PlacedOrder[] = [];
-  const lateWebhooks = new Set<string>();
+  const lateAttempts = new Set<string>();
   const followUps: Promise<void>[] = [];
   let acted = 0;
 
@@ -291,28 +320,49 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   })();
 
-  const pay = async (order: PlacedOrder, times: number) => {
-    const started = performance.now();
-    // The provider acting: it signs and delivers the webhook itself, with its own retries.
-    const answer = await client.withRetries<{ statuses: number[] }>(
-      'POST',
-      '/_local/provider/callbacks',
-      {
-        type: 'payment.succeeded',
-        orderId: order.orderId,
-        amount: order.totalAmount,
-        currency: order.currency,
-        paymentId: `pi_sim_${order.orderId}`,
-        times,
-      },
-      {},
-    );
-    if (times === 1) latencies.record('payment callback', performance.now() - started);
-    const statuses = expect2xx(answer, 'payment callback').statuses;
-    if (!statuses.some((status) => status >= 200 && status < 300)) {
-      throw new Error(`no delivery of the payment for ${order.orderId} was accepted: ${statuses.join(', ')}`);
+  /**
+   * The checkout: the order's payment intent, or undefined when the order can no longer be paid (409). While
+   * another request holds the payment lease (one that crashed holds it until it expires), the customer tries
+   * again a second later, as a shop's page would, until the window closes.
+   */
+  const checkout = async (order: PlacedOrder): Promise<{ paymentId: string } | undefined> => {
+    for (;;) {
+      const answer = await client.asCustomer<{ paymentId: string; code?: string }>(
+        order.customerId,
+        'POST',
+        `/orders/${order.orderId}/payments`,
+        {},
+        {},
+        'POST /orders/{id}/payments',
+      );
+      if (answer.status !== 409) return expect2xx(answer, 'POST /orders/{id}/payments');
+      if (Date.now() > Date.parse(order.paymentDeadline)) lateAttempts.add(order.orderId);
+      if (answer.body.code !== 'PAYMENT_IN_PROGRESS' || lateAttempts.has(order.orderId)) return undefined;
+      await sleep(1000);
     }
-    if (Date.now() > Date.parse(order.paymentDeadline)) lateWebhooks.add(order.orderId);
+  };
+
+  /**
+   * The customer's browser confirming the intent with a card that succeeds (Stripe.js does this with the client
+   * secret; the fake, like Stripe, also takes the secret key). An intent the provider no longer lets anyone pay
+   * (cancelled when the window closed, or already paid) refuses, and nothing is charged.
+   */
+  const confirm = async (order: PlacedOrder, paymentId: string) => {
+    const started = performance.now();
+    if (Date.now() > Date.parse(order.paymentDeadline)) lateAttempts.add(order.orderId);
+    try {
+      await stripe.paymentIntents.confirm(paymentId, { payment_method: 'pm_card_visa' });
+      latencies.record('confirm payment', performance.now() - started);
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === UNEXPECTED_STATE) return;
+      throw error;
+    }
+  };
+
+  const pay = async (order: PlacedOrder, times: number) => {
+    const intents = await Promise.all(Array.from({ length: times }, () => checkout(order)));
+    const paymentIds = new Set(intents.flatMap((intent) => (intent === undefined ? [] : [intent.paymentId])));
+    await Promise.all([...paymentIds].flatMap((paymentId) => intents.map(() => confirm(order, paymentId))));
   };
 
   const readOrder = async (order: PlacedOrder) =>
@@ -348,8 +398,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       return { ...expect2xx(answer, 'POST /orders'), customerId, scenario };
     })();
     placed.push(order);
-    if (scenario === Scenario.PAID || scenario === Scenario.DUPLICATE_CALLBACKS) {
-      await pay(order, scenario === Scenario.PAID ? 1 : 3);
+    if (scenario === Scenario.PAID || scenario === Scenario.PAYS_TWICE) {
+      await pay(order, scenario === Scenario.PAID ? 1 : 2);
+    } else if (scenario === Scenario.UNPAID) {
+      await checkout(order);
     } else if (scenario === Scenario.CUSTOMER_CANCELS) {
       await (async () => {
         const answer = await client.asCustomer(
@@ -363,17 +415,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         // A retried cancel whose first attempt went through meets CANCELLED: 409, and the order is cancelled.
         if (answer.status !== 409) expect2xx(answer, 'cancel');
       })();
-    } else if (scenario === Scenario.PAID_LATE) {
-      // The customer pays after the window closed: once the order shows CANCELLED, the provider reports it.
+    } else if (scenario === Scenario.PAYS_AT_DEADLINE) {
+      const intent = await checkout(order);
       followUps.push(
         (async () => {
           await sleep(Math.max(0, Date.parse(order.paymentDeadline) - Date.now()));
-          for (;;) {
-            const view = await readOrder(order);
-            if (view.body.status === 'CANCELLED') break;
-            await sleep(1000);
-          }
-          await gate.run(() => pay(order, 1));
+          if (intent !== undefined) await gate.run(() => confirm(order, intent.paymentId));
         })(),
       );
     }
@@ -445,7 +492,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       else views.delete(order.orderId);
     }),
   );
-  const observations = await observe(client, placed, views, lateWebhooks);
+  const observations = await observe(client, placed, views, lateAttempts);
   const usageAtEnd = expect2xx(await client.send<{ usage: Usage }>('GET', '/_local/usage'), 'usage').usage;
   return {
     verdict: checkInvariants(observations),
@@ -496,7 +543,7 @@ export function usageDelta(end: Usage, start: Usage): Usage {
 
 function busyRequests(usage: Usage): number {
   return Object.entries(usage)
-    .filter(([key]) => !key.endsWith('(empty)') && !key.includes('sweeper'))
+    .filter(([key]) => !key.endsWith('(empty)') && !CLOCKED_FUNCTIONS.some((fn) => key.includes(fn)))
     .reduce((sum, [, value]) => sum + value.requests, 0);
 }
 
@@ -516,10 +563,11 @@ async function observe(
   client: SimulatorClient,
   placed: readonly PlacedOrder[],
   views: ReadonlyMap<string, OrderView>,
-  lateWebhooks: ReadonlySet<string>,
+  lateAttempts: ReadonlySet<string>,
 ): Promise<Observations> {
-  const [refunds, picks, shipments, executions, endpoints] = await Promise.all([
-    client.send<{ paymentId: string; orderId: string }[]>('GET', '/_local/provider/refunds'),
+  const [refunds, intents, picks, shipments, executions, endpoints] = await Promise.all([
+    client.send<Stripe.Refund[]>('GET', '/_local/provider/refunds'),
+    client.send<Stripe.PaymentIntent[]>('GET', '/_local/provider/intents'),
     client.send<{ orderId: string; status: string }[]>('GET', '/_local/warehouse/picks'),
     client.send<{ orderId: string; status: string }[]>('GET', '/_local/transport/shipments'),
     client.send<{ executions: { name: string; input: string; status: string }[] }>(
@@ -532,11 +580,20 @@ async function observe(
     orderId: order.orderId,
     scenario: order.scenario,
     view: views.get(order.orderId),
-    paidAfterDeadline: lateWebhooks.has(order.orderId),
+    paidAfterDeadline: lateAttempts.has(order.orderId),
   }));
   return {
     orders,
-    refunds: expect2xx(refunds, 'refunds'),
+    refunds: expect2xx(refunds, 'refunds').map((refund) => ({
+      paymentId:
+        typeof refund.payment_intent === 'string' ? refund.payment_intent : (refund.payment_intent?.id ?? ''),
+      status: refund.status ?? 'unknown',
+    })),
+    intents: expect2xx(intents, 'intents').map((intent) => ({
+      paymentId: intent.id,
+      orderId: intent.metadata.orderId,
+      status: intent.status,
+    })),
     picks: expect2xx(picks, 'picks'),
     shipments: expect2xx(shipments, 'shipments'),
     sagas: expect2xx(executions, 'executions').executions.map((execution) => ({

@@ -29,21 +29,44 @@ const delivered = (orderId: string): SimulatedOrder => ({
   ),
 });
 
-const lateOrder = (orderId: string): SimulatedOrder => ({
+/** Confirmed at the deadline and lost the race: the intent was cancelled at the provider, nothing charged. */
+const timedOut = (orderId: string): SimulatedOrder => ({
   orderId,
-  scenario: Scenario.PAID_LATE,
+  scenario: Scenario.PAYS_AT_DEADLINE,
+  view: view(
+    orderId,
+    ['PENDING_PAYMENT', 'CANCELLED'],
+    [{ paymentId: `pi_${orderId}`, status: 'CANCELLED' }],
+  ),
+});
+
+/** Confirmed at the deadline; the money arrived after the order was cancelled and went back. */
+const refundedLate = (orderId: string): SimulatedOrder => ({
+  orderId,
+  scenario: Scenario.PAYS_AT_DEADLINE,
   view: view(orderId, ['PENDING_PAYMENT', 'CANCELLED'], [{ paymentId: `pi_${orderId}`, status: 'REFUNDED' }]),
 });
 
-/** A consistent run of one delivered and one late-paid order; each test breaks one thing in it. */
+/** A consistent run; each test breaks one thing in it. */
 function consistentRun(): Observations {
   return {
     orders: [
       delivered('o1'),
-      lateOrder('o2'),
-      { orderId: 'o3', scenario: Scenario.UNPAID, view: view('o3', ['PENDING_PAYMENT', 'CANCELLED']) },
+      timedOut('o2'),
+      {
+        orderId: 'o3',
+        scenario: Scenario.UNPAID,
+        view: view('o3', ['PENDING_PAYMENT', 'CANCELLED'], [{ paymentId: 'pi_o3', status: 'CANCELLED' }]),
+      },
+      refundedLate('o4'),
     ],
-    refunds: [{ paymentId: 'pi_o2', orderId: 'o2' }],
+    refunds: [{ paymentId: 'pi_o4', status: 'succeeded' }],
+    intents: [
+      { paymentId: 'pi_o1', orderId: 'o1', status: 'succeeded' },
+      { paymentId: 'pi_o2', orderId: 'o2', status: 'canceled' },
+      { paymentId: 'pi_o3', orderId: 'o3', status: 'canceled' },
+      { paymentId: 'pi_o4', orderId: 'o4', status: 'succeeded' },
+    ],
     picks: [{ orderId: 'o1', status: 'picked' }],
     shipments: [{ orderId: 'o1', status: 'booked' }],
     sagas: [{ orderId: 'o1', status: 'SUCCEEDED' }],
@@ -64,7 +87,7 @@ describe('invariant checker', () => {
     expect(verdict.violations).toEqual([]);
     expect(verdict.outcomes).toEqual({
       paid: { DELIVERED: 1 },
-      'paid-late': { CANCELLED: 1 },
+      'pays-at-deadline': { CANCELLED: 2 },
       unpaid: { CANCELLED: 1 },
     });
   });
@@ -85,24 +108,24 @@ describe('invariant checker', () => {
     );
   });
 
-  it('flags a paid order that was cancelled although its payment arrived in time', () => {
+  it('flags a paid order that was cancelled although it was confirmed in time', () => {
     const run = consistentRun();
     const cancelled: SimulatedOrder = {
       orderId: 'o1',
       scenario: Scenario.PAID,
-      view: view('o1', ['PENDING_PAYMENT', 'CANCELLED'], [{ paymentId: 'pi_o1', status: 'REFUNDED' }]),
+      view: view('o1', ['PENDING_PAYMENT', 'CANCELLED'], [{ paymentId: 'pi_o1', status: 'CANCELLED' }]),
       paidAfterDeadline: false,
     };
-    const broken = {
+    const broken: Observations = {
       ...run,
       orders: [cancelled, ...run.orders.slice(1)],
-      refunds: [...run.refunds, { paymentId: 'pi_o1', orderId: 'o1' }],
+      intents: [{ paymentId: 'pi_o1', orderId: 'o1', status: 'canceled' }, ...run.intents.slice(1)],
       picks: [],
       shipments: [],
       sagas: [],
     };
     expect(invariantsBroken(broken)).toEqual([Invariant.TERMINAL_STATE]);
-    // The same end is consistent when the webhook was only accepted after the deadline.
+    // The same end is consistent when the confirmation only reached the provider after the deadline.
     expect(
       invariantsBroken({
         ...broken,
@@ -116,14 +139,41 @@ describe('invariant checker', () => {
     expect(invariantsBroken({ ...run, refunds: [...run.refunds, ...run.refunds] })).toEqual([
       Invariant.REFUNDED_ONCE,
     ]);
-    expect(invariantsBroken({ ...run, refunds: [] })).toEqual([Invariant.REFUNDED_ONCE]);
+    // Never refunded: the customer is also left charged.
+    expect(invariantsBroken({ ...run, refunds: [] })).toEqual([
+      Invariant.REFUNDED_ONCE,
+      Invariant.NO_CHARGE_LEFT,
+    ]);
   });
 
   it('flags a refund of a payment that no order knows', () => {
     const run = consistentRun();
     expect(
-      invariantsBroken({ ...run, refunds: [...run.refunds, { paymentId: 'pi_ghost', orderId: '' }] }),
+      invariantsBroken({ ...run, refunds: [...run.refunds, { paymentId: 'pi_ghost', status: 'succeeded' }] }),
     ).toEqual([Invariant.REFUNDED_ONCE]);
+  });
+
+  it('flags a charge left: an intent succeeded that no paid order keeps and nothing refunded', () => {
+    const run = consistentRun();
+    const charged = (intent: Observations['intents'][number]) =>
+      invariantsBroken({
+        ...run,
+        intents: [...run.intents.filter((i) => i.paymentId !== intent.paymentId), intent],
+      });
+    // The order was cancelled and its payment recorded CANCELLED, yet the provider took the money.
+    expect(charged({ paymentId: 'pi_o3', orderId: 'o3', status: 'succeeded' })).toEqual([
+      Invariant.NO_CHARGE_LEFT,
+    ]);
+    // An intent no order of the run knows.
+    expect(charged({ paymentId: 'pi_stray', orderId: 'o9', status: 'succeeded' })).toEqual([
+      Invariant.NO_CHARGE_LEFT,
+    ]);
+    // A refund still pending is not money back yet.
+    expect(invariantsBroken({ ...run, refunds: [{ paymentId: 'pi_o4', status: 'pending' }] })).toEqual([
+      Invariant.NO_CHARGE_LEFT,
+    ]);
+    // Intents that never succeeded charge nobody.
+    expect(charged({ paymentId: 'pi_o9', orderId: 'o9', status: 'requires_payment_method' })).toEqual([]);
   });
 
   it('flags duplicate side effects: a second saga, pick or shipment for one order', () => {
@@ -169,7 +219,7 @@ describe('invariant checker', () => {
     expect(
       invariantsBroken({
         ...run,
-        orders: [...run.orders.slice(0, 2), stuck],
+        orders: [...run.orders.slice(0, 2), stuck, ...run.orders.slice(3)],
         deadLetters: [{ queue: 'q', orderId: 'o3' }],
       }),
     ).toEqual([Invariant.TERMINAL_STATE, Invariant.DLQ_ACCOUNTED]);
