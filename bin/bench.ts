@@ -102,7 +102,10 @@ async function main(): Promise<void> {
       `${JSON.stringify({ measuredAt: new Date().toISOString(), warmupOrders, ...result, usage: report.usage, cost }, null, 2)}\n`,
     );
     const charted = Object.fromEntries(
-      ['POST /orders', 'POST /orders/{id}/payments', 'confirm payment'].map((route) => [route, report.latenciesMs[route] ?? []]),
+      ['POST /orders', 'POST /orders/{id}/payments', 'confirm payment'].map((route) => [
+        route,
+        report.latenciesMs[route] ?? [],
+      ]),
     );
     await writeFile(join(values.out, 'latency.svg'), latencyChart(charted));
     const warmupViolations =
