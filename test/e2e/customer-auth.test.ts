@@ -203,9 +203,9 @@ describe("one customer and another's order", () => {
     expect(await storedItemCount()).toBe(itemsBefore);
     expect(await (await fetchAs(system, 'alice', `/orders/${orderId}`)).json()).toEqual(before);
     const intents = (await (await fetch(`${system.url}/_local/provider/intents`)).json()) as {
-      orderId: string;
+      metadata: { orderId?: string };
     }[];
-    expect(intents.filter((intent) => intent.orderId === orderId)).toEqual([]);
+    expect(intents.filter((intent) => intent.metadata.orderId === orderId)).toEqual([]);
   });
 
   it('lets A pay and cancel their own order', async () => {

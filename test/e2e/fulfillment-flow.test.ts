@@ -6,9 +6,10 @@ import { fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
 import { type OrderView, placeBoxOrder, startTestSystem } from '../support/local-system';
+import { fakeStripeOf, openPayment, payOrder, refundsOf, stripeFor } from '../support/stripe';
 
 /**
- * The whole chain on the local system: provider callback -> order PAID -> stream -> outbox relay ->
+ * The whole chain on the local system: a payment confirmed at the fake Stripe -> its webhook -> order PAID -> stream -> outbox relay ->
  * order-events.fifo -> consumer -> FULFILLING + fulfilment saga -> FULFILLED (or compensated, FAILED and
  * refunded), and a poison message through its dead-letter queue and back.
  */
@@ -44,19 +45,8 @@ function placeOrder(unitPrice: number): Promise<OrderView> {
   return placeBoxOrder(system, CUSTOMER, 2, unitPrice);
 }
 
-function provider() {
-  if (system.paymentProvider === undefined) throw new Error('no fake payment provider');
-  return system.paymentProvider;
-}
-
-async function pay(order: OrderView): Promise<string> {
-  const { paymentId } = await provider().sendCallback({
-    type: 'payment.succeeded',
-    orderId: order.orderId,
-    amount: order.totalAmount,
-    currency: 'EUR',
-  });
-  return paymentId;
+function pay(order: OrderView): Promise<string> {
+  return payOrder(system, CUSTOMER, order.orderId);
 }
 
 function orderIn(...statuses: string[]) {
@@ -72,7 +62,7 @@ async function executionOf(orderId: string): Promise<Execution | undefined> {
 }
 
 describe('from payment to fulfilment', () => {
-  it('takes an order paid through the provider callback to FULFILLED through the outbox and the saga', async () => {
+  it('takes an order paid at Stripe to FULFILLED through the outbox and the saga', async () => {
     const order = await placeOrder(1500);
 
     const paymentId = await pay(order);
@@ -115,11 +105,7 @@ describe('from payment to fulfilment', () => {
       }, 60_000);
 
       expect(failed.payments).toEqual([expect.objectContaining({ paymentId, status: 'REFUNDED' })]);
-      expect(
-        provider()
-          .refunds()
-          .filter((refund) => refund.paymentId === paymentId),
-      ).toHaveLength(1);
+      expect(refundsOf(system, paymentId)).toHaveLength(1);
       expect(await executionOf(order.orderId)).toMatchObject({
         status: 'FAILED',
         error: 'FulfillmentFailed',
@@ -134,12 +120,14 @@ describe('from payment to fulfilment', () => {
 describe('a poison message', () => {
   it('reaches the DLQ after its receives while other orders flow, and redrive completes its order', async () => {
     const stuck = await placeOrder(700);
+    // The customer cancels with an intent open, then pays it anyway: their cancel leaves the intent at Stripe.
+    const { paymentId: latePayment } = await openPayment(system, CUSTOMER, stuck.orderId);
     await fetchAs(system, CUSTOMER, `/orders/${stuck.orderId}/cancel`, { method: 'POST' });
-    provider().failNextRefunds(1_000);
+    fakeStripeOf(system).failNextRefunds(1_000);
     const out: string[] = [];
     const dlq = (...args: string[]) => runDlqCommand(args, { sqs, out: (line) => out.push(line) });
 
-    const latePayment = await pay(stuck);
+    await stripeFor(system).paymentIntents.confirm(latePayment, { payment_method: 'pm_card_visa' });
     const flowing = await placeOrder(900);
     await pay(flowing);
     await eventually(() => orderIn('FULFILLED')(flowing.orderId)());
@@ -147,7 +135,7 @@ describe('a poison message', () => {
       const result = await dlq('show', 'order-events.fifo');
       return result.command === 'show' && result.messages.length > 0 ? result : undefined;
     });
-    provider().failNextRefunds(0);
+    fakeStripeOf(system).failNextRefunds(0);
     const redriven = await dlq('redrive', 'order-events.fifo');
     const refunded = await eventually(async () => {
       const view = await getJson<OrderView>(`/orders/${stuck.orderId}`);
@@ -159,10 +147,6 @@ describe('a poison message', () => {
     ]);
     expect(redriven).toMatchObject({ command: 'redrive', moved: 1 });
     expect(refunded.status).toBe('CANCELLED');
-    expect(
-      provider()
-        .refunds()
-        .filter((refund) => refund.paymentId === latePayment),
-    ).toHaveLength(1);
+    expect(refundsOf(system, latePayment)).toHaveLength(1);
   });
 });

@@ -88,6 +88,9 @@ describe('the local runtime as `npm start` runs it', () => {
     expect(printed.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(created.status).toBe(201);
     expect(output()).toMatch(/DynamoDB\s+http:\/\/127\.0\.0\.1:\d+/);
+    // The fake Stripe's API base and the test key a shop front's SDK is pointed at.
+    expect(output()).toMatch(/Stripe \(fake\)\s+http:\/\/127\.0\.0\.1:\d+\s/);
+    expect(output()).toMatch(/stripe-secret-key sk_test_[0-9a-f]{32}\n/);
     expect(children.length).toBeGreaterThan(0);
     expect(code).toBe(0);
     expect(await survivorsAfter(children, 3000)).toEqual([]);

@@ -15,6 +15,7 @@ import { fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
 import { type HttpAnswer, type OrderView, placeBoxOrder, startTestSystem } from '../support/local-system';
+import { payOrder } from '../support/stripe';
 
 /**
  * Logistics status tracking over real HTTP on one local system: signed reports to `POST /webhooks/logistics`,
@@ -76,14 +77,7 @@ function placeOrder(): Promise<OrderView> {
 }
 
 async function pay(placed: OrderView): Promise<void> {
-  const provider = system.paymentProvider;
-  if (provider === undefined) throw new Error('no fake payment provider');
-  await provider.sendCallback({
-    type: 'payment.succeeded',
-    orderId: placed.orderId,
-    amount: placed.totalAmount,
-    currency: 'EUR',
-  });
+  await payOrder(system, CUSTOMER, placed.orderId);
 }
 
 async function fulfilledOrder(): Promise<OrderView> {

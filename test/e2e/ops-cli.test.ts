@@ -1,11 +1,15 @@
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReconciliationReport } from '../../functions/domain/payment-service';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime/local-system';
 import { runScript } from '../support/cli';
+import { eventually } from '../support/eventually';
+import { type OrderView, requestAs } from '../support/local-system';
 
 /**
  * `npm run ops` as an operator runs it, as a process against the whole local system: customers of the local
- * user pool through the real cognito-idp SDK, their tokens on the order API, an order that does not exist, and
- * help.
+ * user pool through the real cognito-idp SDK, their tokens on the order API, an order that does not exist, a
+ * reconciliation pass against the fake Stripe, and help.
  */
 let system: LocalSystem;
 
@@ -14,6 +18,8 @@ beforeAll(async () => {
     port: 0,
     functionLogLevel: 'SILENT',
     settings: { PAYMENT_TIMEOUT_SECONDS: '600' },
+    // The scheduled reconciler stays out of the way: the pass the CLI runs is the one to find the lost webhook.
+    scheduleRatesSeconds: { 'payment-reconciler': 3600 },
   });
 });
 
@@ -117,6 +123,111 @@ describe('npm run ops -- order <unknown id>', () => {
   }, 60_000);
 });
 
+describe('npm run ops -- payments reconcile', () => {
+  const customer = 'customer-reconcile';
+
+  /** The Stripe SDK on the fake Stripe, with the test key the local system shares, as a customer's browser pays. */
+  async function stripeOfSystem(): Promise<Stripe> {
+    const listing = async <T>(path: string) => (await (await fetch(`${system.url}${path}`)).json()) as T;
+    const { stripe } = await listing<{ stripe: string }>('/_local/endpoints');
+    const { secrets } = await listing<{ secrets: Record<string, string> }>('/_local/secrets');
+    const url = new URL(stripe);
+    return new Stripe(secrets['stripe-secret-key'] ?? '', {
+      apiVersion: Stripe.API_VERSION,
+      host: url.hostname,
+      port: Number(url.port),
+      protocol: 'http',
+    });
+  }
+
+  /** An order paid with Stripe's test card; with `loseWebhook`, every event about its intent is lost. */
+  async function paidOrder(loseWebhook: boolean): Promise<{ orderId: string; paymentId: string }> {
+    const placed = await requestAs<OrderView>(
+      system,
+      customer,
+      'POST',
+      '/orders',
+      JSON.stringify({ currency: 'EUR', items: [{ sku: 'MUG', quantity: 1, unitPrice: 1250 }] }),
+    );
+    const { orderId } = placed.body;
+    const intent = await requestAs<{ paymentId: string }>(
+      system,
+      customer,
+      'POST',
+      `/orders/${orderId}/payments`,
+    );
+    const { paymentId } = intent.body;
+    if (loseWebhook) system.paymentProvider?.loseWebhooksFor(paymentId);
+    await (await stripeOfSystem()).paymentIntents.confirm(paymentId, { payment_method: 'pm_card_visa' });
+    return { orderId, paymentId };
+  }
+
+  async function statusOf(orderId: string): Promise<string> {
+    return (await requestAs<OrderView>(system, customer, 'GET', `/orders/${orderId}`)).body.status;
+  }
+
+  it('applies a payment whose webhook was lost, prints it, and order says it came from reconciliation', async () => {
+    // Prepare
+    const { orderId, paymentId } = await paidOrder(true);
+    const before = await statusOf(orderId);
+
+    // Act
+    const run = await ops(['payments', 'reconcile', '--since', '1h']);
+    const story = await ops(['order', orderId]);
+
+    // Assess
+    expect(before).toBe('PENDING_PAYMENT');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^Reconciliation: undelivered events since \S+ \(--since; /);
+    expect(run.stdout).toContain('  changed 1 payment(s) that no webhook had:\n');
+    expect(run.stdout).toContain(`    ${orderId}\t${paymentId}\tpaid\tfound by an undelivered event\n`);
+    expect(await statusOf(orderId)).not.toBe('PENDING_PAYMENT');
+    expect(story.code).toBe(0);
+    expect(story.stdout).toMatch(
+      new RegExp(`^  ${paymentId}  SUCCEEDED  1250 EUR  created \\S+, updated \\S+ by reconciliation$`, 'm'),
+    );
+  }, 60_000);
+
+  it('changes nothing a webhook brought (order says by webhook), prints JSON, and refuses a bad --since', async () => {
+    // Prepare
+    const { orderId, paymentId } = await paidOrder(false);
+    await eventually(async () => ((await statusOf(orderId)) === 'PENDING_PAYMENT' ? undefined : true));
+
+    // Act
+    const json = await ops(['payments', 'reconcile', '--json']);
+    const story = await ops(['order', orderId]);
+    const usage = await ops(['payments', 'reconcile', '--since', 'soon']);
+
+    // Assess
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    const report = JSON.parse(json.stdout) as ReconciliationReport;
+    expect(report.changed).toEqual([]);
+    expect(report.moreEvents).toBe(false);
+    expect(story.code).toBe(0);
+    expect(story.stdout).toMatch(
+      new RegExp(`^  ${paymentId}  SUCCEEDED  1250 EUR  created \\S+, updated \\S+ by webhook$`, 'm'),
+    );
+    expect(usage).toMatchObject({ code: 2, stdout: '' });
+    expect(usage.stderr).toMatch(/^PaymentsUsageError: --since soon is neither /);
+  }, 60_000);
+});
+
+describe('npm run ops -- payments reconcile, in AWS', () => {
+  it('refuses to run without the stack outputs it needs, before reading any secret, and exits 2', async () => {
+    // Act
+    const [none, noSecret] = await Promise.all([
+      runScript('ops.ts', ['payments', 'reconcile']),
+      runScript('ops.ts', ['payments', 'reconcile', '--table', 'orders-x', '--timer-group', 'timers-x']),
+    ]);
+
+    // Assess
+    expect(none).toMatchObject({ code: 2, stdout: '' });
+    expect(none.stderr).toMatch(/^UsageError: payments needs --table <name>, --stripe-secret-arn <arn> and /);
+    expect(noSecret).toMatchObject({ code: 2, stdout: '' });
+    expect(noSecret.stderr).toBe('UsageError: payments needs --stripe-secret-arn <arn> or --local <url>\n');
+  }, 60_000);
+});
+
 describe('npm run ops -- help', () => {
   it('prints the whole usage for --help, -h and help, and exits 0', async () => {
     // Act
@@ -126,7 +237,13 @@ describe('npm run ops -- help', () => {
     for (const run of runs) {
       expect(run).toMatchObject({ code: 0, stderr: '' });
       expect(run.stdout).toMatch(/^usage: npm run ops -- /);
-      for (const area of ['dlq list', 'sagas list', 'order <orderId>', 'customers create <email>']) {
+      for (const area of [
+        'dlq list',
+        'sagas list',
+        'order <orderId>',
+        'customers create <email>',
+        'payments reconcile',
+      ]) {
         expect(run.stdout).toContain(area);
       }
     }
@@ -134,17 +251,17 @@ describe('npm run ops -- help', () => {
 
   it("prints an area's usage alone for <area> --help and help <area>, and exits 0", async () => {
     // Prepare
-    const areas = ['dlq', 'sagas', 'order', 'customers'];
+    const areas = ['dlq', 'sagas', 'order', 'customers', 'payments'];
 
     // Act
     const runs = await Promise.all([
       ...areas.map((area) => runScript('ops.ts', [area, '--help'])),
-      runScript('ops.ts', ['help', 'customers']),
+      runScript('ops.ts', ['help', 'payments']),
     ]);
 
     // Assess
     for (const [index, run] of runs.entries()) {
-      const area = areas[index] ?? 'customers';
+      const area = areas[index] ?? 'payments';
       expect(run).toMatchObject({ code: 0, stderr: '' });
       expect(run.stdout).toContain(`  ${area} `);
       for (const other of areas.filter((candidate) => candidate !== area)) {
@@ -153,6 +270,9 @@ describe('npm run ops -- help', () => {
     }
     expect(runs[3]?.stdout).toContain(
       '--user-pool-id <CustomerUserPoolId> --client-id <CustomerUserPoolClientId>',
+    );
+    expect(runs[5]?.stdout).toContain(
+      '--table <OrdersTableName> --stripe-secret-arn <PaymentProviderApiKeySecretArn> --timer-group <PaymentTimeoutsTimerGroupName>',
     );
   }, 60_000);
 

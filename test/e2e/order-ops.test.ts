@@ -23,6 +23,7 @@ import { fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
 import { startTestSystem } from '../support/local-system';
+import { payOrder } from '../support/stripe';
 
 /**
  * The operator's view of one order on the whole local system, through a scripted incident: the warehouse is
@@ -69,7 +70,7 @@ afterAll(async () => {
 });
 
 /** The one call of the order HTTP API here, so that a change to how orders are placed is made in one spot. */
-async function placeOrder(): Promise<{ orderId: string; totalAmount: number }> {
+async function placeOrder(): Promise<{ orderId: string }> {
   const response = await fetchAs(system, 'ops', '/orders', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -79,7 +80,7 @@ async function placeOrder(): Promise<{ orderId: string; totalAmount: number }> {
     }),
   });
   if (response.status !== 201) throw new Error(`placing an order answered ${response.status}`);
-  return (await response.json()) as { orderId: string; totalAmount: number };
+  return (await response.json()) as { orderId: string };
 }
 
 async function reportOutbound(orderId: string): Promise<void> {
@@ -134,11 +135,6 @@ async function runPrinted(command: string | undefined): Promise<void> {
   else throw new Error(`no such ops area: ${area}`);
 }
 
-function provider() {
-  if (system.paymentProvider === undefined) throw new Error('no fake payment provider');
-  return system.paymentProvider;
-}
-
 function warehouse() {
   if (system.warehouse === undefined) throw new Error('no warehouse simulator');
   return system.warehouse;
@@ -150,12 +146,7 @@ describe('npm run ops -- order <orderId>', () => {
     warehouse().setFailureRate(1);
     warehouse().setCompensationFailureRate(1);
     const placed = await placeOrder();
-    const { paymentId } = await provider().sendCallback({
-      type: 'payment.succeeded',
-      orderId: placed.orderId,
-      amount: placed.totalAmount,
-      currency: 'EUR',
-    });
+    const paymentId = await payOrder(system, 'ops', placed.orderId);
     await eventually(async () =>
       (await opsOrder(placed.orderId)).story.saga?.status === 'FAILED' ? true : undefined,
     );

@@ -6,9 +6,9 @@ import { DEFAULT_MIX, simulate } from '../../lib/sim/simulate';
 
 /**
  * One small chaos run of the simulator on the whole local system: every scenario, faults of every kind
- * (throttling, 5xx, timeouts, crashes after a write) injected into 5 % of the functions' AWS SDK calls, a fixed
- * seed; every order must end consistently, with no duplicate effect, no backward move and every dead letter
- * accounted for.
+ * (throttling, 5xx, timeouts, crashes after a write) injected into 5 % of the functions' AWS SDK calls, 30 % of
+ * the payment provider's webhooks lost, a fixed seed; every order must end consistently, with no duplicate
+ * effect, no backward move, no charge left and every dead letter accounted for.
  */
 const ORDERS = 30;
 
@@ -43,6 +43,7 @@ describe('simulator under injected faults', () => {
       mix: DEFAULT_MIX,
       seed: 8,
       settleTimeoutSeconds: 180,
+      webhookLoss: 0.3,
     });
 
     // Assess
@@ -57,5 +58,8 @@ describe('simulator under injected faults', () => {
       key.startsWith('DynamoDB:TransactWriteItems@'),
     );
     expect(transactions.reduce((sum, [, usage]) => sum + usage.writeCapacityUnits, 0)).toBeGreaterThan(0);
+    // Webhooks were lost, so the reconciliation and the check-back brought what they would have.
+    const lost = system.paymentProvider?.events().filter((stored) => stored.delivery === 'lost') ?? [];
+    expect(lost.length).toBeGreaterThan(0);
   }, 300_000);
 });
