@@ -276,8 +276,11 @@ export class PaymentService {
     const undelivered = await this.dependencies.provider.undeliveredEvents(since, options.maxEvents);
     for (const event of undelivered.events) {
       const outcome = await this.handleProviderEvent(event, PaymentFactSource.RECONCILIATION);
-      const orderId = (await payments.orderOf(event.paymentId)) ?? event.orderId ?? '';
-      note({ orderId, paymentId: event.paymentId, outcome, foundBy: 'undeliveredEvent' });
+      // Only a payment an order holds can change, so an event without one is never a change to report.
+      const orderId = await payments.orderOf(event.paymentId);
+      if (orderId !== undefined) {
+        note({ orderId, paymentId: event.paymentId, outcome, foundBy: 'undeliveredEvent' });
+      }
     }
 
     const openOrders = await this.dependencies.orders.findOverduePendingOrders(
@@ -305,7 +308,8 @@ export class PaymentService {
 
     if (options.since === undefined) {
       const lastTaken = undelivered.events.at(-1);
-      const next = undelivered.hasMore && lastTaken !== undefined ? lastTaken.created : startedAt;
+      // With none taken (maxEvents 0) it stays before every event still to take.
+      const next = undelivered.hasMore ? (lastTaken?.created ?? since) : startedAt;
       await payments.saveReconciliationCheckpoint(next, checkpoint);
     }
     return {
@@ -334,9 +338,7 @@ export class PaymentService {
   /** The newest intent of the order the customer can still pay, as the provider reports it now. */
   private async openIntentOf(found: OrderWithHistory): Promise<PaymentIntent | undefined> {
     const pending = found.payments
-      .filter(
-        (payment) => payment.status === PaymentStatus.PENDING || payment.status === PaymentStatus.FAILED,
-      )
+      .filter((payment) => isOpenPayment(payment))
       .sort((left, right) => right.createdAt.localeCompare(left.createdAt));
     for (const payment of pending) {
       const intent = await this.dependencies.provider.retrieveIntent(payment.paymentId);

@@ -10,11 +10,10 @@ import {
 } from '../../functions/domain/fulfillment-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentFactSource, PaymentStatus, RefundReason } from '../../functions/domain/payment';
-import { PaymentService } from '../../functions/domain/payment-service';
 import { SagaLedger, type StepResult } from '../../functions/domain/saga-ledger';
 import { InMemoryLedgerStore } from '../fixtures/saga/ledger-model';
 import { InMemoryPaymentProvider } from '../support/in-memory/outside';
-import { inMemoryOrderService, T0 } from '../support/in-memory/services';
+import { inMemoryOrderService, inMemoryPaymentService, T0 } from '../support/in-memory/services';
 import { sampleOrder, secondsAfter } from '../support/payment-window';
 
 const TWO_LINES = [
@@ -32,22 +31,13 @@ class EditableLedgerStore extends InMemoryLedgerStore {
 }
 
 function setup() {
-  const { clock, stores, timers, orders } = inMemoryOrderService('01FULFIL');
-  const provider = new InMemoryPaymentProvider({
-    now: () => clock.now(),
-    paymentIdFor: (orderId) => `pi_${orderId}`,
-  });
-  const payments = new PaymentService({
-    orders: stores.orders,
-    payments: stores.payments,
-    leases: stores.leases,
-    provider,
-    timers,
-    clock,
-    newLeaseOwner: () => 'owner',
-    leaseSeconds: 30,
-    eventRetentionSeconds: 3600,
-    processingGraceSeconds: 600,
+  const base = inMemoryOrderService('01FULFIL');
+  const { clock, stores, orders } = base;
+  const { payments, provider } = inMemoryPaymentService(base, {
+    provider: new InMemoryPaymentProvider({
+      now: () => clock.now(),
+      paymentIdFor: (orderId) => `pi_${orderId}`,
+    }),
   });
   const ledgerStore = new EditableLedgerStore();
   const ledger = new SagaLedger({ store: ledgerStore, now: () => clock.now() });

@@ -3,7 +3,7 @@ import { ConcurrentModificationError, LeaseNotHeldError } from '../../functions/
 import { transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentFactSource, PaymentStatus, paymentFrom, RefundReason } from '../../functions/domain/payment';
-import { PaymentService } from '../../functions/domain/payment-service';
+import type { PaymentService } from '../../functions/domain/payment-service';
 import {
   IntentStatus,
   PaymentProviderRejectedError,
@@ -11,14 +11,20 @@ import {
   type ProviderEvent,
   ProviderEventSubject,
 } from '../../functions/domain/ports';
-import { InMemoryPaymentProvider } from '../support/in-memory/outside';
-import { inMemoryOrderService, T0 } from '../support/in-memory/services';
+import {
+  inMemoryOrderService,
+  inMemoryPaymentService,
+  PAYMENT_TEST_SETTINGS,
+  T0,
+} from '../support/in-memory/services';
 import { sampleOrder, secondsAfter, swept } from '../support/payment-window';
 
 const TIMEOUT_SECONDS = 900;
-const LEASE_SECONDS = 30;
-const RETENTION_SECONDS = 7 * 24 * 60 * 60;
-const GRACE_SECONDS = 600;
+const {
+  leaseSeconds: LEASE_SECONDS,
+  eventRetentionSeconds: RETENTION_SECONDS,
+  processingGraceSeconds: GRACE_SECONDS,
+} = PAYMENT_TEST_SETTINGS;
 const CUSTOMER = sampleOrder.customerId;
 /** The order total of `sampleOrder`. */
 const AMOUNT = 1250;
@@ -29,26 +35,23 @@ const SWEEPER_REASON = 'payment deadline passed; cancelled by the sweeper';
 /** A pause that only yields, so a request waiting for another one's lease lets it run. */
 const yieldOnce = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function setup(options: { readonly sweepConcurrency?: number } = {}) {
-  const { clock, stores, timers, orders } = inMemoryOrderService('01PAYSVC', {
-    paymentTimeoutSeconds: TIMEOUT_SECONDS,
+interface SetupOptions {
+  readonly sweepConcurrency?: number;
+  /** The orders' payment window, {@link TIMEOUT_SECONDS} unless a test needs a longer one. */
+  readonly paymentTimeoutSeconds?: number;
+  /** Leave the pause out, so the service waits with its own default (real timers). */
+  readonly defaultPause?: boolean;
+}
+
+function setup(options: SetupOptions = {}) {
+  const base = inMemoryOrderService('01PAYSVC', {
+    paymentTimeoutSeconds: options.paymentTimeoutSeconds ?? TIMEOUT_SECONDS,
   });
-  const provider = new InMemoryPaymentProvider({ now: () => clock.now() });
+  const { clock, stores, timers, orders } = base;
   const pause = vi.fn(yieldOnce);
-  let owners = 0;
-  const payments = new PaymentService({
-    orders: stores.orders,
-    payments: stores.payments,
-    leases: stores.leases,
-    provider,
-    timers,
-    clock,
-    newLeaseOwner: () => `owner-${++owners}`,
-    leaseSeconds: LEASE_SECONDS,
-    eventRetentionSeconds: RETENTION_SECONDS,
-    processingGraceSeconds: GRACE_SECONDS,
-    pause,
-    ...options,
+  const { payments, provider } = inMemoryPaymentService(base, {
+    ...(options.defaultPause === true ? {} : { pause }),
+    ...(options.sweepConcurrency === undefined ? {} : { sweepConcurrency: options.sweepConcurrency }),
   });
   const place = async (): Promise<string> => (await orders.placeOrder(sampleOrder)).order.orderId;
   /** The customer's checkout: the order's open intent id. */
@@ -189,6 +192,39 @@ describe('PaymentService.preparePayment', () => {
     expect(provider.intentKeys).toEqual([`intent-${orderId}-1`, `intent-${orderId}-2`]);
   });
 
+  it('creates a new intent past a payment owing a refund, without reading the closed payment again', async () => {
+    const { payments, provider, place, prepared, webhook, paymentOf } = setup();
+    const orderId = await place();
+    const mismatched = await prepared(orderId);
+    provider.update(mismatched, { amount: AMOUNT + 1 });
+    await webhook(provider.pay(mismatched));
+    const readsBefore = provider.callsOf('retrieveIntent').length;
+
+    const next = await payments.preparePayment(orderId, CUSTOMER);
+
+    expect(await paymentOf(orderId, mismatched)).toMatchObject({ status: PaymentStatus.REFUND_PENDING });
+    expect(next).toMatchObject({ created: true, intent: { orderId, amount: AMOUNT } });
+    expect(provider.callsOf('retrieveIntent').slice(readsBefore)).toEqual([]);
+  });
+
+  it('asks the provider about the newest open payment first', async () => {
+    const { payments, clock, provider, place, prepared } = setup();
+    const orderId = await place();
+    const older = await prepared(orderId);
+    // Cancelled at the provider while its record is still pending: the next request creates a second intent.
+    await provider.cancelIntent(older, 'cancelled-elsewhere');
+    clock.set(secondsAfter(T0, 10));
+    const newer = await prepared(orderId);
+    const readsBefore = provider.callsOf('retrieveIntent').length;
+
+    const again = await payments.preparePayment(orderId, CUSTOMER);
+
+    expect(again).toMatchObject({ created: false, intent: { paymentId: newer } });
+    expect(provider.callsOf('retrieveIntent').slice(readsBefore)).toEqual([
+      { method: 'retrieveIntent', paymentId: newer },
+    ]);
+  });
+
   it('applies an intent paid while its webhook is on the way, and offers no second one', async () => {
     const { payments, provider, place, prepared, paymentOf, statusOf } = setup();
     const orderId = await place();
@@ -279,6 +315,30 @@ describe('PaymentService.preparePayment', () => {
     await expect(preparing).rejects.toMatchObject({ code: 'PAYMENT_IN_PROGRESS' });
     expect(pause.mock.calls).toEqual([[100], [200], [400], [800], [800]]);
     expect(provider.intentKeys).toEqual([]);
+  });
+
+  it('waits between the rounds with real timers when no pause is injected', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const { payments, stores, provider, place } = setup({ defaultPause: true });
+      const orderId = await place();
+      await stores.leases.acquire(orderId, 'someone else', T0, LEASE_SECONDS);
+      let settled = false;
+      const preparing = payments.preparePayment(orderId, CUSTOMER).finally(() => {
+        settled = true;
+      });
+      const refused = expect(preparing).rejects.toMatchObject({ code: 'PAYMENT_IN_PROGRESS' });
+
+      await vi.advanceTimersByTimeAsync(100 + 200 + 400 + 800 + 800 - 1);
+      const settledBeforeLastPause = settled;
+      await vi.advanceTimersByTimeAsync(1);
+
+      expect([settledBeforeLastPause, settled]).toEqual([false, true]);
+      await refused;
+      expect(provider.intentKeys).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('takes over a lease that expired, with the next fencing token', async () => {
@@ -439,6 +499,21 @@ describe('PaymentService.handleProviderEvent', () => {
     },
   );
 
+  it('owes a refund for a payment whose order a read no longer finds', async () => {
+    const { stores, provider, place, prepared, webhook, paymentOf } = setup();
+    const orderId = await place();
+    const paymentId = await prepared(orderId);
+    vi.spyOn(stores.orders, 'get').mockResolvedValueOnce(undefined);
+
+    const outcome = await webhook(provider.pay(paymentId));
+
+    expect(outcome).toBe('refundPending');
+    expect(await paymentOf(orderId, paymentId)).toMatchObject({
+      status: PaymentStatus.REFUND_PENDING,
+      refundReason: RefundReason.ORDER_NOT_FOUND,
+    });
+  });
+
   it('owes a refund once for a payment of an order cancelled before it arrived, and settles it once refunded', async () => {
     const { payments, orders, provider, clock, place, prepared, webhook, statusOf, paymentOf } = setup();
     const orderId = await place();
@@ -505,6 +580,20 @@ describe('PaymentService.handleProviderEvent', () => {
     expect([first, again]).toEqual(['unmatched', 'duplicate']);
     expect(await statusOf(orderId)).toBe(OrderStatus.PENDING_PAYMENT);
     expect([...stores.table.unmatchedEvents.values()]).toEqual([event]);
+    expect(stores.table.payments.size).toBe(0);
+    expect(provider.callsOf('retrieveIntent')).toEqual([]);
+  });
+
+  it('records an event that names no order, for an intent it never created, and changes nothing', async () => {
+    const { stores, provider, place, webhook } = setup();
+    const orderId = await place();
+    const stranger = await provider.createIntent({ orderId, amount: AMOUNT, currency: 'EUR' }, 'elsewhere');
+    const anonymous = { ...provider.pay(stranger.paymentId), orderId: undefined };
+
+    const outcome = await webhook(anonymous);
+
+    expect(outcome).toBe('unmatched');
+    expect([...stores.table.unmatchedEvents.keys()]).toEqual([anonymous.id]);
     expect(stores.table.payments.size).toBe(0);
     expect(provider.callsOf('retrieveIntent')).toEqual([]);
   });
@@ -802,6 +891,25 @@ describe('PaymentService.expireOrder', () => {
     expect(await statusOf(cancelledOrder)).toBe(OrderStatus.CANCELLED);
   });
 
+  it('asks the provider only about the payments still open: a closed one is not read again', async () => {
+    const { payments, clock, provider, place, prepared, webhook, statusOf } = setup();
+    const orderId = await place();
+    const closed = await prepared(orderId);
+    await provider.cancelIntent(closed, 'cancelled-elsewhere');
+    await webhook(provider.latestEventOf(closed));
+    const open = await prepared(orderId);
+    clock.set(DEADLINE);
+    const readsBefore = provider.callsOf('retrieveIntent').length;
+
+    const outcome = await payments.expireOrder(orderId, 'timer');
+
+    expect(outcome).toBe('cancelled');
+    expect(await statusOf(orderId)).toBe(OrderStatus.CANCELLED);
+    const reads = provider.callsOf('retrieveIntent').slice(readsBefore);
+    expect(reads).toContainEqual({ method: 'retrieveIntent', paymentId: open });
+    expect(reads).not.toContainEqual({ method: 'retrieveIntent', paymentId: closed });
+  });
+
   it('cancels an intent waiting for the customer to act, as any other still payable', async () => {
     const { payments, clock, provider, place, prepared, statusOf } = setup();
     const orderId = await place();
@@ -900,9 +1008,13 @@ describe('PaymentService.expireOrder', () => {
       else
         vi.spyOn(provider, 'cancelIntent').mockRejectedValueOnce(new PaymentProviderUnavailableError('down'));
 
+      const readsBefore = provider.callsOf('retrieveIntent').length;
+
       const expiring = payments.expireOrder(orderId, 'timer');
 
       await expect(expiring).rejects.toBeInstanceOf(PaymentProviderUnavailableError);
+      // One read: an unavailable provider is not asked again after a failed cancel.
+      expect(provider.callsOf('retrieveIntent').length - readsBefore).toBe(1);
       expect(await statusOf(orderId)).toBe(OrderStatus.PENDING_PAYMENT);
       expect(await paymentOf(orderId, paymentId)).toMatchObject({ status: PaymentStatus.PENDING });
       expect((await provider.retrieveIntent(paymentId)).status).toBe(IntentStatus.REQUIRES_PAYMENT_METHOD);
@@ -1137,6 +1249,18 @@ describe('PaymentService.sweep and findStuckRefunds', () => {
     await expect(payments.sweep(10)).rejects.toBe(failure);
   });
 
+  it('counts nothing for an order the index still lists after it stopped awaiting payment', async () => {
+    const { payments, stores, orders, clock, place } = setup();
+    const cancelled = await place();
+    await orders.cancelOrder(cancelled, CUSTOMER);
+    clock.set(secondsAfter(DEADLINE, 1));
+    vi.spyOn(stores.orders, 'findOverduePendingOrders').mockResolvedValue([cancelled]);
+
+    const result = await payments.sweep(10);
+
+    expect(result).toEqual(swept({ examined: 1 }));
+  });
+
   it.each([
     { sweepConcurrency: undefined, expected: 8 },
     { sweepConcurrency: 2, expected: 2 },
@@ -1223,6 +1347,8 @@ describe('PaymentService.reconcile', () => {
     expect(again).toMatchObject({ eventsExamined: 1, changed: [] });
     expect(late).toBe('duplicate');
     expect(await stores.orders.get(orderId)).toEqual(afterReconciliation);
+    // Every undelivered event was taken: the checkpoint is the pass's start, not the last event's time.
+    expect(stores.table.reconciliationCheckpoint).toEqual(clock.now());
   });
 
   it('pays an open order whose intent succeeded without any event, and a later webhook changes nothing', async () => {
@@ -1252,7 +1378,7 @@ describe('PaymentService.reconcile', () => {
   });
 
   it('settles a refund the provider completed whose confirmation was lost, and leaves one still pending', async () => {
-    const { payments, orders, clock, provider, place, prepared, webhook, paymentOf } = setup();
+    const { payments, stores, orders, clock, provider, place, prepared, webhook, paymentOf } = setup();
     const [completed, pending] = [await place(), await place()];
     const references = [];
     for (const orderId of [completed, pending]) {
@@ -1286,6 +1412,120 @@ describe('PaymentService.reconcile', () => {
     expect(await paymentOf(owed.orderId, owed.paymentId)).toMatchObject({
       status: PaymentStatus.REFUND_PENDING,
     });
+    expect(stores.table.providerEvents.has(`reconciliation:${done.paymentId}:refunded`)).toBe(true);
+  });
+
+  it('gives up on a refund confirmation with a conflict after five lost races', async () => {
+    const { payments, stores, orders, clock, provider, place, prepared, webhook } = setup();
+    const orderId = await place();
+    const paymentId = await prepared(orderId);
+    await orders.cancelOrder(orderId, CUSTOMER);
+    await webhook(provider.pay(paymentId));
+    await provider.refund({ paymentId, amount: AMOUNT, currency: 'EUR' }, `refund-${paymentId}`);
+    provider.completeRefunds(paymentId);
+    for (const { event } of provider.events) provider.acknowledge(event.id);
+    clock.set(secondsAfter(T0, 60));
+    const writing = vi.spyOn(stores.payments, 'recordPayment').mockResolvedValue({ kind: 'orderChanged' });
+
+    const reconciling = payments.reconcile(LIMITS);
+
+    await expect(reconciling).rejects.toMatchObject({ code: 'CONCURRENT_MODIFICATION', orderId });
+    expect(writing).toHaveBeenCalledTimes(5);
+  });
+
+  it('passes over an order or a refund the indexes list but a read no longer finds', async () => {
+    const { payments, stores, clock } = setup();
+    clock.set(secondsAfter(T0, 60));
+    vi.spyOn(stores.orders, 'findOverduePendingOrders').mockResolvedValueOnce(['01MISSING']);
+    vi.spyOn(stores.payments, 'findRefundsPendingSince').mockResolvedValueOnce({
+      count: 1,
+      sample: [{ orderId: '01MISSING', paymentId: 'pi_missing' }],
+    });
+
+    const report = await payments.reconcile(LIMITS);
+
+    expect(report).toMatchObject({ ordersExamined: 1, refundsExamined: 1, changed: [] });
+  });
+
+  it('reads only the open payments of an open order', async () => {
+    const { payments, clock, provider, place, prepared, webhook } = setup();
+    const orderId = await place();
+    const closed = await prepared(orderId);
+    await provider.cancelIntent(closed, 'cancelled-elsewhere');
+    await webhook(provider.latestEventOf(closed));
+    const open = await prepared(orderId);
+    clock.set(secondsAfter(T0, 60));
+    const readsBefore = provider.callsOf('retrieveIntent').length;
+
+    const report = await payments.reconcile(LIMITS);
+
+    expect(report).toMatchObject({ eventsExamined: 0, ordersExamined: 1, changed: [] });
+    const reads = provider.callsOf('retrieveIntent').slice(readsBefore);
+    expect(reads).toContainEqual({ method: 'retrieveIntent', paymentId: open });
+    expect(reads).not.toContainEqual({ method: 'retrieveIntent', paymentId: closed });
+  });
+
+  it('reads the intents of every open order, however far off its deadline', async () => {
+    const { payments, clock, provider, place, prepared } = setup({ paymentTimeoutSeconds: 2 * 24 * 60 * 60 });
+    const orderId = await place();
+    const paymentId = await prepared(orderId);
+    provider.acknowledge(provider.pay(paymentId).id);
+    clock.set(secondsAfter(T0, 60));
+
+    const report = await payments.reconcile(LIMITS);
+
+    expect(report).toMatchObject({
+      ordersExamined: 1,
+      changed: [{ orderId, paymentId, outcome: 'paid', foundBy: 'openOrder' }],
+    });
+  });
+
+  it('records, and applies nothing of, an open intent whose metadata names another order', async () => {
+    const { payments, stores, clock, provider, place, prepared, statusOf } = setup();
+    const orderId = await place();
+    const other = await place();
+    const paymentId = await prepared(orderId);
+    provider.acknowledge(provider.pay(paymentId).id);
+    const retrieve = provider.retrieveIntent.bind(provider);
+    vi.spyOn(provider, 'retrieveIntent').mockImplementation(async (id) => ({
+      ...(await retrieve(id)),
+      orderId: other,
+    }));
+    clock.set(secondsAfter(T0, 60));
+
+    const report = await payments.reconcile(LIMITS);
+
+    expect(report).toMatchObject({ ordersExamined: 2, changed: [] });
+    expect([...stores.table.unmatchedEvents.values()]).toEqual([
+      {
+        id: `reconciliation:${paymentId}:succeeded`,
+        type: 'payment_intent.succeeded',
+        subject: ProviderEventSubject.PAYMENT_INTENT,
+        paymentId,
+        orderId: other,
+        created: clock.now(),
+      },
+    ]);
+    expect([await statusOf(orderId), await statusOf(other)]).toEqual([
+      OrderStatus.PENDING_PAYMENT,
+      OrderStatus.PENDING_PAYMENT,
+    ]);
+  });
+
+  it('reports the order holding the payment of an undelivered event that names no order', async () => {
+    const { payments, clock, provider, place, prepared } = setup();
+    const orderId = await place();
+    const paymentId = await prepared(orderId);
+    const lost = provider.pay(paymentId);
+    vi.spyOn(provider, 'undeliveredEvents').mockResolvedValueOnce({
+      events: [{ ...lost, orderId: undefined }],
+      hasMore: false,
+    });
+    clock.set(secondsAfter(T0, 60));
+
+    const report = await payments.reconcile({ ...LIMITS, maxOrders: 0 });
+
+    expect(report.changed).toEqual([{ orderId, paymentId, outcome: 'paid', foundBy: 'undeliveredEvent' }]);
   });
 
   it('records an undelivered event for an intent it never created, and lists it as no change', async () => {
@@ -1339,13 +1579,28 @@ describe('PaymentService.reconcile', () => {
     expect(stores.table.reconciliationCheckpoint).toEqual(T0);
   });
 
-  it('keeps no checkpoint after a pass from a given time, even before the first scheduled pass', async () => {
+  it('neither reads nor keeps a checkpoint on a pass from a given time, even before the first scheduled pass', async () => {
     const { payments, stores, clock } = setup();
     clock.set(secondsAfter(T0, 60));
+    const reading = vi.spyOn(stores.payments, 'reconciliationCheckpoint');
 
     await payments.reconcile({ ...LIMITS, since: T0 });
 
+    expect(reading).not.toHaveBeenCalled();
     expect(stores.table.reconciliationCheckpoint).toBeUndefined();
+  });
+
+  it('leaves the checkpoint before the events a pass took none of', async () => {
+    const { payments, clock, provider, place, prepared } = setup();
+    const orderId = await place();
+    provider.pay(await prepared(orderId));
+    clock.set(secondsAfter(T0, 60));
+
+    const none = await payments.reconcile({ maxEvents: 0, maxOrders: 0, maxRefunds: 0 });
+    const next = await payments.reconcile({ ...LIMITS, maxOrders: 0 });
+
+    expect(none).toMatchObject({ eventsExamined: 0, moreEvents: true });
+    expect(next).toMatchObject({ eventsExamined: 1, changed: [{ orderId, outcome: 'paid' }] });
   });
 
   it('takes at most maxEvents events and moves the checkpoint only to the last one taken', async () => {

@@ -3,6 +3,8 @@ import { newOrder, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import {
   decideSucceededPayment,
+  isOpenPayment,
+  PAYMENT_STATUSES,
   type Payment,
   PaymentStatus,
   paymentFrom,
@@ -62,4 +64,14 @@ describe('decideSucceededPayment', () => {
       });
     },
   );
+});
+
+describe('isOpenPayment', () => {
+  it('is open before any record, and while pending or failed; every other status is final', () => {
+    expect(isOpenPayment(undefined)).toBe(true);
+    expect(PAYMENT_STATUSES.filter((status) => isOpenPayment(payment(status)))).toEqual([
+      PaymentStatus.PENDING,
+      PaymentStatus.FAILED,
+    ]);
+  });
 });
