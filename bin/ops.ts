@@ -264,7 +264,7 @@ async function main(argv: string[]): Promise<void> {
     const dynamodb = new DynamoDBClient(clientConfig(endpoints?.dynamodb));
     const scheduler = new SchedulerClient(clientConfig(endpoints?.scheduler));
     try {
-      await runPaymentsCommand(rest, {
+      const report = await runPaymentsCommand(rest, {
         reconciler: async () =>
           reconcilingPaymentService({
             dynamodb,
@@ -276,6 +276,8 @@ async function main(argv: string[]): Promise<void> {
           }),
         out,
       });
+      // The pass ran, but some payments are not settled: the caller (a script, an operator) must know.
+      if (report.failed.length > 0) process.exitCode = 1;
     } finally {
       dynamodb.destroy();
       scheduler.destroy();

@@ -16,6 +16,7 @@ export const ErrorCode = {
   PAYMENT_IN_PROGRESS: 'PAYMENT_IN_PROGRESS',
   LEASE_NOT_HELD: 'LEASE_NOT_HELD',
   PAYMENT_DEADLINE_NOT_REACHED: 'PAYMENT_DEADLINE_NOT_REACHED',
+  PAYMENTS_UNRECONCILABLE: 'PAYMENTS_UNRECONCILABLE',
   // The HTTP envelope, before a request reaches the domain.
   MALFORMED_JSON: 'MALFORMED_JSON',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -188,6 +189,21 @@ export class LeaseNotHeldError extends AppError {
     public readonly fencingToken: number,
   ) {
     super(`the payment lease on order ${orderId} with fencing token ${fencingToken} is no longer held`);
+  }
+}
+
+/**
+ * A reconciliation pass met payments that trying again will not settle (the provider refuses to show the intent
+ * under this key, say after a switch from test to live keys): everything else was applied, and an operator must
+ * look at these.
+ */
+export class PaymentsUnreconcilableError extends AppError {
+  public override readonly name = 'PaymentsUnreconcilableError';
+  public readonly code = ErrorCode.PAYMENTS_UNRECONCILABLE;
+  public readonly retryable = false;
+
+  public constructor(public readonly paymentIds: readonly string[]) {
+    super(`reconciliation cannot settle payment(s) ${paymentIds.join(', ')}; trying again will not help`);
   }
 }
 

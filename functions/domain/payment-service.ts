@@ -1,5 +1,6 @@
 import { CONFLICT_ATTEMPTS, retryOnConflict } from './conflict-retry';
 import {
+  AppError,
   ConcurrentModificationError,
   LeaseNotHeldError,
   OrderNotFoundError,
@@ -26,6 +27,7 @@ import {
   type OrderWithHistory,
   type PaymentIntent,
   type PaymentProvider,
+  PaymentProviderInvalidResponseError,
   PaymentProviderRejectedError,
   PaymentProviderUnavailableError,
   type PaymentRepository,
@@ -81,6 +83,22 @@ export interface ReconciledPayment {
   readonly foundBy: 'undeliveredEvent' | 'openOrder' | 'pendingRefund';
 }
 
+/** A payment the pass could not settle, and why; the pass goes on with the rest. */
+export interface UnreconciledPayment {
+  readonly paymentId: string;
+  /** `undefined` for an undelivered event whose payment no order holds. */
+  readonly orderId: string | undefined;
+  readonly foundBy: ReconciledPayment['foundBy'];
+  readonly code: string;
+  /**
+   * Whether trying again may settle it (the provider was unreachable, a write kept losing its race). An
+   * undelivered event that failed so keeps the checkpoint before it; one that will not get better (an intent the
+   * provider does not know under this key, say after switching from test to live keys) is passed over, reported
+   * here every time it is listed.
+   */
+  readonly retryable: boolean;
+}
+
 export interface ReconciliationReport {
   /** Events created from this instant on were asked for. */
   readonly since: string;
@@ -89,6 +107,8 @@ export interface ReconciliationReport {
   readonly refundsExamined: number;
   /** Payments the pass changed: each one a fact no webhook had brought. */
   readonly changed: readonly ReconciledPayment[];
+  /** Payments the pass could not settle; one never stops the others. */
+  readonly failed: readonly UnreconciledPayment[];
   /** The provider listed more undelivered events than one pass takes; the next pass goes on. */
   readonly moreEvents: boolean;
 }
@@ -236,6 +256,13 @@ export class PaymentService {
         else if (error instanceof PaymentProviderUnavailableError) {
           providerUnavailable = true;
           counts.checkBackFailed += 1;
+        } else if (
+          error instanceof PaymentProviderRejectedError ||
+          error instanceof PaymentProviderInvalidResponseError
+        ) {
+          // This order's intent cannot be read (unknown to the provider under this key, say): it is not
+          // cancelled on a guess, and the others go on.
+          counts.checkBackFailed += 1;
         } else if (!(error instanceof PaymentDeadlineNotReachedError)) throw error;
       }
     });
@@ -269,18 +296,40 @@ export class PaymentService {
           : checkpoint.getTime() - RECONCILIATION_OVERLAP_MS,
       );
     const changed: ReconciledPayment[] = [];
-    const note = (found: ReconciledPayment) => {
-      if (changesSomething(found.outcome)) changed.push(found);
+    const failed: UnreconciledPayment[] = [];
+    /** Settles one payment; a failure of ours (an AppError) is reported and the pass goes on. */
+    const settle = async (
+      found: Omit<UnreconciledPayment, 'code' | 'retryable'>,
+      apply: () => Promise<ProviderEventOutcome>,
+    ): Promise<UnreconciledPayment | undefined> => {
+      try {
+        const outcome = await apply();
+        if (changesSomething(outcome) && found.orderId !== undefined) {
+          changed.push({
+            orderId: found.orderId,
+            paymentId: found.paymentId,
+            outcome,
+            foundBy: found.foundBy,
+          });
+        }
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        const failure = { ...found, code: error.code, retryable: error.retryable };
+        failed.push(failure);
+        return failure;
+      }
     };
 
     const undelivered = await this.dependencies.provider.undeliveredEvents(since, options.maxEvents);
+    let firstRetryableFailure: Date | undefined;
     for (const event of undelivered.events) {
-      const outcome = await this.handleProviderEvent(event, PaymentFactSource.RECONCILIATION);
       // Only a payment an order holds can change, so an event without one is never a change to report.
       const orderId = await payments.orderOf(event.paymentId);
-      if (orderId !== undefined) {
-        note({ orderId, paymentId: event.paymentId, outcome, foundBy: 'undeliveredEvent' });
-      }
+      const failure = await settle({ orderId, paymentId: event.paymentId, foundBy: 'undeliveredEvent' }, () =>
+        this.handleProviderEvent(event, PaymentFactSource.RECONCILIATION),
+      );
+      if (failure?.retryable === true) firstRetryableFailure ??= event.created;
     }
 
     const openOrders = await this.dependencies.orders.findOverduePendingOrders(
@@ -288,28 +337,38 @@ export class PaymentService {
       options.maxOrders,
     );
     for (const orderId of openOrders) {
-      for (const { paymentId, outcome } of await this.reconcileOpenOrder(orderId)) {
-        note({ orderId, paymentId, outcome, foundBy: 'openOrder' });
+      const found = await this.dependencies.orders.get(orderId);
+      for (const payment of found?.payments.filter((candidate) => isOpenPayment(candidate)) ?? []) {
+        await settle({ orderId, paymentId: payment.paymentId, foundBy: 'openOrder' }, async () =>
+          this.applyIntentState(
+            await this.dependencies.provider.retrieveIntent(payment.paymentId),
+            PaymentFactSource.RECONCILIATION,
+          ),
+        );
       }
     }
 
     const refunds = await payments.findRefundsPendingSince(startedAt, options.maxRefunds);
     for (const reference of refunds.sample) {
-      const outcome = await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () =>
-        this.applyRefunds(
-          reference.orderId,
-          await payments.get(reference.orderId, reference.paymentId),
-          this.stateClaim(reference.paymentId, PaymentFactSource.RECONCILIATION, 'refunded'),
-          PaymentFactSource.RECONCILIATION,
+      await settle({ ...reference, foundBy: 'pendingRefund' }, () =>
+        retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () =>
+          this.applyRefunds(
+            reference.orderId,
+            await payments.get(reference.orderId, reference.paymentId),
+            this.stateClaim(reference.paymentId, PaymentFactSource.RECONCILIATION, 'refunded'),
+            PaymentFactSource.RECONCILIATION,
+          ),
         ),
       );
-      note({ ...reference, outcome, foundBy: 'pendingRefund' });
     }
 
     if (options.since === undefined) {
       const lastTaken = undelivered.events.at(-1);
       // With none taken (maxEvents 0) it stays before every event still to take.
-      const next = undelivered.hasMore ? (lastTaken?.created ?? since) : startedAt;
+      const taken = undelivered.hasMore ? (lastTaken?.created ?? since) : startedAt;
+      // An event that may yet be applied is listed again by the next pass.
+      const next =
+        firstRetryableFailure !== undefined && firstRetryableFailure < taken ? firstRetryableFailure : taken;
       await payments.saveReconciliationCheckpoint(next, checkpoint);
     }
     return {
@@ -318,6 +377,7 @@ export class PaymentService {
       ordersExamined: openOrders.length,
       refundsExamined: refunds.sample.length,
       changed,
+      failed,
       moreEvents: undelivered.hasMore,
     };
   }
@@ -427,22 +487,6 @@ export class PaymentService {
       }
       return current;
     }
-  }
-
-  private async reconcileOpenOrder(
-    orderId: string,
-  ): Promise<{ readonly paymentId: string; readonly outcome: ProviderEventOutcome }[]> {
-    const found = await this.dependencies.orders.get(orderId);
-    if (found === undefined) return [];
-    const results: { paymentId: string; outcome: ProviderEventOutcome }[] = [];
-    for (const payment of found.payments.filter((candidate) => isOpenPayment(candidate))) {
-      const intent = await this.dependencies.provider.retrieveIntent(payment.paymentId);
-      results.push({
-        paymentId: payment.paymentId,
-        outcome: await this.applyIntentState(intent, PaymentFactSource.RECONCILIATION),
-      });
-    }
-    return results;
   }
 
   /** Applies an intent's state read from the provider exactly as the event announcing it would be applied. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { getPaymentService, logger, reconciliationSettings } from '../composition-root';
-import { ValidationError } from '../domain/errors';
+import { PaymentsUnreconcilableError, ValidationError } from '../domain/errors';
 import type { ReconciliationReport } from '../domain/payment-service';
 import { parseWith } from '../domain/validation';
 import { BusinessMetric, countMetric, observedHandler, PAYMENT_OUTCOME_METRICS } from '../observability';
@@ -38,6 +38,14 @@ async function reconcilePayments(event: unknown): Promise<ReconciliationReport> 
       changed: report.changed,
     });
   }
+  if (report.failed.length > 0) {
+    logger.warn('reconciliation could not settle some payments', { failed: report.failed });
+  }
+  // What the next pass may settle waits for it; what it will not, fails the invocation, so the function's
+  // errors alarm calls an operator (the rest of the pass was applied and counted all the same).
+  const hopeless = report.failed.filter((failure) => !failure.retryable);
+  if (hopeless.length > 0)
+    throw new PaymentsUnreconcilableError(hopeless.map((failure) => failure.paymentId));
   return report;
 }
 

@@ -151,7 +151,7 @@ const FOUND_BY: Readonly<Record<ReconciledPayment['foundBy'], string>> = {
   pendingRefund: 'a pending refund',
 };
 
-/** The window asked, what the pass examined, and one line per payment it changed. */
+/** The window asked, what the pass examined, and one line per payment it changed or could not settle. */
 export function renderReconciliationReport(report: ReconciliationReport, sinceAsked: boolean): string[] {
   const lines = [
     `Reconciliation: undelivered events since ${report.since} ${
@@ -166,6 +166,16 @@ export function renderReconciliationReport(report: ReconciliationReport, sinceAs
     for (const change of report.changed) {
       lines.push(
         `    ${change.orderId}\t${change.paymentId}\t${change.outcome}\tfound by ${FOUND_BY[change.foundBy]}`,
+      );
+    }
+  }
+  if (report.failed.length > 0) {
+    lines.push(`  could not settle ${report.failed.length} payment(s) (exit code 1):`);
+    for (const failure of report.failed) {
+      lines.push(
+        `    ${failure.orderId ?? '(no order)'}\t${failure.paymentId}\t${failure.code}\tfound by ${FOUND_BY[failure.foundBy]}\t${
+          failure.retryable ? 'the next pass tries again' : 'will not get better by itself: look at it'
+        }`,
       );
     }
   }

@@ -1,10 +1,12 @@
 import type { Context } from 'aws-lambda';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance } from 'vitest';
+import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-lease-store';
 import { DynamoDbPaymentRepository } from '../../functions/adapters/dynamodb-payment-repository';
-import { ValidationError } from '../../functions/domain/errors';
+import { PaymentsUnreconcilableError, ValidationError } from '../../functions/domain/errors';
 import type { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
+import { PaymentStatus, paymentFrom } from '../../functions/domain/payment';
 import type { ReconciliationReport } from '../../functions/domain/payment-service';
 import { BusinessMetric } from '../../lib/business-metrics';
 import type { FakePaymentProvider } from '../../lib/local/outside-parties/payment-provider';
@@ -133,5 +135,43 @@ describe('the payment reconciler handler', () => {
     await expect(attempt).rejects.toBeInstanceOf(ValidationError);
     await expect(attempt).rejects.toMatchObject({ issues: [expect.objectContaining({ path: 'since' })] });
     expect(counted(BusinessMetric.PAYMENTS_RECONCILED)).toEqual([]);
+  });
+
+  // Last: the payment it cannot settle stays open, and every later pass would report it again.
+  it('applies what it can and fails the invocation for a payment the provider will not show', async () => {
+    // Prepare
+    const { orderId: paidOrder } = await paidWithoutWebhook();
+    const { order } = await orders.placeOrder(sampleOrder);
+    const lease = await new DynamoDbLeaseStore({
+      client: tables.documentClient,
+      tableName: tables.ordersTableName,
+    }).acquire(order.orderId, 'another account', new Date(), 30);
+    const unknownToStripe = `pi_other_account_${order.orderId}`;
+    await new DynamoDbPaymentRepository({
+      client: tables.documentClient,
+      tableName: tables.ordersTableName,
+    }).recordIntent(
+      paymentFrom(
+        {
+          paymentId: unknownToStripe,
+          orderId: order.orderId,
+          amount: order.totalAmount,
+          currency: order.currency,
+        },
+        PaymentStatus.PENDING,
+        new Date(),
+      ),
+      lease,
+    );
+    addMetric.mockClear();
+
+    // Act
+    const attempt = reconcile({});
+
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(PaymentsUnreconcilableError);
+    await expect(attempt).rejects.toMatchObject({ paymentIds: [unknownToStripe] });
+    expect((await orders.getOrder(paidOrder))?.order.status).toBe(OrderStatus.PAID);
+    expect(counted(BusinessMetric.PAYMENTS_RECONCILED)).toEqual([1]);
   });
 });

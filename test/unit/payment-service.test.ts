@@ -1222,6 +1222,32 @@ describe('PaymentService.sweep and findStuckRefunds', () => {
     expect(await statusOf(withIntent)).toBe(OrderStatus.CANCELLED);
   });
 
+  it('leaves an order whose intent the provider will not show, and goes on with the others', async () => {
+    const { payments, clock, provider, place, prepared, statusOf } = setup();
+    const unreadable = await place();
+    const unreadableId = await prepared(unreadable);
+    const other = await place();
+    await prepared(other);
+    clock.set(secondsAfter(DEADLINE, 1));
+    const retrieve = provider.retrieveIntent.bind(provider);
+    vi.spyOn(provider, 'retrieveIntent').mockImplementation(async (paymentId) => {
+      if (paymentId === unreadableId) {
+        throw new PaymentProviderRejectedError(
+          404,
+          'resource_missing',
+          `No such payment_intent: '${paymentId}'`,
+        );
+      }
+      return await retrieve(paymentId);
+    });
+
+    const result = await payments.sweep(10);
+
+    expect(result).toEqual(swept({ examined: 2, cancelled: 1, checkBackFailed: 1 }));
+    expect(await statusOf(unreadable)).toBe(OrderStatus.PENDING_PAYMENT);
+    expect(await statusOf(other)).toBe(OrderStatus.CANCELLED);
+  });
+
   it('stops asking the provider for the rest of a run once it could not answer', async () => {
     const { payments, clock, provider, place, prepared } = setup({ sweepConcurrency: 1 });
     const orderIds = [await place(), await place(), await place()];
@@ -1336,6 +1362,7 @@ describe('PaymentService.reconcile', () => {
       ordersExamined: 0,
       refundsExamined: 0,
       changed: [{ orderId, paymentId, outcome: 'paid', foundBy: 'undeliveredEvent' }],
+      failed: [],
       moreEvents: false,
     });
     expect(await statusOf(orderId)).toBe(OrderStatus.PAID);
@@ -1427,10 +1454,79 @@ describe('PaymentService.reconcile', () => {
     clock.set(secondsAfter(T0, 60));
     const writing = vi.spyOn(stores.payments, 'recordPayment').mockResolvedValue({ kind: 'orderChanged' });
 
-    const reconciling = payments.reconcile(LIMITS);
+    const report = await payments.reconcile(LIMITS);
 
-    await expect(reconciling).rejects.toMatchObject({ code: 'CONCURRENT_MODIFICATION', orderId });
+    expect(report.failed).toEqual([
+      { orderId, paymentId, foundBy: 'pendingRefund', code: 'CONCURRENT_MODIFICATION', retryable: true },
+    ]);
     expect(writing).toHaveBeenCalledTimes(5);
+  });
+
+  it('goes on past a payment it cannot settle, reports it, and moves the checkpoint past it only if trying again will not help', async () => {
+    const { payments, stores, clock, provider, place, prepared, paymentOf } = setup();
+    const unknown = await place();
+    const unknownId = await prepared(unknown);
+    const paid = await place();
+    const paidId = await prepared(paid);
+    provider.pay(paidId);
+    clock.set(secondsAfter(T0, 60));
+    // The provider no longer shows the first intent (as after switching to another account's keys).
+    const retrieve = provider.retrieveIntent.bind(provider);
+    vi.spyOn(provider, 'retrieveIntent').mockImplementation(async (paymentId) => {
+      if (paymentId === unknownId) {
+        throw new PaymentProviderRejectedError(
+          404,
+          'resource_missing',
+          `No such payment_intent: '${paymentId}'`,
+        );
+      }
+      return await retrieve(paymentId);
+    });
+
+    const report = await payments.reconcile(LIMITS);
+
+    expect(report.changed).toEqual([
+      { orderId: paid, paymentId: paidId, outcome: 'paid', foundBy: 'undeliveredEvent' },
+    ]);
+    expect(report.failed).toEqual([
+      {
+        orderId: unknown,
+        paymentId: unknownId,
+        foundBy: 'openOrder',
+        code: 'PAYMENT_PROVIDER_REJECTED',
+        retryable: false,
+      },
+    ]);
+    expect((await paymentOf(paid, paidId))?.status).toBe(PaymentStatus.SUCCEEDED);
+    expect(stores.table.reconciliationCheckpoint).toEqual(clock.now());
+  });
+
+  it('keeps the checkpoint before an undelivered event it may yet apply', async () => {
+    const { payments, stores, clock, provider, place, prepared } = setup();
+    const orderId = await place();
+    const paymentId = await prepared(orderId);
+    const event = provider.pay(paymentId);
+    clock.set(secondsAfter(T0, 60));
+    // The listing answers; the read of the intent the event names does not.
+    const list = provider.undeliveredEvents.bind(provider);
+    vi.spyOn(provider, 'undeliveredEvents').mockImplementation(async (since, limit) => {
+      const listed = await list(since, limit);
+      provider.outage(1);
+      return listed;
+    });
+
+    const report = await payments.reconcile({ ...LIMITS, maxOrders: 0 });
+
+    expect(report.failed).toEqual([
+      {
+        orderId,
+        paymentId,
+        foundBy: 'undeliveredEvent',
+        code: 'PAYMENT_PROVIDER_UNAVAILABLE',
+        retryable: true,
+      },
+    ]);
+    expect(stores.table.reconciliationCheckpoint).toEqual(event.created);
   });
 
   it('passes over an order or a refund the indexes list but a read no longer finds', async () => {

@@ -22,6 +22,7 @@ const report: ReconciliationReport = {
     { orderId: 'o-2', paymentId: 'pi_2', outcome: 'cancelled', foundBy: 'openOrder' },
     { orderId: 'o-3', paymentId: 'pi_3', outcome: 'refunded', foundBy: 'pendingRefund' },
   ],
+  failed: [],
   moreEvents: false,
 };
 
@@ -114,6 +115,41 @@ describe('renderReconciliationReport', () => {
       '    o-1\tpi_1\tpaid\tfound by an undelivered event',
       "    o-2\tpi_2\tcancelled\tfound by an open order's intent",
       '    o-3\tpi_3\trefunded\tfound by a pending refund',
+    ]);
+  });
+
+  it('lists the payments it could not settle, and whether the next pass tries again', () => {
+    // Act
+    const lines = renderReconciliationReport(
+      {
+        ...report,
+        changed: [],
+        failed: [
+          {
+            orderId: 'o-4',
+            paymentId: 'pi_4',
+            foundBy: 'openOrder',
+            code: 'PAYMENT_PROVIDER_REJECTED',
+            retryable: false,
+          },
+          {
+            orderId: undefined,
+            paymentId: 'pi_5',
+            foundBy: 'undeliveredEvent',
+            code: 'PAYMENT_PROVIDER_UNAVAILABLE',
+            retryable: true,
+          },
+        ],
+      },
+      false,
+    );
+
+    // Assess
+    expect(lines.slice(2)).toEqual([
+      '  changed nothing: the webhooks had brought every payment fact',
+      '  could not settle 2 payment(s) (exit code 1):',
+      "    o-4\tpi_4\tPAYMENT_PROVIDER_REJECTED\tfound by an open order's intent\twill not get better by itself: look at it",
+      '    (no order)\tpi_5\tPAYMENT_PROVIDER_UNAVAILABLE\tfound by an undelivered event\tthe next pass tries again',
     ]);
   });
 
