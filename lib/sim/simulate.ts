@@ -576,6 +576,13 @@ async function observe(
     ),
     client.send<{ sqs: string; queues: Record<string, CreatedQueue> }>('GET', '/_local/endpoints'),
   ]);
+  // The provider also holds what earlier runs on the same system did (the benchmark's warm-up, a `--url` system
+  // used before): only this run's orders' intents, and their refunds, are this run's to judge.
+  const placedIds = new Set(placed.map((order) => order.orderId));
+  const runIntents = expect2xx(intents, 'intents')
+    .filter((intent) => placedIds.has(intent.metadata.orderId ?? ''))
+    .map((intent) => ({ paymentId: intent.id, orderId: intent.metadata.orderId, status: intent.status }));
+  const ours = new Set(runIntents.map((intent) => intent.paymentId));
   const orders: SimulatedOrder[] = placed.map((order) => ({
     orderId: order.orderId,
     scenario: order.scenario,
@@ -584,16 +591,16 @@ async function observe(
   }));
   return {
     orders,
-    refunds: expect2xx(refunds, 'refunds').map((refund) => ({
-      paymentId:
-        typeof refund.payment_intent === 'string' ? refund.payment_intent : (refund.payment_intent?.id ?? ''),
-      status: refund.status ?? 'unknown',
-    })),
-    intents: expect2xx(intents, 'intents').map((intent) => ({
-      paymentId: intent.id,
-      orderId: intent.metadata.orderId,
-      status: intent.status,
-    })),
+    refunds: expect2xx(refunds, 'refunds')
+      .map((refund) => ({
+        paymentId:
+          typeof refund.payment_intent === 'string'
+            ? refund.payment_intent
+            : (refund.payment_intent?.id ?? ''),
+        status: refund.status ?? 'unknown',
+      }))
+      .filter((refund) => ours.has(refund.paymentId)),
+    intents: runIntents,
     picks: expect2xx(picks, 'picks'),
     shipments: expect2xx(shipments, 'shipments'),
     sagas: expect2xx(executions, 'executions').executions.map((execution) => ({
