@@ -10,7 +10,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { METRICS_NAMESPACE } from '../lib/business-metrics';
-import { PENDING_PAYMENT_INDEX } from '../lib/model';
+import { PENDING_PAYMENT_INDEX, PROVIDER_EVENT_RETENTION_SECONDS } from '../lib/model';
 import { DynamoDbLeaseStore } from './adapters/dynamodb-lease-store';
 import { DynamoDbOrderRepository } from './adapters/dynamodb-order-repository';
 import { DynamoDbPaymentRepository } from './adapters/dynamodb-payment-repository';
@@ -71,8 +71,6 @@ export const tracer = new Tracer({ serviceName });
 
 export const systemClock: Clock = { now: () => new Date() };
 
-/** Provider event ids are remembered for 30 days; providers stop retrying a webhook long before that. */
-export const PROVIDER_EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
 /** Secrets are read again after five minutes, so a rotated secret takes effect without a deployment. */
 const SECRET_MAX_AGE_SECONDS = 300;
 

@@ -108,11 +108,6 @@ export function loadConfig<Section extends ConfigSection>(
   ) as z.output<(typeof configSections)[Section]>;
 }
 
-/**
- * What each function's code loads, by its name in `lib/model.ts`: the configuration sections its composition
- * reads and the secrets it asks {@link secretSource} for. `test/infra/model.test.ts` checks that the environment
- * the model declares for each function satisfies these, so a declaration cannot lack what the code needs.
- */
 /** What a function that expires or settles orders through the payment service reads, whichever it is. */
 const SETTLING_PAYMENT_SECTIONS = [
   'orders',
@@ -122,6 +117,11 @@ const SETTLING_PAYMENT_SECTIONS = [
   'paymentCheckBack',
 ] as const satisfies readonly ConfigSection[];
 
+/**
+ * What each function's code loads, by its name in `lib/model.ts`: the configuration sections its composition
+ * reads and the secrets it asks {@link secretSource} for. `test/infra/model.test.ts` checks that the environment
+ * the model declares for each function satisfies these, so a declaration cannot lack what the code needs.
+ */
 export const FUNCTION_CONFIG = {
   'create-order': { sections: ['orders', 'paymentTimeoutGroup', 'paymentTimeoutTimer'], secrets: [] },
   'get-order': { sections: ['orders'], secrets: [] },

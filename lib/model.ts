@@ -305,6 +305,12 @@ const ordersTable = { ORDERS_TABLE_NAME: { tableName: ORDERS_TABLE } } as const 
   EnvironmentValue
 >;
 
+/**
+ * How long a provider event id is remembered: 30 days, as long as Stripe lists events, and far longer than it
+ * retries a webhook (three days).
+ */
+export const PROVIDER_EVENT_RETENTION_SECONDS = 30 * 24 * 60 * 60;
+
 /** Stripe's API root, where the payment functions (and `ops payments`) go unless a deployment says otherwise. */
 export const STRIPE_API_URL = 'https://api.stripe.com';
 

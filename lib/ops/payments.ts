@@ -8,7 +8,6 @@ import { DynamoDbPaymentRepository } from '../../functions/adapters/dynamodb-pay
 import { deletePaymentTimer } from '../../functions/adapters/scheduler-payment-timers';
 import { stripeClient } from '../../functions/adapters/stripe-client';
 import { StripePaymentProvider } from '../../functions/adapters/stripe-payment-provider';
-import { PROVIDER_EVENT_RETENTION_SECONDS } from '../../functions/composition-root';
 import {
   PaymentService,
   type ReconciledPayment,
@@ -16,7 +15,12 @@ import {
   type ReconciliationReport,
 } from '../../functions/domain/payment-service';
 import type { PaymentProvider, PaymentTimers } from '../../functions/domain/ports';
-import { PENDING_PAYMENT_INDEX, SETTING_DEFAULTS, STRIPE_API_URL } from '../model';
+import {
+  PENDING_PAYMENT_INDEX,
+  PROVIDER_EVENT_RETENTION_SECONDS,
+  SETTING_DEFAULTS,
+  STRIPE_API_URL,
+} from '../model';
 
 /**
  * `payments reconcile [--since <time>] [--json]`: one reconciliation pass on demand, printing what it changed.
