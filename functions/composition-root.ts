@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { search } from '@aws-lambda-powertools/logger/correlationId';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -10,17 +9,13 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import { METRICS_NAMESPACE } from '../lib/business-metrics';
-import { PENDING_PAYMENT_INDEX, PROVIDER_EVENT_RETENTION_SECONDS } from '../lib/model';
-import { DynamoDbLeaseStore } from './adapters/dynamodb-lease-store';
+import { PENDING_PAYMENT_INDEX } from '../lib/model';
 import { DynamoDbOrderRepository } from './adapters/dynamodb-order-repository';
 import { DynamoDbPaymentRepository } from './adapters/dynamodb-payment-repository';
 import { SchedulerPaymentTimers } from './adapters/scheduler-payment-timers';
-import { stripeClient } from './adapters/stripe-client';
-import { StripePaymentProvider } from './adapters/stripe-payment-provider';
 import { loadConfig, secretSource } from './config';
 import { OrderService } from './domain/order-service';
-import { PaymentService } from './domain/payment-service';
-import type { Clock, PaymentProvider, PaymentTimers } from './domain/ports';
+import type { Clock, PaymentTimers } from './domain/ports';
 import { LeanLogFormatter } from './log-formatter';
 
 /**
@@ -133,7 +128,7 @@ const schedulerTimers = once(() => {
 });
 
 /** Timers are only built when one is scheduled or cancelled, so functions that never do need no timer settings. */
-const paymentTimers: PaymentTimers = {
+export const paymentTimers: PaymentTimers = {
   schedule: (orderId, deadline) => schedulerTimers().schedule(orderId, deadline),
   cancel: (orderId) => schedulerTimers().cancel(orderId),
 };
@@ -147,28 +142,6 @@ export async function secretValue(name: string): Promise<string> {
   }
   return value;
 }
-
-/** The webhook signing secret, cached by Powertools Parameters between invocations. */
-export function webhookSecret(): Promise<string> {
-  return secretValue('PAYMENT_WEBHOOK_SECRET');
-}
-
-/** Built once per execution environment, with the secret key read from Secrets Manager in AWS. */
-const stripeProvider = onceAsync(async () => {
-  const config = loadConfig('paymentProvider', process.env);
-  const stripe = stripeClient(config.PAYMENT_PROVIDER_URL, await secretValue('PAYMENT_PROVIDER_API_KEY'));
-  return new StripePaymentProvider({ stripe, paymentMethodTypes: config.PAYMENT_METHOD_TYPES });
-});
-
-/** Connects on first use, so functions that never call the provider need no provider settings. */
-const paymentProvider: PaymentProvider = {
-  createIntent: async (intent, key) => (await stripeProvider()).createIntent(intent, key),
-  retrieveIntent: async (paymentId) => (await stripeProvider()).retrieveIntent(paymentId),
-  cancelIntent: async (paymentId, key) => (await stripeProvider()).cancelIntent(paymentId, key),
-  refund: async (payment, key) => (await stripeProvider()).refund(payment, key),
-  refundsOf: async (paymentId) => (await stripeProvider()).refundsOf(paymentId),
-  undeliveredEvents: async (since, limit) => (await stripeProvider()).undeliveredEvents(since, limit),
-};
 
 export const paymentRepository = once(
   () =>
@@ -186,35 +159,3 @@ export const getOrderService = once(() => {
     idempotencyKeyTtlSeconds: config.IDEMPOTENCY_KEY_TTL_SECONDS,
   });
 });
-
-export const getPaymentService = once(
-  () =>
-    new PaymentService({
-      orders: orderRepository(),
-      payments: paymentRepository(),
-      leases: new DynamoDbLeaseStore({
-        client: documentClient(),
-        tableName: ordersConfig().ORDERS_TABLE_NAME,
-      }),
-      provider: paymentProvider,
-      timers: paymentTimers,
-      clock: systemClock,
-      newLeaseOwner: () => randomUUID(),
-      leaseSeconds: loadConfig('paymentLease', process.env).PAYMENT_LEASE_SECONDS,
-      eventRetentionSeconds: PROVIDER_EVENT_RETENTION_SECONDS,
-      // Defaulted, so the functions that never expire an order build the service without the variable.
-      processingGraceSeconds: loadConfig('paymentCheckBack', process.env).PAYMENT_PROCESSING_GRACE_SECONDS,
-    }),
-);
-
-export function getPaymentProvider(): PaymentProvider {
-  return paymentProvider;
-}
-
-export function sweeperSettings() {
-  return loadConfig('sweeper', process.env);
-}
-
-export function reconciliationSettings() {
-  return loadConfig('reconciliation', process.env);
-}

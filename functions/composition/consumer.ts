@@ -1,8 +1,9 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnFulfillmentSagas } from '../adapters/sfn-fulfillment-sagas';
-import { getOrderService, getPaymentProvider, once, tracer } from '../composition-root';
+import { getOrderService, once, tracer } from '../composition-root';
 import { loadConfig } from '../config';
 import { FulfillmentTrigger } from '../domain/fulfillment-trigger';
+import { getPaymentProvider } from './payments';
 
 /**
  * What only the order-events consumer uses, built once per execution environment like everything in the

@@ -1,4 +1,5 @@
-import { getPaymentService, logger } from '../composition-root';
+import { getPaymentService } from '../composition/payments';
+import { logger } from '../composition-root';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
 import { customerIdOf, orderIdParameter } from './request';

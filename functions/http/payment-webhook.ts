@@ -1,11 +1,12 @@
 import { providerEventOf } from '../adapters/stripe-payment-provider';
-import { getPaymentService, logger, webhookSecret } from '../composition-root';
+import { getPaymentService, webhookSecret } from '../composition/payments';
+import { logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
 import { PaymentFactSource } from '../domain/payment';
 import { countMetric, PAYMENT_OUTCOME_METRICS } from '../observability';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
-import { parseStripeSignedEvent } from './request';
+import { parseStripeSignedEvent } from './stripe-signed-event';
 
 /**
  * `POST /webhooks/payments`: Stripe's callback, signed in `Stripe-Signature` and verified by the Stripe SDK before

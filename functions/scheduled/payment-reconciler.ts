@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { getPaymentService, logger, reconciliationSettings } from '../composition-root';
+import { getPaymentService, reconciliationSettings } from '../composition/payments';
+import { logger } from '../composition-root';
 import { PaymentsUnreconcilableError, ValidationError } from '../domain/errors';
 import type { ReconciliationReport } from '../domain/payment-service';
 import { parseWith } from '../domain/validation';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { getPaymentService, logger } from '../composition-root';
+import { getPaymentService } from '../composition/payments';
+import { logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
 import type { ExpiryOutcome } from '../domain/payment-service';
 import { orderReferenceSchema, parseWith } from '../domain/validation';

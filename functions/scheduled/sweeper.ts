@@ -1,4 +1,5 @@
-import { getPaymentService, logger, sweeperSettings } from '../composition-root';
+import { getPaymentService, sweeperSettings } from '../composition/payments';
+import { logger } from '../composition-root';
 import type { SweepResult } from '../domain/payment-service';
 import { BusinessMetric, countMetric, observedHandler } from '../observability';
 

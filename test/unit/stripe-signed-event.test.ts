@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { InvalidSignatureError } from '../../functions/domain/webhook-signature';
 import { MalformedJsonError, PayloadTooLargeError } from '../../functions/http/errors';
-import { parseStripeSignedEvent } from '../../functions/http/request';
+import { parseStripeSignedEvent } from '../../functions/http/stripe-signed-event';
 import { httpEvent } from '../support/http-events';
 
 const SECRET = 'whsec_unit_test_secret';
