@@ -86,11 +86,8 @@ export class SchedulerPaymentTimers implements PaymentTimers {
   }
 }
 
-/**
- * Deletes an order's payment timer; one already gone (it fired, or was deleted before) is no error. Exported
- * for `npm run ops -- payments reconcile`, which cancels the timers of orders it pays and knows only the group.
- */
-export async function deletePaymentTimer(
+/** Deletes an order's payment timer; one already gone (it fired, or was deleted before) is no error. */
+async function deletePaymentTimer(
   client: SchedulerClient,
   groupName: string,
   orderId: string,

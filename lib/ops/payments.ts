@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-lease-store';
 import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
 import { DynamoDbPaymentRepository } from '../../functions/adapters/dynamodb-payment-repository';
-import { deletePaymentTimer } from '../../functions/adapters/scheduler-payment-timers';
+import { SchedulerPaymentTimers } from '../../functions/adapters/scheduler-payment-timers';
 import { stripeClient } from '../../functions/adapters/stripe-client';
 import { StripePaymentProvider } from '../../functions/adapters/stripe-payment-provider';
 import {
@@ -14,7 +14,7 @@ import {
   type ReconciliationOptions,
   type ReconciliationReport,
 } from '../../functions/domain/payment-service';
-import type { PaymentProvider, PaymentTimers } from '../../functions/domain/ports';
+import type { PaymentProvider } from '../../functions/domain/ports';
 import {
   PENDING_PAYMENT_INDEX,
   PROVIDER_EVENT_RETENTION_SECONDS,
@@ -74,8 +74,8 @@ export class TimerNotScheduledError extends Error {
   public override readonly name = 'TimerNotScheduledError';
   public readonly code: PaymentsCommandErrorCode = PaymentsCommandErrorCode.TIMER_NOT_SCHEDULED;
 
-  public constructor(orderId: string) {
-    super(`the reconciliation schedules no payment timer (asked to for order ${orderId})`);
+  public constructor() {
+    super('the reconciliation schedules no payment timer');
   }
 }
 
@@ -215,20 +215,19 @@ export function stripeProvider(secretKey: string, apiBase: string = STRIPE_API_U
 export function reconcilingPaymentService(parts: ReconcilerParts): PaymentService {
   const client = DynamoDBDocumentClient.from(parts.dynamodb);
   const { tableName } = parts;
-  const timers: PaymentTimers = {
-    schedule: async (orderId) => {
-      throw new TimerNotScheduledError(orderId);
+  // The functions' own timers, given the group alone: the pass pays orders and cancels their timers, and never
+  // schedules one (the checkout alone does), so asking it to is a bug.
+  const timers = new SchedulerPaymentTimers({
+    client: parts.scheduler,
+    groupName: parts.timerGroupName,
+    target: () => {
+      throw new TimerNotScheduledError();
     },
-    cancel: async (orderId) => {
-      try {
-        await deletePaymentTimer(parts.scheduler, parts.timerGroupName, orderId);
-      } catch (error) {
-        parts.warn(
-          `could not delete the payment timer of ${orderId} (it will fire and change nothing): ${String(error)}`,
-        );
-      }
-    },
-  };
+    onCancelFailure: (orderId, error) =>
+      parts.warn(
+        `could not delete the payment timer of ${orderId} (it will fire and change nothing): ${String(error)}`,
+      ),
+  });
   return new PaymentService({
     orders: new DynamoDbOrderRepository({
       client,
