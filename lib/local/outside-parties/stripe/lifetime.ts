@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { LocalServerError } from '../../http';
+import { sleep } from '../../runtime/runner-support';
 
 /** A call was made on (or a wait was interrupted by) a stopped provider. */
 export class FakePaymentProviderStoppedError extends LocalServerError {
@@ -62,25 +63,9 @@ export class Lifetime {
   }
 
   /** Resolves after `ms`, or rejects with the stopped error as soon as the provider stops. */
-  public sleep(ms: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.stopped) {
-        reject(new FakePaymentProviderStoppedError());
-        return;
-      }
-      const onStop = () => {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        reject(new FakePaymentProviderStoppedError());
-      };
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.signal.removeEventListener('abort', onStop);
-        resolve();
-      }, ms);
-      this.timers.add(timer);
-      this.signal.addEventListener('abort', onStop, { once: true });
-    });
+  public async sleep(ms: number): Promise<void> {
+    await sleep(ms, this.signal);
+    if (this.stopped) throw new FakePaymentProviderStoppedError();
   }
 
   public stop(): void {
