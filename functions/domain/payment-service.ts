@@ -639,7 +639,7 @@ export class PaymentService {
 }
 
 /** The outcomes that changed a payment; the rest leave everything as it was. */
-export function changesSomething(outcome: ProviderEventOutcome): boolean {
+function changesSomething(outcome: ProviderEventOutcome): boolean {
   return outcome !== 'duplicate' && outcome !== 'ignored' && outcome !== 'unmatched';
 }
 

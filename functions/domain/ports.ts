@@ -183,8 +183,6 @@ export const IntentStatus = {
 
 export type IntentStatus = (typeof IntentStatus)[keyof typeof IntentStatus];
 
-export const INTENT_STATUSES: readonly IntentStatus[] = Object.values(IntentStatus);
-
 /** A payment intent as the provider reports it. */
 export interface PaymentIntent {
   readonly paymentId: string;

@@ -80,7 +80,7 @@ export class TimerNotScheduledError extends Error {
 }
 
 /** How much one pass takes: as much as the scheduled one; the report's `moreEvents` tells of a backlog left. */
-export const OPS_RECONCILIATION_LIMITS: Omit<ReconciliationOptions, 'since'> = {
+const OPS_RECONCILIATION_LIMITS: Omit<ReconciliationOptions, 'since'> = {
   maxEvents: SETTING_DEFAULTS.RECONCILE_MAX_EVENTS,
   maxOrders: SETTING_DEFAULTS.RECONCILE_MAX_ORDERS,
   maxRefunds: SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS,
