@@ -6,6 +6,7 @@ import type { LocalSystem } from '../../lib/local/runtime/local-system';
 import { fetchAs, nowSeconds, validClaimsFor } from '../support/auth';
 import { localClientConfig } from '../support/local-aws';
 import { startTestSystem } from '../support/local-system';
+import { intentsOf } from '../support/stripe';
 
 let system: LocalSystem;
 let dynamodb: DynamoDBClient;
@@ -202,10 +203,7 @@ describe("one customer and another's order", () => {
     }
     expect(await storedItemCount()).toBe(itemsBefore);
     expect(await (await fetchAs(system, 'alice', `/orders/${orderId}`)).json()).toEqual(before);
-    const intents = (await (await fetch(`${system.url}/_local/provider/intents`)).json()) as {
-      metadata: { orderId?: string };
-    }[];
-    expect(intents.filter((intent) => intent.metadata.orderId === orderId)).toEqual([]);
+    expect(intentsOf(system, orderId)).toEqual([]);
   });
 
   it('lets A pay and cancel their own order', async () => {

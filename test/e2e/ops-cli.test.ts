@@ -1,10 +1,10 @@
-import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReconciliationReport } from '../../functions/domain/payment-service';
 import { type LocalSystem, startLocalSystem } from '../../lib/local/runtime/local-system';
 import { runScript } from '../support/cli';
 import { eventually } from '../support/eventually';
-import { type OrderView, requestAs } from '../support/local-system';
+import { type OrderView, placeBoxOrder, requestAs } from '../support/local-system';
+import { fakeStripeOf, openPayment, stripeFor } from '../support/stripe';
 
 /**
  * `npm run ops` as an operator runs it, as a process against the whole local system: customers of the local
@@ -126,39 +126,12 @@ describe('npm run ops -- order <unknown id>', () => {
 describe('npm run ops -- payments reconcile', () => {
   const customer = 'customer-reconcile';
 
-  /** The Stripe SDK on the fake Stripe, with the test key the local system shares, as a customer's browser pays. */
-  async function stripeOfSystem(): Promise<Stripe> {
-    const listing = async <T>(path: string) => (await (await fetch(`${system.url}${path}`)).json()) as T;
-    const { stripe } = await listing<{ stripe: string }>('/_local/endpoints');
-    const { secrets } = await listing<{ secrets: Record<string, string> }>('/_local/secrets');
-    const url = new URL(stripe);
-    return new Stripe(secrets['stripe-secret-key'] ?? '', {
-      apiVersion: Stripe.API_VERSION,
-      host: url.hostname,
-      port: Number(url.port),
-      protocol: 'http',
-    });
-  }
-
   /** An order paid with Stripe's test card; with `loseWebhook`, every event about its intent is lost. */
   async function paidOrder(loseWebhook: boolean): Promise<{ orderId: string; paymentId: string }> {
-    const placed = await requestAs<OrderView>(
-      system,
-      customer,
-      'POST',
-      '/orders',
-      JSON.stringify({ currency: 'EUR', items: [{ sku: 'MUG', quantity: 1, unitPrice: 1250 }] }),
-    );
-    const { orderId } = placed.body;
-    const intent = await requestAs<{ paymentId: string }>(
-      system,
-      customer,
-      'POST',
-      `/orders/${orderId}/payments`,
-    );
-    const { paymentId } = intent.body;
-    if (loseWebhook) system.paymentProvider?.loseWebhooksFor(paymentId);
-    await (await stripeOfSystem()).paymentIntents.confirm(paymentId, { payment_method: 'pm_card_visa' });
+    const { orderId } = await placeBoxOrder(system, customer, 1, 1250);
+    const { paymentId } = await openPayment(system, customer, orderId);
+    if (loseWebhook) fakeStripeOf(system).loseWebhooksFor(paymentId);
+    await stripeFor(system).paymentIntents.confirm(paymentId, { payment_method: 'pm_card_visa' });
     return { orderId, paymentId };
   }
 

@@ -349,6 +349,13 @@ describe('order-events consumer: RefundRequested', () => {
     const refunds = provider.refunds().filter((refund) => refund.payment_intent === paymentId);
     expect(refunds).toHaveLength(1);
     expect(refunds[0]).toMatchObject({ amount: order.totalAmount, currency: order.currency.toLowerCase() });
+    // Stripe keeps the idempotency key on the event of the request that created the refund.
+    const created = provider
+      .events()
+      .filter(
+        ({ event, paymentIntentId }) => event.type === 'refund.created' && paymentIntentId === paymentId,
+      );
+    expect(created.map(({ event }) => event.request.idempotency_key)).toEqual([`refund-${paymentId}`]);
   });
 
   it('fails the message while the provider is unavailable and refunds once when it is delivered again', async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../lib/local/outside-parties/payment-provider';
 import { findFreePort } from '../../lib/local/ports';
 import { eventually } from '../support/eventually';
+import { orderIds } from '../support/payment-window';
 
 /*
  * The adapter, on the Stripe client the composition root builds (pointed at the fake by its URL alone), against
@@ -42,11 +43,7 @@ afterAll(async () => {
   await fake.stop();
 });
 
-let sequence = 0;
-function newOrderId(): string {
-  sequence += 1;
-  return `01JD${String(Date.now()).padStart(16, '0')}${String(sequence).padStart(6, '0')}`;
-}
+const newOrderId = orderIds('01JDADAPTER');
 
 async function paidIntent(orderId = newOrderId()) {
   const intent = await adapter.createIntent({ orderId, amount: 4200, currency: 'EUR' }, `create-${orderId}`);
@@ -115,9 +112,10 @@ describe('StripePaymentProvider against the fake provider', () => {
 
   it('reads back what the customer did: a paid intent succeeded, a declined one with its error', async () => {
     const paid = await paidIntent();
+    const declinedOrderId = newOrderId();
     const declined = await adapter.createIntent(
-      { orderId: newOrderId(), amount: 4200, currency: 'EUR' },
-      `create-declined-${sequence}`,
+      { orderId: declinedOrderId, amount: 4200, currency: 'EUR' },
+      `create-${declinedOrderId}`,
     );
     await expect(
       customer.paymentIntents.confirm(declined.paymentId, { payment_method: 'pm_card_chargeDeclined' }),
@@ -133,9 +131,10 @@ describe('StripePaymentProvider against the fake provider', () => {
   });
 
   it('cancels an open intent, and is refused for one that succeeded', async () => {
+    const openOrderId = newOrderId();
     const open = await adapter.createIntent(
-      { orderId: newOrderId(), amount: 4200, currency: 'EUR' },
-      `create-open-${sequence}`,
+      { orderId: openOrderId, amount: 4200, currency: 'EUR' },
+      `create-${openOrderId}`,
     );
     const paid = await paidIntent();
 

@@ -95,6 +95,8 @@ describe('parseStripeSignedEvent', () => {
   });
 
   it('refuses a body over 16 KiB before verifying it', () => {
-    expect(() => parse(signed(`{"pad":"${'x'.repeat(17 * 1024)}"}`))).toThrow(PayloadTooLargeError);
+    // Signed with another secret: verified first, it would be refused as a mismatch instead.
+    const oversized = signed(`{"pad":"${'x'.repeat(17 * 1024)}"}`, { secret: 'whsec_someone_else' });
+    expect(() => parse(oversized)).toThrow(PayloadTooLargeError);
   });
 });
