@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -7,8 +8,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../lib/local/aws/dynamodb-local';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTables } from '../../lib/local/aws/resources';
 import type { RunnerLogger } from '../../lib/local/runtime/runner-support';
 import {
@@ -59,15 +59,16 @@ function idOf(record: DynamoDBRecord): string | undefined {
 }
 
 describe('local DynamoDB stream event source runner', () => {
-  let dynamoDbLocal: DynamoDbLocal;
+  // The suite's DynamoDB Local; this file's tables carry a suffix of their own, so no other file sees their streams.
+  const endpoint = inject('dynamodbEndpoint');
+  const suffix = randomUUID().slice(0, 8);
   let client: DynamoDBClient;
   const runners: StreamRunner[] = [];
   let tableCounter = 0;
 
-  beforeAll(async () => {
-    dynamoDbLocal = await startDynamoDbLocal();
+  beforeAll(() => {
     client = new DynamoDBClient({
-      endpoint: dynamoDbLocal.endpoint,
+      endpoint,
       region: REGION,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
@@ -77,14 +78,13 @@ describe('local DynamoDB stream event source runner', () => {
     await Promise.all(runners.splice(0).map((runner) => runner.stop()));
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     client.destroy();
-    await dynamoDbLocal.stop();
   });
 
   async function freshTable(): Promise<string> {
     tableCounter += 1;
-    const name = `stream-test-${tableCounter}`;
+    const name = `stream-test-${suffix}-${tableCounter}`;
     await createTables(client, [{ name, partitionKey: 'PK', sortKey: 'SK', stream: 'NEW_AND_OLD_IMAGES' }]);
     return name;
   }
@@ -102,7 +102,7 @@ describe('local DynamoDB stream event source runner', () => {
     options: Partial<Omit<StreamRunnerOptions, 'invoker' | 'tableName'>> = {},
   ): Promise<StreamRunner> {
     const runner = await startStreamRunner({
-      connection: { endpoint: dynamoDbLocal.endpoint, region: REGION },
+      connection: { endpoint, region: REGION },
       tableName,
       functionName: FUNCTION,
       batchSize: 10,
@@ -176,10 +176,37 @@ describe('local DynamoDB stream event source runner', () => {
     expect(runner.streamArn).toMatch(new RegExp(`table/${tableName}/stream/`));
   });
 
+  it('delivers an empty map as an empty map, as DynamoDB Streams do (DynamoDB Local writes it without a type)', async () => {
+    // Prepare
+    const tableName = await freshTable();
+    const records: DynamoDBRecord[] = [];
+    await run(tableName, async (event) => {
+      records.push(...event.Records);
+    });
+
+    // Act
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          PK: { S: 'order-1' },
+          SK: { S: 'ITEM' },
+          payments: { M: {} },
+          nested: { M: { inner: { M: {} } } },
+        },
+      }),
+    );
+    await waitFor(() => records.length >= 1);
+
+    // Assess
+    expect(records[0]?.dynamodb?.NewImage?.payments).toEqual({ M: {} });
+    expect(records[0]?.dynamodb?.NewImage?.nested).toEqual({ M: { inner: { M: {} } } });
+  });
+
   it('reads batch after batch without describing the stream again while its shards stay open', async () => {
     // Prepare
     const tableName = await freshTable();
-    const proxy = await countingProxy(dynamoDbLocal.endpoint);
+    const proxy = await countingProxy(endpoint);
     const delivered: string[] = [];
     try {
       await run(

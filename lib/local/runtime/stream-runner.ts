@@ -618,8 +618,8 @@ function toLambdaValue(value: AttributeValue): LambdaAttributeValue {
   if (value.L !== undefined) return { L: value.L.map(toLambdaValue) };
   if (value.NULL !== undefined) return { NULL: value.NULL };
   if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  // DynamoDB Local's stream writes an empty map as `{}` with no type, where DynamoDB Streams send `{"M":{}}`.
+  if (value.$unknown === undefined) return { M: {} };
   // A type newer than this SDK: pass it through rather than lose the attribute.
-  return value.$unknown === undefined
-    ? { NULL: true }
-    : ({ [value.$unknown[0]]: value.$unknown[1] } as LambdaAttributeValue);
+  return { [value.$unknown[0]]: value.$unknown[1] } as LambdaAttributeValue;
 }
