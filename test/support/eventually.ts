@@ -1,6 +1,13 @@
+/** The longest pause between two reads: what a condition met during a pause may wait to be seen. */
+const MAX_INTERVAL_MS = 100;
+
 /**
  * Polls `read` until it returns a value other than `undefined`, and returns that value; throws once `timeoutMs`
  * has passed without one. Tests wait on asynchronous systems with it instead of sleeping for a fixed time.
+ * The pause starts at `intervalMs` and grows by half after each read up to {@link MAX_INTERVAL_MS} (or
+ * `intervalMs` if longer): a quick condition is seen at once, while a wait for a timer (a payment window, a
+ * visibility timeout) reads a few times a second rather than forty, each read often a request through the
+ * whole local system.
  */
 export async function eventually<T>(
   read: () => T | undefined | Promise<T | undefined>,
@@ -8,10 +15,11 @@ export async function eventually<T>(
   intervalMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const maxIntervalMs = Math.max(intervalMs, MAX_INTERVAL_MS);
+  for (let pauseMs = intervalMs; ; pauseMs = Math.min(pauseMs * 1.5, maxIntervalMs)) {
     const value = await read();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
 }
