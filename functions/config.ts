@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { SETTING_DEFAULTS } from '../lib/model';
 import { AppError, ErrorCode } from './domain/errors';
 import { describeIssues, parseWith } from './domain/validation';
@@ -9,11 +9,11 @@ export class ConfigurationError extends AppError {
   public readonly retryable = false;
 }
 
-const positiveInteger = z
-  .string()
-  .regex(/^[1-9]\d*$/, 'must be a positive whole number')
-  .transform(Number);
-const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number);
+const positiveInteger = z.pipe(
+  z.string().check(z.regex(/^[1-9]\d*$/, 'must be a positive whole number')),
+  z.transform(Number),
+);
+const wholeNumber = z.pipe(z.string().check(z.regex(/^\d+$/, 'must be a whole number')), z.transform(Number));
 
 /**
  * Each part of the configuration is read on its own, so a function is only asked for the variables of the
@@ -21,19 +21,19 @@ const wholeNumber = z.string().regex(/^\d+$/, 'must be a whole number').transfor
  */
 export const configSections = {
   orders: z.object({
-    ORDERS_TABLE_NAME: z.string().min(1),
-    PAYMENT_TIMEOUT_SECONDS: positiveInteger.default(SETTING_DEFAULTS.PAYMENT_TIMEOUT_SECONDS),
-    IDEMPOTENCY_KEY_TTL_SECONDS: positiveInteger.default(SETTING_DEFAULTS.IDEMPOTENCY_KEY_TTL_SECONDS),
+    ORDERS_TABLE_NAME: z.string().check(z.minLength(1)),
+    PAYMENT_TIMEOUT_SECONDS: z._default(positiveInteger, SETTING_DEFAULTS.PAYMENT_TIMEOUT_SECONDS),
+    IDEMPOTENCY_KEY_TTL_SECONDS: z._default(positiveInteger, SETTING_DEFAULTS.IDEMPOTENCY_KEY_TTL_SECONDS),
   }),
   /** Enough to cancel an order's payment timer. */
   paymentTimeoutGroup: z.object({
-    PAYMENT_TIMEOUT_GROUP_NAME: z.string().min(1),
+    PAYMENT_TIMEOUT_GROUP_NAME: z.string().check(z.minLength(1)),
   }),
   /** What creating a payment timer needs besides its group. */
   paymentTimeoutTimer: z.object({
-    PAYMENT_TIMEOUT_TARGET_ARN: z.string().min(1),
-    PAYMENT_TIMEOUT_ROLE_ARN: z.string().min(1),
-    PAYMENT_TIMEOUT_DEAD_LETTER_ARN: z.string().min(1),
+    PAYMENT_TIMEOUT_TARGET_ARN: z.string().check(z.minLength(1)),
+    PAYMENT_TIMEOUT_ROLE_ARN: z.string().check(z.minLength(1)),
+    PAYMENT_TIMEOUT_DEAD_LETTER_ARN: z.string().check(z.minLength(1)),
     PAYMENT_TIMEOUT_MAX_RETRIES: wholeNumber,
     PAYMENT_TIMEOUT_MAX_EVENT_AGE_SECONDS: positiveInteger,
   }),
@@ -41,46 +41,60 @@ export const configSections = {
     /** The API root only: the Stripe SDK takes a host, a port and a protocol, and adds `/v1/` itself. */
     PAYMENT_PROVIDER_URL: z
       .url({ protocol: /^https?$/ })
-      .refine((url) => new URL(url).pathname === '/', 'must be an API root such as https://api.stripe.com'),
+      .check(
+        z.refine(
+          (url) => new URL(url).pathname === '/',
+          'must be an API root such as https://api.stripe.com',
+        ),
+      ),
     /** Comma-separated payment method types (`card,alipay,wechat_pay`); empty for automatic payment methods. */
-    PAYMENT_METHOD_TYPES: z
-      .string()
-      .default(SETTING_DEFAULTS.PAYMENT_METHOD_TYPES)
-      .transform((list) =>
-        list
-          .split(',')
-          .map((type) => type.trim())
-          .filter((type) => type !== ''),
-      )
-      .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be payment method types such as card'))),
+    PAYMENT_METHOD_TYPES: z.pipe(
+      z.pipe(
+        z._default(z.string(), SETTING_DEFAULTS.PAYMENT_METHOD_TYPES),
+        z.transform((list: string) =>
+          list
+            .split(',')
+            .map((type) => type.trim())
+            .filter((type) => type !== ''),
+        ),
+      ),
+      z.array(z.string().check(z.regex(/^[a-z][a-z0-9_]*$/, 'must be payment method types such as card'))),
+    ),
   }),
   paymentLease: z.object({
-    PAYMENT_LEASE_SECONDS: positiveInteger.default(SETTING_DEFAULTS.PAYMENT_LEASE_SECONDS),
+    PAYMENT_LEASE_SECONDS: z._default(positiveInteger, SETTING_DEFAULTS.PAYMENT_LEASE_SECONDS),
   }),
   /** Read by every function that builds the payment service; only those that expire orders are given a value. */
   paymentCheckBack: z.object({
     /** How long past its deadline an order whose intent is processing stays open (`OrdersHeldForProcessing`). */
-    PAYMENT_PROCESSING_GRACE_SECONDS: positiveInteger.default(
+    PAYMENT_PROCESSING_GRACE_SECONDS: z._default(
+      positiveInteger,
       SETTING_DEFAULTS.PAYMENT_PROCESSING_GRACE_SECONDS,
     ),
   }),
   /** What one reconciliation pass reads at most, so a backlog is worked off over several passes. */
   reconciliation: z.object({
-    RECONCILE_MAX_EVENTS: positiveInteger.default(SETTING_DEFAULTS.RECONCILE_MAX_EVENTS),
-    RECONCILE_MAX_ORDERS: positiveInteger.default(SETTING_DEFAULTS.RECONCILE_MAX_ORDERS),
-    RECONCILE_MAX_REFUNDS: positiveInteger.default(SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS),
+    RECONCILE_MAX_EVENTS: z._default(positiveInteger, SETTING_DEFAULTS.RECONCILE_MAX_EVENTS),
+    RECONCILE_MAX_ORDERS: z._default(positiveInteger, SETTING_DEFAULTS.RECONCILE_MAX_ORDERS),
+    RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS: z._default(
+      positiveInteger,
+      SETTING_DEFAULTS.RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS,
+    ),
+    RECONCILE_MAX_REFUNDS: z._default(positiveInteger, SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS),
   }),
   sweeper: z.object({
-    SWEEPER_MAX_ORDERS_PER_RUN: positiveInteger.default(SETTING_DEFAULTS.SWEEPER_MAX_ORDERS_PER_RUN),
+    SWEEPER_MAX_ORDERS_PER_RUN: z._default(positiveInteger, SETTING_DEFAULTS.SWEEPER_MAX_ORDERS_PER_RUN),
     /** A refund still REFUND_PENDING after this long is counted as stuck (`RefundsStuckPending`, alarmed). */
-    REFUND_STUCK_AFTER_SECONDS: positiveInteger.default(SETTING_DEFAULTS.REFUND_STUCK_AFTER_SECONDS),
+    REFUND_STUCK_AFTER_SECONDS: z._default(positiveInteger, SETTING_DEFAULTS.REFUND_STUCK_AFTER_SECONDS),
   }),
   orderEventsConsumer: z.object({
-    FULFILLMENT_STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:/, 'must be a state machine ARN'),
+    FULFILLMENT_STATE_MACHINE_ARN: z
+      .string()
+      .check(z.regex(/^arn:aws[a-z-]*:states:/, 'must be a state machine ARN')),
   }),
   outbox: z.object({
     ORDER_EVENTS_QUEUE_URL: z.url(),
-    EVENT_BUS_NAME: z.string().min(1),
+    EVENT_BUS_NAME: z.string().check(z.minLength(1)),
   }),
   logisticsWebhook: z.object({
     STATUS_EVENTS_QUEUE_URL: z.url(),

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { OrderNotFoundError, ValidationError } from '../domain/errors';
 import { ORDER_ID_PATTERN, parseWith } from '../domain/validation';
 import { verifySignature } from '../domain/webhook-signature';
@@ -53,7 +53,7 @@ export function rawBody(event: APIGatewayProxyEventV2): string {
  * Reads a JSON request body in the order a caller's mistakes should be reported: size (413), media type (415),
  * syntax (400 MALFORMED_JSON), then shape (400 VALIDATION_FAILED).
  */
-export function parseJsonBody<Schema extends z.ZodType>(
+export function parseJsonBody<Schema extends z.core.$ZodType>(
   event: APIGatewayProxyEventV2,
   schema: Schema,
 ): z.output<Schema> {
@@ -73,7 +73,7 @@ export function parseJsonBody<Schema extends z.ZodType>(
  * before anything else is read (401, nothing written), then the JSON (400 MALFORMED_JSON) and its shape (400
  * VALIDATION_FAILED).
  */
-export function parseSignedJsonBody<Schema extends z.ZodType>(
+export function parseSignedJsonBody<Schema extends z.core.$ZodType>(
   event: APIGatewayProxyEventV2,
   options: {
     readonly headerName: string;
@@ -94,7 +94,7 @@ export function parseSignedJsonBody<Schema extends z.ZodType>(
 }
 
 /** Text that is not JSON (or not UTF-8) is the envelope's fault (MALFORMED_JSON); a JSON shape, the domain's. */
-function parseJsonText<Schema extends z.ZodType>(text: () => string, schema: Schema): z.output<Schema> {
+function parseJsonText<Schema extends z.core.$ZodType>(text: () => string, schema: Schema): z.output<Schema> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text());
@@ -115,7 +115,7 @@ export function orderIdParameter(event: APIGatewayProxyEventV2): string {
 
 /** The part of a request context an HTTP API JWT authorizer fills in; checked, not trusted to be there. */
 const jwtAuthorizerContext = z.object({
-  authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().min(1) }) }) }),
+  authorizer: z.object({ jwt: z.object({ claims: z.object({ sub: z.string().check(z.minLength(1)) }) }) }),
 });
 
 /**

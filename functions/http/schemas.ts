@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { statusEventSchema } from '../domain/logistics';
 import { crossItemIssues, ORDER_LIMITS, SKU_PATTERN, SKU_RULE } from '../domain/order';
 import { currencySchema } from '../domain/validation';
@@ -10,33 +10,40 @@ import { currencySchema } from '../domain/validation';
  */
 export const createOrderBody = z
   .strictObject({
-    customerId: z.string().trim().min(1).max(128).optional(),
+    customerId: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(128))),
     currency: currencySchema,
     items: z
       .array(
         z.strictObject({
-          sku: z.string().trim().regex(SKU_PATTERN, SKU_RULE),
-          quantity: z.number().int().min(ORDER_LIMITS.minQuantity).max(ORDER_LIMITS.maxQuantity),
-          unitPrice: z.number().int().min(ORDER_LIMITS.minUnitPrice).max(ORDER_LIMITS.maxUnitPrice),
+          sku: z.string().check(z.trim(), z.regex(SKU_PATTERN, SKU_RULE)),
+          quantity: z
+            .number()
+            .check(z.int(), z.gte(ORDER_LIMITS.minQuantity), z.lte(ORDER_LIMITS.maxQuantity)),
+          unitPrice: z
+            .number()
+            .check(z.int(), z.gte(ORDER_LIMITS.minUnitPrice), z.lte(ORDER_LIMITS.maxUnitPrice)),
         }),
       )
-      .min(ORDER_LIMITS.minItems)
-      .max(ORDER_LIMITS.maxItems),
+      .check(z.minLength(ORDER_LIMITS.minItems), z.maxLength(ORDER_LIMITS.maxItems)),
   })
-  .superRefine((body, context) => {
-    for (const issue of crossItemIssues(body.items)) {
-      context.addIssue({ code: 'custom', path: issue.path.split('/'), message: issue.message });
-    }
-  });
+  .check(
+    z.superRefine((body, context) => {
+      for (const issue of crossItemIssues(body.items)) {
+        context.addIssue({ code: 'custom', path: issue.path.split('/'), message: issue.message });
+      }
+    }),
+  );
 
 export type CreateOrderBody = z.output<typeof createOrderBody>;
 
 /** Printable ASCII, as the IETF idempotency-key draft and Stripe accept; bounded so it fits in a key. */
 export const idempotencyKeyHeader = z
   .string()
-  .min(1)
-  .max(255)
-  .regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 printable ASCII characters');
+  .check(
+    z.minLength(1),
+    z.maxLength(255),
+    z.regex(/^[\x21-\x7e]+$/, 'must be 1 to 255 printable ASCII characters'),
+  );
 
 /**
  * A logistics provider's status report, as `POST /webhooks/logistics` accepts it: `{eventId, orderId, status,

@@ -15,8 +15,28 @@ import { type LogGroupProps, ownLogGroup } from './log-group';
 const REQUIRE_SHIM =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
+/**
+ * How every function is bundled. `lib/function-bundles.ts` hands the same options to esbuild to measure each
+ * bundle by package (`npm run bundles`), so what is measured is what is deployed.
+ */
+export const FUNCTION_BUNDLING: nodejs.BundlingOptions = {
+  format: nodejs.OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  banner: REQUIRE_SHIM,
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // The AWS SDK is bundled like any other dependency, at the version package-lock.json pins and the tests
+  // run, rather than taken from the Lambda runtime, whose copy is older and changes under us (decision 36).
+  externalModules: [],
+};
+
 export interface ModelFunctionProps extends LogGroupProps {
-  /** The function as `lib/model.ts` declares it: entry, memory, timeout. Triggers and grants are wired by the caller. */
+  /**
+   * The function as `lib/model.ts` declares it: entry, memory, timeout, reserved concurrency. Triggers and grants
+   * are wired by the caller.
+   */
   readonly declaration: FunctionDeclaration;
   /**
    * The directory the declaration's `entry` is relative to; it must hold `package-lock.json`.
@@ -80,6 +100,7 @@ export class ModelFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: declaration.memoryMb,
       timeout: Duration.seconds(declaration.timeoutSeconds),
+      reservedConcurrentExecutions: declaration.reservedConcurrency,
       logGroup: this.logGroup,
       ...loggingProps(props.logging ?? FUNCTION_LOGGING),
       role: this.role,
@@ -89,18 +110,7 @@ export class ModelFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         ...props.environment,
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: REQUIRE_SHIM,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The AWS SDK is bundled like any other dependency, at the version package-lock.json pins and the tests
-        // run, rather than taken from the Lambda runtime, whose copy is older and changes under us (decision 36).
-        externalModules: [],
-      },
+      bundling: FUNCTION_BUNDLING,
     });
   }
 }
