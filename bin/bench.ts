@@ -126,6 +126,7 @@ async function main(): Promise<void> {
           `${route.padEnd(22)} p50 ${summary.p50.toFixed(0)} ms, p95 ${summary.p95.toFixed(0)} ms, p99 ${summary.p99.toFixed(0)} ms (n=${summary.count})`,
       ),
       `DynamoDB requests/order ${result.dynamodbRequestsPerOrder.toFixed(1)}`,
+      `order path DynamoDB    ${result.orderPathDynamodb.requests.toFixed(2)} requests, ${result.orderPathDynamodb.writeUnits.toFixed(2)} write units per order (the simulator's reads, the sweeper and the reconciler apart)`,
       `DynamoDB Local ceiling ${ceiling.writesPerSecond.toFixed(0)} conditional writes/s at concurrency ${concurrency}`,
       `efficiency             ${result.efficiency.toFixed(3)} (orders/s x DynamoDB requests/order / ceiling; target >= 0.5)`,
       ...formatCpu(result.cpu),

@@ -40,6 +40,17 @@ export interface QueueDeclaration {
 }
 
 /**
+ * The attributes of every FIFO queue and its dead-letter queue, in AWS and locally: high-throughput mode, in which
+ * deduplication and the throughput limit apply per message group (an order) instead of per queue, so a queue takes
+ * tens of thousands of calls per second instead of 300 per action. Messages are deduplicated by their event id,
+ * which belongs to one order, so deduplicating within the group drops exactly what deduplicating in the queue did.
+ */
+export const HIGH_THROUGHPUT_FIFO = {
+  DeduplicationScope: 'messageGroup',
+  FifoThroughputLimit: 'perMessageGroupId',
+} as const;
+
+/**
  * Who may call a route. `customer`: only a caller with a valid JWT from the customer identity provider (the
  * stack's JWT authorizer in AWS, the local gateway's verifier locally); the handler reads the customer from the
  * token's `sub`. `none`: anyone reaches the handler, which must authenticate the request itself (a webhook
@@ -47,7 +58,10 @@ export interface QueueDeclaration {
  */
 export type RouteAuthorization = 'customer' | 'none';
 
-/** API Gateway route throttling: the steady rate (requests per second) and the burst a route admits. */
+/**
+ * API Gateway route throttling: the steady rate (requests per second) and the burst a route admits. Sized for
+ * 1,000 orders/s by the route's calls per order, which the capacity report (`lib/sim/cost.ts`) checks.
+ */
 export interface RouteThrottle {
   readonly rateLimit: number;
   readonly burstLimit: number;
@@ -191,6 +205,15 @@ export interface FunctionDeclaration {
   readonly triggers: readonly Trigger[];
   readonly environment: Readonly<Record<string, EnvironmentValue>>;
   readonly access: FunctionAccess;
+  /**
+   * Concurrency reserved for the function in AWS: kept free of every other function's load, and its ceiling. Only
+   * for functions whose throttling does harm beyond delay: a queue consumer's throttled batch comes back with one
+   * receive more, towards the dead-letter queue. (A throttled stream batch is retried until it goes through, a
+   * saga task retries for about 20 s, a webhook's sender sends it again.) A queue trigger's event source polls with at most this
+   * concurrency, so it never invokes into its own throttle. The capacity report (`lib/sim/cost.ts`) shows the rate
+   * at which each reservation binds.
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** Levels of the application logs Lambda lets through with advanced logging controls (JSON format only). */
@@ -295,6 +318,8 @@ export const SETTING_DEFAULTS = {
   PAYMENT_PROCESSING_GRACE_SECONDS: 3600,
   RECONCILE_MAX_EVENTS: 100,
   RECONCILE_MAX_ORDERS: 200,
+  /** An open intent younger than this is left to its webhook (normally seconds late) by the reconciliation. */
+  RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS: 300,
   RECONCILE_MAX_REFUNDS: 100,
   /** Empty: Stripe offers the payment methods enabled in its Dashboard (automatic payment methods). */
   PAYMENT_METHOD_TYPES: '',
@@ -419,7 +444,7 @@ export const appModel: AppModel = {
           method: 'POST',
           path: '/orders',
           authorization: 'customer',
-          throttle: { rateLimit: 50, burstLimit: 100 },
+          throttle: { rateLimit: 1000, burstLimit: 2000 },
         },
       ],
       environment: {
@@ -443,7 +468,7 @@ export const appModel: AppModel = {
           method: 'GET',
           path: '/orders/{orderId}',
           authorization: 'customer',
-          throttle: { rateLimit: 100, burstLimit: 200 },
+          throttle: { rateLimit: 2000, burstLimit: 4000 },
         },
       ],
       environment: ordersTable,
@@ -460,7 +485,7 @@ export const appModel: AppModel = {
           method: 'POST',
           path: '/orders/{orderId}/cancel',
           authorization: 'customer',
-          throttle: { rateLimit: 20, burstLimit: 40 },
+          throttle: { rateLimit: 200, burstLimit: 400 },
         },
       ],
       environment: ordersTable,
@@ -477,7 +502,7 @@ export const appModel: AppModel = {
           method: 'POST',
           path: '/orders/{orderId}/payments',
           authorization: 'customer',
-          throttle: { rateLimit: 20, burstLimit: 40 },
+          throttle: { rateLimit: 1000, burstLimit: 2000 },
         },
       ],
       environment: {
@@ -497,9 +522,10 @@ export const appModel: AppModel = {
           type: 'http',
           method: 'POST',
           path: '/webhooks/payments',
-          // Authenticated by its Stripe-Signature; Stripe retries, so the limits are generous.
+          // Authenticated by its Stripe-Signature; one handled event per paid order, more for refunds and retries
+          // (Stripe retries what is throttled).
           authorization: 'none',
-          throttle: { rateLimit: 100, burstLimit: 200 },
+          throttle: { rateLimit: 4000, burstLimit: 8000 },
         },
       ],
       environment: {
@@ -556,6 +582,9 @@ export const appModel: AppModel = {
         ...paymentTimeoutGroup,
         RECONCILE_MAX_EVENTS: { literal: String(SETTING_DEFAULTS.RECONCILE_MAX_EVENTS) },
         RECONCILE_MAX_ORDERS: { literal: String(SETTING_DEFAULTS.RECONCILE_MAX_ORDERS) },
+        RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS: {
+          literal: String(SETTING_DEFAULTS.RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS),
+        },
         RECONCILE_MAX_REFUNDS: { literal: String(SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS) },
       },
       access: {
@@ -594,6 +623,7 @@ export const appModel: AppModel = {
       entry: 'functions/queue/order-events-consumer.ts',
       memoryMb: 512,
       timeoutSeconds: 30,
+      reservedConcurrency: 100,
       triggers: [{ type: 'queue', queue: ORDER_EVENTS_QUEUE, batchSize: 10, reportBatchItemFailures: true }],
       environment: {
         ...ordersTable,
@@ -654,9 +684,9 @@ export const appModel: AppModel = {
           type: 'http',
           method: 'POST',
           path: '/webhooks/logistics',
-          // Authenticated by its Logistics-Signature.
+          // Authenticated by its Logistics-Signature; about three reports per order.
           authorization: 'none',
-          throttle: { rateLimit: 100, burstLimit: 200 },
+          throttle: { rateLimit: 4000, burstLimit: 8000 },
         },
       ],
       environment: {
@@ -670,6 +700,7 @@ export const appModel: AppModel = {
       entry: 'functions/queue/status-events-consumer.ts',
       memoryMb: 256,
       timeoutSeconds: 30,
+      reservedConcurrency: 20,
       triggers: [{ type: 'queue', queue: STATUS_EVENTS_QUEUE, batchSize: 10, reportBatchItemFailures: true }],
       environment: ordersTable,
       access: { tables: [readWriteOrders], queues: [{ queue: STATUS_EVENTS_QUEUE, mode: 'consume' }] },

@@ -400,6 +400,9 @@ export class OrderBackboneStack extends Stack {
           new eventSources.SqsEventSource(this.queue(trigger.queue).queue, {
             batchSize: trigger.batchSize,
             reportBatchItemFailures: trigger.reportBatchItemFailures,
+            // Polling no faster than the reservation lets it invoke: a throttled batch would come back with one
+            // receive more, towards the dead-letter queue.
+            maxConcurrency: declaration.reservedConcurrency,
           }),
         );
         return;

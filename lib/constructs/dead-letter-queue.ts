@@ -6,6 +6,16 @@ import { Construct } from 'constructs';
 import { notifyOnAlarmAndOk } from './alarm-actions';
 import { type Runbook, runbookLink } from './runbooks';
 
+/**
+ * `HIGH_THROUGHPUT_FIFO` of `lib/model.ts` as CDK properties (the stack test holds the two equal): FIFO queues and
+ * their dead-letter queues run in high-throughput mode, so a redrive or a burst of failures is not held to 300
+ * calls per second either.
+ */
+export const HIGH_THROUGHPUT_FIFO_PROPS = {
+  deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+  fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+} as const satisfies Pick<sqs.QueueProps, 'deduplicationScope' | 'fifoThroughputLimit'>;
+
 export interface DeadLetterQueueProps {
   /**
    * A FIFO source queue needs a FIFO dead-letter queue: SQS refuses a redrive policy that mixes the two.
@@ -42,6 +52,7 @@ export class DeadLetterQueue extends Construct {
     super(scope, id);
     this.queue = new sqs.Queue(this, 'Queue', {
       fifo: props.fifo === true ? true : undefined,
+      ...(props.fifo === true ? HIGH_THROUGHPUT_FIFO_PROPS : {}),
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

@@ -3,7 +3,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueDeclaration } from '../model';
-import { DeadLetterQueue } from './dead-letter-queue';
+import { DeadLetterQueue, HIGH_THROUGHPUT_FIFO_PROPS } from './dead-letter-queue';
 import { Runbook } from './runbooks';
 
 export interface ModelQueueProps {
@@ -18,7 +18,8 @@ export interface ModelQueueProps {
 
 /**
  * An SQS queue with its dead-letter queue, built from its declaration. Always: a dead-letter queue of the same
- * kind (FIFO for FIFO) after `maxReceiveCount` receives, SQS-managed encryption and TLS-only access. The
+ * kind (FIFO for FIFO) after `maxReceiveCount` receives, SQS-managed encryption and TLS-only access; FIFO queues in
+ * high-throughput mode (`HIGH_THROUGHPUT_FIFO` in `lib/model.ts`). The
  * physical name is left to CloudFormation (it appends `.fifo` for FIFO queues), so several stacks can share
  * an account; whether the declared name carries the `.fifo` suffix makes no difference.
  */
@@ -37,6 +38,7 @@ export class ModelQueue extends Construct {
     this.queue = new sqs.Queue(this, 'Queue', {
       fifo: declaration.fifo ? true : undefined,
       contentBasedDeduplication: declaration.fifo ? declaration.contentBasedDeduplication : undefined,
+      ...(declaration.fifo ? HIGH_THROUGHPUT_FIFO_PROPS : {}),
       visibilityTimeout: Duration.seconds(declaration.visibilityTimeoutSeconds),
       deadLetterQueue: { queue: this.deadLetterQueue.queue, maxReceiveCount: declaration.maxReceiveCount },
       encryption: sqs.QueueEncryption.SQS_MANAGED,

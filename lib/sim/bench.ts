@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Usage } from '../local/runtime/sdk-instrumentation';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/runtime/wiring';
+import { CLOCKED_FUNCTIONS, OBSERVER_FUNCTIONS } from './cost';
 import { type CpuBudget, type CpuSnapshot, cpuBudget, cpuDelta } from './cpu';
 import type { SimulationReport } from './simulate';
 import { type LatencySummary, summarize } from './stats';
@@ -63,6 +64,8 @@ export interface BenchResult {
   readonly fulfilledOrders: number;
   readonly latencyMs: Readonly<Record<string, LatencySummary>>;
   readonly dynamodbRequestsPerOrder: number;
+  /** The order path's own DynamoDB work per order: the simulator's reads and the clocked functions apart. */
+  readonly orderPathDynamodb: { readonly requests: number; readonly writeUnits: number };
   readonly dynamodbCeiling: DynamoDbCeiling;
   /** (orders/s x DynamoDB requests per order) / raw DynamoDB requests per second; the target is >= 0.5. */
   readonly efficiency: number;
@@ -81,6 +84,20 @@ export function dynamodbRequests(usage: Usage): number {
   return Object.entries(usage)
     .filter(([key]) => key.startsWith('DynamoDB:'))
     .reduce((sum, [, value]) => sum + value.requests, 0);
+}
+
+/** DynamoDB requests and write units per order of the functions an order runs through (see `orderPathDynamodb`). */
+export function orderPathDynamodb(usage: Usage, orders: number): BenchResult['orderPathDynamodb'] {
+  const apart = [...OBSERVER_FUNCTIONS, ...CLOCKED_FUNCTIONS];
+  const entries = Object.entries(usage).filter(([key]) => {
+    const [name = '', fn] = key.split('@');
+    return name.startsWith('DynamoDB:') && (fn === undefined || !apart.includes(fn));
+  });
+  const per = (total: number) => (orders === 0 ? 0 : total / orders);
+  return {
+    requests: per(entries.reduce((sum, [, value]) => sum + value.requests, 0)),
+    writeUnits: per(entries.reduce((sum, [, value]) => sum + value.writeCapacityUnits, 0)),
+  };
 }
 
 export function benchResult(
@@ -104,6 +121,7 @@ export function benchResult(
       Object.entries(report.latenciesMs).map(([route, samples]) => [route, summarize(samples)]),
     ),
     dynamodbRequestsPerOrder,
+    orderPathDynamodb: orderPathDynamodb(report.usage, report.orders),
     dynamodbCeiling: ceiling,
     efficiency: (lifecycleOrdersPerSecond * dynamodbRequestsPerOrder) / ceiling.writesPerSecond,
     violations: report.verdict.violations.length + report.actorErrors.length,

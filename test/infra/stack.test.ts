@@ -20,6 +20,7 @@ import {
   FULFILLMENT_SAGA,
   FUNCTION_LOGGING,
   type FunctionDeclaration,
+  HIGH_THROUGHPUT_FIFO,
   LOGISTICS_WEBHOOK_SECRET,
   ORDER_EVENTS_QUEUE,
   PAYMENT_WEBHOOK_SECRET,
@@ -470,6 +471,39 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
     expect(routeKeys.sort()).toEqual(expected.sort());
   });
 
+  it('reserves concurrency for the queue consumers only, and their event sources poll no faster than it', () => {
+    // Prepare
+    const reserved = Object.fromEntries(
+      appModel.functions.flatMap((fn) =>
+        fn.reservedConcurrency === undefined ? [] : [[fn.name, fn.reservedConcurrency]],
+      ),
+    );
+
+    // Act
+    const deployed = Object.fromEntries(
+      appModel.functions.flatMap((fn) => {
+        const value = resourceProperties(
+          real.template,
+          functionId(real.stack, fn.name),
+        ).ReservedConcurrentExecutions;
+        return value === undefined ? [] : [[fn.name, value]];
+      }),
+    );
+    const mappings = Object.values(real.template.findResources('AWS::Lambda::EventSourceMapping'));
+    const pollingOf = (name: string) =>
+      mappings
+        .filter((mapping) => JSON.stringify(mapping).includes(`"${functionId(real.stack, name)}"`))
+        .map((mapping) => (mapping.Properties as { ScalingConfig?: unknown }).ScalingConfig);
+
+    // Assess
+    expect(reserved).toEqual({ 'order-events-consumer': 100, 'status-events-consumer': 20 });
+    expect(deployed).toEqual(reserved);
+    expect(pollingOf('order-events-consumer')).toEqual([{ MaximumConcurrency: 100 }]);
+    expect(pollingOf('status-events-consumer')).toEqual([{ MaximumConcurrency: 20 }]);
+    // The account keeps at least 100 unreserved of its default 1,000.
+    expect(Object.values(reserved).reduce((sum, value) => sum + value, 0)).toBeLessThanOrEqual(900);
+  });
+
   it('invokes payment-timeout only through its timer: no route, event source or recurring schedule', () => {
     // Prepare
     const timeout = functionId(real.stack, 'payment-timeout');
@@ -622,7 +656,7 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
   });
 
   it.each([ORDER_EVENTS_QUEUE, STATUS_EVENTS_QUEUE])(
-    'gives %s a FIFO dead-letter queue after 5 receives, a 180 s visibility timeout and an alarm',
+    'gives %s and its FIFO dead-letter queue high throughput, a DLQ after 5 receives, a 180 s visibility timeout and an alarm',
     (name) => {
       // Prepare
       const queue = real.stack.queues.get(name);
@@ -637,11 +671,13 @@ describe('OrderBackboneStack built from lib/model.ts', () => {
         FifoQueue: true,
         VisibilityTimeout: 180,
         RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 },
+        ...HIGH_THROUGHPUT_FIFO,
       });
       expect(resourceProperties(real.template, deadLetterId)).toMatchObject({
         FifoQueue: true,
         MessageRetentionPeriod: 1_209_600,
         SqsManagedSseEnabled: true,
+        ...HIGH_THROUGHPUT_FIFO,
       });
       expect(alarms).toEqual(oneAlarmOnAnyMessage(real));
     },

@@ -20,7 +20,12 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { QueueDeclaration, TableDeclaration, TableIndexDeclaration } from '../../model';
+import {
+  HIGH_THROUGHPUT_FIFO,
+  type QueueDeclaration,
+  type TableDeclaration,
+  type TableIndexDeclaration,
+} from '../../model';
 import { rebaseQueueUrl, sqsEndpointOrigin } from '../../sqs-endpoints';
 import { LocalServerError } from '../http';
 
@@ -341,6 +346,7 @@ export async function createQueues(
       ? {
           FifoQueue: 'true',
           ContentBasedDeduplication: String(queue.contentBasedDeduplication ?? false),
+          ...HIGH_THROUGHPUT_FIFO,
         }
       : {};
     const deadLetterName = deadLetterQueueName(queue);
@@ -407,7 +413,15 @@ async function ensureQueue(
         `FifoQueue ${String(isFifo)}, declared ${String(fifo)}`,
       );
     }
-    const { FifoQueue: _immutable, ...mutable } = attributes;
+    // fauxqs takes the high-throughput attributes only at creation (its SetQueueAttributes refuses them), and they
+    // change nothing here: it deduplicates per queue, which for event ids that each belong to one order drops
+    // exactly what deduplicating per message group does.
+    const {
+      FifoQueue: _immutable,
+      DeduplicationScope: _scope,
+      FifoThroughputLimit: _limit,
+      ...mutable
+    } = attributes;
     await client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: mutable }));
   }
   const localUrl = rebaseQueueUrl(url, origin);
