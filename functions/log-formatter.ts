@@ -17,8 +17,9 @@ export const OMITTED_CONTEXT_KEYS = [
 /**
  * Powertools' JSON line (`level`, which Lambda's log-level filtering reads, `message`, `timestamp`, `service`)
  * with the part of the Lambda context an operator uses to follow an invocation: `function_request_id` (every line
- * of one invocation), `xray_trace_id` (its trace) and `cold_start`; then the keys the code appended
- * (`orderId`, `correlation_id`, ...) and the line's own.
+ * of one invocation), `xray_trace_id` (its trace) and `cold_start: true` on the lines of a cold start only (it is
+ * false on nearly every line, and its absence says so); then the keys the code appended (`orderId`,
+ * `correlation_id`, ...) and the line's own.
  */
 export class LeanLogFormatter extends LogFormatter {
   public override formatAttributes(
@@ -31,7 +32,8 @@ export class LeanLogFormatter extends LogFormatter {
         message: attributes.message,
         timestamp: this.formatTimestamp(attributes.timestamp),
         service: attributes.serviceName,
-        cold_start: attributes.lambdaContext?.coldStart,
+        // Powertools leaves out undefined keys.
+        cold_start: attributes.lambdaContext?.coldStart === true ? true : undefined,
         function_request_id: attributes.lambdaContext?.awsRequestId,
         xray_trace_id: attributes.xRayTraceId,
       },

@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { LogAttributes } from '@aws-lambda-powertools/logger/types';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -13,6 +14,16 @@ export { BusinessMetric } from '../lib/business-metrics';
 /** Counts a business outcome (docs/architecture.md, "Telemetry", says where each is emitted); the count is flushed as EMF when the invocation ends (`logMetrics`). */
 export function countMetric(name: BusinessMetric, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
+}
+
+/**
+ * Logs a handler's outcome: at DEBUG when it is routine, the happy path's own step, which a metric counts and
+ * the order's stored story (`ops order`) shows; at INFO otherwise (a duplicate, a stale event, a refund), so
+ * INFO holds what an operator may act on (docs/decisions.md, "Routine outcomes at DEBUG").
+ */
+export function logOutcome(routine: boolean, message: string, attributes: LogAttributes): void {
+  if (routine) logger.debug(message, attributes);
+  else logger.info(message, attributes);
 }
 
 /**

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HANDLED_EVENT_TYPES } from '../../functions/adapters/stripe-payment-provider';
 import { type LoopbackServer, readBody, startLoopbackServer } from '../../lib/local/http';
 import {
   FAKE_STRIPE_API_VERSION,
   type FakePaymentProvider,
+  FakePaymentProviderInputError,
   startFakePaymentProvider,
 } from '../../lib/local/outside-parties/payment-provider';
 import { eventually } from '../support/eventually';
@@ -50,8 +52,8 @@ let receiver: LoopbackServer;
 let fake: FakePaymentProvider;
 let stripe: Stripe;
 
-function stripeFor(key: string): Stripe {
-  const port = Number(new URL(fake.url).port);
+function stripeFor(key: string, provider = fake): Stripe {
+  const port = Number(new URL(provider.url).port);
   return new Stripe(key, {
     host: '127.0.0.1',
     port,
@@ -96,6 +98,8 @@ beforeAll(async () => {
     apiKey: API_KEY,
     webhookSecret: WEBHOOK_SECRET,
     webhookUrl: `${receiver.url}/webhooks/stripe`,
+    // Every type, so these tests see each event the fake creates; the default list has its own tests below.
+    enabledEvents: ['*'],
     processingMs: 150,
     refundSettleMs: 20,
     deliveryRetry: { attempts: 3, baseDelayMs: 20 },
@@ -502,6 +506,90 @@ describe('the fake Stripe, driven by the official SDK: events and webhooks', () 
     const stored = fake.events().find((item) => item.paymentIntentId === lost.id);
     expect(stored?.delivery).toBe('lost');
     expect(deliveredFor(lost.id, 'payment_intent.created')).toBeUndefined();
+  });
+});
+
+describe("the fake Stripe's webhook endpoint: enabled_events", () => {
+  it('sends only the types the payment webhook handles by default, and lists every event all the same', async () => {
+    // Prepare
+    const registered = await startFakePaymentProvider({
+      apiKey: API_KEY,
+      webhookSecret: WEBHOOK_SECRET,
+      webhookUrl: `${receiver.url}/webhooks/stripe`,
+    });
+    try {
+      const client = stripeFor(API_KEY, registered);
+      const since = Math.floor(Date.now() / 1000) - 1;
+
+      // Act
+      const intent = await client.paymentIntents.create({
+        amount: 900,
+        currency: 'eur',
+        payment_method: 'pm_card_visa',
+        confirm: true,
+      });
+      await eventually(() => deliveredFor(intent.id, 'payment_intent.succeeded'));
+      const listed = await client.events.list({ created: { gte: since }, limit: 100 });
+      const undelivered = await client.events.list({
+        delivery_success: false,
+        created: { gte: since },
+        limit: 100,
+      });
+
+      // Assess
+      const stored = registered.events().filter((item) => item.paymentIntentId === intent.id);
+      const types = stored.map((item) => item.event.type);
+      expect(types).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded']);
+      const handled = new Set<string>(HANDLED_EVENT_TYPES);
+      for (const item of stored) {
+        expect(item.delivery === 'unsubscribed').toBe(!handled.has(item.event.type));
+      }
+      const attempted = registered.deliveries().filter((delivery) => delivery.paymentIntentId === intent.id);
+      expect(attempted.map((delivery) => delivery.type)).toEqual(['payment_intent.succeeded']);
+      expect(deliveredFor(intent.id, 'payment_intent.created')).toBeUndefined();
+      expect(deliveredFor(intent.id, 'charge.succeeded')).toBeUndefined();
+      expect(
+        listed.data.filter((event) => intentIdOf(event) === intent.id).map((event) => event.type),
+      ).toEqual([...types].reverse());
+      // An event sent to no endpoint waits for none: it is not undelivered.
+      expect(undelivered.data.filter((event) => intentIdOf(event) === intent.id)).toEqual([]);
+      const created = listed.data.find((event) => event.type === 'payment_intent.created');
+      expect(created?.pending_webhooks).toBe(0);
+    } finally {
+      await registered.stop();
+    }
+  });
+
+  it('sends a listed type and refuses an endpoint without events', async () => {
+    // Prepare
+    const chargesOnly = await startFakePaymentProvider({
+      apiKey: API_KEY,
+      webhookSecret: WEBHOOK_SECRET,
+      webhookUrl: `${receiver.url}/webhooks/stripe`,
+      enabledEvents: ['charge.succeeded'],
+    });
+    try {
+      // Act
+      const intent = await stripeFor(API_KEY, chargesOnly).paymentIntents.create({
+        amount: 900,
+        currency: 'eur',
+        payment_method: 'pm_card_visa',
+        confirm: true,
+      });
+      await eventually(() => deliveredFor(intent.id, 'charge.succeeded'));
+      const none = startFakePaymentProvider({
+        apiKey: API_KEY,
+        webhookSecret: WEBHOOK_SECRET,
+        enabledEvents: [],
+      });
+
+      // Assess
+      await expect(none).rejects.toBeInstanceOf(FakePaymentProviderInputError);
+      const attempted = chargesOnly.deliveries().filter((delivery) => delivery.paymentIntentId === intent.id);
+      expect(attempted.map((delivery) => delivery.type)).toEqual(['charge.succeeded']);
+    } finally {
+      await chargesOnly.stop();
+    }
   });
 });
 

@@ -2,7 +2,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ENTITY, keys } from '../../functions/adapters/dynamodb-table';
+import { orderItem } from '../../functions/adapters/dynamodb-table';
 import { OrderEventType } from '../../functions/domain/events';
 import { newOrder } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
@@ -302,16 +302,16 @@ describe('logs and metrics of each kind of handler', () => {
     expect(batchLine).not.toHaveProperty('correlation_id');
   });
 
-  it('queue: an order event is one line with the order, the event, its type and outcome, and no message details', async () => {
+  it('queue: a routine order event writes no line at INFO; a stale one is one line with the order, the event, its type and outcome, and no message details', async () => {
     // Prepare
     const handler = (await import('../../functions/queue/order-events-consumer'))
       .handler as unknown as Handler<SQSEvent, unknown>;
-    const orderId = ulid();
-    const eventId = `ev_${ulid()}`;
+    const placedId = ulid();
+    const placedEventId = `ev_${ulid()}`;
     const placed = sqsRecord({
       body: JSON.stringify({
-        eventId,
-        orderId,
+        eventId: placedEventId,
+        orderId: placedId,
         occurredAt: new Date().toISOString(),
         type: OrderEventType.ORDER_PLACED,
         version: 1,
@@ -322,13 +322,31 @@ describe('logs and metrics of each kind of handler', () => {
           paymentDeadline: new Date().toISOString(),
         },
       }),
-      messageGroupId: orderId,
+      messageGroupId: placedId,
     });
-    // As the outbox relay sends it: the deduplication id is the event id.
-    const delivered = { ...placed, attributes: { ...placed.attributes, MessageDeduplicationId: eventId } };
+    // A payment for an order the customer cancelled: the event is stale, a decision off the happy path.
+    const orders = ordersNow();
+    const { order } = await orders.placeOrder(sampleOrder);
+    await orders.cancelOrder(order.orderId, order.customerId);
+    const eventId = `ev_${ulid()}`;
+    const paid = sqsRecord({
+      body: JSON.stringify({
+        eventId,
+        orderId: order.orderId,
+        occurredAt: new Date().toISOString(),
+        type: OrderEventType.PAYMENT_SUCCEEDED,
+        data: { paymentId: 'pi_telemetry', status: 'SUCCEEDED', amount: 1200, currency: 'EUR' },
+      }),
+      messageGroupId: order.orderId,
+    });
+    // As the outbox relay sends them: the deduplication id is the event id.
+    const delivered = [
+      { ...placed, attributes: { ...placed.attributes, MessageDeduplicationId: placedEventId } },
+      { ...paid, attributes: { ...paid.attributes, MessageDeduplicationId: eventId } },
+    ];
 
     // Act
-    const { logs, metrics } = await captured(() => handler(sqsEvent([delivered]), lambdaContext));
+    const { logs, metrics } = await captured(() => handler(sqsEvent(delivered), lambdaContext));
 
     // Assess
     expect(logs).toHaveLength(1);
@@ -336,22 +354,29 @@ describe('logs and metrics of each kind of handler', () => {
     expect(line).toMatchObject({
       level: 'INFO',
       message: 'order event handled',
-      orderId,
+      orderId: order.orderId,
       correlation_id: eventId,
       eventId,
-      type: OrderEventType.ORDER_PLACED,
-      outcome: 'notForThisConsumer',
+      type: OrderEventType.PAYMENT_SUCCEEDED,
+      outcome: 'staleEvent',
+      orderStatus: OrderStatus.CANCELLED,
       function_request_id: lambdaContext.awsRequestId,
     });
-    expect(Object.keys(line ?? {}).sort()).toEqual(
+    // `cold_start` is written only on a cold start's lines, never as false.
+    expect(line?.cold_start).not.toBe(false);
+    expect(
+      Object.keys(line ?? {})
+        .filter((key) => key !== 'cold_start')
+        .sort(),
+    ).toEqual(
       [
-        'cold_start',
         'correlation_id',
         'eventId',
         'function_request_id',
         'level',
         'message',
         'orderId',
+        'orderStatus',
         'outcome',
         'service',
         'timestamp',
@@ -386,7 +411,7 @@ describe('logs and metrics of each kind of handler', () => {
     expect(metrics).toEqual([]);
   });
 
-  it('saga: a participant logs its order as correlation id and the outcome counts fulfilled orders', async () => {
+  it('saga: a participant logs its order as correlation id, counts fulfilled orders, and logs only a repeat at INFO', async () => {
     // Prepare
     const handler = (await import('../../functions/saga/fulfillment-outcome')).handler as unknown as Handler<
       unknown,
@@ -401,13 +426,63 @@ describe('logs and metrics of each kind of handler', () => {
     const { logs, metrics } = await captured(() =>
       handler({ outcome: 'FULFILLED', orderId: order.orderId }, lambdaContext),
     );
+    const repeat = await captured(() =>
+      handler({ outcome: 'FULFILLED', orderId: order.orderId }, lambdaContext),
+    );
 
-    // Assess
-    expect(lineWith(logs, 'order fulfilled')).toMatchObject({
+    // Assess: the fulfilment is routine (counted, and in the order's timeline); only the repeat is a line at INFO.
+    expect(lineWith(logs, 'order fulfilled')).toBeUndefined();
+    expect(metricValue(metrics, 'OrdersFulfilled')).toBe(1);
+    expect(lineWith(repeat.logs, 'order fulfilled')).toMatchObject({
+      level: 'INFO',
       orderId: order.orderId,
       correlation_id: order.orderId,
+      result: 'alreadyFulfilled',
     });
-    expect(metricValue(metrics, 'OrdersFulfilled')).toBe(1);
+    expect(metricValue(repeat.metrics, 'OrdersFulfilled')).toBeUndefined();
+  });
+
+  it('saga: a failed fulfilment is a warning with the error and the head of its cause, not the whole cause', async () => {
+    // Prepare
+    const handler = (await import('../../functions/saga/fulfillment-outcome')).handler as unknown as Handler<
+      unknown,
+      unknown
+    >;
+    const orders = ordersNow();
+    const { order } = await orders.placeOrder(sampleOrder);
+    await orders.moveOrder(order.orderId, OrderStatus.PAID, 'paid by pi_test');
+    await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'saga started');
+    await orders.moveOrder(order.orderId, OrderStatus.FULFILLMENT_FAILED, 'fulfilment failed');
+    // A Lambda error's cause as Step Functions passes it: type, message and a long stack trace.
+    const cause = JSON.stringify({
+      errorType: 'WarehouseUnavailableError',
+      errorMessage: 'the warehouse did not answer',
+      trace: Array.from({ length: 100 }, (_, line) => `    at frame${line} (/var/task/index.mjs:1:${line})`),
+    });
+
+    // Act
+    const { logs } = await captured(() =>
+      handler(
+        {
+          outcome: 'FAILED',
+          orderId: order.orderId,
+          paymentId: 'pi_test',
+          error: { Error: 'WarehouseUnavailableError', Cause: cause },
+        },
+        lambdaContext,
+      ),
+    );
+
+    // Assess
+    const warning = lineWith(logs, 'order fulfilment failed');
+    expect(warning).toMatchObject({
+      level: 'WARN',
+      orderId: order.orderId,
+      result: 'alreadyFailed',
+      error: 'WarehouseUnavailableError',
+      cause: cause.slice(0, 300),
+    });
+    expect(cause.length).toBeGreaterThan(300);
   });
 
   it('stream: a delivery failure logs the order and the event id of the event it could not publish', async () => {
@@ -416,12 +491,14 @@ describe('logs and metrics of each kind of handler', () => {
       DynamoDBStreamEvent,
       unknown
     >;
-    const { order } = newOrder(sampleOrder, { orderId: ulid(), now: new Date(), paymentTimeoutSeconds: 600 });
-    const image = marshall({
-      ...keys.order(order.orderId),
-      entityType: ENTITY.order,
-      ...order,
-    }) as NonNullable<NonNullable<DynamoDBStreamEvent['Records'][number]['dynamodb']>['NewImage']>;
+    const { order, created } = newOrder(sampleOrder, {
+      orderId: ulid(),
+      now: new Date(),
+      paymentTimeoutSeconds: 600,
+    });
+    const image = marshall(orderItem(order, created), { removeUndefinedValues: true }) as NonNullable<
+      NonNullable<DynamoDBStreamEvent['Records'][number]['dynamodb']>['NewImage']
+    >;
     const event: DynamoDBStreamEvent = {
       Records: [
         {

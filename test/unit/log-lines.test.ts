@@ -1,7 +1,7 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { outcomeKeys } from '../../functions/queue/order-events-consumer';
+import { isRoutine, outcomeKeys } from '../../functions/queue/order-events-consumer';
 import { loggingProps } from '../../lib/constructs/model-function';
 
 describe('what an order event line says of its outcome', () => {
@@ -21,6 +21,31 @@ describe('what an order event line says of its outcome', () => {
       { outcome: 'refundRequested', paymentId: 'pi_1', refundId: 're_1' },
       { outcome: 'notForThisConsumer' },
     ]);
+  });
+});
+
+describe('which order event outcomes are routine (DEBUG) and which an operator sees at INFO', () => {
+  it('is routine only for a first saga start and for events other consumers act on', () => {
+    // Act
+    const routine = [
+      isRoutine({ kind: 'fulfillmentStarted', orderId: 'o-1', movedToFulfilling: true, saga: 'started' }),
+      isRoutine({ kind: 'notForThisConsumer', orderId: 'o-1', type: 'OrderPlaced' }),
+    ];
+    const notRoutine = [
+      isRoutine({ kind: 'fulfillmentStarted', orderId: 'o-1', movedToFulfilling: false, saga: 'started' }),
+      isRoutine({
+        kind: 'fulfillmentStarted',
+        orderId: 'o-1',
+        movedToFulfilling: true,
+        saga: 'alreadyStarted',
+      }),
+      isRoutine({ kind: 'staleEvent', orderId: 'o-1', status: OrderStatus.CANCELLED }),
+      isRoutine({ kind: 'refundRequested', orderId: 'o-1', paymentId: 'pi_1', refundId: 're_1' }),
+    ];
+
+    // Assess
+    expect(routine).toEqual([true, true]);
+    expect(notRoutine).toEqual([false, false, false, false]);
   });
 });
 

@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { HANDLED_EVENT_TYPES } from '../../../functions/adapters/stripe-payment-provider';
 import type { LocalRoute, LocalRouteResponse } from '../aws/gateway';
 import { answerOutsidePartyFailure, startLoopbackServer } from '../http';
 import { type ApiState, handleApi } from './stripe/api';
@@ -16,7 +17,8 @@ import {
  * A fake Stripe: the subset of Stripe's REST API (v1, form-encoded, Bearer `sk_test_...` key) that the official
  * `stripe` SDK uses for PaymentIntents, refunds and events, so the SDK runs unchanged against it when pointed at
  * it by `host`/`port`/`protocol`. Idempotency keys, error shapes and status codes are Stripe's; every state
- * change creates an event, delivered in the background to `webhookUrl` with a `Stripe-Signature`, retried with
+ * change creates an event, listed by `/v1/events`; an event of a type the webhook endpoint is registered for
+ * (`enabledEvents`) is delivered in the background to `webhookUrl` with a `Stripe-Signature`, retried with
  * backoff, and listable with `delivery_success=false` until a delivery got a 2xx.
  *
  * Test PaymentMethods (Stripe's documented ones, https://docs.stripe.com/testing):
@@ -47,6 +49,11 @@ export interface FakePaymentProviderOptions {
   readonly webhookSecret: string;
   /** Where events are delivered; without one, every delivery attempt is recorded as failed. */
   readonly webhookUrl?: string;
+  /**
+   * The endpoint's `enabled_events`: the event types delivered to it, or `['*']` for all. Default: the types the
+   * payment webhook handles, the list its deployed endpoint is registered for (docs/deploy.md).
+   */
+  readonly enabledEvents?: readonly string[];
   /** Default: a free loopback port. */
   readonly port?: number;
   /** The `api_version` of events. Default {@link FAKE_STRIPE_API_VERSION}. */
@@ -112,6 +119,13 @@ function checkedCount(count: unknown, what: string): number {
     throw new FakePaymentProviderInputError(`${what} needs an integer >= 0 or Infinity`);
   }
   return count;
+}
+
+function enabledEventsOf(options: FakePaymentProviderOptions): readonly string[] {
+  const enabled = options.enabledEvents ?? HANDLED_EVENT_TYPES;
+  // Stripe refuses an endpoint without events.
+  if (enabled.length === 0) throw new FakePaymentProviderInputError("enabledEvents must list types, or '*'");
+  return enabled;
 }
 
 function retryOf(options: FakePaymentProviderOptions): Required<DeliveryRetryOptions> {
@@ -216,6 +230,7 @@ export async function startFakePaymentProvider(
   const log = new EventLog(
     {
       webhookUrl: options.webhookUrl,
+      enabledEvents: enabledEventsOf(options),
       webhookSecret: options.webhookSecret,
       apiVersion: options.apiVersion ?? FAKE_STRIPE_API_VERSION,
       retry: retryOf(options),

@@ -286,8 +286,9 @@ function listEvents(state: ApiState, params: Params): Stripe.ApiList<StoredEvent
   const type = params.string('type');
   const types = params.strings('types');
   const wanted = types ?? (type === undefined ? undefined : [type]);
+  // As Stripe's `delivery_success`: no endpoint still waiting for it (one its type is not sent to waits for none).
   const matches = (stored: StoredEvent) =>
-    (delivered === undefined || (stored.delivery === 'delivered') === delivered) &&
+    (delivered === undefined || (stored.event.pending_webhooks === 0) === delivered) &&
     inWindow(stored.event.created) &&
     (wanted === undefined || wanted.includes(stored.event.type));
   const events = state.log

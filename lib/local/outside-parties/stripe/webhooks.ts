@@ -18,14 +18,17 @@ export interface FakeEvent {
   readonly created: number;
   readonly data: { readonly object: object; readonly previous_attributes?: Record<string, unknown> };
   readonly livemode: false;
-  /** 1 until a delivery got a 2xx, then 0. */
+  /** 1 until a delivery got a 2xx, then 0; 0 from the start for a type the endpoint is not registered for. */
   pending_webhooks: number;
   readonly request: { readonly id: string | null; readonly idempotency_key: string | null };
   readonly type: string;
 }
 
-/** Where an event's delivery stands; `lost` ones were dropped on purpose and are never sent. */
-export type EventDelivery = 'scheduled' | 'delivered' | 'failed' | 'lost';
+/**
+ * Where an event's delivery stands; `lost` ones were dropped on purpose and are never sent, `unsubscribed` ones
+ * have a type the endpoint's `enabled_events` leave out and are never sent either (listed all the same).
+ */
+export type EventDelivery = 'scheduled' | 'delivered' | 'failed' | 'lost' | 'unsubscribed';
 
 export interface StoredEvent {
   readonly event: FakeEvent;
@@ -55,8 +58,13 @@ export interface WebhookLoss {
   readonly delayMs: number;
 }
 
+/** Stripe's wildcard in `enabled_events`: every type. */
+export const ALL_EVENTS = '*';
+
 export interface EventLogSettings {
   readonly webhookUrl: string | undefined;
+  /** The endpoint's `enabled_events`: the types it is sent, or {@link ALL_EVENTS}. */
+  readonly enabledEvents: readonly string[];
   readonly webhookSecret: string;
   readonly apiVersion: string;
   readonly retry: Required<DeliveryRetryOptions>;
@@ -82,12 +90,15 @@ export class EventLog {
   private readonly stored: StoredEvent[] = [];
   private readonly attempts: WebhookDelivery[] = [];
   private readonly losingIntents = new Set<string>();
+  private readonly enabled: ReadonlySet<string>;
 
   public constructor(
     private readonly settings: EventLogSettings,
     private readonly lifetime: Lifetime,
     public loss: WebhookLoss,
-  ) {}
+  ) {
+    this.enabled = new Set(settings.enabledEvents);
+  }
 
   /** Every later event about this intent is lost. */
   public loseFor(paymentIntentId: string): void {
@@ -106,7 +117,10 @@ export class EventLog {
     return this.stored.find((stored) => stored.event.id === id);
   }
 
-  /** Records an event about `object` (a snapshot of it) and schedules its delivery, or loses it. */
+  /**
+   * Records an event about `object` (a snapshot of it) and schedules its delivery, or loses it; an event of a
+   * type the endpoint is not registered for is only recorded, as Stripe sends an endpoint only its types.
+   */
   public emit(
     type: string,
     object: object,
@@ -114,6 +128,7 @@ export class EventLog {
     cause: EventCause,
     previous?: Record<string, unknown>,
   ): void {
+    const subscribed = this.enabled.has(ALL_EVENTS) || this.enabled.has(type);
     const event: FakeEvent = {
       id: newId('evt'),
       object: 'event',
@@ -124,10 +139,15 @@ export class EventLog {
         ...(previous === undefined ? {} : { previous_attributes: structuredClone(previous) }),
       },
       livemode: false,
-      pending_webhooks: 1,
+      pending_webhooks: subscribed ? 1 : 0,
       request: { id: cause.requestId, idempotency_key: cause.idempotencyKey },
       type,
     };
+    if (!subscribed) {
+      this.stored.push({ event, paymentIntentId, delivery: 'unsubscribed' });
+      return;
+    }
+    // Only an event that would be sent can be lost, so the loss rate is a share of deliveries.
     const lost = this.losingIntents.has(paymentIntentId) || this.settings.random() < this.loss.rate;
     const stored: StoredEvent = { event, paymentIntentId, delivery: lost ? 'lost' : 'scheduled' };
     this.stored.push(stored);
