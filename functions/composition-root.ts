@@ -69,6 +69,11 @@ export const systemClock: Clock = { now: () => new Date() };
 /** Secrets are read again after five minutes, so a rotated secret takes effect without a deployment. */
 const SECRET_MAX_AGE_SECONDS = 300;
 
+/**
+ * Marked free of side effects for esbuild: a `once(...)` whose result a function never uses is left out of its
+ * bundle with everything only it builds (a consumer that refunds does not carry the payment service).
+ */
+/* @__NO_SIDE_EFFECTS__ */
 export function once<T>(build: () => T): () => T {
   let built: { readonly value: T } | undefined;
   return () => {
@@ -78,6 +83,7 @@ export function once<T>(build: () => T): () => T {
 }
 
 /** Like {@link once}, but a failure is not kept: the next call tries again (a secret read can fail transiently). */
+/* @__NO_SIDE_EFFECTS__ */
 export function onceAsync<T>(build: () => Promise<T>): () => Promise<T> {
   let pending: Promise<T> | undefined;
   return () => {

@@ -6,14 +6,18 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConcurrentModificationError, OrderNotFoundError, PaymentInProgressError } from '../domain/errors';
 import type { Order, OrderTransition } from '../domain/order';
 import { OrderStatus } from '../domain/order-status';
 import type {
   CreateOrderOutcome,
   IdempotencyClaim,
+  OrderAdvances,
   OrderRepository,
   OrderWithHistory,
+  StatusMove,
+  StatusMoveResult,
   TransitionGuard,
 } from '../domain/ports';
 import {
@@ -22,16 +26,19 @@ import {
   ENTITY,
   failedCondition,
   historyEntry,
+  holdsLiveLease,
   keys,
+  NO_LIVE_LEASE_CONDITION,
   noLiveLeaseCheck,
+  ORDER_FIELDS_FROM_HISTORY,
   orderItem,
   orderPartition,
   PENDING_INDEX_SHARDS,
+  paymentsOf,
   type TransactItems,
   toEpochSeconds,
   toHistory,
   toOrder,
-  toPayment,
   transactWrite,
 } from './dynamodb-table';
 
@@ -44,71 +51,91 @@ export interface DynamoDbOrderRepositoryOptions {
   readonly now: () => Date;
 }
 
-export class DynamoDbOrderRepository implements OrderRepository {
+export class DynamoDbOrderRepository implements OrderRepository, OrderAdvances {
   public constructor(private readonly options: DynamoDbOrderRepositoryOptions) {}
 
+  /**
+   * One conditional PutItem of the order; with an idempotency key, first one of the key's record, naming the
+   * order and the request's fingerprint. Two single-item writes instead of one transaction, which bills every
+   * item twice: the key is claimed before the order exists, so no second order can be made under it, and a crash
+   * between the two leaves a key naming an order not written yet, which the next request with that key writes
+   * (see `OrderService.placeOrder`): a key naming this very order and request lets the order's put go on.
+   */
   public async create(
     order: Order,
     created: OrderTransition,
     idempotency?: IdempotencyClaim,
   ): Promise<CreateOrderOutcome> {
-    const { tableName } = this.options;
-    const put = {
-      TableName: tableName,
-      Item: orderItem(order, created),
-      ConditionExpression: 'attribute_not_exists(PK)',
-    };
-    if (idempotency === undefined) {
-      try {
-        await conditionalWrite(() => this.options.client.send(new PutCommand(put)));
-        return { kind: 'created' };
-      } catch (error) {
-        if (
-          error instanceof ConditionalCheckFailedException ||
-          error instanceof TransactionConflictException
-        ) {
-          throw new ConcurrentModificationError(order.orderId, { cause: error });
-        }
-        throw error;
+    if (idempotency !== undefined) {
+      const holder = await this.claimKey(order.orderId, idempotency);
+      if (
+        holder !== undefined &&
+        (holder.orderId !== order.orderId || holder.requestFingerprint !== idempotency.requestFingerprint)
+      ) {
+        return { kind: 'keyAlreadyUsed', ...holder };
       }
     }
-    const IDEMPOTENCY_INDEX = 1;
-    const items: TransactItems = [
-      { Put: put },
-      {
-        Put: {
-          TableName: tableName,
-          Item: {
-            ...keys.idempotencyKey(idempotency.key),
-            entityType: ENTITY.idempotencyKey,
-            orderId: order.orderId,
-            requestFingerprint: idempotency.requestFingerprint,
-            expiresAt: toEpochSeconds(idempotency.expiresAt),
-          },
-          ConditionExpression: 'attribute_not_exists(PK) OR expiresAt < :now',
-          ExpressionAttributeValues: { ':now': toEpochSeconds(this.options.now()) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-    ];
     try {
-      await transactWrite(this.options.client, items);
+      await conditionalWrite(() =>
+        this.options.client.send(
+          new PutCommand({
+            TableName: this.options.tableName,
+            Item: orderItem(order, created),
+            ConditionExpression: 'attribute_not_exists(PK)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
       return { kind: 'created' };
     } catch (error) {
-      const reasons = cancellationReasons(error);
-      const keyReason = reasons[IDEMPOTENCY_INDEX];
-      if (keyReason?.code === 'ConditionalCheckFailed' && keyReason.item) {
-        return {
-          kind: 'keyAlreadyUsed',
-          orderId: String(keyReason.item.orderId),
-          requestFingerprint: String(keyReason.item.requestFingerprint),
-        };
+      if (error instanceof ConditionalCheckFailedException) {
+        // Under a key, the customer's order with this id is the key's, written by another request with it.
+        // Otherwise order ids are generated ULIDs: an existing one means the id generator repeated itself.
+        const existing = error.Item === undefined ? undefined : toOrder(unmarshall(error.Item));
+        if (idempotency !== undefined && existing?.customerId === order.customerId) {
+          return {
+            kind: 'keyAlreadyUsed',
+            orderId: order.orderId,
+            requestFingerprint: idempotency.requestFingerprint,
+          };
+        }
+        throw new ConcurrentModificationError(order.orderId, { cause: error });
       }
-      if (reasons.some((reason) => reason.code === 'ConditionalCheckFailed')) {
-        // Order ids are generated ULIDs; an existing one means the id generator repeated itself.
+      if (error instanceof TransactionConflictException) {
         throw new ConcurrentModificationError(order.orderId, { cause: error });
       }
       throw error;
+    }
+  }
+
+  /** Claims a free (or expired) idempotency key for `orderId`; a live key's holder when it is taken. */
+  private async claimKey(
+    orderId: string,
+    idempotency: IdempotencyClaim,
+  ): Promise<{ readonly orderId: string; readonly requestFingerprint: string } | undefined> {
+    try {
+      await conditionalWrite(() =>
+        this.options.client.send(
+          new PutCommand({
+            TableName: this.options.tableName,
+            Item: {
+              ...keys.idempotencyKey(idempotency.key),
+              entityType: ENTITY.idempotencyKey,
+              orderId,
+              requestFingerprint: idempotency.requestFingerprint,
+              expiresAt: toEpochSeconds(idempotency.expiresAt),
+            },
+            ConditionExpression: 'attribute_not_exists(PK) OR expiresAt < :now',
+            ExpressionAttributeValues: { ':now': toEpochSeconds(this.options.now()) },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) || error.Item === undefined) throw error;
+      const holder = unmarshall(error.Item);
+      return { orderId: String(holder.orderId), requestFingerprint: String(holder.requestFingerprint) };
     }
   }
 
@@ -119,10 +146,7 @@ export class DynamoDbOrderRepository implements OrderRepository {
     if (orderItem === undefined) {
       return undefined;
     }
-    const payments = items
-      .filter((item) => item.entityType === ENTITY.payment)
-      .map(toPayment)
-      .sort((left, right) => left.createdAt.localeCompare(right.createdAt));
+    const payments = paymentsOf(items);
     return { order: toOrder(orderItem), history: toHistory(orderItem), payments };
   }
 
@@ -154,15 +178,28 @@ export class DynamoDbOrderRepository implements OrderRepository {
       return;
     }
     const LEASE_INDEX = 1;
+    const leaseAt = guard.noLiveLeaseAt;
     try {
       await transactWrite(this.options.client, [
-        { Update: update },
-        noLiveLeaseCheck(this.options.tableName, previous.orderId, guard.noLiveLeaseAt),
+        {
+          Update: {
+            ...update,
+            ConditionExpression: `${update.ConditionExpression} AND ${NO_LIVE_LEASE_CONDITION}`,
+            ExpressionAttributeValues: {
+              ...update.ExpressionAttributeValues,
+              ':leaseNow': leaseAt.getTime(),
+            },
+          },
+        },
+        noLiveLeaseCheck(this.options.tableName, previous.orderId, leaseAt),
       ]);
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (failedCondition(reasons, 0) && reasons[0]?.item === undefined) {
         throw new OrderNotFoundError(previous.orderId);
+      }
+      if (failedCondition(reasons, 0) && holdsLiveLease(reasons[0]?.item, leaseAt)) {
+        throw new PaymentInProgressError(previous.orderId);
       }
       if (failedCondition(reasons, 0)) {
         throw new ConcurrentModificationError(previous.orderId, { cause: error });
@@ -174,6 +211,48 @@ export class DynamoDbOrderRepository implements OrderRepository {
         throw new ConcurrentModificationError(previous.orderId, { cause: error });
       }
       throw error;
+    }
+  }
+
+  /**
+   * One conditional UpdateItem and no read: the order moves to `move.to` only if its status is one of
+   * `move.from`; its version grows by one and the new version's timeline entry is appended in the same write
+   * (see `HistoryEntry` in `dynamodb-table.ts`), so one entry per version holds as it does for `saveTransition`. A refusal
+   * returns the order as it stood (`ReturnValuesOnConditionCheckFailure`), or throws `OrderNotFoundError` when
+   * there is none.
+   */
+  public async advance(orderId: string, move: StatusMove): Promise<StatusMoveResult> {
+    const from = Object.fromEntries(move.from.map((status, index) => [`:from${index}`, status]));
+    try {
+      const { Attributes } = await conditionalWrite(() =>
+        this.options.client.send(
+          new UpdateCommand({
+            TableName: this.options.tableName,
+            Key: keys.order(orderId),
+            UpdateExpression:
+              'SET #status = :to, #version = #version + :one, #history = list_append(#history, :entry)',
+            ConditionExpression: `#status IN (${Object.keys(from).join(', ')})`,
+            ExpressionAttributeNames: {
+              '#status': 'status',
+              '#version': 'version',
+              '#history': 'history',
+            },
+            ExpressionAttributeValues: {
+              ...from,
+              ':to': move.to,
+              ':one': 1,
+              ':entry': [historyEntry({ ...move, at: move.at.toISOString() })],
+            },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return { moved: true, order: toOrder(Attributes ?? {}) };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error.Item === undefined) throw new OrderNotFoundError(orderId);
+      return { moved: false, order: toOrder(unmarshall(error.Item)) };
     }
   }
 
@@ -236,7 +315,8 @@ export function transitionUpdate(
   transition: OrderTransition,
 ): TransitionUpdate {
   const changed = (Object.keys(next) as (keyof Order)[]).filter(
-    (field) => field !== 'orderId' && next[field] !== previous[field],
+    (field) =>
+      field !== 'orderId' && !ORDER_FIELDS_FROM_HISTORY.includes(field) && next[field] !== previous[field],
   );
   const names: Record<string, string> = {
     '#status': 'status',

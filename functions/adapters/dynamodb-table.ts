@@ -8,7 +8,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { retryOnConflict } from '../domain/conflict-retry';
 import { ErrorCode, SchemaViolationError } from '../domain/errors';
 import type { CommittedChange } from '../domain/event-derivation';
@@ -25,11 +25,12 @@ import {
 import { type FieldIssue, parseWith } from '../domain/validation';
 
 /**
- * The single-table layout, in one place. An order (its timeline inside it, see {@link orderItem}), its payments,
- * its payment lease and its saga steps share the order's partition, so one strongly consistent query reads the
- * order's whole story and one transaction can condition on any of them. Keys that must be unique across orders
- * (idempotency keys, payment ids, provider event ids) have partitions of their own, so `attribute_not_exists` on
- * them is a lock on the value.
+ * The single-table layout, in one place. An order (its timeline, its payments and its payment lease inside it, see
+ * {@link orderItem}), the payments that owe a refund and its saga steps share the order's partition, so one
+ * strongly consistent query reads the order's whole story and one transaction can condition on any of them. Keys
+ * that must be unique across orders (idempotency keys, provider event ids) have partitions of their own, so
+ * `attribute_not_exists` on them is a lock on the value. Lease items (still checked by a cancellation) and payment
+ * owners (no longer read) are the previous layout's.
  */
 export const keys = {
   order: (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'ORDER' }),
@@ -56,8 +57,13 @@ export const ENTITY = {
 export type Item = Record<string, unknown>;
 export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
-/** Write shards of the pending-payment index: enough that no one partition takes every new order. */
-export const PENDING_INDEX_SHARDS = 8;
+/**
+ * Write shards of the pending-payment index. Each order writes its shard twice (entering the index and leaving
+ * it), and one partition takes 1,000 writes/s, a limit no quota raises: 10,000 orders/s need at least 20 shards.
+ * 32 keep each under 625 writes/s and divide 256, so the first byte of the hash spreads orders evenly. Readers
+ * query every shard from 0 to n - 1, so entries written when there were 8 shards are still found.
+ */
+export const PENDING_INDEX_SHARDS = 32;
 
 /** The sparse index's keys, present only while an order awaits payment. */
 export function pendingIndexAttributes(order: Order): { pendingShard: string; pendingDeadline: string } {
@@ -164,8 +170,8 @@ function conflictBackoff(attempt: number): Promise<void> {
  * Runs one conditional single-item write, retrying only `TransactionConflictException` (a transaction held the
  * item at that instant, so the condition was never evaluated), as {@link transactWrite} does for transactions.
  */
-export async function conditionalWrite(write: () => Promise<unknown>): Promise<void> {
-  await retryOnConflict(
+export async function conditionalWrite<T>(write: () => Promise<T>): Promise<T> {
+  return await retryOnConflict(
     {
       attempts: TRANSACTION_CONFLICT_ATTEMPTS,
       isConflict: (error) => error instanceof TransactionConflictException,
@@ -175,7 +181,11 @@ export async function conditionalWrite(write: () => Promise<unknown>): Promise<v
   );
 }
 
-/** A condition that no payment lease on the order is live at `now` (never taken, released, or expired). */
+/**
+ * A condition that no payment lease item of the previous layout is live at `now`. Leases live in the order item
+ * now (see {@link NO_LIVE_LEASE_CONDITION}); an item of the old layout is live at most one lease duration after the
+ * deploy, so this check may go once every old lease expired.
+ */
 export function noLiveLeaseCheck(tableName: string, orderId: string, now: Date): TransactItems[number] {
   return {
     ConditionCheck: {
@@ -187,30 +197,65 @@ export function noLiveLeaseCheck(tableName: string, orderId: string, now: Date):
   };
 }
 
-/** One entry of the order item's `history` list: the transition without the order id its item already holds. */
-export type HistoryEntry = Omit<OrderTransition, 'orderId'>;
+/**
+ * The payment lease lives in the order item: its holder (`leaseOwner`) and expiry (`leaseExpiresAt`, epoch
+ * milliseconds), both removed on release, and the fencing counter (`fencingToken`), never removed, so it only
+ * grows. That no lease is live is one more clause of the order's own conditional write, not another item.
+ */
+export const NO_LIVE_LEASE_CONDITION =
+  '(attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :leaseNow)';
 
-export function historyEntry(transition: OrderTransition): HistoryEntry {
-  return {
-    version: transition.version,
-    from: transition.from,
-    to: transition.to,
-    at: transition.at,
-    reason: transition.reason,
-  };
+/** Whether an order item (as read, or as a failed condition returned it) holds a lease live at `now`. */
+export function holdsLiveLease(item: Item | undefined, now: Date): boolean {
+  return typeof item?.leaseExpiresAt === 'number' && item.leaseExpiresAt > now.getTime();
+}
+
+/**
+ * One entry of the order item's `history` list: the status reached (`t`), when (`a`, epoch milliseconds) and why
+ * (`r`). Every write of the order carries the whole item, so the names are short and nothing derivable is
+ * stored: the list holds one entry per version from 1, each appended by the write that sets its version
+ * (`transitionUpdate`, `advance` in `dynamodb-order-repository.ts`), so the n-th entry is version n and moved from
+ * the status the entry before it reached. Items written before issue 21 hold long entries (`version`, `from`,
+ * `to`, `at`, `reason`); a list may begin with those and go on with short ones, and {@link toHistory} reads both.
+ */
+export interface HistoryEntry {
+  readonly t: OrderStatus;
+  readonly a: number;
+  readonly r: string;
+}
+
+export function historyEntry(move: Pick<OrderTransition, 'to' | 'at' | 'reason'>): HistoryEntry {
+  return { t: move.to, a: Date.parse(move.at), r: move.reason };
+}
+
+/**
+ * The order's fields that its item does not store, since its timeline holds them: `createdAt` is the first
+ * entry's time, `updatedAt` the last one's (a move sets both from one clock reading). An item written before
+ * issue 21 stores them too; {@link toOrder} reads them from the timeline all the same.
+ */
+export const ORDER_FIELDS_FROM_HISTORY: readonly (keyof Order)[] = ['createdAt', 'updatedAt'];
+
+/** The order's fields that its item stores. */
+function storedFields(order: Order): Partial<Order> {
+  return Object.fromEntries(
+    Object.entries(order).filter(([field]) => !ORDER_FIELDS_FROM_HISTORY.includes(field as keyof Order)),
+  );
 }
 
 /**
  * A new order's item: the order, its timeline as the `history` list (one entry per version, appended by the
- * same conditional write that moves the order, see `transitionUpdate`), and the pending index's keys.
+ * same conditional write that moves the order, see `transitionUpdate`), the pending index's keys, and the map of
+ * its payments (see {@link EMBEDDED_PAYMENTS}).
  */
 export function orderItem(order: Order, created: OrderTransition): Item {
   return {
     ...keys.order(order.orderId),
     entityType: ENTITY.order,
-    ...order,
+    ...storedFields(order),
     history: [historyEntry(created)],
     ...pendingIndexAttributes(order),
+    // Empty until its first payment intent: present, so recording a payment is a plain SET of its entry.
+    [EMBEDDED_PAYMENTS]: {},
   };
 }
 
@@ -235,6 +280,42 @@ export function paymentItem(payment: Payment): Item {
 }
 
 /**
+ * The order item's map of its payments, by payment id. A payment lives there from its intent on, so recording
+ * the intent, and its outcome (PAID with SUCCEEDED, say), is each one write of one item; it moves to an item of
+ * its own (`paymentItem`) when it comes to owe a refund, so the sparse refund-pending index finds it. New orders
+ * are created with the map (empty); an order created before it has none, and its payments are items of their own.
+ */
+export const EMBEDDED_PAYMENTS = 'payments';
+
+/** A payment as an entry of its order item's map: its ids are the map's key and the item's. */
+export function embeddedPayment(payment: Payment): Item {
+  const { paymentId: _paymentId, orderId: _orderId, ...entry } = payment;
+  return entry;
+}
+
+/**
+ * Every payment one order's items hold, in the order item's map or in items of their own (each payment is in
+ * exactly one place), by creation time.
+ */
+export function paymentsOf(items: readonly Item[]): Payment[] {
+  const orderItem = items.find((item) => item.entityType === ENTITY.order);
+  return [
+    ...(orderItem === undefined ? [] : embeddedPaymentsOf(orderItem)),
+    ...items.filter((item) => item.entityType === ENTITY.payment).map(toPayment),
+  ].sort((left, right) => left.createdAt.localeCompare(right.createdAt));
+}
+
+/** The payments in an order item's map; none for an order created before the map. */
+export function embeddedPaymentsOf(orderItem: Item): Payment[] {
+  const map = orderItem[EMBEDDED_PAYMENTS];
+  if (map === undefined) return [];
+  const orderId = String(orderItem.orderId);
+  return Object.entries(decoded(embeddedPaymentsSchema, map, orderItem)).map(([paymentId, entry]) =>
+    decoded(paymentSchema, { ...entry, paymentId, orderId }, orderItem),
+  );
+}
+
+/**
  * A stored order, payment or saga step, read from the table (by a repository, the saga ledger or `ops order`) or
  * from its stream, lacks the shape the table's writers give it (an unknown status, a missing field). Never
  * transient: the relay fails its batch rather than skip the item, since publishing a guess, or nothing, would
@@ -256,39 +337,47 @@ export class MalformedStreamItemError extends SchemaViolationError {
 const orderStatus = z.enum(OrderStatus);
 
 const orderSchema = z.object({
-  orderId: z.string().min(1),
+  orderId: z.string().check(z.minLength(1)),
   customerId: z.string(),
   status: orderStatus,
-  version: z.number().int().min(1),
+  version: z.number().check(z.int(), z.gte(1)),
   currency: z.string(),
   totalAmount: z.number(),
   items: z.array(z.object({ sku: z.string(), quantity: z.number(), unitPrice: z.number() })),
   paymentDeadline: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
 });
 
-const historyEntrySchema = z.object({
-  version: z.number().int().min(1),
-  from: orderStatus.nullish().transform((from) => from ?? null),
-  to: orderStatus,
-  at: z.string(),
-  reason: z.string(),
-});
+/** A history entry as written since issue 21 ({@link HistoryEntry}) or before it (every field, long names). */
+const historyEntrySchema = z.union([
+  z.object({ t: orderStatus, a: z.number(), r: z.string() }),
+  z.object({
+    version: z.number().check(z.int(), z.gte(1)),
+    from: z.nullish(orderStatus),
+    to: orderStatus,
+    at: z.string(),
+    reason: z.string(),
+  }),
+]);
 
 const paymentSchema = z.object({
-  paymentId: z.string().min(1),
-  orderId: z.string().min(1),
+  paymentId: z.string().check(z.minLength(1)),
+  orderId: z.string().check(z.minLength(1)),
   status: z.enum(PaymentStatus),
   amount: z.number(),
   currency: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  refundReason: z.enum(RefundReason).optional(),
-  recordedBy: z.enum(PaymentFactSource).optional(),
+  refundReason: z.optional(z.enum(RefundReason)),
+  recordedBy: z.optional(z.enum(PaymentFactSource)),
 });
 
-function decoded<Schema extends z.ZodType>(schema: Schema, value: unknown, item: Item): z.output<Schema> {
+const embeddedPaymentsSchema = z.record(z.string().check(z.minLength(1)), z.record(z.string(), z.unknown()));
+
+function decoded<Schema extends z.core.$ZodType>(
+  schema: Schema,
+  value: unknown,
+  item: Item,
+): z.output<Schema> {
   return parseWith(schema, value, (issues) => new MalformedStreamItemError(keyOf(item), issues));
 }
 
@@ -305,7 +394,14 @@ export function toCheckpoint(item: Item): Date {
 
 /** The order an order item holds, without its timeline and index keys. */
 export function toOrder(item: Item): Order {
-  return decoded(orderSchema, item, item);
+  const history = toHistory(item);
+  const [first, last] = [history[0], history.at(-1)];
+  if (first === undefined || last === undefined) {
+    throw new MalformedStreamItemError(keyOf(item), [
+      { path: 'history', message: 'the order has no history' },
+    ]);
+  }
+  return { ...decoded(orderSchema, item, item), createdAt: first.at, updatedAt: last.at };
 }
 
 /** The timeline an order item holds, by version. */
@@ -315,10 +411,25 @@ export function toHistory(item: Item): OrderTransition[] {
       { path: 'history', message: 'the order has no history list' },
     ]);
   }
-  const { orderId } = decoded(orderSchema.pick({ orderId: true }), item, item);
-  return decoded(z.array(historyEntrySchema), item.history, item)
-    .map((entry) => ({ orderId, ...entry }))
-    .sort((left, right) => left.version - right.version);
+  const { orderId } = decoded(z.pick(orderSchema, { orderId: true }), item, item);
+  const entries = decoded(z.array(historyEntrySchema), item.history, item);
+  // A short entry takes its version and `from` from its place in the list (see HistoryEntry).
+  const history: OrderTransition[] = [];
+  for (const [index, entry] of entries.entries()) {
+    history.push(
+      't' in entry
+        ? {
+            orderId,
+            version: index + 1,
+            from: history.at(-1)?.to ?? null,
+            to: entry.t,
+            at: new Date(entry.a).toISOString(),
+            reason: entry.r,
+          }
+        : { orderId, ...entry, from: entry.from ?? null },
+    );
+  }
+  return history.sort((left, right) => left.version - right.version);
 }
 
 export function toPayment(item: Item): Payment {
@@ -326,10 +437,10 @@ export function toPayment(item: Item): Payment {
 }
 
 const ledgerEntrySchema = z.object({
-  orderId: z.string().min(1),
-  step: z.string().min(1),
+  orderId: z.string().check(z.minLength(1)),
+  step: z.string().check(z.minLength(1)),
   status: z.enum(StepStatus),
-  compensatedFrom: z.enum(CompensatedFrom).optional(),
+  compensatedFrom: z.optional(z.enum(CompensatedFrom)),
   updatedAt: z.string(),
 });
 
@@ -352,17 +463,20 @@ export interface ItemChange {
 }
 
 /**
- * The committed change of an order or a payment that a stream record reports, as domain values; undefined for
+ * The committed changes of an order and its payments that a stream record reports, as domain values: none for
  * a removal and for every other item (leases, idempotency keys, payment owners, provider events, saga steps),
- * which is bookkeeping. A payment's old image is optional (its events name the status reached); an order's is
- * not, since without it a status change cannot be told from any other write.
+ * which is bookkeeping. An order item's record reports the order's change and each change of a payment in its
+ * map (those first: the payment is why the order moved, as when both became PAID and SUCCEEDED in one write). A
+ * payment's old image is optional (its events name the status reached); an order's is not, since without it a
+ * status change cannot be told from any other write.
  */
-export function committedChangeOf(change: ItemChange): CommittedChange | undefined {
+export function committedChangesOf(change: ItemChange): CommittedChange[] {
   const { eventName, oldImage, newImage } = change;
-  if (eventName === 'REMOVE' || newImage === undefined) return undefined;
+  if (eventName === 'REMOVE' || newImage === undefined) return [];
   switch (newImage.entityType) {
     case ENTITY.order: {
       const after = toOrder(newImage);
+      const payments = embeddedPaymentChanges(oldImage, newImage);
       if (eventName === 'INSERT') {
         if (after.version !== 1) {
           // Any other version would share its event id with that version's status change.
@@ -370,22 +484,40 @@ export function committedChangeOf(change: ItemChange): CommittedChange | undefin
             { path: 'version', message: `an order is created at version 1, not ${after.version}` },
           ]);
         }
-        return { entity: 'order', after };
+        return [...payments, { entity: 'order', after }];
       }
       if (oldImage === undefined) {
         throw new MalformedStreamItemError(keyOf(newImage), [
           { path: '', message: 'a modified order has no old image; the stream must be NEW_AND_OLD_IMAGES' },
         ]);
       }
-      return { entity: 'order', before: toOrder(oldImage), after };
+      return [...payments, { entity: 'order', before: toOrder(oldImage), after }];
     }
     case ENTITY.payment: {
       const after = toPayment(newImage);
-      return eventName === 'MODIFY' && oldImage !== undefined
-        ? { entity: 'payment', before: toPayment(oldImage), after }
-        : { entity: 'payment', after };
+      return [
+        eventName === 'MODIFY' && oldImage !== undefined
+          ? { entity: 'payment', before: toPayment(oldImage), after }
+          : { entity: 'payment', after },
+      ];
     }
     default:
-      return undefined;
+      return [];
   }
+}
+
+/** Each payment of the new image's map, with its value in the old image's map when it was there. */
+function embeddedPaymentChanges(oldImage: Item | undefined, newImage: Item): CommittedChange[] {
+  const before = new Map(
+    (oldImage === undefined ? [] : embeddedPaymentsOf(oldImage)).map((payment) => [
+      payment.paymentId,
+      payment,
+    ]),
+  );
+  return embeddedPaymentsOf(newImage).map((after) => {
+    const previous = before.get(after.paymentId);
+    return previous === undefined
+      ? { entity: 'payment', after }
+      : { entity: 'payment', before: previous, after };
+  });
 }

@@ -1,6 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnFulfillmentSagas } from '../adapters/sfn-fulfillment-sagas';
-import { getOrderService, once, tracer } from '../composition-root';
+import { once, orderRepository, systemClock, tracer } from '../composition-root';
 import { loadConfig } from '../config';
 import { FulfillmentTrigger } from '../domain/fulfillment-trigger';
 import { getPaymentProvider } from './payments';
@@ -19,11 +19,12 @@ const sfnClient = once(() => tracer.captureAWSv3Client(new SFNClient({})));
 export const getFulfillmentTrigger = once(
   () =>
     new FulfillmentTrigger({
-      orders: getOrderService(),
+      orders: orderRepository(),
       sagas: new SfnFulfillmentSagas({
         client: sfnClient(),
         stateMachineArn: consumerConfig().FULFILLMENT_STATE_MACHINE_ARN,
       }),
       refunds: getPaymentProvider(),
+      clock: systemClock,
     }),
 );

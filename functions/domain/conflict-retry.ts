@@ -1,10 +1,7 @@
-import { ConcurrentModificationError, InvalidTransitionError } from './errors';
+import { ConcurrentModificationError } from './errors';
 
 /** Rounds a service tries before it hands a conflict to its caller's retry (a state machine, a provider). */
 export const CONFLICT_ATTEMPTS = 5;
-
-/** Rounds a queue consumer tries by default: a message it fails comes back after its visibility timeout. */
-export const CONSUMER_CONFLICT_ATTEMPTS = 3;
 
 export interface ConflictRetryOptions {
   /** Rounds at most, the first included; anything below 1 still runs one round. */
@@ -19,14 +16,6 @@ export interface ConflictRetryOptions {
 
 function isConcurrentModification(error: unknown): boolean {
   return error instanceof ConcurrentModificationError;
-}
-
-/**
- * A conflict for a move through `OrderMoves`, which checks the transition again on the order it reads: a move
- * it refuses was decided on a status that another writer has changed since.
- */
-export function isLostMove(error: unknown): boolean {
-  return error instanceof ConcurrentModificationError || error instanceof InvalidTransitionError;
 }
 
 /**

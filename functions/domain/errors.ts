@@ -39,10 +39,8 @@ export const ErrorCode = {
   // The queue consumers.
   INVALID_ORDER_EVENT: 'INVALID_ORDER_EVENT',
   ORDER_NOT_PAID: 'ORDER_NOT_PAID',
-  ORDER_KEEPS_CHANGING: 'ORDER_KEEPS_CHANGING',
   INVALID_STATUS_EVENT: 'INVALID_STATUS_EVENT',
   ORDER_NOT_YET_FULFILLED: 'ORDER_NOT_YET_FULFILLED',
-  STATUS_ORDER_KEEPS_CHANGING: 'STATUS_ORDER_KEEPS_CHANGING',
   // The outbox relay.
   MALFORMED_STREAM_ITEM: 'MALFORMED_STREAM_ITEM',
   INVALID_DERIVED_EVENT: 'INVALID_DERIVED_EVENT',
@@ -76,21 +74,6 @@ export abstract class SchemaViolationError extends AppError {
   public constructor(what: string, issues: readonly FieldIssue[], options?: ErrorOptions) {
     super(`${what}: ${describeIssues(issues)}`, options);
     this.issues = issues;
-  }
-}
-
-/**
- * Every attempt of a queue consumer to write an order lost a race (see `retryOnConflict`); the message is
- * retried later, when the order has settled.
- */
-export abstract class OrderRacesLostError extends AppError {
-  public readonly retryable = true;
-  public readonly orderId: string;
-
-  /** `purpose` says what the attempts were for, as "move it to FULFILLING". */
-  public constructor(orderId: string, attempts: number, purpose: string, options?: ErrorOptions) {
-    super(`order ${orderId} changed under each of ${attempts} attempts to ${purpose}`, options);
-    this.orderId = orderId;
   }
 }
 

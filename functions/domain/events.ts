@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ORDER_STATUSES } from './order-status';
 import { PAYMENT_STATUSES } from './payment';
 import { amountSchema, currencySchema, orderReferenceSchema } from './validation';
@@ -27,25 +27,25 @@ const paymentStatus = z.enum(PAYMENT_STATUSES as [string, ...string[]]);
 const money = { amount: amountSchema, currency: currencySchema };
 
 const envelope = {
-  eventId: z.string().min(1).max(128),
+  eventId: z.string().check(z.minLength(1), z.maxLength(128)),
   orderId: orderReferenceSchema,
   occurredAt: z.iso.datetime(),
 };
 
 const paymentData = z.strictObject({
-  paymentId: z.string().min(1),
+  paymentId: z.string().check(z.minLength(1)),
   status: paymentStatus,
   ...money,
-  refundReason: z.string().optional(),
+  refundReason: z.optional(z.string()),
 });
 
 export const orderEventSchema = z.discriminatedUnion('type', [
   z.strictObject({
     ...envelope,
     type: z.literal(OrderEventType.ORDER_PLACED),
-    version: z.number().int().min(1),
+    version: z.number().check(z.int(), z.gte(1)),
     data: z.strictObject({
-      customerId: z.string().min(1),
+      customerId: z.string().check(z.minLength(1)),
       totalAmount: amountSchema,
       currency: currencySchema,
       paymentDeadline: z.iso.datetime(),
@@ -54,7 +54,7 @@ export const orderEventSchema = z.discriminatedUnion('type', [
   z.strictObject({
     ...envelope,
     type: z.literal(OrderEventType.ORDER_STATUS_CHANGED),
-    version: z.number().int().min(2),
+    version: z.number().check(z.int(), z.gte(2)),
     data: z.strictObject({ from: orderStatus, to: orderStatus }),
   }),
   z.strictObject({ ...envelope, type: z.literal(OrderEventType.PAYMENT_SUCCEEDED), data: paymentData }),

@@ -30,33 +30,40 @@ export class OrderService {
   public constructor(private readonly dependencies: OrderServiceDependencies) {}
 
   /**
-   * Places an order awaiting payment. With an idempotency key, the order and the key are written in one
-   * conditional transaction: a repeat of the same request returns the first order, a different request under
-   * the same key is refused with {@link IdempotencyKeyReusedError}.
+   * Places an order awaiting payment. With an idempotency key, the key is claimed for the new order before the
+   * order is written: a repeat of the same request returns the first order, a different request under the same
+   * key is refused with {@link IdempotencyKeyReusedError}. A key that names an order never written (its request
+   * stopped between the two writes, or is between them now) is completed by this request, the same one: it
+   * writes that order, and whichever of the two writes it first created it.
    */
   public async placeOrder(command: PlaceOrderCommand, idempotencyKey?: string): Promise<PlaceOrderResult> {
     const { repository, clock, ids, paymentTimeoutSeconds, idempotencyKeyTtlSeconds } = this.dependencies;
     const now = clock.now();
-    const { order, created } = newOrder(command, { orderId: ids.newOrderId(), now, paymentTimeoutSeconds });
+    const placed = (orderId: string) => newOrder(command, { orderId, now, paymentTimeoutSeconds });
+    const { order, created } = placed(ids.newOrderId());
     if (idempotencyKey === undefined) {
       await repository.create(order, created);
       return await this.withTimer(order);
     }
     const requestFingerprint = fingerprint(command);
-    const outcome = await repository.create(order, created, {
+    const claim = {
       // Each customer has a key space of their own: another's key neither finds their order nor collides.
       key: customerIdempotencyKey(command.customerId, idempotencyKey),
       requestFingerprint,
       expiresAt: new Date(now.getTime() + idempotencyKeyTtlSeconds * 1000),
-    });
-    if (outcome.kind === 'created') {
-      return await this.withTimer(order);
-    }
-    if (outcome.requestFingerprint !== requestFingerprint) {
+    };
+    const outcome = await repository.create(order, created, claim);
+    if (outcome.kind === 'created') return await this.withTimer(order);
+    if (outcome.requestFingerprint !== requestFingerprint)
       throw new IdempotencyKeyReusedError(idempotencyKey);
-    }
-    const existing = await this.getOrder(outcome.orderId);
-    return { order: existing.order, created: false };
+    const existing = await repository.get(outcome.orderId);
+    if (existing !== undefined) return { order: existing.order, created: false };
+    const resumed = placed(outcome.orderId);
+    const completed = await repository.create(resumed.order, resumed.created, claim);
+    if (completed.kind === 'created') return await this.withTimer(resumed.order);
+    if (completed.requestFingerprint !== requestFingerprint)
+      throw new IdempotencyKeyReusedError(idempotencyKey);
+    return { order: (await this.getOrder(completed.orderId)).order, created: false };
   }
 
   public async getOrder(orderId: string): Promise<OrderWithHistory> {

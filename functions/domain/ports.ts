@@ -1,5 +1,6 @@
 import { AppError, ErrorCode } from './errors';
 import type { Order, OrderTransition } from './order';
+import type { OrderStatus } from './order-status';
 import type { Payment } from './payment';
 
 /** Time is injected so tests and the simulator control it; production passes the system clock. */
@@ -36,6 +37,29 @@ export interface TransitionGuard {
 }
 
 /**
+ * A move decided by the order's stored status itself, in one conditional write and no read: the order moves to
+ * `to` only if its status is one of `from`. Only for moves that need no other condition: never out of
+ * PENDING_PAYMENT, which must also check the payment lease (see {@link TransitionGuard}).
+ */
+export interface StatusMove {
+  readonly from: readonly OrderStatus[];
+  readonly to: OrderStatus;
+  readonly at: Date;
+  readonly reason: string;
+}
+
+/** The order after the move, or as it stood when the move was refused (`moved: false`). */
+export interface StatusMoveResult {
+  readonly moved: boolean;
+  readonly order: Order;
+}
+
+/** Moves without a read; throws `OrderNotFoundError` for an order that does not exist. */
+export interface OrderAdvances {
+  advance(orderId: string, move: StatusMove): Promise<StatusMoveResult>;
+}
+
+/**
  * Where orders live. Every write is conditional: {@link OrderRepository.create} only if the order (and the
  * idempotency key) do not exist yet; {@link OrderRepository.saveTransition} only if the stored order still has
  * the status and version the transition was decided on, else it throws `ConcurrentModificationError`.
@@ -68,14 +92,30 @@ export interface PaymentLease {
 /**
  * The payment lease lock. `acquire` succeeds only if no live lease exists (never held, released, or expired),
  * else throws `PaymentInProgressError`; `release` succeeds only for the current owner and token, else throws
- * `LeaseNotHeldError`.
+ * `LeaseNotHeldError`. Leases are taken on existing orders only (`OrderNotFoundError`).
  */
 export interface LeaseStore {
   acquire(orderId: string, owner: string, now: Date, durationSeconds: number): Promise<PaymentLease>;
+  /**
+   * `acquire` for preparing a payment: the lease is taken only on the customer's own order (else
+   * `OrderNotFoundError`) while it awaits payment and its deadline has not passed (else `OrderNotPayableError`),
+   * and no lease is taken when refused. Answers the order as the same write left it, so no read comes before.
+   */
+  acquireToPay(request: {
+    readonly orderId: string;
+    readonly customerId: string;
+    readonly owner: string;
+    readonly now: Date;
+    readonly durationSeconds: number;
+  }): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }>;
   release(lease: PaymentLease): Promise<void>;
 }
 
-/** What a payment write records besides the payment: the provider's event id, so a replayed event is a no-op. */
+/**
+ * A verified provider event's id, remembered with when it may be forgotten. Only an event that changes no order
+ * (an unmatched one, decision 47) is claimed: every other fact is applied by a conditional write from the state
+ * it was read in, so applying it again finds it applied.
+ */
 export interface ProviderEventClaim {
   readonly eventId: string;
   readonly expiresAt: Date;
@@ -83,12 +123,13 @@ export interface ProviderEventClaim {
 
 export type PaymentWriteOutcome =
   | { readonly kind: 'written' }
-  /** This provider event was processed before. */
-  | { readonly kind: 'duplicateEvent' }
   /** The payment's record changed since it was read (another callback won); decide again. */
   | { readonly kind: 'paymentChanged' }
   /** The order changed since it was read (a timeout or another payment won); decide again. */
   | { readonly kind: 'orderChanged' };
+
+/** `duplicateEvent` when the event was recorded before. */
+export type UnmatchedEventOutcome = { readonly kind: 'written' } | { readonly kind: 'duplicateEvent' };
 
 /** A payment by its keys. */
 export interface PaymentReference {
@@ -103,29 +144,22 @@ export interface PendingRefunds {
 }
 
 /**
- * Payment records. Every write is one transaction with conditions: the payment record only moves from the
- * status it was read in (or is created if absent), a payment id is recorded for one order only, and the
- * provider event is claimed once.
+ * Payment records, each held by the order it was recorded for. Every write is conditional and all or nothing: the
+ * payment record only moves from the status it was read in (or is created if absent), with the order's move when
+ * there is one.
  */
 export interface PaymentRepository {
   get(orderId: string, paymentId: string): Promise<Payment | undefined>;
-  /** The order a payment id was recorded for, whatever order a later callback names. */
-  orderOf(paymentId: string): Promise<string | undefined>;
-  /** Records a new intent, only while `lease` is still the order's current lease. */
+  /** Records a new intent and releases `lease`, only while `lease` is still the order's current lease. */
   recordIntent(payment: Payment, lease: PaymentLease): Promise<void>;
   /** The order becomes PAID and the payment SUCCEEDED, together or not at all. */
   recordPaid(
     payment: Payment,
-    previous: Payment | undefined,
+    previous: Payment,
     order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
-    event: ProviderEventClaim,
   ): Promise<PaymentWriteOutcome>;
-  /** Any other change of a payment record (REFUND_PENDING, FAILED, REFUNDED). */
-  recordPayment(
-    payment: Payment,
-    previous: Payment | undefined,
-    event: ProviderEventClaim,
-  ): Promise<PaymentWriteOutcome>;
+  /** Any other change of a payment record (REFUND_PENDING, FAILED, CANCELLED, REFUNDED). */
+  recordPayment(payment: Payment, previous: Payment | undefined): Promise<PaymentWriteOutcome>;
   /**
    * A change of a payment that no provider event caused and that belongs to an order transition (a failed
    * fulfilment: the order becomes FULFILLMENT_FAILED and its payment REFUND_PENDING), together or not at all.
@@ -135,7 +169,7 @@ export interface PaymentRepository {
     payment: Payment,
     previous: Payment,
     order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
-  ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>>;
+  ): Promise<PaymentWriteOutcome>;
   /**
    * Payments that became REFUND_PENDING before `before` and are still so, read from the sparse refund-pending
    * index (never a scan): all of them counted, at most `sampleSize` of them returned.
@@ -145,10 +179,7 @@ export interface PaymentRepository {
    * Remembers a verified provider event that names a payment no order of ours holds (or names another order
    * than the one holding it), claiming its id like any other event: `duplicateEvent` if it was recorded before.
    */
-  recordUnmatchedEvent(
-    event: ProviderEvent,
-    claim: ProviderEventClaim,
-  ): Promise<Extract<PaymentWriteOutcome, { readonly kind: 'written' | 'duplicateEvent' }>>;
+  recordUnmatchedEvent(event: ProviderEvent, claim: ProviderEventClaim): Promise<UnmatchedEventOutcome>;
   /** Where the reconciliation's last complete pass left off; `undefined` before the first. */
   reconciliationCheckpoint(): Promise<Date | undefined>;
   /**

@@ -1,8 +1,10 @@
 import type { SQSRecord } from 'aws-lambda';
 import { getFulfillmentTrigger } from '../composition/consumer';
 import { logger } from '../composition-root';
+import { SagaStart } from '../domain/consumer-ports';
 import type { OrderEvent } from '../domain/events';
 import { decodeOrderEvent, type OrderEventOutcome } from '../domain/fulfillment-trigger';
+import { logOutcome } from '../observability';
 import { decodeOrPoison, fifoQueueHandler, recordKeys } from './fifo-queue-handler';
 
 /**
@@ -22,14 +24,32 @@ export function outcomeKeys(outcome: OrderEventOutcome): Record<string, string |
   }
 }
 
+/**
+ * Routine, so logged at DEBUG: a saga started for a PAID order, and the events other consumers act on (most of
+ * the queue); the order's timeline, its saga and Step Functions' `ExecutionsStarted` say them. A start on an
+ * order already FULFILLING or a saga already started (a duplicate, a crash recovered), a stale event and a
+ * refund are not routine.
+ */
+export function isRoutine(outcome: OrderEventOutcome): boolean {
+  switch (outcome.kind) {
+    case 'fulfillmentStarted':
+      return outcome.movedToFulfilling && outcome.saga === SagaStart.STARTED;
+    case 'notForThisConsumer':
+      return true;
+    case 'staleEvent':
+    case 'refundRequested':
+      return false;
+  }
+}
+
 async function handleRecord(record: SQSRecord): Promise<void> {
   const event: OrderEvent = decodeOrPoison(record, decodeOrderEvent, 'an order event');
   const eventKeys = { eventId: event.eventId, type: event.type, orderId: event.orderId };
   try {
     const outcome = await getFulfillmentTrigger().handle(event);
-    // One line per event of every order: the order, the event and what came of it. The message's id, group
-    // (the order) and receive count go on the failure lines, where they find it on the queue or in the DLQ.
-    logger.info('order event handled', { ...eventKeys, ...outcomeKeys(outcome) });
+    // One line per event: the order, the event and what came of it. The message's id, group (the order) and
+    // receive count go on the failure lines, where they find it on the queue or in the DLQ.
+    logOutcome(isRoutine(outcome), 'order event handled', { ...eventKeys, ...outcomeKeys(outcome) });
   } catch (error) {
     logger.warn('order event failed; it will be delivered again', {
       ...recordKeys(record),

@@ -1,6 +1,6 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { committedChangeOf, type ItemChange } from '../adapters/dynamodb-table';
+import { committedChangesOf, type ItemChange } from '../adapters/dynamodb-table';
 import { eventBusPublisher, orderEventsQueuePublisher } from '../composition/outbox';
 import { logger } from '../composition-root';
 import { AppError, ErrorCode } from '../domain/errors';
@@ -72,8 +72,7 @@ export async function relayInOrder(
 async function relayOutbox(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
   const records = event.Records.map((record, position): DerivedRecord => {
     const { sequenceNumber, change } = parseRecord(record, position);
-    const committed = committedChangeOf(change);
-    return { sequenceNumber, events: committed === undefined ? [] : deriveEvents(committed) };
+    return { sequenceNumber, events: committedChangesOf(change).flatMap(deriveEvents) };
   });
   const outcome = await relayInOrder(records, [orderEventsQueuePublisher(), eventBusPublisher()]);
   if (outcome.firstUndelivered === undefined) {

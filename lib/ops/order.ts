@@ -15,10 +15,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   ENTITY,
   orderPartition,
+  paymentsOf,
   toHistory,
   toLedgerEntry,
   toOrder,
-  toPayment,
 } from '../../functions/adapters/dynamodb-table';
 import { fulfillmentExecutionName } from '../../functions/adapters/sfn-fulfillment-sagas';
 import { deriveEvents } from '../../functions/domain/event-derivation';
@@ -279,9 +279,7 @@ async function readPartition(client: DynamoDBClient, tableName: string, orderId:
   return {
     order: orderItem === undefined ? undefined : toOrder(orderItem),
     timeline: orderItem === undefined ? [] : toHistory(orderItem),
-    payments: ofType(ENTITY.payment)
-      .map(toPayment)
-      .sort((left, right) => left.createdAt.localeCompare(right.createdAt)),
+    payments: paymentsOf(items),
     ledger: ofType(ENTITY.sagaStep)
       .map(toLedgerEntry)
       .map(({ step, status, compensatedFrom, updatedAt }) => ({ step, status, compensatedFrom, updatedAt })),

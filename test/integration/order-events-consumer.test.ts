@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -15,12 +16,13 @@ import type { Order } from '../../functions/domain/order';
 import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentStatus } from '../../functions/domain/payment';
-import type { OrderRepository } from '../../functions/domain/ports';
+import type { OrderAdvances, OrderRepository } from '../../functions/domain/ports';
 import { type LocalStepFunctions, startLocalStepFunctions } from '../../lib/local/aws/step-functions/server';
 import {
   type FakePaymentProvider,
   startFakePaymentProvider,
 } from '../../lib/local/outside-parties/payment-provider';
+import { installSdkInstrumentation } from '../../lib/local/runtime/sdk-instrumentation';
 import { PENDING_PAYMENT_INDEX } from '../../lib/model';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { localClientConfig, TEST_ACCOUNT, TEST_REGION } from '../support/local-aws';
@@ -171,7 +173,7 @@ async function fulfillingTransitions(orderId: string): Promise<number> {
 }
 
 describe('order-events consumer: PaymentSucceeded', () => {
-  it('moves a PAID order to FULFILLING and starts one saga named after the order, with the payment as input', async () => {
+  it('moves a PAID order to FULFILLING and starts one saga named after the order, with the payment and the lines as input', async () => {
     // Prepare
     const order = await orderIn(OrderStatus.PAID);
     const paymentId = `pi_${ulid()}`;
@@ -191,6 +193,7 @@ describe('order-events consumer: PaymentSucceeded', () => {
       paymentId,
       amount: order.totalAmount,
       currency: order.currency,
+      items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
     });
     await waitFor(() => executionsOf(order.orderId)[0]?.status === 'SUCCEEDED');
   });
@@ -279,27 +282,25 @@ describe('order-events consumer: PaymentSucceeded', () => {
     expect(executionsOf(order.orderId)).toHaveLength(0);
   });
 
-  it('re-reads and decides again when another writer moves the order between its read and its write', async () => {
-    // Prepare: a repository whose first transition write is preceded by a competing identical write, so the
-    // trigger's own conditional write loses the race in DynamoDB.
+  it('starts the saga without moving the order when another delivery moved it first', async () => {
+    // Prepare: an adapter whose first move is preceded by a competing identical move, so the trigger's own
+    // conditional write is refused in DynamoDB and answers with the order as the competitor left it.
     const order = await orderIn(OrderStatus.PAID);
     let competitorWrites = 0;
-    const racing: OrderRepository = {
-      create: (...args) => repository.create(...args),
-      get: (orderId) => repository.get(orderId),
-      findOverduePendingOrders: (now, limit) => repository.findOverduePendingOrders(now, limit),
-      saveTransition: async (previous, next, transition, guard) => {
+    const racing: OrderAdvances = {
+      advance: async (orderId, move) => {
         if (competitorWrites === 0) {
           competitorWrites += 1;
-          await repository.saveTransition(previous, next, { ...transition, reason: 'competitor' }, guard);
+          await repository.advance(orderId, { ...move, reason: 'competitor' });
         }
-        await repository.saveTransition(previous, next, transition, guard);
+        return await repository.advance(orderId, move);
       },
     };
     const trigger = new FulfillmentTrigger({
-      orders: ordersOver(racing),
+      orders: racing,
       sagas: new SfnFulfillmentSagas({ client: sfnClient, stateMachineArn: stateMachineArn() }),
       refunds: { refund: () => Promise.reject(new Error('no refunds in this test')) },
+      clock: { now: () => new Date() },
     });
     const paymentId = `pi_${ulid()}`;
 
@@ -330,6 +331,91 @@ describe('order-events consumer: PaymentSucceeded', () => {
       expect.objectContaining({ reason: 'competitor' }),
     ]);
     expect(executionsOf(order.orderId)).toHaveLength(1);
+  });
+
+  it('sends one DynamoDB request of one unit per event, the move, then the start', async () => {
+    // Prepare
+    const order = await orderIn(OrderStatus.PAID);
+    const record = () =>
+      sqsRecord({
+        body: paymentEvent('PaymentSucceeded', order, `pi_${ulid()}`),
+        messageGroupId: order.orderId,
+      });
+    const instrumentation = installSdkInstrumentation();
+    instrumentation.takeUsage();
+
+    // Act: the first delivery moves the order; a duplicate finds it FULFILLING from the refused write itself.
+    const first = await deliver(record());
+    const moved = instrumentation.takeUsage();
+    const duplicate = await deliver(record());
+    const refused = instrumentation.takeUsage();
+
+    // Assess
+    expect([first.batchItemFailures, duplicate.batchItemFailures]).toEqual([[], []]);
+    expect(moved).toEqual({
+      'DynamoDB:UpdateItem': { requests: 1, readCapacityUnits: 0, writeCapacityUnits: 1 },
+      'SFN:StartExecution': { requests: 1, readCapacityUnits: 0, writeCapacityUnits: 0 },
+    });
+    // A refused write costs one unit in AWS too; DynamoDB Local reports no capacity with the exception.
+    expect(refused).toEqual({
+      'DynamoDB:UpdateItem': { requests: 1, readCapacityUnits: 0, writeCapacityUnits: 0 },
+      'SFN:StartExecution': { requests: 1, readCapacityUnits: 0, writeCapacityUnits: 0 },
+    });
+    expect(await fulfillingTransitions(order.orderId)).toBe(1);
+  });
+
+  it('moves an order item written before issue 21 (long timeline entries, stored times) and reads it whole', async () => {
+    // Prepare: a PAID order as the code before issue 21 stored it.
+    const orderId = ulid();
+    const at = (minute: number) => `2026-11-28T10:0${minute}:00.000Z`;
+    await tables.documentClient.send(
+      new PutCommand({
+        TableName: tables.ordersTableName,
+        Item: {
+          PK: `ORDER#${orderId}`,
+          SK: 'ORDER',
+          entityType: 'Order',
+          orderId,
+          customerId: 'customer-1',
+          status: OrderStatus.PAID,
+          version: 2,
+          currency: 'EUR',
+          totalAmount: 2500,
+          items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
+          paymentDeadline: '2026-11-28T10:30:00.000Z',
+          createdAt: at(0),
+          updatedAt: at(1),
+          history: [
+            { version: 1, from: null, to: OrderStatus.PENDING_PAYMENT, at: at(0), reason: 'order placed' },
+            {
+              version: 2,
+              from: OrderStatus.PENDING_PAYMENT,
+              to: OrderStatus.PAID,
+              at: at(1),
+              reason: 'paid',
+            },
+          ],
+        },
+      }),
+    );
+    const order = { orderId, totalAmount: 2500, currency: 'EUR' } as Order;
+
+    // Act
+    const response = await deliver(
+      sqsRecord({ body: paymentEvent('PaymentSucceeded', order, `pi_${ulid()}`), messageGroupId: orderId }),
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    const stored = await orders.getOrder(orderId);
+    expect(stored.order).toMatchObject({ status: OrderStatus.FULFILLING, version: 3, createdAt: at(0) });
+    expect(stored.history.map(({ version, from, to }) => [version, from, to])).toEqual([
+      [1, null, OrderStatus.PENDING_PAYMENT],
+      [2, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID],
+      [3, OrderStatus.PAID, OrderStatus.FULFILLING],
+    ]);
+    expect(stored.order.updatedAt).toBe(stored.history[2]?.at);
+    expect(executionsOf(orderId)).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,9 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { ulid } from 'ulid';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fingerprint } from '../../functions/domain/fingerprint';
+import { installSdkInstrumentation } from '../../lib/local/runtime/sdk-instrumentation';
 import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
 import { lambdaContext } from '../support/payment-window';
@@ -109,8 +112,114 @@ describe('order handlers against DynamoDB Local', () => {
     );
     expect(stored.Items?.map((item) => item.SK)).toEqual(['ORDER']);
     expect(stored.Items?.[0]?.history).toEqual([
-      { version: 1, from: null, to: 'PENDING_PAYMENT', at: order.createdAt, reason: 'order placed' },
+      { t: 'PENDING_PAYMENT', a: Date.parse(String(order.createdAt)), r: 'order placed' },
     ]);
+  });
+
+  it('creates an order with one write, and with an idempotency key with two, of one unit each and one for the index', async () => {
+    const instrumentation = installSdkInstrumentation();
+    instrumentation.takeUsage();
+
+    const plain = await post(body);
+    const withoutKey = instrumentation.takeUsage();
+    const keyed = await post(body, { 'idempotency-key': `count-${Date.now()}` });
+    const withKey = instrumentation.takeUsage();
+
+    expect([plain.statusCode, keyed.statusCode]).toEqual([201, 201]);
+    expect(withoutKey).toEqual({
+      'DynamoDB:PutItem': { requests: 1, readCapacityUnits: 0, writeCapacityUnits: 2 },
+    });
+    expect(withKey).toEqual({
+      'DynamoDB:PutItem': { requests: 2, readCapacityUnits: 0, writeCapacityUnits: 3 },
+    });
+  });
+
+  it('writes the order of a key whose request stopped between its two writes, once, under the key`s order id', async () => {
+    // What a request leaves when it dies after claiming the key (the record the code before issue 21 wrote in
+    // its transaction has this very shape).
+    const key = `stopped-${Date.now()}`;
+    const orderId = ulid();
+    await tables.documentClient.send(
+      new PutCommand({
+        TableName: tables.ordersTableName,
+        Item: {
+          PK: `IDEMPOTENCY#customer-1#${key}`,
+          SK: 'IDEMPOTENCY',
+          entityType: 'IdempotencyKey',
+          orderId,
+          requestFingerprint: fingerprint({ ...body, customerId: 'customer-1' }),
+          expiresAt: Math.floor(Date.now() / 1000) + 3600,
+        },
+      }),
+    );
+
+    const completed = await post(body, { 'idempotency-key': key });
+    const replay = await post(body, { 'idempotency-key': key });
+    const reused = await post({ ...body, currency: 'USD' }, { 'idempotency-key': key });
+
+    expect(completed.statusCode).toBe(201);
+    expect(json(completed)).toMatchObject({ orderId, status: 'PENDING_PAYMENT' });
+    expect(replay.statusCode).toBe(200);
+    expect(json(replay).orderId).toBe(orderId);
+    expect(reused.statusCode).toBe(422);
+    expect(json(await get(orderId)).history).toHaveLength(1);
+  });
+
+  it('reads and moves an order item written before issue 21 (long timeline entries, stored times)', async () => {
+    const orderId = ulid();
+    await tables.documentClient.send(
+      new PutCommand({
+        TableName: tables.ordersTableName,
+        Item: {
+          PK: `ORDER#${orderId}`,
+          SK: 'ORDER',
+          entityType: 'Order',
+          orderId,
+          customerId: 'customer-1',
+          status: 'PENDING_PAYMENT',
+          version: 1,
+          currency: 'EUR',
+          totalAmount: 2500,
+          items: body.items,
+          paymentDeadline: '2026-11-28T10:30:00.000Z',
+          createdAt: '2026-11-28T10:00:00.000Z',
+          updatedAt: '2026-11-28T10:00:00.000Z',
+          history: [
+            {
+              version: 1,
+              from: null,
+              to: 'PENDING_PAYMENT',
+              at: '2026-11-28T10:00:00.000Z',
+              reason: 'order placed',
+            },
+          ],
+          pendingShard: 'PENDING#0',
+          pendingDeadline: `2026-11-28T10:30:00.000Z#${orderId}`,
+        },
+      }),
+    );
+
+    const before = json(await get(orderId));
+    const cancelled = await cancel(orderId);
+    const after = json(await get(orderId));
+
+    expect(before).toMatchObject({
+      orderId,
+      status: 'PENDING_PAYMENT',
+      createdAt: '2026-11-28T10:00:00.000Z',
+      updatedAt: '2026-11-28T10:00:00.000Z',
+      history: [{ status: 'PENDING_PAYMENT', at: '2026-11-28T10:00:00.000Z' }],
+    });
+    expect(cancelled.statusCode).toBe(200);
+    expect(after).toMatchObject({
+      status: 'CANCELLED',
+      createdAt: '2026-11-28T10:00:00.000Z',
+      updatedAt: json(cancelled).updatedAt,
+      history: [
+        { status: 'PENDING_PAYMENT', at: '2026-11-28T10:00:00.000Z' },
+        { status: 'CANCELLED', at: json(cancelled).updatedAt },
+      ],
+    });
   });
 
   it('reads an order with its history, and cancels it once', async () => {

@@ -15,7 +15,7 @@ import { type CreatedQueue, createQueues } from '../../lib/local/aws/resources';
 import { type SqsLocal, startSqsLocal } from '../../lib/local/aws/sqs-local';
 import type { RunnerLogger } from '../../lib/local/runtime/runner-support';
 import { type SqsRunner, type SqsRunnerOptions, startSqsRunner } from '../../lib/local/runtime/sqs-runner';
-import type { QueueDeclaration } from '../../lib/model';
+import { HIGH_THROUGHPUT_FIFO, type QueueDeclaration } from '../../lib/model';
 import { invokerFor, waitFor } from '../support/local-functions';
 
 const REGION = 'eu-west-1';
@@ -148,10 +148,12 @@ describe('local SQS: createQueues and the SQS event source runner', () => {
       name: 'payment-callbacks',
       deadLetterName: 'payment-callbacks-dlq',
     });
+    // High-throughput mode is set at creation and kept when the queue is ensured again.
     expect(Attributes).toMatchObject({
       FifoQueue: 'true',
       ContentBasedDeduplication: 'true',
       VisibilityTimeout: '90',
+      ...HIGH_THROUGHPUT_FIFO,
     });
     expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toEqual({
       deadLetterTargetArn: `arn:aws:sqs:${REGION}:000000000000:order-events-dlq.fifo`,

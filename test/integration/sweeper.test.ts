@@ -1,4 +1,4 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { OrderStatus } from '../../functions/domain/order-status';
@@ -167,8 +167,49 @@ describe('the sweeper over the sparse pending-payment index', () => {
         Key: { PK: `ORDER#${future.orderId}`, SK: 'ORDER' },
       }),
     );
-    expect(stillPending?.pendingShard).toMatch(/^PENDING#[0-7]$/);
+    expect(stillPending?.pendingShard).toMatch(/^PENDING#([0-9]|[12][0-9]|3[01])$/);
     expect(stillPending?.pendingDeadline).toBe(`${future.paymentDeadline}#${future.orderId}`);
+  });
+
+  it('still finds orders indexed when the index had 8 shards', async () => {
+    // Prepare: the shard was the first hash byte modulo 8; modulo 32 now, so the old one is the new one modulo 8.
+    const tables = await createTestTables();
+    const clock = new ManualClock(T0);
+    const service = orderServiceOn(tables, {
+      clock,
+      paymentTimeoutSeconds: 60,
+      newOrderId: orderIds('01SHARD8'),
+    });
+    const placed = [];
+    for (let count = 0; count < 6; count++)
+      placed.push((await service.placeOrder(sampleOrder)).order.orderId);
+    const moved: string[] = [];
+    for (const orderId of placed) {
+      const key = { PK: `ORDER#${orderId}`, SK: 'ORDER' };
+      const { Item } = await tables.documentClient.send(
+        new GetCommand({ TableName: tables.ordersTableName, Key: key }),
+      );
+      const shard = Number(String(Item?.pendingShard).replace('PENDING#', ''));
+      if (shard < 8) continue;
+      await tables.documentClient.send(
+        new UpdateCommand({
+          TableName: tables.ordersTableName,
+          Key: key,
+          UpdateExpression: 'SET pendingShard = :old',
+          ExpressionAttributeValues: { ':old': `PENDING#${shard % 8}` },
+        }),
+      );
+      moved.push(orderId);
+    }
+    clock.set(secondsAfter(T0, 120));
+
+    // Act
+    const result = await paymentServiceOn(tables, clock).sweep(100);
+
+    // Assess
+    expect(moved.length).toBeGreaterThan(0);
+    expect(result).toEqual(swept({ examined: placed.length, cancelled: placed.length }));
+    expect(await pendingIndexOrderIds(tables)).toEqual([]);
   });
 
   it('uses its whole budget each run: a backlog of 30 takes three runs of 10', async () => {

@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
-import { keys } from '../../functions/adapters/dynamodb-table';
+import { keys, toHistory } from '../../functions/adapters/dynamodb-table';
 import { ConcurrentModificationError, InvalidTransitionError } from '../../functions/domain/errors';
 import { newOrder, transition } from '../../functions/domain/order';
 import { OrderService } from '../../functions/domain/order-service';
@@ -64,7 +64,9 @@ describe('racing transitions out of PENDING_PAYMENT', () => {
         ConsistentRead: true,
       }),
     );
-    const history = stored?.history as { version: number; from: string | null; to: string }[];
+    // The stored list holds one entry per version, which is what the timeline's versions are read from.
+    expect(stored?.history).toHaveLength(2);
+    const history = toHistory(stored ?? {});
     expect(history.map((entry) => entry.version)).toEqual([1, 2]);
     expect(history[1]?.from).toBe(OrderStatus.PENDING_PAYMENT);
     expect(stored?.version).toBe(2);

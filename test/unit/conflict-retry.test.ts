@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLostMove, retryOnConflict } from '../../functions/domain/conflict-retry';
+import { retryOnConflict } from '../../functions/domain/conflict-retry';
 import { ConcurrentModificationError, InvalidTransitionError } from '../../functions/domain/errors';
 
 /** A round that loses `losses` races, then returns 'written'; it counts how often it ran. */
@@ -117,12 +117,6 @@ describe('retryOnConflict', () => {
     // Assess
     await expect(outcome).rejects.toBeInstanceOf(ConcurrentModificationError);
     expect(pauses).toEqual([1, 2]);
-  });
-
-  it('counts a refused transition as a lost move, since the transition was decided on an older status', () => {
-    expect(isLostMove(new ConcurrentModificationError('order-1'))).toBe(true);
-    expect(isLostMove(new InvalidTransitionError('order-1', 'SHIPPED', 'OUTBOUND'))).toBe(true);
-    expect(isLostMove(new Error('connection reset'))).toBe(false);
   });
 
   it('runs one round when told to try fewer than one', async () => {

@@ -1,20 +1,23 @@
 import { ConditionalCheckFailedException, TransactionConflictException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import {
-  committedChangeOf,
+  committedChangesOf,
   conditionalWrite,
   ENTITY,
+  embeddedPayment,
   historyEntry,
   keys,
   MalformedStreamItemError,
   orderItem,
   paymentItem,
+  paymentsOf,
   toHistory,
   toLedgerEntry,
   toOrder,
   toPayment,
 } from '../../functions/adapters/dynamodb-table';
-import { newOrder, transition } from '../../functions/domain/order';
+import { deriveEvents } from '../../functions/domain/event-derivation';
+import { newOrder, type OrderTransition, transition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PaymentFactSource, PaymentStatus, paymentFrom, RefundReason } from '../../functions/domain/payment';
 import { StepStatus } from '../../functions/domain/saga-ledger';
@@ -64,23 +67,37 @@ describe('conditionalWrite', () => {
 });
 
 describe('the order item`s history', () => {
-  it('holds the creation entry without the order id, and reads back as the domain`s transitions', () => {
+  it('holds each entry as the status reached, when and why, and reads back as the domain`s transitions', () => {
     const paid = transition(order, OrderStatus.PAID, NOW, 'paid');
     const item = {
       ...orderItem(order, created),
-      history: [historyEntry(paid.transition), historyEntry(created)],
+      history: [historyEntry(created), historyEntry(paid.transition)],
     };
 
     expect(orderItem(order, created).history).toEqual([
-      {
-        version: 1,
-        from: null,
-        to: OrderStatus.PENDING_PAYMENT,
-        at: NOW.toISOString(),
-        reason: 'order placed',
-      },
+      { t: OrderStatus.PENDING_PAYMENT, a: NOW.getTime(), r: 'order placed' },
     ]);
     expect(toHistory(item)).toEqual([created, paid.transition]);
+  });
+
+  it('reads an item written before issue 21, with every field of each entry, by version', () => {
+    const paid = transition(order, OrderStatus.PAID, NOW, 'paid');
+    const long = ({ orderId: _orderId, ...entry }: OrderTransition) => entry;
+    const item = { ...orderItem(order, created), history: [long(paid.transition), long(created)] };
+
+    expect(toHistory(item)).toEqual([created, paid.transition]);
+  });
+
+  it('goes on counting versions after the long entries of an old item when short ones follow', () => {
+    const paid = transition(order, OrderStatus.PAID, NOW, 'paid');
+    const fulfilling = transition(paid.next, OrderStatus.FULFILLING, NOW, 'fulfilling');
+    const { orderId: _orderId, ...longCreated } = created;
+    const item = {
+      ...orderItem(order, created),
+      history: [longCreated, historyEntry(paid.transition), historyEntry(fulfilling.transition)],
+    };
+
+    expect(toHistory(item)).toEqual([created, paid.transition, fulfilling.transition]);
   });
 
   it('refuses an order item without a history list', () => {
@@ -169,7 +186,7 @@ describe('the strict decoders of stored items', () => {
   });
 });
 
-describe('committedChangeOf', () => {
+describe('committedChangesOf', () => {
   it('turns a stream record of an order or a payment into domain values before and after', () => {
     // Prepare
     const paid = transition(order, OrderStatus.PAID, NOW, 'paid');
@@ -181,8 +198,8 @@ describe('committedChangeOf', () => {
     const after = { ...before, status: PaymentStatus.SUCCEEDED };
 
     // Act
-    const placed = committedChangeOf({ eventName: 'INSERT', newImage: orderItem(order, created) });
-    const moved = committedChangeOf({
+    const placed = committedChangesOf({ eventName: 'INSERT', newImage: orderItem(order, created) });
+    const moved = committedChangesOf({
       eventName: 'MODIFY',
       oldImage: orderItem(order, created),
       newImage: {
@@ -190,25 +207,78 @@ describe('committedChangeOf', () => {
         history: [historyEntry(created), historyEntry(paid.transition)],
       },
     });
-    const settled = committedChangeOf({
+    const settled = committedChangesOf({
       eventName: 'MODIFY',
       oldImage: paymentItem(before),
       newImage: paymentItem(after),
     });
 
     // Assess
-    expect(placed).toStrictEqual({ entity: 'order', after: order });
-    expect(moved).toStrictEqual({ entity: 'order', before: order, after: paid.next });
-    expect(settled).toStrictEqual({ entity: 'payment', before, after });
+    expect(placed).toStrictEqual([{ entity: 'order', after: order }]);
+    expect(moved).toStrictEqual([{ entity: 'order', before: order, after: paid.next }]);
+    expect(settled).toStrictEqual([{ entity: 'payment', before, after }]);
+  });
+
+  it('reports a payment in the order item`s map with the order: its intent, then PAID and SUCCEEDED in one write', () => {
+    // Prepare
+    const paid = transition(order, OrderStatus.PAID, NOW, 'paid');
+    const pending = paymentFrom(
+      { paymentId: 'pi_1', orderId: order.orderId, amount: 10, currency: 'EUR' },
+      PaymentStatus.PENDING,
+      NOW,
+      { recordedBy: PaymentFactSource.CHECKOUT },
+    );
+    const succeeded = { ...pending, status: PaymentStatus.SUCCEEDED, recordedBy: PaymentFactSource.WEBHOOK };
+    const placed = orderItem(order, created);
+    const withIntent = { ...placed, payments: { pi_1: embeddedPayment(pending) }, fencingToken: 1 };
+    const paidItem = {
+      ...orderItem(paid.next, created),
+      history: [historyEntry(created), historyEntry(paid.transition)],
+      payments: { pi_1: embeddedPayment(succeeded) },
+    };
+
+    // Act
+    const intent = committedChangesOf({ eventName: 'MODIFY', oldImage: placed, newImage: withIntent });
+    const settled = committedChangesOf({ eventName: 'MODIFY', oldImage: withIntent, newImage: paidItem });
+
+    // Assess
+    expect(intent).toStrictEqual([
+      { entity: 'payment', after: pending },
+      { entity: 'order', before: order, after: order },
+    ]);
+    expect(settled).toStrictEqual([
+      { entity: 'payment', before: pending, after: succeeded },
+      { entity: 'order', before: order, after: paid.next },
+    ]);
+    expect(settled.flatMap(deriveEvents).map((event) => event.type)).toEqual([
+      'PaymentSucceeded',
+      'OrderStatusChanged',
+    ]);
+    expect(paymentsOf([paidItem])).toEqual([succeeded]);
+  });
+
+  it('reads the payments of an order item without a map, and those in items of their own', () => {
+    const { payments: _none, ...previousLayout } = orderItem(order, created);
+    const owed = paymentFrom(
+      { paymentId: 'pi_2', orderId: order.orderId, amount: 10, currency: 'EUR' },
+      PaymentStatus.REFUND_PENDING,
+      NOW,
+      { refundReason: RefundReason.ORDER_CANCELLED },
+    );
+
+    expect(paymentsOf([previousLayout, paymentItem(owed)])).toEqual([owed]);
+    expect(committedChangesOf({ eventName: 'INSERT', newImage: previousLayout })).toStrictEqual([
+      { entity: 'order', after: order },
+    ]);
   });
 
   it('reports nothing for a removal or for a bookkeeping item', () => {
-    expect(committedChangeOf({ eventName: 'REMOVE', oldImage: orderItem(order, created) })).toBeUndefined();
+    expect(committedChangesOf({ eventName: 'REMOVE', oldImage: orderItem(order, created) })).toEqual([]);
     expect(
-      committedChangeOf({
+      committedChangesOf({
         eventName: 'INSERT',
         newImage: { ...keys.lease('ORDER-1'), entityType: ENTITY.lease, fencingToken: 1 },
       }),
-    ).toBeUndefined();
+    ).toEqual([]);
   });
 });

@@ -14,11 +14,7 @@ import {
 } from '../../functions/domain/errors';
 import { EventPublishError, InvalidDerivedEventError } from '../../functions/domain/event-derivation';
 import { LogisticsRejectedError, LogisticsUnavailableError } from '../../functions/domain/fulfillment-ports';
-import {
-  InvalidStatusEventError,
-  OrderNotYetFulfilledError,
-  StatusOrderKeepsChangingError,
-} from '../../functions/domain/logistics';
+import { InvalidStatusEventError, OrderNotYetFulfilledError } from '../../functions/domain/logistics';
 import {
   PaymentProviderInvalidResponseError,
   PaymentProviderRejectedError,
@@ -146,13 +142,6 @@ describe('the error catalogue', () => {
       'order o-1 is FULFILLING, not yet FULFILLED: SHIPPED is applied once it is',
     ],
     [
-      new StatusOrderKeepsChangingError('o-1', 3),
-      'StatusOrderKeepsChangingError',
-      'STATUS_ORDER_KEEPS_CHANGING',
-      true,
-      'order o-1 changed under each of 3 attempts to apply a logistics status',
-    ],
-    [
       new PaymentProviderUnavailableError('timed out', 503),
       'PaymentProviderUnavailableError',
       'PAYMENT_PROVIDER_UNAVAILABLE',
@@ -221,10 +210,9 @@ describe('the error catalogue', () => {
     const errors = [
       new ConcurrentModificationError('o-1', { cause }),
       new StepCompensatedError(STEP, { cause }),
-      new StatusOrderKeepsChangingError('o-1', 3, { cause }),
     ];
 
     // Assess
-    expect(errors.map((error) => error.cause)).toEqual([cause, cause, cause]);
+    expect(errors.map((error) => error.cause)).toEqual([cause, cause]);
   });
 });

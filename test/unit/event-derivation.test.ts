@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  committedChangeOf,
+  committedChangesOf,
   ENTITY,
   historyEntry,
   type Item,
@@ -53,8 +53,7 @@ function modified(oldImage: Item, newImage: Item): ItemChange {
 
 /** What the relay does with a stream record: the table adapter decodes it, the domain derives its events. */
 function derive(change: ItemChange): OrderEvent[] {
-  const committed = committedChangeOf(change);
-  return committed === undefined ? [] : deriveEvents(committed);
+  return committedChangesOf(change).flatMap(deriveEvents);
 }
 
 describe('deriveEvents: orders', () => {

@@ -1,10 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
+import { fingerprint } from '../../functions/domain/fingerprint';
 import {
   ORDER_LIMITS,
   type OrderItem,
   type PlaceOrderCommand,
   transition,
 } from '../../functions/domain/order';
+import { customerIdempotencyKey } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { inMemoryOrderService, T0 } from '../support/in-memory/services';
 import { sampleOrder, secondsAfter } from '../support/payment-window';
@@ -79,6 +81,42 @@ describe('OrderService.placeOrder', () => {
     expect(repeat).toEqual({ order: first.order, created: false });
     expect(stores.table.orders.size).toBe(1);
     expect(timers.scheduled.size).toBe(1);
+  });
+
+  it('writes the order of a key whose request stopped before writing it, under the key`s order id', async () => {
+    // What a request leaves when it dies between claiming the key and writing the order.
+    const { service, stores, timers } = setup();
+    stores.table.idempotencyKeys.set(customerIdempotencyKey(sampleOrder.customerId, 'key-1'), {
+      orderId: '01STOPPED',
+      requestFingerprint: fingerprint(sampleOrder),
+      expiresAt: secondsAfter(T0, KEY_TTL_SECONDS),
+    });
+
+    const completed = await service.placeOrder(sampleOrder, 'key-1');
+    const repeat = await service.placeOrder(sampleOrder, 'key-1');
+    const other = service.placeOrder(withItems(lines(1)), 'key-1');
+
+    expect(completed).toMatchObject({
+      created: true,
+      order: { orderId: '01STOPPED', items: sampleOrder.items },
+    });
+    expect(repeat).toEqual({ order: completed.order, created: false });
+    await expect(other).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect([...stores.table.orders.keys()]).toEqual(['01STOPPED']);
+    expect([...timers.scheduled.keys()]).toEqual(['01STOPPED']);
+  });
+
+  it('answers the order that a concurrent request with the same key wrote first, creating nothing', async () => {
+    const { service, stores } = setup();
+    const { order: theirs } = await service.placeOrder(sampleOrder, 'key-1');
+    // This request claimed nothing: its key was already claimed for `theirs`, which it then finds written.
+    const create = vi.spyOn(stores.orders, 'create');
+
+    const mine = await service.placeOrder(sampleOrder, 'key-1');
+
+    expect(mine).toEqual({ order: theirs, created: false });
+    expect(create).toHaveBeenCalledTimes(1);
+    expect(stores.table.orders.size).toBe(1);
   });
 
   it('refuses another request under a used key', async () => {

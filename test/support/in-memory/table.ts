@@ -6,11 +6,12 @@ import {
 } from '../../../functions/domain/errors';
 import type { Order, OrderTransition } from '../../../functions/domain/order';
 import { OrderStatus } from '../../../functions/domain/order-status';
-import { type Payment, PaymentStatus } from '../../../functions/domain/payment';
+import { type Payment, PaymentStatus, refusalToPay } from '../../../functions/domain/payment';
 import type {
   CreateOrderOutcome,
   IdempotencyClaim,
   LeaseStore,
+  OrderAdvances,
   OrderRepository,
   OrderWithHistory,
   PaymentLease,
@@ -19,7 +20,10 @@ import type {
   PendingRefunds,
   ProviderEvent,
   ProviderEventClaim,
+  StatusMove,
+  StatusMoveResult,
   TransitionGuard,
+  UnmatchedEventOutcome,
 } from '../../../functions/domain/ports';
 
 /**
@@ -34,9 +38,7 @@ export class InMemoryTable {
   >();
   /** By `orderId|paymentId`. */
   public readonly payments = new Map<string, Payment>();
-  /** The order each payment id was first recorded for. */
-  public readonly paymentOwners = new Map<string, string>();
-  /** Claimed provider event ids, with when each claim may be forgotten. */
+  /** Claimed ids of unmatched provider events, with when each claim may be forgotten. */
   public readonly providerEvents = new Map<string, Date>();
   /** Verified events that named no payment of the order holding it, by event id. */
   public readonly unmatchedEvents = new Map<string, ProviderEvent>();
@@ -73,14 +75,8 @@ export class InMemoryTable {
     return stored?.status === previous.status && stored.updatedAt === previous.updatedAt;
   }
 
-  public ownerMatches(payment: Payment): boolean {
-    const owner = this.paymentOwners.get(payment.paymentId);
-    return owner === undefined || owner === payment.orderId;
-  }
-
   public putPayment(payment: Payment): void {
     this.payments.set(paymentKey(payment.orderId, payment.paymentId), copy(payment));
-    this.paymentOwners.set(payment.paymentId, payment.orderId);
   }
 }
 
@@ -97,7 +93,7 @@ function epochSeconds(date: Date): number {
 }
 
 /** {@link OrderRepository} over an {@link InMemoryTable}, with the DynamoDB adapter's conditions. */
-export class InMemoryOrderRepository implements OrderRepository {
+export class InMemoryOrderRepository implements OrderRepository, OrderAdvances {
   public constructor(
     protected readonly table: InMemoryTable,
     /** "Now" for the expiry of idempotency keys, as the adapter is given. */
@@ -109,15 +105,25 @@ export class InMemoryOrderRepository implements OrderRepository {
     created: OrderTransition,
     idempotency?: IdempotencyClaim,
   ): Promise<CreateOrderOutcome> {
-    if (idempotency !== undefined) {
-      const used = this.table.idempotencyKeys.get(idempotency.key);
-      if (used !== undefined && epochSeconds(used.expiresAt) >= epochSeconds(this.now())) {
-        return { kind: 'keyAlreadyUsed', orderId: used.orderId, requestFingerprint: used.requestFingerprint };
-      }
+    const used = idempotency === undefined ? undefined : this.table.idempotencyKeys.get(idempotency.key);
+    const live = used !== undefined && epochSeconds(used.expiresAt) >= epochSeconds(this.now());
+    // A live key naming this order and request was claimed by a request that never wrote the order: go on.
+    const resumes =
+      live && used.orderId === order.orderId && used.requestFingerprint === idempotency?.requestFingerprint;
+    if (live && !resumes) {
+      return { kind: 'keyAlreadyUsed', orderId: used.orderId, requestFingerprint: used.requestFingerprint };
     }
-    if (this.table.orders.has(order.orderId)) throw new ConcurrentModificationError(order.orderId);
+    const existing = this.table.orders.get(order.orderId)?.order;
+    if (existing !== undefined && idempotency !== undefined && existing.customerId === order.customerId) {
+      return {
+        kind: 'keyAlreadyUsed',
+        orderId: order.orderId,
+        requestFingerprint: idempotency.requestFingerprint,
+      };
+    }
+    if (existing !== undefined) throw new ConcurrentModificationError(order.orderId);
     this.table.orders.set(order.orderId, { order: copy(order), history: [copy(created)] });
-    if (idempotency !== undefined) {
+    if (idempotency !== undefined && !resumes) {
       this.table.idempotencyKeys.set(idempotency.key, {
         orderId: order.orderId,
         requestFingerprint: idempotency.requestFingerprint,
@@ -150,6 +156,25 @@ export class InMemoryOrderRepository implements OrderRepository {
     this.table.applyTransition(next, transition);
   }
 
+  /** As the adapter's: the stored status alone decides; a refused move returns the order as it stood. */
+  public async advance(orderId: string, move: StatusMove): Promise<StatusMoveResult> {
+    const stored = this.table.orders.get(orderId);
+    if (stored === undefined) throw new OrderNotFoundError(orderId);
+    const { order } = stored;
+    if (!move.from.includes(order.status)) return { moved: false, order: copy(order) };
+    const at = move.at.toISOString();
+    const next: Order = { ...order, status: move.to, version: order.version + 1, updatedAt: at };
+    this.table.applyTransition(next, {
+      orderId,
+      version: next.version,
+      from: order.status,
+      to: move.to,
+      at,
+      reason: move.reason,
+    });
+    return { moved: true, order: copy(next) };
+  }
+
   public async findOverduePendingOrders(now: Date, limit: number): Promise<string[]> {
     return [...this.table.orders.values()]
       .map(({ order }) => order)
@@ -176,11 +201,28 @@ export class InMemoryLeaseStore implements LeaseStore {
     now: Date,
     durationSeconds: number,
   ): Promise<PaymentLease> {
+    if (!this.table.orders.has(orderId)) throw new OrderNotFoundError(orderId);
     if (this.table.hasLiveLease(orderId, now)) throw new PaymentInProgressError(orderId);
     const fencingToken = (this.table.leases.get(orderId)?.fencingToken ?? 0) + 1;
     const expiresAt = new Date(now.getTime() + durationSeconds * 1000);
     this.table.leases.set(orderId, { owner, fencingToken, expiresAt: expiresAt.getTime() });
     return { orderId, owner, fencingToken, expiresAt };
+  }
+
+  public async acquireToPay(request: {
+    readonly orderId: string;
+    readonly customerId: string;
+    readonly owner: string;
+    readonly now: Date;
+    readonly durationSeconds: number;
+  }): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }> {
+    const { orderId, customerId, owner, now, durationSeconds } = request;
+    const refused = refusalToPay(orderId, this.table.orders.get(orderId)?.order, customerId, now);
+    if (refused !== undefined) throw refused;
+    const lease = await this.acquire(orderId, owner, now, durationSeconds);
+    const order = await new InMemoryOrderRepository(this.table, () => now).get(orderId);
+    if (order === undefined) throw new OrderNotFoundError(orderId);
+    return { lease, order };
   }
 
   public async release(lease: PaymentLease): Promise<void> {
@@ -208,42 +250,34 @@ export class InMemoryPaymentRepository implements PaymentRepository {
     return stored === undefined ? undefined : copy(stored);
   }
 
-  public async orderOf(paymentId: string): Promise<string | undefined> {
-    return this.table.paymentOwners.get(paymentId);
-  }
-
   public async recordIntent(payment: Payment, lease: PaymentLease): Promise<void> {
     const current = this.table.leases.get(lease.orderId);
     if (current?.owner !== lease.owner || current.fencingToken !== lease.fencingToken) {
       throw new LeaseNotHeldError(lease.orderId, lease.fencingToken);
     }
-    if (!this.table.paymentMatches(payment, undefined) || !this.table.ownerMatches(payment)) {
-      throw new TransactionRefusedError(`payment ${payment.paymentId} exists or belongs to another order`);
+    if (!this.table.paymentMatches(payment, undefined)) {
+      throw new TransactionRefusedError(`payment ${payment.paymentId} exists`);
     }
     this.table.putPayment(payment);
+    this.table.leases.set(lease.orderId, { fencingToken: current.fencingToken, expiresAt: 0 });
   }
 
   public async recordPaid(
     payment: Payment,
-    previous: Payment | undefined,
+    previous: Payment,
     order: OrderMove,
-    event: ProviderEventClaim,
   ): Promise<PaymentWriteOutcome> {
-    const refused = this.refusal(payment, previous, event) ?? this.orderRefusal(order);
+    const refused = this.refusal(payment, previous) ?? this.orderRefusal(order);
     if (refused !== undefined) return refused;
     this.table.applyTransition(order.next, order.transition);
-    this.commit(payment, event);
+    this.table.putPayment(payment);
     return { kind: 'written' };
   }
 
-  public async recordPayment(
-    payment: Payment,
-    previous: Payment | undefined,
-    event: ProviderEventClaim,
-  ): Promise<PaymentWriteOutcome> {
-    const refused = this.refusal(payment, previous, event);
+  public async recordPayment(payment: Payment, previous: Payment | undefined): Promise<PaymentWriteOutcome> {
+    const refused = this.refusal(payment, previous);
     if (refused !== undefined) return refused;
-    this.commit(payment, event);
+    this.table.putPayment(payment);
     return { kind: 'written' };
   }
 
@@ -251,7 +285,7 @@ export class InMemoryPaymentRepository implements PaymentRepository {
     payment: Payment,
     previous: Payment,
     order: OrderMove,
-  ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>> {
+  ): Promise<PaymentWriteOutcome> {
     if (!this.table.paymentMatches(payment, previous)) return { kind: 'paymentChanged' };
     const refused = this.orderRefusal(order);
     if (refused !== undefined) return refused;
@@ -276,7 +310,7 @@ export class InMemoryPaymentRepository implements PaymentRepository {
   public async recordUnmatchedEvent(
     event: ProviderEvent,
     claim: ProviderEventClaim,
-  ): Promise<Extract<PaymentWriteOutcome, { readonly kind: 'written' | 'duplicateEvent' }>> {
+  ): Promise<UnmatchedEventOutcome> {
     if (this.table.providerEvents.has(claim.eventId)) return { kind: 'duplicateEvent' };
     this.table.providerEvents.set(claim.eventId, claim.expiresAt);
     this.table.unmatchedEvents.set(claim.eventId, copy(event));
@@ -294,26 +328,13 @@ export class InMemoryPaymentRepository implements PaymentRepository {
     return true;
   }
 
-  /** Why the payment part of a write fails, in the adapter's order: a claimed event first. */
-  private refusal(
-    payment: Payment,
-    previous: Payment | undefined,
-    event: ProviderEventClaim,
-  ): PaymentWriteOutcome | undefined {
-    if (this.table.providerEvents.has(event.eventId)) return { kind: 'duplicateEvent' };
-    if (!this.table.paymentMatches(payment, previous) || !this.table.ownerMatches(payment)) {
-      return { kind: 'paymentChanged' };
-    }
-    return undefined;
+  /** Why the payment part of a write fails. */
+  private refusal(payment: Payment, previous: Payment | undefined): PaymentWriteOutcome | undefined {
+    return this.table.paymentMatches(payment, previous) ? undefined : { kind: 'paymentChanged' };
   }
 
   private orderRefusal(order: OrderMove): { readonly kind: 'orderChanged' } | undefined {
     return this.table.orderMatches(order.previous) ? undefined : { kind: 'orderChanged' };
-  }
-
-  private commit(payment: Payment, event: ProviderEventClaim): void {
-    this.table.putPayment(payment);
-    this.table.providerEvents.set(event.eventId, event.expiresAt);
   }
 }
 
