@@ -5,11 +5,13 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandOutput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { REFUND_PENDING_INDEX } from '../../lib/model';
-import { LeaseNotHeldError } from '../domain/errors';
+import { ConcurrentModificationError, LeaseNotHeldError } from '../domain/errors';
 import type { Order, OrderTransition } from '../domain/order';
-import type { Payment } from '../domain/payment';
+import { type Payment, PaymentStatus } from '../domain/payment';
 import type {
   PaymentLease,
   PaymentReference,
@@ -18,19 +20,25 @@ import type {
   PendingRefunds,
   ProviderEvent,
   ProviderEventClaim,
+  UnmatchedEventOutcome,
 } from '../domain/ports';
-import { transitionUpdate } from './dynamodb-order-repository';
+import { type TransitionUpdate, transitionUpdate } from './dynamodb-order-repository';
 import {
   cancellationReasons,
+  conditionalWrite,
+  EMBEDDED_PAYMENTS,
   ENTITY,
+  embeddedPayment,
   failedCondition,
+  type Item,
   keys,
+  orderPartition,
   paymentItem,
+  paymentsOf,
   REFUND_INDEX_SHARDS,
   type TransactItems,
   toCheckpoint,
   toEpochSeconds,
-  toPayment,
   transactWrite,
 } from './dynamodb-table';
 
@@ -46,48 +54,61 @@ type TransactItem = TransactItems[number];
 /** A payment item's sort key is this prefix and its payment id (see `keys.payment`). */
 const PAYMENT_SORT_KEY_PREFIX = 'PAYMENT#';
 
+type OrderMove = { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition };
+
+/** Where a write found the payment it was to move: in its order item's map, in an item of its own, or moved. */
+type Found = 'changed' | 'ownItem';
+
+/**
+ * Payments live in their order item's map (`EMBEDDED_PAYMENTS`) from their intent until they owe a refund, then in
+ * an item of their own; an order created before the map keeps all its payments in items of their own. Every
+ * write tries the map first, conditioned on the entry as it was read; when the failed condition's old item shows
+ * no such entry, the payment is in an item of its own and the write is made there (one more request, for those
+ * payments only).
+ */
 export class DynamoDbPaymentRepository implements PaymentRepository {
   public constructor(private readonly options: DynamoDbPaymentRepositoryOptions) {}
 
   public async get(orderId: string, paymentId: string): Promise<Payment | undefined> {
-    const { Item } = await this.options.client.send(
-      new GetCommand({
-        TableName: this.options.tableName,
-        Key: keys.payment(orderId, paymentId),
-        ConsistentRead: true,
-      }),
-    );
-    return Item === undefined ? undefined : toPayment(Item);
-  }
-
-  public async orderOf(paymentId: string): Promise<string | undefined> {
-    const { Item } = await this.options.client.send(
-      new GetCommand({
-        TableName: this.options.tableName,
-        Key: keys.paymentOwner(paymentId),
-        ConsistentRead: true,
-      }),
-    );
-    return Item === undefined ? undefined : String(Item.orderId);
+    const items = await orderPartition(this.options.client, this.options.tableName, orderId);
+    return paymentsOf(items).find((payment) => payment.paymentId === paymentId);
   }
 
   public async recordIntent(payment: Payment, lease: PaymentLease): Promise<void> {
     const { tableName } = this.options;
+    const leaseHeld = 'leaseOwner = :owner AND fencingToken = :token';
+    const leaseValues = { ':owner': lease.owner, ':token': lease.fencingToken };
+    const refused = await this.updateOrderItem({
+      TableName: tableName,
+      Key: keys.order(payment.orderId),
+      UpdateExpression: 'SET #payments.#paymentId = :payment REMOVE leaseOwner, leaseExpiresAt',
+      ConditionExpression: `${leaseHeld} AND attribute_exists(#payments) AND attribute_not_exists(#payments.#paymentId)`,
+      ExpressionAttributeNames: { '#payments': EMBEDDED_PAYMENTS, '#paymentId': payment.paymentId },
+      ExpressionAttributeValues: { ...leaseValues, ':payment': embeddedPayment(payment) },
+    });
+    if (refused === undefined) return;
+    if (refused.item?.leaseOwner !== lease.owner || refused.item.fencingToken !== lease.fencingToken) {
+      throw new LeaseNotHeldError(lease.orderId, lease.fencingToken);
+    }
+    if (refused.item[EMBEDDED_PAYMENTS] !== undefined) {
+      throw new ConcurrentModificationError(payment.orderId);
+    }
+    // An order created before the payment map: the intent is an item of its own, as its other payments.
     try {
       await transactWrite(this.options.client, [
         this.paymentPut(payment, undefined),
-        this.ownerPut(payment),
         {
-          ConditionCheck: {
+          Update: {
             TableName: tableName,
-            Key: keys.lease(lease.orderId),
-            ConditionExpression: 'leaseOwner = :owner AND fencingToken = :token',
-            ExpressionAttributeValues: { ':owner': lease.owner, ':token': lease.fencingToken },
+            Key: keys.order(lease.orderId),
+            UpdateExpression: 'REMOVE leaseOwner, leaseExpiresAt',
+            ConditionExpression: leaseHeld,
+            ExpressionAttributeValues: leaseValues,
           },
         },
       ]);
     } catch (error) {
-      if (failedCondition(cancellationReasons(error), 2)) {
+      if (failedCondition(cancellationReasons(error), 1)) {
         throw new LeaseNotHeldError(lease.orderId, lease.fencingToken);
       }
       throw error;
@@ -96,49 +117,47 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
 
   public async recordPaid(
     payment: Payment,
-    previous: Payment | undefined,
-    order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
-    event: ProviderEventClaim,
+    previous: Payment,
+    order: OrderMove,
   ): Promise<PaymentWriteOutcome> {
-    const orderUpdate = transitionUpdate(
-      this.options.tableName,
-      order.previous,
-      order.next,
-      order.transition,
-    );
-    return await this.write([{ Update: orderUpdate }, ...this.paymentItems(payment, previous, event)], 1);
+    return await this.withTransition(payment, previous, order);
   }
 
-  public async recordPayment(
-    payment: Payment,
-    previous: Payment | undefined,
-    event: ProviderEventClaim,
-  ): Promise<PaymentWriteOutcome> {
-    return await this.write(this.paymentItems(payment, previous, event), 0);
+  public async recordPayment(payment: Payment, previous: Payment | undefined): Promise<PaymentWriteOutcome> {
+    if (previous === undefined || isOwnItemStatus(previous.status)) {
+      return await this.putOwnItem(payment, previous);
+    }
+    if (!isOwnItemStatus(payment.status)) {
+      const refused = await this.updateOrderItem(
+        withEmbeddedPayment(this.entryUpdate(payment.orderId), payment, previous, 'set'),
+      );
+      if (refused === undefined) return { kind: 'written' };
+      if (paymentFound(refused.item, previous) === 'changed') return { kind: 'paymentChanged' };
+      return await this.putOwnItem(payment, previous);
+    }
+    // It comes to owe a refund: out of the map, into an item of its own that the refund index finds.
+    try {
+      await transactWrite(this.options.client, [
+        { Update: withEmbeddedPayment(this.entryUpdate(payment.orderId), payment, previous, 'remove') },
+        this.paymentPut(payment, undefined),
+      ]);
+      return { kind: 'written' };
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (reasons.length === 0) throw error;
+      if (failedCondition(reasons, 0) && paymentFound(reasons[0]?.item, previous) === 'ownItem') {
+        return await this.putOwnItem(payment, previous);
+      }
+      return { kind: 'paymentChanged' };
+    }
   }
 
   public async recordPaymentWithTransition(
     payment: Payment,
     previous: Payment,
-    order: { readonly previous: Order; readonly next: Order; readonly transition: OrderTransition },
-  ): Promise<Exclude<PaymentWriteOutcome, { readonly kind: 'duplicateEvent' }>> {
-    const orderUpdate = transitionUpdate(
-      this.options.tableName,
-      order.previous,
-      order.next,
-      order.transition,
-    );
-    const PAYMENT_INDEX = 1;
-    try {
-      await transactWrite(this.options.client, [{ Update: orderUpdate }, this.paymentPut(payment, previous)]);
-      return { kind: 'written' };
-    } catch (error) {
-      const reasons = cancellationReasons(error);
-      if (reasons.length === 0) throw error;
-      if (failedCondition(reasons, PAYMENT_INDEX)) return { kind: 'paymentChanged' };
-      // The order's conditions failed, or conflicts outlasted their retries: decide again on fresh reads.
-      return { kind: 'orderChanged' };
-    }
+    order: OrderMove,
+  ): Promise<PaymentWriteOutcome> {
+    return await this.withTransition(payment, previous, order);
   }
 
   public async findRefundsPendingSince(before: Date, sampleSize: number): Promise<PendingRefunds> {
@@ -159,7 +178,7 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
   public async recordUnmatchedEvent(
     event: ProviderEvent,
     claim: ProviderEventClaim,
-  ): Promise<Extract<PaymentWriteOutcome, { readonly kind: 'written' | 'duplicateEvent' }>> {
+  ): Promise<UnmatchedEventOutcome> {
     try {
       await this.options.client.send(
         new PutCommand({
@@ -251,25 +270,6 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     return { count, sample };
   }
 
-  /** The payment record, its owner (one order per payment id) and the event claim, in that order. */
-  private paymentItems(
-    payment: Payment,
-    previous: Payment | undefined,
-    event: ProviderEventClaim,
-  ): TransactItems {
-    return [
-      this.paymentPut(payment, previous),
-      this.ownerPut(payment),
-      {
-        Put: {
-          TableName: this.options.tableName,
-          Item: this.eventClaimItem(event, payment.paymentId),
-          ConditionExpression: 'attribute_not_exists(PK)',
-        },
-      },
-    ];
-  }
-
   private eventClaimItem(claim: ProviderEventClaim, paymentId: string): Record<string, unknown> {
     return {
       ...keys.providerEvent(claim.eventId),
@@ -279,25 +279,104 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
     };
   }
 
-  private async write(items: TransactItems, paymentOffset: number): Promise<PaymentWriteOutcome> {
+  /**
+   * The order's move and the payment's, together or not at all: one write of the order item while the payment stays
+   * in its map; with the move of the payment into an item of its own when it comes to owe a refund; with that item
+   * when it is one already.
+   */
+  private async withTransition(
+    payment: Payment,
+    previous: Payment,
+    order: OrderMove,
+  ): Promise<PaymentWriteOutcome> {
+    const update = transitionUpdate(this.options.tableName, order.previous, order.next, order.transition);
+    const ownItem = async () => await this.transitionWithOwnItem(update, this.paymentPut(payment, previous));
+    if (isOwnItemStatus(previous.status)) return await ownItem();
+    let refused: Item | undefined;
+    if (isOwnItemStatus(payment.status)) {
+      try {
+        await transactWrite(this.options.client, [
+          { Update: withEmbeddedPayment(update, payment, previous, 'remove') },
+          this.paymentPut(payment, undefined),
+        ]);
+        return { kind: 'written' };
+      } catch (error) {
+        const reasons = cancellationReasons(error);
+        if (reasons.length === 0) throw error;
+        if (!failedCondition(reasons, 0)) return { kind: 'orderChanged' };
+        refused = reasons[0]?.item;
+      }
+    } else {
+      const failed = await this.updateOrderItem(withEmbeddedPayment(update, payment, previous, 'set'));
+      if (failed === undefined) return { kind: 'written' };
+      refused = failed.item;
+    }
+    if (!orderAsRead(refused, order.previous)) return { kind: 'orderChanged' };
+    if (paymentFound(refused, previous) === 'changed') return { kind: 'paymentChanged' };
+    return await ownItem();
+  }
+
+  /** An update of the order item that only changes one entry of its payment map. */
+  private entryUpdate(orderId: string): TransitionUpdate {
+    return {
+      TableName: this.options.tableName,
+      Key: keys.order(orderId),
+      UpdateExpression: '',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    };
+  }
+
+  /** One conditional update of an order item; when its condition fails, the item as it was (if any). */
+  private async updateOrderItem(
+    update: TransitionUpdate,
+  ): Promise<{ readonly item: Item | undefined } | undefined> {
     try {
-      await transactWrite(this.options.client, items);
+      await conditionalWrite(() =>
+        this.options.client.send(
+          new UpdateCommand({ ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        ),
+      );
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { item: error.Item === undefined ? undefined : unmarshall(error.Item) };
+    }
+  }
+
+  private async putOwnItem(payment: Payment, previous: Payment | undefined): Promise<PaymentWriteOutcome> {
+    try {
+      await conditionalWrite(() =>
+        this.options.client.send(new PutCommand(this.paymentPut(payment, previous).Put)),
+      );
+      return { kind: 'written' };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { kind: 'paymentChanged' };
+      throw error;
+    }
+  }
+
+  /** The order's move with a payment that is an item of its own, together or not at all. */
+  private async transitionWithOwnItem(
+    update: TransitionUpdate,
+    paymentPut: TransactItem,
+  ): Promise<PaymentWriteOutcome> {
+    try {
+      await transactWrite(this.options.client, [{ Update: update }, paymentPut]);
       return { kind: 'written' };
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (reasons.length === 0) throw error;
-      if (failedCondition(reasons, paymentOffset + 2)) return { kind: 'duplicateEvent' };
-      if (failedCondition(reasons, paymentOffset) || failedCondition(reasons, paymentOffset + 1)) {
-        return { kind: 'paymentChanged' };
-      }
-      // The order's conditions failed, or transaction conflicts outlasted their retries: either way the
-      // decision was made on state that moved, and the caller decides again on fresh reads.
+      if (failedCondition(reasons, 1)) return { kind: 'paymentChanged' };
+      // The order's conditions failed, or conflicts outlasted their retries: decide again on fresh reads.
       return { kind: 'orderChanged' };
     }
   }
 
   /** The payment record moves only from the exact state it was read in, or is created if it was absent. */
-  private paymentPut(payment: Payment, previous: Payment | undefined): TransactItem {
+  private paymentPut(
+    payment: Payment,
+    previous: Payment | undefined,
+  ): TransactItem & { readonly Put: NonNullable<TransactItem['Put']> } {
     return {
       Put: {
         TableName: this.options.tableName,
@@ -315,19 +394,70 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
       },
     };
   }
+}
 
-  private ownerPut(payment: Payment): TransactItem {
-    return {
-      Put: {
-        TableName: this.options.tableName,
-        Item: {
-          ...keys.paymentOwner(payment.paymentId),
-          entityType: ENTITY.paymentOwner,
-          orderId: payment.orderId,
-        },
-        ConditionExpression: 'attribute_not_exists(PK) OR orderId = :orderId',
-        ExpressionAttributeValues: { ':orderId': payment.orderId },
-      },
-    };
-  }
+/** Statuses a payment holds in an item of its own: owing a refund (the refund index reads those items) or refunded. */
+function isOwnItemStatus(status: Payment['status']): boolean {
+  return status === PaymentStatus.REFUND_PENDING || status === PaymentStatus.REFUNDED;
+}
+
+/**
+ * `update` also setting (or removing) the payment's entry in the order item's map, only if the entry is as
+ * `previous` was read.
+ */
+function withEmbeddedPayment(
+  update: TransitionUpdate,
+  payment: Payment,
+  previous: Payment,
+  change: 'set' | 'remove',
+): TransitionUpdate {
+  const entry = '#payments.#paymentId';
+  const clauses = update.UpdateExpression ?? '';
+  const set = /^SET (.*?)( REMOVE (.*))?$/.exec(clauses);
+  const assignments = set?.[1] === undefined ? [] : [set[1]];
+  const removals = set?.[3] === undefined ? [] : [set[3]];
+  if (change === 'set') assignments.unshift(`${entry} = :payment`);
+  else removals.unshift(entry);
+  const condition = `${entry}.#paymentStatus = :previousPaymentStatus AND ${entry}.updatedAt = :previousPaymentUpdatedAt`;
+  return {
+    ...update,
+    UpdateExpression: [
+      ...(assignments.length === 0 ? [] : [`SET ${assignments.join(', ')}`]),
+      ...(removals.length === 0 ? [] : [`REMOVE ${removals.join(', ')}`]),
+    ].join(' '),
+    ConditionExpression:
+      update.ConditionExpression === undefined ? condition : `${update.ConditionExpression} AND ${condition}`,
+    ExpressionAttributeNames: {
+      ...update.ExpressionAttributeNames,
+      '#payments': EMBEDDED_PAYMENTS,
+      '#paymentId': payment.paymentId,
+      '#paymentStatus': 'status',
+    },
+    ExpressionAttributeValues: {
+      ...update.ExpressionAttributeValues,
+      ...(change === 'set' ? { ':payment': embeddedPayment(payment) } : {}),
+      ':previousPaymentStatus': previous.status,
+      ':previousPaymentUpdatedAt': previous.updatedAt,
+    },
+  };
+}
+
+/** From the old item of a failed write: the entry moved on (`changed`) or is not in the map (`ownItem`). */
+function paymentFound(item: Item | undefined, previous: Payment): Found {
+  const map = item?.[EMBEDDED_PAYMENTS];
+  const entry =
+    typeof map === 'object' && map !== null
+      ? (map as Record<string, unknown>)[previous.paymentId]
+      : undefined;
+  return entry === undefined ? 'ownItem' : 'changed';
+}
+
+/** Whether a failed write's old order item still has the status, version and owner the move was decided on. */
+function orderAsRead(item: Item | undefined, previous: Order): boolean {
+  return (
+    item !== undefined &&
+    item.status === previous.status &&
+    item.version === previous.version &&
+    item.customerId === previous.customerId
+  );
 }

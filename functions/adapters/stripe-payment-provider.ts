@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   IntentStatus,
   type PaymentIntent,
@@ -47,40 +47,46 @@ const PAGE_SIZE = 100;
  * Tolerant readers of what the SDK hands back (it passes the JSON through unchecked): extra fields are ignored,
  * a missing or mistyped field we read is a PaymentProviderInvalidResponseError.
  */
-const metadata = z.record(z.string(), z.string()).nullish();
+const metadata = z.nullish(z.record(z.string(), z.string()));
 /** An expandable reference: the id, or the object when expanded. */
-const reference = z.union([z.string().min(1), z.object({ id: z.string().min(1) }).transform(({ id }) => id)]);
+const reference = z.union([
+  z.string().check(z.minLength(1)),
+  z.pipe(
+    z.object({ id: z.string().check(z.minLength(1)) }),
+    z.transform(({ id }: { id: string }) => id),
+  ),
+]);
 
 const intentAnswer = z.object({
-  id: z.string().min(1),
-  amount: z.number().int().nonnegative(),
-  currency: z.string().length(3),
+  id: z.string().check(z.minLength(1)),
+  amount: z.number().check(z.int(), z.nonnegative()),
+  currency: z.string().check(z.length(3)),
   status: z.enum(IntentStatus),
-  client_secret: z.string().min(1),
+  client_secret: z.string().check(z.minLength(1)),
   metadata,
-  last_payment_error: z.object({ message: z.string().optional() }).nullish(),
+  last_payment_error: z.nullish(z.object({ message: z.optional(z.string()) })),
 });
 
 const refundAnswer = z.object({
-  id: z.string().min(1),
+  id: z.string().check(z.minLength(1)),
   payment_intent: reference,
   status: z.enum(RefundStatus),
-  amount: z.number().int().nonnegative(),
-  currency: z.string().length(3),
+  amount: z.number().check(z.int(), z.nonnegative()),
+  currency: z.string().check(z.length(3)),
 });
 
 const eventEnvelope = z.object({
-  id: z.string().min(1),
-  type: z.string().min(1),
-  created: z.number().int().nonnegative(),
+  id: z.string().check(z.minLength(1)),
+  type: z.string().check(z.minLength(1)),
+  created: z.number().check(z.int(), z.nonnegative()),
   data: z.object({ object: z.unknown() }),
 });
-const intentEventObject = z.object({ id: z.string().min(1), metadata });
+const intentEventObject = z.object({ id: z.string().check(z.minLength(1)), metadata });
 /** A charge or a refund: both name the intent they belong to, if any. */
-const refundEventObject = z.object({ payment_intent: reference.nullish(), metadata });
+const refundEventObject = z.object({ payment_intent: z.nullish(reference), metadata });
 
 /** What a shape the adapter cannot read becomes: a ValidationError for a webhook's body, for instance. */
-export type ShapeFailure = (issues: readonly FieldIssue[], cause: z.ZodError) => Error;
+export type ShapeFailure = (issues: readonly FieldIssue[], cause: z.core.$ZodError) => Error;
 
 /** By default, the provider answered something the API does not promise. */
 function invalidAnswer(what: string): ShapeFailure {
@@ -91,7 +97,7 @@ function invalidAnswer(what: string): ShapeFailure {
     );
 }
 
-function parseAnswer<Schema extends z.ZodType>(
+function parseAnswer<Schema extends z.core.$ZodType>(
   schema: Schema,
   value: unknown,
   what: string,

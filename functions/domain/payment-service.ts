@@ -3,7 +3,6 @@ import {
   AppError,
   ConcurrentModificationError,
   LeaseNotHeldError,
-  OrderNotFoundError,
   OrderNotPayableError,
   PaymentDeadlineNotReachedError,
   PaymentInProgressError,
@@ -35,7 +34,6 @@ import {
   type PaymentWriteOutcome,
   type PendingRefunds,
   type ProviderEvent,
-  type ProviderEventClaim,
   ProviderEventSubject,
   RefundStatus,
 } from './ports';
@@ -117,7 +115,10 @@ export interface ReconciliationOptions {
   /** Ask for events from this instant instead of the stored checkpoint, and leave the checkpoint alone. */
   readonly since?: Date;
   readonly maxEvents: number;
+  /** Orders awaiting payment read at most, oldest deadline first. */
   readonly maxOrders: number;
+  /** Only an open intent at least this old is asked about; a younger one's webhook is still on its way. */
+  readonly openIntentMinAgeSeconds: number;
   readonly maxRefunds: number;
 }
 
@@ -190,11 +191,7 @@ export class PaymentService {
         isConflict: (error) => error instanceof PaymentInProgressError,
         beforeRetry: (attempt) => pause(Math.min(100 * 2 ** (attempt - 1), 800)),
       },
-      async () => {
-        const open = await this.openIntentOf(await this.payableOrder(orderId, customerId));
-        if (open !== undefined) return { intent: open, created: false };
-        return await this.createIntentUnderLease(orderId, customerId);
-      },
+      () => this.prepareUnderLease(orderId, customerId),
     );
   }
 
@@ -324,11 +321,17 @@ export class PaymentService {
     const undelivered = await this.dependencies.provider.undeliveredEvents(since, options.maxEvents);
     let firstRetryableFailure: Date | undefined;
     for (const event of undelivered.events) {
-      // Only a payment an order holds can change, so an event without one is never a change to report.
-      const orderId = await payments.orderOf(event.paymentId);
-      const failure = await settle({ orderId, paymentId: event.paymentId, foundBy: 'undeliveredEvent' }, () =>
-        this.handleProviderEvent(event, PaymentFactSource.RECONCILIATION),
-      );
+      // An event naming no order is reported with the order its intent names, once the provider was asked.
+      const found = {
+        orderId: event.orderId,
+        paymentId: event.paymentId,
+        foundBy: 'undeliveredEvent' as const,
+      };
+      const failure = await settle(found, async () => {
+        const named = await this.namedEvent(event);
+        found.orderId = named.orderId;
+        return await this.handleProviderEvent(named, PaymentFactSource.RECONCILIATION);
+      });
       if (failure?.retryable === true) firstRetryableFailure ??= event.created;
     }
 
@@ -336,9 +339,15 @@ export class PaymentService {
       new Date(startedAt.getTime() + ANY_DEADLINE_MS),
       options.maxOrders,
     );
+    // An intent younger than this is left to its webhook, which normally comes within seconds: at a flash sale
+    // the pass would otherwise ask the provider about every order being paid at that moment.
+    const askedBefore = new Date(startedAt.getTime() - options.openIntentMinAgeSeconds * 1000).toISOString();
     for (const orderId of openOrders) {
       const found = await this.dependencies.orders.get(orderId);
-      for (const payment of found?.payments.filter((candidate) => isOpenPayment(candidate)) ?? []) {
+      const overdue = found?.payments.filter(
+        (candidate) => isOpenPayment(candidate) && candidate.createdAt <= askedBefore,
+      );
+      for (const payment of overdue ?? []) {
         await settle({ orderId, paymentId: payment.paymentId, foundBy: 'openOrder' }, async () =>
           this.applyIntentState(
             await this.dependencies.provider.retrieveIntent(payment.paymentId),
@@ -353,9 +362,7 @@ export class PaymentService {
       await settle({ ...reference, foundBy: 'pendingRefund' }, () =>
         retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () =>
           this.applyRefunds(
-            reference.orderId,
             await payments.get(reference.orderId, reference.paymentId),
-            this.stateClaim(reference.paymentId, PaymentFactSource.RECONCILIATION, 'refunded'),
             PaymentFactSource.RECONCILIATION,
           ),
         ),
@@ -382,19 +389,6 @@ export class PaymentService {
     };
   }
 
-  private async payableOrder(orderId: string, customerId: string): Promise<OrderWithHistory> {
-    const found = await this.dependencies.orders.get(orderId);
-    if (found === undefined || found.order.customerId !== customerId) throw new OrderNotFoundError(orderId);
-    const { order } = found;
-    if (order.status !== OrderStatus.PENDING_PAYMENT) {
-      throw new OrderNotPayableError(orderId, `it is ${order.status}`);
-    }
-    if (this.dependencies.clock.now().getTime() >= Date.parse(order.paymentDeadline)) {
-      throw new OrderNotPayableError(orderId, `its payment deadline ${order.paymentDeadline} has passed`);
-    }
-    return found;
-  }
-
   /** The newest intent of the order the customer can still pay, as the provider reports it now. */
   private async openIntentOf(found: OrderWithHistory): Promise<PaymentIntent | undefined> {
     const pending = found.payments
@@ -412,20 +406,24 @@ export class PaymentService {
     return undefined;
   }
 
-  private async createIntentUnderLease(
+  /**
+   * Takes the order's payment lease, which also reads the order, answers the open intent if it has one, and
+   * otherwise creates one and records it, which releases the lease in the same write.
+   */
+  private async prepareUnderLease(
     orderId: string,
     customerId: string,
   ): Promise<{ readonly intent: PaymentIntent; readonly created: boolean }> {
     const { leases, provider, payments, clock } = this.dependencies;
-    const lease = await leases.acquire(
+    const { lease, order: found } = await leases.acquireToPay({
       orderId,
-      this.dependencies.newLeaseOwner(),
-      clock.now(),
-      this.dependencies.leaseSeconds,
-    );
+      customerId,
+      owner: this.dependencies.newLeaseOwner(),
+      now: clock.now(),
+      durationSeconds: this.dependencies.leaseSeconds,
+    });
+    let recorded = false;
     try {
-      // Another request may have created the intent between our first read and our lease.
-      const found = await this.payableOrder(orderId, customerId);
       const open = await this.openIntentOf(found);
       if (open !== undefined) return { intent: open, created: false };
       const intent = await provider.createIntent(
@@ -438,12 +436,15 @@ export class PaymentService {
         }),
         lease,
       );
+      recorded = true;
       return { intent, created: true };
     } finally {
-      await leases.release(lease).catch((error: unknown) => {
-        // Expired and taken over meanwhile: there is nothing of ours left to release.
-        if (!(error instanceof LeaseNotHeldError)) throw error;
-      });
+      if (!recorded) {
+        await leases.release(lease).catch((error: unknown) => {
+          // Expired and taken over meanwhile: there is nothing of ours left to release.
+          if (!(error instanceof LeaseNotHeldError)) throw error;
+        });
+      }
     }
   }
 
@@ -494,56 +495,60 @@ export class PaymentService {
     intent: PaymentIntent,
     source: PaymentFactSource,
   ): Promise<ProviderEventOutcome> {
-    const claim = this.stateClaim(intent.paymentId, source, intent.status);
-    return await this.handleProviderEvent(intentEvent(intent, claim, this.dependencies.clock.now()), source);
+    const event = intentEvent(
+      intent,
+      `${source}:${intent.paymentId}:${intent.status}`,
+      this.dependencies.clock.now(),
+    );
+    return await this.handleProviderEvent(event, source);
   }
 
-  private claimOf(eventId: string): ProviderEventClaim {
-    const now = this.dependencies.clock.now();
-    return {
-      eventId,
-      expiresAt: new Date(now.getTime() + this.dependencies.eventRetentionSeconds * 1000),
-    };
+  /** The event, naming the order its intent's metadata names when the event itself names none (a refund's). */
+  private async namedEvent(event: ProviderEvent): Promise<ProviderEvent> {
+    if (event.orderId !== undefined) return event;
+    const { orderId } = await this.dependencies.provider.retrieveIntent(event.paymentId);
+    return orderId === undefined ? event : { ...event, orderId };
   }
 
   /**
-   * The claim of a fact learnt by reading the provider rather than from an event: one per payment, source and
-   * state, so reading the same state again changes nothing.
+   * The event is applied to the order its intent's `metadata.orderId` names, and only if that order holds the
+   * payment: an order holds only intents
+   * it recorded when creating them. No claim of the event's id is written for it: each fact is a conditional write
+   * from the payment's and the order's state as read, so an event seen again finds its fact applied (`duplicate`)
+   * or no longer applicable (`ignored`). Only an unmatched event, which changes no order, is remembered by its id.
    */
-  private stateClaim(paymentId: string, source: PaymentFactSource, state: string): ProviderEventClaim {
-    return this.claimOf(`${source}:${paymentId}:${state}`);
-  }
-
   private async applyProviderEvent(
     event: ProviderEvent,
     source: PaymentFactSource,
   ): Promise<ProviderEventOutcome> {
-    const { payments, provider } = this.dependencies;
-    const claim = this.claimOf(event.id);
-    // A payment id belongs to the order it was recorded for when its intent was created, whatever an event names.
-    const owner = await payments.orderOf(event.paymentId);
-    if (owner === undefined || (event.orderId !== undefined && event.orderId !== owner)) {
-      const recorded = await payments.recordUnmatchedEvent(event, claim);
+    const { orders, payments, provider, clock } = this.dependencies;
+    const { orderId } = await this.namedEvent(event);
+    const found = orderId === undefined ? undefined : await orders.get(orderId);
+    const existing = found?.payments.find((payment) => payment.paymentId === event.paymentId);
+    if (found === undefined || existing === undefined) {
+      const recorded = await payments.recordUnmatchedEvent(event, {
+        eventId: event.id,
+        expiresAt: new Date(clock.now().getTime() + this.dependencies.eventRetentionSeconds * 1000),
+      });
       return recorded.kind === 'written' ? 'unmatched' : 'duplicate';
     }
-    const existing = await payments.get(owner, event.paymentId);
     if (event.subject === ProviderEventSubject.REFUND) {
-      return await this.applyRefunds(owner, existing, claim, source);
+      return await this.applyRefunds(existing, source);
     }
     const intent = await provider.retrieveIntent(event.paymentId);
-    const reported = reportedBy(intent, owner);
+    const reported = reportedBy(intent, found.order.orderId);
     switch (intent.status) {
       case IntentStatus.SUCCEEDED:
-        return await this.applySucceeded(reported, existing, claim, source);
+        return await this.applySucceeded(reported, found, existing, source);
       case IntentStatus.CANCELED:
-        if (existing?.status === PaymentStatus.CANCELLED) return 'duplicate';
+        if (existing.status === PaymentStatus.CANCELLED) return 'duplicate';
         if (!isOpenPayment(existing)) return 'ignored';
-        return await this.record(reported, PaymentStatus.CANCELLED, existing, claim, source, 'cancelled');
+        return await this.record(reported, PaymentStatus.CANCELLED, existing, source, 'cancelled');
       case IntentStatus.REQUIRES_PAYMENT_METHOD:
         // Back to asking for a payment method after an attempt: that attempt failed.
         if (intent.lastPaymentError === undefined || !isOpenPayment(existing)) return 'ignored';
-        if (existing?.status === PaymentStatus.FAILED) return 'duplicate';
-        return await this.record(reported, PaymentStatus.FAILED, existing, claim, source, 'failureRecorded');
+        if (existing.status === PaymentStatus.FAILED) return 'duplicate';
+        return await this.record(reported, PaymentStatus.FAILED, existing, source, 'failureRecorded');
       default:
         return 'ignored';
     }
@@ -552,8 +557,7 @@ export class PaymentService {
   private async record(
     reported: ReportedPayment,
     status: PaymentStatus,
-    existing: Payment | undefined,
-    claim: ProviderEventClaim,
+    existing: Payment,
     source: PaymentFactSource,
     success: ProviderEventOutcome,
   ): Promise<ProviderEventOutcome> {
@@ -563,16 +567,14 @@ export class PaymentService {
     });
     return outcomeOf(
       reported.orderId,
-      await this.dependencies.payments.recordPayment(payment, existing, claim),
+      await this.dependencies.payments.recordPayment(payment, existing),
       success,
     );
   }
 
   /** A refund owed is settled once the provider reports one of the payment's refunds succeeded. */
   private async applyRefunds(
-    orderId: string,
     existing: Payment | undefined,
-    claim: ProviderEventClaim,
     source: PaymentFactSource,
   ): Promise<ProviderEventOutcome> {
     if (existing === undefined) return 'ignored';
@@ -587,21 +589,20 @@ export class PaymentService {
       recordedBy: source,
     };
     return outcomeOf(
-      orderId,
-      await this.dependencies.payments.recordPayment(refunded, existing, claim),
+      existing.orderId,
+      await this.dependencies.payments.recordPayment(refunded, existing),
       'refunded',
     );
   }
 
   private async applySucceeded(
     reported: ReportedPayment,
-    existing: Payment | undefined,
-    claim: ProviderEventClaim,
+    found: OrderWithHistory,
+    existing: Payment,
     source: PaymentFactSource,
   ): Promise<ProviderEventOutcome> {
-    const { orders, payments, timers, clock } = this.dependencies;
-    const found = await orders.get(reported.orderId);
-    const decision = decideSucceededPayment(reported, found?.order, existing);
+    const { payments, timers, clock } = this.dependencies;
+    const decision = decideSucceededPayment(reported, found.order, existing);
     const now = clock.now();
     if (decision.kind === 'alreadySettled') return 'duplicate';
     if (decision.kind === 'refund') {
@@ -614,12 +615,10 @@ export class PaymentService {
             recordedBy: source,
           }),
           existing,
-          claim,
         ),
         'refundPending',
       );
     }
-    if (found === undefined) throw new OrderNotFoundError(reported.orderId);
     const paid = transition(found.order, OrderStatus.PAID, now, `paid by ${reported.paymentId}`);
     const outcome = outcomeOf(
       reported.orderId,
@@ -627,7 +626,6 @@ export class PaymentService {
         paymentFrom(reported, PaymentStatus.SUCCEEDED, now, { existing, recordedBy: source }),
         existing,
         { previous: found.order, next: paid.next, transition: paid.transition },
-        claim,
       ),
       'paid',
     );
@@ -648,10 +646,13 @@ function reportedBy(intent: PaymentIntent, orderId: string): ReportedPayment {
   return { paymentId: intent.paymentId, orderId, amount: intent.amount, currency: intent.currency };
 }
 
-/** A fact read from the provider, in the shape of the event that would have brought it. */
-function intentEvent(intent: PaymentIntent, claim: ProviderEventClaim, at: Date): ProviderEvent {
+/**
+ * A fact read from the provider, in the shape of the event that would have brought it; its id names the source,
+ * the payment and the state read.
+ */
+function intentEvent(intent: PaymentIntent, id: string, at: Date): ProviderEvent {
   return {
-    id: claim.eventId,
+    id,
     type: `payment_intent.${intent.status}`,
     subject: ProviderEventSubject.PAYMENT_INTENT,
     paymentId: intent.paymentId,
@@ -671,7 +672,6 @@ function outcomeOf(
   success: ProviderEventOutcome,
 ): ProviderEventOutcome {
   if (write.kind === 'written') return success;
-  if (write.kind === 'duplicateEvent') return 'duplicate';
   throw new ConcurrentModificationError(orderId);
 }
 

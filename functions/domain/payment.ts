@@ -1,3 +1,4 @@
+import { type AppError, OrderNotFoundError, OrderNotPayableError } from './errors';
 import type { Order } from './order';
 import { OrderStatus } from './order-status';
 
@@ -71,6 +72,26 @@ const OPEN_PAYMENT_STATUSES: readonly PaymentStatus[] = [PaymentStatus.PENDING, 
 
 export function isOpenPayment(payment: Payment | undefined): boolean {
   return payment === undefined || OPEN_PAYMENT_STATUSES.includes(payment.status);
+}
+
+/**
+ * Why a customer may not prepare a payment for an order at `now`, or `undefined` if they may: another
+ * customer's order does not exist for them; it must await payment and its deadline must not have passed.
+ */
+export function refusalToPay(
+  orderId: string,
+  order: Order | undefined,
+  customerId: string,
+  now: Date,
+): AppError | undefined {
+  if (order === undefined || order.customerId !== customerId) return new OrderNotFoundError(orderId);
+  if (order.status !== OrderStatus.PENDING_PAYMENT) {
+    return new OrderNotPayableError(orderId, `it is ${order.status}`);
+  }
+  if (now.getTime() >= Date.parse(order.paymentDeadline)) {
+    return new OrderNotPayableError(orderId, `its payment deadline ${order.paymentDeadline} has passed`);
+  }
+  return undefined;
 }
 
 export type SucceededPaymentDecision =

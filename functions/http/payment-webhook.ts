@@ -3,7 +3,7 @@ import { getPaymentService, webhookSecret } from '../composition/payments';
 import { logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';
 import { PaymentFactSource } from '../domain/payment';
-import { countMetric, PAYMENT_OUTCOME_METRICS } from '../observability';
+import { countMetric, logOutcome, PAYMENT_OUTCOME_METRICS } from '../observability';
 import { httpHandler } from './http-handler';
 import { jsonResponse } from './order-representation';
 import { parseStripeSignedEvent } from './stripe-signed-event';
@@ -31,6 +31,11 @@ export const handler = httpHandler(async (event) => {
   const outcome = await getPaymentService().handleProviderEvent(providerEvent, PaymentFactSource.WEBHOOK);
   const metric = PAYMENT_OUTCOME_METRICS[outcome];
   if (metric !== undefined) countMetric(metric);
-  logger.info('provider event applied', { eventId: providerEvent.id, type: providerEvent.type, outcome });
+  // Routine when it made the order PAID: OrdersPaid counts it and the payment records its source.
+  logOutcome(outcome === 'paid', 'provider event applied', {
+    eventId: providerEvent.id,
+    type: providerEvent.type,
+    outcome,
+  });
   return jsonResponse(200, { received: true, outcome });
 });

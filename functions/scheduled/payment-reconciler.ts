@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { getPaymentService, reconciliationSettings } from '../composition/payments';
 import { logger } from '../composition-root';
 import { PaymentsUnreconcilableError, ValidationError } from '../domain/errors';
@@ -10,7 +10,7 @@ import { BusinessMetric, countMetric, observedHandler, PAYMENT_OUTCOME_METRICS }
  * The schedule sends `{}`. An operator may invoke the function with `{"since": "<ISO time>"}` to look further
  * back than the checkpoint (`npm run ops -- payments reconcile --since` runs the same pass in-process).
  */
-const reconcilerInput = z.object({ since: z.iso.datetime({ offset: true }).optional() });
+const reconcilerInput = z.object({ since: z.optional(z.iso.datetime({ offset: true })) });
 
 /**
  * Runs every five minutes: one reconciliation pass (`PaymentService.reconcile`), which reads from the provider
@@ -26,6 +26,7 @@ async function reconcilePayments(event: unknown): Promise<ReconciliationReport> 
     ...(input.since === undefined ? {} : { since: new Date(input.since) }),
     maxEvents: settings.RECONCILE_MAX_EVENTS,
     maxOrders: settings.RECONCILE_MAX_ORDERS,
+    openIntentMinAgeSeconds: settings.RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS,
     maxRefunds: settings.RECONCILE_MAX_REFUNDS,
   });
   countMetric(BusinessMetric.PAYMENTS_RECONCILED, report.changed.length);

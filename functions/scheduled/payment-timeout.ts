@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { getPaymentService } from '../composition/payments';
 import { logger } from '../composition-root';
 import { ValidationError } from '../domain/errors';

@@ -83,6 +83,8 @@ export class TimerNotScheduledError extends Error {
 const OPS_RECONCILIATION_LIMITS: Omit<ReconciliationOptions, 'since'> = {
   maxEvents: SETTING_DEFAULTS.RECONCILE_MAX_EVENTS,
   maxOrders: SETTING_DEFAULTS.RECONCILE_MAX_ORDERS,
+  // An operator asks because webhooks seem lost: every open intent is read, however young.
+  openIntentMinAgeSeconds: 0,
   maxRefunds: SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS,
 };
 

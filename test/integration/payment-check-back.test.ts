@@ -180,9 +180,19 @@ describe('the reconciliation, on DynamoDB', () => {
     }
     clock.set(secondsAfter(T0, 30));
 
-    const first = await payments.reconcile({ maxEvents: 10, maxOrders: 10, maxRefunds: 10 });
+    const first = await payments.reconcile({
+      maxEvents: 10,
+      maxOrders: 10,
+      maxRefunds: 10,
+      openIntentMinAgeSeconds: 1,
+    });
     clock.set(secondsAfter(T0, 90));
-    const second = await payments.reconcile({ maxEvents: 10, maxOrders: 10, maxRefunds: 10 });
+    const second = await payments.reconcile({
+      maxEvents: 10,
+      maxOrders: 10,
+      maxRefunds: 10,
+      openIntentMinAgeSeconds: 1,
+    });
     const late = await payments.handleProviderEvent(lost, PaymentFactSource.WEBHOOK);
 
     expect(first.changed).toEqual([

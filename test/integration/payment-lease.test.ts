@@ -1,13 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbLeaseStore } from '../../functions/adapters/dynamodb-lease-store';
+import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
 import { DynamoDbPaymentRepository } from '../../functions/adapters/dynamodb-payment-repository';
 import { LeaseNotHeldError, PaymentInProgressError } from '../../functions/domain/errors';
+import { newOrder } from '../../functions/domain/order';
 import { PaymentStatus, paymentFrom } from '../../functions/domain/payment';
 import type { PaymentLease } from '../../functions/domain/ports';
+import { PENDING_PAYMENT_INDEX } from '../../lib/model';
 import { createTestTables } from '../support/dynamodb';
 
 let leases: DynamoDbLeaseStore;
 let payments: DynamoDbPaymentRepository;
+let orders: DynamoDbOrderRepository;
 let sequence = 0;
 const T0 = new Date('2026-11-28T10:00:00.000Z');
 
@@ -15,13 +19,26 @@ function at(seconds: number): Date {
   return new Date(T0.getTime() + seconds * 1000);
 }
 
-function nextOrderId(): string {
-  return `01LEASE${(sequence++).toString().padStart(19, '0')}`;
+/** A stored order: the lease lives in its item. */
+async function nextOrderId(): Promise<string> {
+  const orderId = `01LEASE${(sequence++).toString().padStart(19, '0')}`;
+  const { order, created } = newOrder(
+    { customerId: 'c', currency: 'EUR', items: [{ sku: 'A', quantity: 1, unitPrice: 100 }] },
+    { orderId, now: T0, paymentTimeoutSeconds: 60 },
+  );
+  await orders.create(order, created);
+  return orderId;
 }
 
 beforeAll(async () => {
   const tables = await createTestTables();
   leases = new DynamoDbLeaseStore({ client: tables.documentClient, tableName: tables.ordersTableName });
+  orders = new DynamoDbOrderRepository({
+    client: tables.documentClient,
+    tableName: tables.ordersTableName,
+    pendingIndexName: PENDING_PAYMENT_INDEX.name,
+    now: () => T0,
+  });
   payments = new DynamoDbPaymentRepository({
     client: tables.documentClient,
     tableName: tables.ordersTableName,
@@ -30,7 +47,7 @@ beforeAll(async () => {
 
 describe('the payment lease lock', () => {
   it('gives the lease to exactly one of 50 concurrent acquirers', async () => {
-    const orderId = nextOrderId();
+    const orderId = await nextOrderId();
 
     const outcomes = await Promise.allSettled(
       Array.from({ length: 50 }, (_, index) => leases.acquire(orderId, `owner-${index}`, at(0), 30)),
@@ -44,7 +61,7 @@ describe('the payment lease lock', () => {
   });
 
   it('is taken over only after it expired, with a higher fencing token', async () => {
-    const orderId = nextOrderId();
+    const orderId = await nextOrderId();
     const first = await leases.acquire(orderId, 'first', at(0), 30);
 
     const tooEarly = leases.acquire(orderId, 'second', at(29), 30);
@@ -56,7 +73,7 @@ describe('the payment lease lock', () => {
   });
 
   it('refuses the release of a stale owner and keeps the new holder', async () => {
-    const orderId = nextOrderId();
+    const orderId = await nextOrderId();
     const stale = await leases.acquire(orderId, 'stale', at(0), 10);
     const current = await leases.acquire(orderId, 'current', at(11), 30);
 
@@ -69,7 +86,7 @@ describe('the payment lease lock', () => {
   });
 
   it('refuses a write under a fenced-out lease and accepts it under the current one', async () => {
-    const orderId = nextOrderId();
+    const orderId = await nextOrderId();
     const stale: PaymentLease = await leases.acquire(orderId, 'stale', at(0), 10);
     const current = await leases.acquire(orderId, 'current', at(11), 30);
     const intent = (paymentId: string) =>

@@ -10,6 +10,7 @@ import { PaymentStatus, paymentFrom } from '../../functions/domain/payment';
 import type { ReconciliationReport } from '../../functions/domain/payment-service';
 import { BusinessMetric } from '../../lib/business-metrics';
 import type { FakePaymentProvider } from '../../lib/local/outside-parties/payment-provider';
+import { SETTING_DEFAULTS } from '../../lib/model';
 import { createTestTables, type TestTables } from '../support/dynamodb';
 import {
   confirmedAtStripe,
@@ -159,7 +160,8 @@ describe('the payment reconciler handler', () => {
           currency: order.currency,
         },
         PaymentStatus.PENDING,
-        new Date(),
+        // Older than the pass's minimum age: its webhook should have come long ago.
+        new Date(Date.now() - (SETTING_DEFAULTS.RECONCILE_OPEN_INTENT_MIN_AGE_SECONDS + 1) * 1000),
       ),
       lease,
     );

@@ -133,8 +133,8 @@ describe('PaymentService.preparePayment', () => {
     expect(second).toEqual({ intent: first.intent, created: false });
     expect(provider.intentKeys).toHaveLength(1);
     expect(stores.table.payments.size).toBe(1);
-    // Answered from the intent read again, without taking the lease a second time.
-    expect(stores.table.leases.get(orderId)?.fencingToken).toBe(1);
+    // Its lease (taking it is the order's read) is released again, so nothing waits on it.
+    expect(stores.table.leases.get(orderId)).toEqual({ fencingToken: 2, expiresAt: 0 });
   });
 
   it('gives one intent to two requests in parallel: the second waits for the first and answers its intent', async () => {
@@ -394,6 +394,7 @@ describe('PaymentService.preparePayment', () => {
   it('reports any other failure to release the lease', async () => {
     const { payments, stores, place } = setup();
     const orderId = await place();
+    await payments.preparePayment(orderId, CUSTOMER);
     const failure = new Error('table unavailable');
     vi.spyOn(stores.leases, 'release').mockRejectedValueOnce(failure);
 
@@ -402,7 +403,7 @@ describe('PaymentService.preparePayment', () => {
 });
 
 describe('PaymentService.handleProviderEvent', () => {
-  it('confirms a success with the provider, pays the order, cancels the timer and claims the event for the retention', async () => {
+  it('confirms a success with the provider, pays the order and cancels the timer, claiming no event id', async () => {
     const { payments, stores, timers, clock, provider, place, prepared, statusOf } = setup();
     const orderId = await place();
     const paymentId = await prepared(orderId);
@@ -430,7 +431,9 @@ describe('PaymentService.handleProviderEvent', () => {
     ]);
     expect(provider.callsOf('retrieveIntent')).toEqual([{ method: 'retrieveIntent', paymentId }]);
     expect(timers.cancelled).toEqual([orderId]);
-    expect(stores.table.providerEvents.get(event.id)).toEqual(secondsAfter(clock.now(), RETENTION_SECONDS));
+    // Applied by a conditional write from the state read: a redelivery finds it applied, no claim needed.
+    expect(stores.table.providerEvents.size).toBe(0);
+    expect(await payments.handleProviderEvent(event, PaymentFactSource.WEBHOOK)).toBe('duplicate');
   });
 
   it('changes nothing on a replayed callback, nor on another report of the settled payment', async () => {
@@ -499,7 +502,7 @@ describe('PaymentService.handleProviderEvent', () => {
     },
   );
 
-  it('owes a refund for a payment whose order a read no longer finds', async () => {
+  it('records as unmatched an event whose order a read does not find, and changes no payment', async () => {
     const { stores, provider, place, prepared, webhook, paymentOf } = setup();
     const orderId = await place();
     const paymentId = await prepared(orderId);
@@ -507,11 +510,8 @@ describe('PaymentService.handleProviderEvent', () => {
 
     const outcome = await webhook(provider.pay(paymentId));
 
-    expect(outcome).toBe('refundPending');
-    expect(await paymentOf(orderId, paymentId)).toMatchObject({
-      status: PaymentStatus.REFUND_PENDING,
-      refundReason: RefundReason.ORDER_NOT_FOUND,
-    });
+    expect(outcome).toBe('unmatched');
+    expect(await paymentOf(orderId, paymentId)).toMatchObject({ status: PaymentStatus.PENDING });
   });
 
   it('owes a refund once for a payment of an order cancelled before it arrived, and settles it once refunded', async () => {
@@ -585,7 +585,7 @@ describe('PaymentService.handleProviderEvent', () => {
   });
 
   it('records an event that names no order, for an intent it never created, and changes nothing', async () => {
-    const { stores, provider, place, webhook } = setup();
+    const { stores, clock, provider, place, webhook } = setup();
     const orderId = await place();
     const stranger = await provider.createIntent({ orderId, amount: AMOUNT, currency: 'EUR' }, 'elsewhere');
     const anonymous = { ...provider.pay(stranger.paymentId), orderId: undefined };
@@ -594,8 +594,15 @@ describe('PaymentService.handleProviderEvent', () => {
 
     expect(outcome).toBe('unmatched');
     expect([...stores.table.unmatchedEvents.keys()]).toEqual([anonymous.id]);
+    // Only an unmatched event is claimed, for the retention: it changes no order, so nothing else remembers it.
+    expect(stores.table.providerEvents.get(anonymous.id)).toEqual(
+      secondsAfter(clock.now(), RETENTION_SECONDS),
+    );
     expect(stores.table.payments.size).toBe(0);
-    expect(provider.callsOf('retrieveIntent')).toEqual([]);
+    // Read once, for the order its metadata names, which does not hold it.
+    expect(provider.callsOf('retrieveIntent')).toEqual([
+      { method: 'retrieveIntent', paymentId: stranger.paymentId },
+    ]);
   });
 
   it('records an event whose metadata names another order than the one holding the intent, and changes neither', async () => {
@@ -779,16 +786,22 @@ describe('PaymentService.handleProviderEvent', () => {
     expect(writing).toHaveBeenCalledTimes(2);
   });
 
-  it('answers a payment whose event another delivery claimed first as a duplicate, and keeps the timer', async () => {
+  it('answers a payment another delivery of the event applied first as a duplicate; the timer goes once', async () => {
     const { stores, timers, provider, place, prepared, webhook } = setup();
     const orderId = await place();
     const paymentId = await prepared(orderId);
-    vi.spyOn(stores.payments, 'recordPaid').mockResolvedValueOnce({ kind: 'duplicateEvent' });
+    const event = provider.pay(paymentId);
+    const recordPaid = stores.payments.recordPaid.bind(stores.payments);
+    let first: string | undefined;
+    vi.spyOn(stores.payments, 'recordPaid').mockImplementationOnce(async (...args) => {
+      first = await webhook(event);
+      return await recordPaid(...args);
+    });
 
-    const outcome = await webhook(provider.pay(paymentId));
+    const outcome = await webhook(event);
 
-    expect(outcome).toBe('duplicate');
-    expect(timers.cancelled).toEqual([]);
+    expect([first, outcome]).toEqual(['paid', 'duplicate']);
+    expect(timers.cancelled).toEqual([orderId]);
   });
 
   it('gives up with a conflict after five lost races', async () => {
@@ -1066,7 +1079,6 @@ describe('PaymentService.expireOrder', () => {
       paymentFrom({ ...second, orderId }, PaymentStatus.PENDING, clock.now()),
       lease,
     );
-    await stores.leases.release(lease);
     clock.set(secondsAfter(DEADLINE, GRACE_SECONDS));
 
     const outcome = await payments.expireOrder(orderId, 'timer');
@@ -1341,7 +1353,7 @@ describe('PaymentService.sweep and findStuckRefunds', () => {
 });
 
 describe('PaymentService.reconcile', () => {
-  const LIMITS = { maxEvents: 10, maxOrders: 10, maxRefunds: 10 } as const;
+  const LIMITS = { maxEvents: 10, maxOrders: 10, maxRefunds: 10, openIntentMinAgeSeconds: 0 } as const;
   const DAY_MS = 24 * 60 * 60 * 1000;
 
   it('applies a succeeded event no webhook delivered, recorded by the reconciliation; the late webhook changes nothing', async () => {
@@ -1405,7 +1417,7 @@ describe('PaymentService.reconcile', () => {
   });
 
   it('settles a refund the provider completed whose confirmation was lost, and leaves one still pending', async () => {
-    const { payments, stores, orders, clock, provider, place, prepared, webhook, paymentOf } = setup();
+    const { payments, orders, clock, provider, place, prepared, webhook, paymentOf } = setup();
     const [completed, pending] = [await place(), await place()];
     const references = [];
     for (const orderId of [completed, pending]) {
@@ -1439,7 +1451,6 @@ describe('PaymentService.reconcile', () => {
     expect(await paymentOf(owed.orderId, owed.paymentId)).toMatchObject({
       status: PaymentStatus.REFUND_PENDING,
     });
-    expect(stores.table.providerEvents.has(`reconciliation:${done.paymentId}:refunded`)).toBe(true);
   });
 
   it('gives up on a refund confirmation with a conflict after five lost races', async () => {
@@ -1692,7 +1703,7 @@ describe('PaymentService.reconcile', () => {
     provider.pay(await prepared(orderId));
     clock.set(secondsAfter(T0, 60));
 
-    const none = await payments.reconcile({ maxEvents: 0, maxOrders: 0, maxRefunds: 0 });
+    const none = await payments.reconcile({ ...LIMITS, maxEvents: 0, maxOrders: 0, maxRefunds: 0 });
     const next = await payments.reconcile({ ...LIMITS, maxOrders: 0 });
 
     expect(none).toMatchObject({ eventsExamined: 0, moreEvents: true });
@@ -1711,7 +1722,7 @@ describe('PaymentService.reconcile', () => {
     provider.pay(secondPayment);
     clock.set(secondsAfter(T0, 60));
 
-    const report = await payments.reconcile({ maxEvents: 1, maxOrders: 0, maxRefunds: 0 });
+    const report = await payments.reconcile({ ...LIMITS, maxEvents: 1, maxOrders: 0, maxRefunds: 0 });
 
     expect(report).toMatchObject({
       eventsExamined: 1,

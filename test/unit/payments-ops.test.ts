@@ -202,6 +202,7 @@ describe('runPaymentsCommand', () => {
         since: new Date('2026-12-07T02:00:00.000Z'),
         maxEvents: SETTING_DEFAULTS.RECONCILE_MAX_EVENTS,
         maxOrders: SETTING_DEFAULTS.RECONCILE_MAX_ORDERS,
+        openIntentMinAgeSeconds: 0,
         maxRefunds: SETTING_DEFAULTS.RECONCILE_MAX_REFUNDS,
       },
     ]);

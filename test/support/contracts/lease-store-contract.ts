@@ -1,12 +1,12 @@
 import { expect } from 'vitest';
-import { at, type Contract } from './subject';
+import { at, type Contract, storedOrder } from './subject';
 
 /** What every {@link LeaseStore} must do: one live holder at a time, expiry, fencing tokens that only grow. */
 export const leaseStoreContract = {
   'gives a lease until now plus its duration, and refuses a second acquirer while it is live': async (
     subject,
   ) => {
-    const orderId = subject.newOrderId();
+    const { orderId } = await storedOrder(subject);
 
     const lease = await subject.leases.acquire(orderId, 'first', at(0), 30);
     const second = subject.leases.acquire(orderId, 'second', at(29.999), 30);
@@ -16,7 +16,7 @@ export const leaseStoreContract = {
   },
 
   'lets the lease be taken over from the instant it expires, with a token one higher': async (subject) => {
-    const orderId = subject.newOrderId();
+    const { orderId } = await storedOrder(subject);
     const first = await subject.leases.acquire(orderId, 'first', at(0), 30);
 
     const takeover = await subject.leases.acquire(orderId, 'second', at(30), 30);
@@ -29,7 +29,7 @@ export const leaseStoreContract = {
   },
 
   'frees a released lease at once, and the next holder gets the next token': async (subject) => {
-    const orderId = subject.newOrderId();
+    const { orderId } = await storedOrder(subject);
     const first = await subject.leases.acquire(orderId, 'first', at(0), 30);
 
     await subject.leases.release(first);
@@ -39,7 +39,7 @@ export const leaseStoreContract = {
   },
 
   'refuses the release of a taken-over lease and keeps the new holder': async (subject) => {
-    const orderId = subject.newOrderId();
+    const { orderId } = await storedOrder(subject);
     const stale = await subject.leases.acquire(orderId, 'stale', at(0), 10);
     await subject.leases.acquire(orderId, 'current', at(10), 30);
 
@@ -52,14 +52,14 @@ export const leaseStoreContract = {
   },
 
   'refuses a second release of the same lease': async (subject) => {
-    const lease = await subject.leases.acquire(subject.newOrderId(), 'owner', at(0), 30);
+    const lease = await subject.leases.acquire((await storedOrder(subject)).orderId, 'owner', at(0), 30);
     await subject.leases.release(lease);
 
     await expect(subject.leases.release(lease)).rejects.toMatchObject({ code: 'LEASE_NOT_HELD' });
   },
 
   'releases an expired lease that nobody took over': async (subject) => {
-    const orderId = subject.newOrderId();
+    const { orderId } = await storedOrder(subject);
     const lease = await subject.leases.acquire(orderId, 'owner', at(0), 10);
 
     await subject.leases.release(lease);
@@ -69,7 +69,7 @@ export const leaseStoreContract = {
   },
 
   'refuses a release naming the right token but another owner': async (subject) => {
-    const lease = await subject.leases.acquire(subject.newOrderId(), 'owner', at(0), 30);
+    const lease = await subject.leases.acquire((await storedOrder(subject)).orderId, 'owner', at(0), 30);
 
     const release = subject.leases.release({ ...lease, owner: 'impostor' });
 
