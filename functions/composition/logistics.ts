@@ -1,6 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsStatusEventSender } from '../adapters/sqs-status-event-sender';
-import { getOrderService, once, secretValue, tracer } from '../composition-root';
+import { once, orderRepository, secretValue, systemClock, tracer } from '../composition-root';
 import { loadConfig } from '../config';
 import { type StatusEventSender, StatusTracker } from '../domain/logistics';
 
@@ -30,4 +30,6 @@ export const statusEventSender = once(
     }),
 );
 
-export const getStatusTracker = once(() => new StatusTracker({ orders: getOrderService() }));
+export const getStatusTracker = once(
+  () => new StatusTracker({ orders: orderRepository(), clock: systemClock }),
+);

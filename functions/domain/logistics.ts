@@ -1,8 +1,7 @@
-import { z } from 'zod';
-import { CONSUMER_CONFLICT_ATTEMPTS, isLostMove, retryOnConflict } from './conflict-retry';
-import type { OrderMoves } from './consumer-ports';
-import { AppError, ErrorCode, OrderRacesLostError, SchemaViolationError } from './errors';
+import * as z from 'zod/mini';
+import { AppError, ErrorCode, InvalidTransitionError, SchemaViolationError } from './errors';
 import { OrderStatus } from './order-status';
+import type { Clock, OrderAdvances } from './ports';
 import { type FieldIssue, orderIdSchema, parseJsonWith } from './validation';
 
 /**
@@ -42,9 +41,11 @@ export const statusEventSchema = z.strictObject({
   /** The provider's id of the report; the queue's deduplication id. SQS allows printable ASCII, at most 128. */
   eventId: z
     .string()
-    .min(1)
-    .max(128)
-    .regex(/^[\x21-\x7e]+$/, 'must be 1 to 128 printable ASCII characters'),
+    .check(
+      z.minLength(1),
+      z.maxLength(128),
+      z.regex(/^[\x21-\x7e]+$/, 'must be 1 to 128 printable ASCII characters'),
+    ),
   orderId: orderIdSchema,
   status: z.enum(LOGISTICS_STATUSES as [LogisticsStatus, ...LogisticsStatus[]]),
   occurredAt: z.iso.datetime({ offset: true }),
@@ -114,16 +115,6 @@ export class OrderNotYetFulfilledError extends AppError {
   }
 }
 
-/** Every attempt to apply a logistics status to the order lost a race. */
-export class StatusOrderKeepsChangingError extends OrderRacesLostError {
-  public override readonly name = 'StatusOrderKeepsChangingError';
-  public readonly code = ErrorCode.STATUS_ORDER_KEEPS_CHANGING;
-
-  public constructor(orderId: string, attempts: number, options?: ErrorOptions) {
-    super(orderId, attempts, 'apply a logistics status', options);
-  }
-}
-
 /**
  * Parses a queue message body into a status event.
  *
@@ -158,9 +149,9 @@ export type StatusEventOutcome =
   | { readonly kind: 'cannotApply'; readonly orderId: string; readonly status: OrderStatus };
 
 export interface StatusTrackerDependencies {
-  readonly orders: OrderMoves;
-  /** Reads and moves tried before giving up on an order that keeps changing (default 3). */
-  readonly maxMoveAttempts?: number;
+  /** The order repository: each report is one of its moves without a read. */
+  readonly orders: OrderAdvances;
+  readonly clock: Clock;
 }
 
 /** The timeline entry's reason for an applied report: which report, and when it happened at the provider. */
@@ -168,56 +159,48 @@ export function statusMoveReason(event: StatusEvent): string {
   return `logistics ${event.eventId} at ${event.occurredAt}`;
 }
 
+/** The statuses from which a report of `status` moves the order: those it decides `apply` on. */
+function statusesBelow(status: LogisticsStatus): OrderStatus[] {
+  return LOGISTICS_PROGRESSION.filter((from) => decideStatusEvent(from, status) === 'apply');
+}
+
 /**
- * Applies logistics status events to orders. Each decision is made from the order's current, committed state,
- * and each move is `OrderService.moveOrder`: a conditional write on the status and version just read, which
- * also writes the timeline entry. Of two concurrent consumers, one commits and the other re-reads and decides
- * again, so however events are duplicated, reordered or redriven, an order's timeline only climbs.
+ * Applies logistics status events to orders, each with one conditional write and no read: the write moves the
+ * order only from a status ranked below the report's, in the same request that checks it, so however events are
+ * duplicated, reordered, redriven or applied by concurrent consumers, an order's timeline only climbs, and no
+ * race can be lost (nothing was read that could go stale). A refused write returns the order as it stood, and
+ * {@link decideStatusEvent} on that status says why: a duplicate, a stale report, a closed order, or an order not
+ * fulfilled yet.
  */
 export class StatusTracker {
-  private readonly maxMoveAttempts: number;
-
-  public constructor(private readonly dependencies: StatusTrackerDependencies) {
-    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? CONSUMER_CONFLICT_ATTEMPTS;
-  }
+  public constructor(private readonly dependencies: StatusTrackerDependencies) {}
 
   /**
    * Applies one event. Throws when the event must be delivered again: {@link OrderNotYetFulfilledError},
-   * {@link StatusOrderKeepsChangingError}, `OrderNotFoundError` (a report for an order we do not know is kept
-   * by retries and then the dead-letter queue, not dropped) and infrastructure failures.
+   * `OrderNotFoundError` (a report for an order we do not know is kept by retries and then the dead-letter
+   * queue, not dropped) and infrastructure failures.
    */
   public async apply(event: StatusEvent): Promise<StatusEventOutcome> {
     const { orderId } = event;
-    return await retryOnConflict(
-      {
-        attempts: this.maxMoveAttempts,
-        // Another consumer (a redrive, a concurrent delivery) moved the order between our read and our write:
-        // read it again and decide on what is there now.
-        isConflict: isLostMove,
-        giveUp: (lastRace, attempts) =>
-          new StatusOrderKeepsChangingError(orderId, attempts, { cause: lastRace }),
-      },
-      async (): Promise<StatusEventOutcome> => {
-        const { order } = await this.dependencies.orders.getOrder(orderId);
-        const decision = decideStatusEvent(order.status, event.status);
-        switch (decision) {
-          case 'duplicate':
-          case 'stale':
-            return { kind: 'ignored', orderId, reason: decision, status: order.status };
-          case 'cannotApply':
-            return { kind: 'cannotApply', orderId, status: order.status };
-          case 'notYetFulfilled':
-            throw new OrderNotYetFulfilledError(orderId, order.status, event.status);
-          case 'apply': {
-            const moved = await this.dependencies.orders.moveOrder(
-              orderId,
-              event.status,
-              statusMoveReason(event),
-            );
-            return { kind: 'applied', orderId, to: event.status, version: moved.version };
-          }
-        }
-      },
-    );
+    const { moved, order } = await this.dependencies.orders.advance(orderId, {
+      to: event.status,
+      from: statusesBelow(event.status),
+      at: this.dependencies.clock.now(),
+      reason: statusMoveReason(event),
+    });
+    if (moved) return { kind: 'applied', orderId, to: event.status, version: order.version };
+    const decision = decideStatusEvent(order.status, event.status);
+    switch (decision) {
+      case 'duplicate':
+      case 'stale':
+        return { kind: 'ignored', orderId, reason: decision, status: order.status };
+      case 'cannotApply':
+        return { kind: 'cannotApply', orderId, status: order.status };
+      case 'notYetFulfilled':
+        throw new OrderNotYetFulfilledError(orderId, order.status, event.status);
+      case 'apply':
+        // The write refused a status it was given as allowed: the store's condition is broken, not raced.
+        throw new InvalidTransitionError(orderId, order.status, event.status);
+    }
   }
 }

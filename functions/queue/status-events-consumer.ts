@@ -11,10 +11,13 @@ async function handleRecord(record: SQSRecord): Promise<void> {
     const outcome = await getStatusTracker().apply(event);
     switch (outcome.kind) {
       case 'applied':
-        // The message's id, group (the order) and receive count only on the lines of a record that returns.
-        logger.info('status event applied', { ...eventKeys, version: outcome.version });
+        // Debug only: the move is the order's timeline entry (naming the report, see `ops order`) and its bus
+        // event, so an INFO line per report would say it a third time. The message's id, group (the order) and
+        // receive count only on the lines of a record that returns.
+        logger.debug('status event applied', { ...eventKeys, version: outcome.version });
         break;
       case 'ignored':
+        // The only trace of a report that changed nothing: nothing stored, no event.
         logger.info('status event ignored', {
           ...eventKeys,
           reason: outcome.reason,

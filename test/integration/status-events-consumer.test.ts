@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
+import { keys } from '../../functions/adapters/dynamodb-table';
 import { type LogisticsStatus, progressionRank, StatusTracker } from '../../functions/domain/logistics';
 import type { Order } from '../../functions/domain/order';
 import { OrderService } from '../../functions/domain/order-service';
@@ -14,27 +16,32 @@ import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-events';
 /**
  * The status consumer in-process, through the real SDK against DynamoDB Local, with the SQS events Lambda
  * would hand it: forward-only moves, duplicates and stale reports ignored, reports ahead of fulfilment failed
- * and applied later, poison and `skipGroupOnError`, and concurrent consumers of one order.
+ * and applied later, poison and `skipGroupOnError`, concurrent consumers of one order, one DynamoDB request per
+ * report, and order items stored by the code before issue 21.
  */
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 let tables: TestTables;
+let repository: DynamoDbOrderRepository;
 let orders: OrderService;
 let handler: Handler;
 /** Imported after the environment is set, like the handler, so that it is built SILENT. */
 let logger: typeof import('../../functions/composition-root').logger;
+/** The handler's own DynamoDB client, to count what it sends. */
+let handlerDynamoDb: typeof import('../../functions/composition-root').documentClient;
 
 beforeAll(async () => {
   tables = await createTestTables();
   useTablesForHandlers(tables);
+  repository = new DynamoDbOrderRepository({
+    client: tables.documentClient,
+    tableName: tables.ordersTableName,
+    pendingIndexName: PENDING_PAYMENT_INDEX.name,
+    now: () => new Date(),
+  });
   orders = new OrderService({
-    repository: new DynamoDbOrderRepository({
-      client: tables.documentClient,
-      tableName: tables.ordersTableName,
-      pendingIndexName: PENDING_PAYMENT_INDEX.name,
-      now: () => new Date(),
-    }),
+    repository,
     // These tests never schedule a timeout: orders are moved explicitly.
     timers: { schedule: async () => {}, cancel: async () => {} },
     clock: { now: () => new Date() },
@@ -43,7 +50,7 @@ beforeAll(async () => {
     idempotencyKeyTtlSeconds: 3600,
   });
   handler = (await import('../../functions/queue/status-events-consumer')).handler as unknown as Handler;
-  logger = (await import('../../functions/composition-root')).logger;
+  ({ logger, documentClient: handlerDynamoDb } = await import('../../functions/composition-root'));
 });
 
 afterEach(() => {
@@ -85,6 +92,43 @@ function deliver(...records: SQSRecord[]): Promise<SQSBatchResponse> {
 /** The same record delivered again, as SQS does after the visibility timeout. */
 function again(record: SQSRecord, receiveCount: number): SQSRecord {
   return { ...record, attributes: { ...record.attributes, ApproximateReceiveCount: String(receiveCount) } };
+}
+
+interface SentCommand {
+  readonly command: string;
+  /** What DynamoDB reports it consumed; a refused conditional write reports nothing here. */
+  readonly writeUnits?: number;
+}
+
+/** Every DynamoDB command the handler sends while `during` runs, refused or not (the SDK's own retries aside). */
+async function dynamoDbCommandsOf(during: () => Promise<unknown>): Promise<SentCommand[]> {
+  const sent: SentCommand[] = [];
+  const name = 'countTestCommands';
+  handlerDynamoDb().middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = String(context.commandName).replace(/Command$/, '');
+      try {
+        const result = await next({
+          ...args,
+          input: { ...(args.input as object), ReturnConsumedCapacity: 'TOTAL' },
+        });
+        const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } })
+          .ConsumedCapacity;
+        sent.push({ command, writeUnits: consumed?.CapacityUnits });
+        return result;
+      } catch (error) {
+        sent.push({ command });
+        throw error;
+      }
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    await during();
+  } finally {
+    handlerDynamoDb().middlewareStack.remove(name);
+  }
+  return sent;
 }
 
 async function timelineOf(orderId: string): Promise<{ to: OrderStatus; reason: string }[]> {
@@ -285,7 +329,7 @@ describe('status-events consumer: concurrent consumers', () => {
     const outcomes = await Promise.all(
       cases.flatMap(({ order, statuses }) =>
         statuses.map((status) =>
-          new StatusTracker({ orders, maxMoveAttempts: 4 }).apply({
+          new StatusTracker({ orders: repository, clock: { now: () => new Date() } }).apply({
             eventId: `lg_${randomUUID()}`,
             orderId: order.orderId,
             status,
@@ -308,5 +352,112 @@ describe('status-events consumer: concurrent consumers', () => {
       cases.length,
     );
     expect(outcomes.some((outcome) => outcome.kind === 'ignored')).toBe(true);
+  });
+});
+
+describe('status-events consumer: DynamoDB work per report', () => {
+  it('applies each report of the happy path with one conditional write of one unit, and reads nothing', async () => {
+    // Prepare
+    const order = await orderIn(OrderStatus.FULFILLED);
+
+    // Act
+    const sent: SentCommand[][] = [];
+    for (const status of [OrderStatus.OUTBOUND, OrderStatus.SHIPPED, OrderStatus.DELIVERED] as const) {
+      sent.push(await dynamoDbCommandsOf(() => deliver(report(order.orderId, status))));
+    }
+
+    // Assess
+    const oneWrite = [{ command: 'UpdateItem', writeUnits: 1 }];
+    expect(sent).toEqual([oneWrite, oneWrite, oneWrite]);
+    expect((await orders.getOrder(order.orderId)).order).toMatchObject({
+      status: OrderStatus.DELIVERED,
+      version: order.version + 3,
+    });
+  });
+
+  it('tells a duplicate, a closed order and an order not yet fulfilled apart from that one write alone', async () => {
+    // Prepare
+    const shipped = await orderIn(OrderStatus.FULFILLED);
+    await deliver(report(shipped.orderId, OrderStatus.SHIPPED));
+    const cancelled = await orderIn(OrderStatus.CANCELLED);
+    const paid = await orderIn(OrderStatus.PAID);
+
+    const records = [
+      report(shipped.orderId, OrderStatus.SHIPPED),
+      report(cancelled.orderId, OrderStatus.SHIPPED),
+      report(paid.orderId, OrderStatus.SHIPPED),
+    ];
+
+    // Act: one batch, one record per order, as Lambda hands them over.
+    let response: SQSBatchResponse | undefined;
+    const sent = await dynamoDbCommandsOf(async () => {
+      response = await deliver(...records);
+    });
+
+    // Assess: only the report ahead of fulfilment returns; each record cost one refused write, no read.
+    expect(response?.batchItemFailures).toEqual([{ itemIdentifier: records[2]?.messageId }]);
+    expect(sent).toEqual([{ command: 'UpdateItem' }, { command: 'UpdateItem' }, { command: 'UpdateItem' }]);
+  });
+});
+
+describe('status-events consumer: orders stored before issue 21', () => {
+  it('moves an order item of the old shape forward, continuing its timeline version by version', async () => {
+    // Prepare: a FULFILLED order item exactly as the code before issue 21 wrote it (long history entries).
+    const orderId = ulid();
+    const at = '2026-11-28T09:00:00.000Z';
+    const oldEntry = (version: number, from: OrderStatus | null, to: OrderStatus) => ({
+      version,
+      from,
+      to,
+      at,
+      reason: `step ${version}`,
+    });
+    await tables.documentClient.send(
+      new PutCommand({
+        TableName: tables.ordersTableName,
+        Item: {
+          ...keys.order(orderId),
+          entityType: 'Order',
+          orderId,
+          customerId: 'customer-old',
+          status: OrderStatus.FULFILLED,
+          version: 4,
+          currency: 'EUR',
+          totalAmount: 1250,
+          items: [{ sku: 'MUG', quantity: 1, unitPrice: 1250 }],
+          paymentDeadline: at,
+          createdAt: at,
+          updatedAt: at,
+          history: [
+            oldEntry(1, null, OrderStatus.PENDING_PAYMENT),
+            oldEntry(2, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID),
+            oldEntry(3, OrderStatus.PAID, OrderStatus.FULFILLING),
+            oldEntry(4, OrderStatus.FULFILLING, OrderStatus.FULFILLED),
+          ],
+        },
+      }),
+    );
+
+    // Act: the reports out of order, one of them twice.
+    const responses = [
+      await deliver(report(orderId, OrderStatus.SHIPPED)),
+      await deliver(report(orderId, OrderStatus.OUTBOUND)),
+      await deliver(report(orderId, OrderStatus.DELIVERED)),
+      await deliver(report(orderId, OrderStatus.DELIVERED)),
+    ];
+
+    // Assess
+    expect(responses.map((response) => response.batchItemFailures)).toEqual([[], [], [], []]);
+    const { order, history } = await orders.getOrder(orderId);
+    expect(order).toMatchObject({ status: OrderStatus.DELIVERED, version: 6, customerId: 'customer-old' });
+    expect(history.map((entry) => [entry.version, entry.from, entry.to])).toEqual([
+      [1, null, OrderStatus.PENDING_PAYMENT],
+      [2, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID],
+      [3, OrderStatus.PAID, OrderStatus.FULFILLING],
+      [4, OrderStatus.FULFILLING, OrderStatus.FULFILLED],
+      [5, OrderStatus.FULFILLED, OrderStatus.SHIPPED],
+      [6, OrderStatus.SHIPPED, OrderStatus.DELIVERED],
+    ]);
+    expect(history.at(-1)?.reason).toMatch(/^logistics lg_/);
   });
 });

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { OrderMoves } from '../../functions/domain/consumer-ports';
-import { ConcurrentModificationError, OrderNotFoundError } from '../../functions/domain/errors';
+import { OrderNotFoundError } from '../../functions/domain/errors';
 import {
   decideStatusEvent,
   decodeStatusEvent,
@@ -12,12 +11,11 @@ import {
   OrderNotYetFulfilledError,
   progressionRank,
   type StatusEvent,
-  StatusOrderKeepsChangingError,
   StatusTracker,
 } from '../../functions/domain/logistics';
 import { type Order, type OrderTransition, transition } from '../../functions/domain/order';
 import { canTransition, ORDER_STATUSES, OrderStatus } from '../../functions/domain/order-status';
-import type { OrderWithHistory } from '../../functions/domain/ports';
+import type { OrderAdvances, StatusMove, StatusMoveResult } from '../../functions/domain/ports';
 import { logisticsEventBody } from '../../functions/http/schemas';
 
 const ORDER_ID = '01JCZ3N2X4Y5Z6A7B8C9D0E1F2';
@@ -42,14 +40,17 @@ function orderAt(status: OrderStatus, version = 4): Order {
   };
 }
 
+const clock = { now: () => AT };
+
 /**
- * One order in memory, moved as `OrderService.moveOrder` moves it: read, decide with the real transition
- * table, then a compare-and-set on the version. `pause` runs between the steps so a test can interleave
- * concurrent callers (fast-check's scheduler) or inject a competing write.
+ * One order in memory, moved as the repository moves it: the status check and the write are one atomic step,
+ * as a conditional write is. `pause` runs before that step so a test can interleave concurrent callers
+ * (fast-check's scheduler) or inject a competing write. `moves` records every move asked for.
  */
-class MemoryOrders implements OrderMoves {
+class MemoryOrders implements OrderAdvances {
   public order: Order;
   public readonly history: OrderTransition[] = [];
+  public readonly moves: StatusMove[] = [];
 
   public constructor(
     status: OrderStatus,
@@ -58,20 +59,18 @@ class MemoryOrders implements OrderMoves {
     this.order = orderAt(status);
   }
 
-  public async getOrder(orderId: string): Promise<OrderWithHistory> {
+  public async advance(orderId: string, move: StatusMove): Promise<StatusMoveResult> {
+    this.moves.push(move);
     await this.pause();
     if (orderId !== this.order.orderId) throw new OrderNotFoundError(orderId);
-    return { order: this.order, history: [...this.history], payments: [] };
+    if (!move.from.includes(this.order.status)) return { moved: false, order: this.order };
+    this.commit(transition(this.order, move.to, move.at, move.reason));
+    return { moved: true, order: this.order };
   }
 
-  public async moveOrder(orderId: string, to: OrderStatus, reason: string): Promise<Order> {
-    const { order } = await this.getOrder(orderId);
-    const decided = transition(order, to, AT, reason);
-    await this.pause();
-    if (this.order.version !== order.version) throw new ConcurrentModificationError(orderId);
+  public commit(decided: { next: Order; transition: OrderTransition }): void {
     this.order = decided.next;
     this.history.push(decided.transition);
-    return decided.next;
   }
 }
 
@@ -193,7 +192,7 @@ describe('StatusTracker', () => {
   it('moves a FULFILLED order straight to DELIVERED, naming the report in the timeline', async () => {
     // Prepare
     const orders = new MemoryOrders(OrderStatus.FULFILLED);
-    const tracker = new StatusTracker({ orders });
+    const tracker = new StatusTracker({ orders, clock });
 
     // Act
     const outcome = await tracker.apply(statusEvent(OrderStatus.DELIVERED, 'evt-9'));
@@ -213,7 +212,7 @@ describe('StatusTracker', () => {
   it('ignores a duplicate and a stale report without writing', async () => {
     // Prepare
     const orders = new MemoryOrders(OrderStatus.SHIPPED);
-    const tracker = new StatusTracker({ orders });
+    const tracker = new StatusTracker({ orders, clock });
 
     // Act
     const duplicate = await tracker.apply(statusEvent(OrderStatus.SHIPPED));
@@ -233,7 +232,7 @@ describe('StatusTracker', () => {
       const orders = new MemoryOrders(status);
 
       // Act
-      const applying = new StatusTracker({ orders }).apply(statusEvent(OrderStatus.OUTBOUND));
+      const applying = new StatusTracker({ orders, clock }).apply(statusEvent(OrderStatus.OUTBOUND));
 
       // Assess
       await expect(applying).rejects.toBeInstanceOf(OrderNotYetFulfilledError);
@@ -249,7 +248,7 @@ describe('StatusTracker', () => {
       const orders = new MemoryOrders(status);
 
       // Act
-      const outcome = await new StatusTracker({ orders }).apply(statusEvent(OrderStatus.DELIVERED));
+      const outcome = await new StatusTracker({ orders, clock }).apply(statusEvent(OrderStatus.DELIVERED));
 
       // Assess
       expect(outcome).toEqual({ kind: 'cannotApply', orderId: ORDER_ID, status });
@@ -262,7 +261,7 @@ describe('StatusTracker', () => {
     const orders = new MemoryOrders(OrderStatus.FULFILLED);
 
     // Act
-    const applying = new StatusTracker({ orders }).apply({
+    const applying = new StatusTracker({ orders, clock }).apply({
       ...statusEvent(OrderStatus.SHIPPED),
       orderId: '01JCZ3N2X4Y5Z6A7B8C9D0E1F3',
     });
@@ -271,72 +270,85 @@ describe('StatusTracker', () => {
     await expect(applying).rejects.toBeInstanceOf(OrderNotFoundError);
   });
 
-  it('decides again after losing a race: a competitor at DELIVERED turns SHIPPED stale', async () => {
-    // Prepare: the competitor commits between the tracker's read-in-moveOrder and its compare-and-set.
-    let pauses = 0;
+  it('asks for one move per report, from exactly the statuses ranked below it, and reads nothing', async () => {
+    // Prepare
+    const orders = new MemoryOrders(OrderStatus.FULFILLED);
+    const tracker = new StatusTracker({ orders, clock });
+
+    // Act
+    for (const status of [OrderStatus.OUTBOUND, OrderStatus.SHIPPED, OrderStatus.DELIVERED] as const) {
+      await tracker.apply(statusEvent(status, `evt-${status}`));
+    }
+
+    // Assess: MemoryOrders offers no read at all, so the tracker cannot have read.
+    expect(orders.moves).toEqual([
+      {
+        to: 'OUTBOUND',
+        from: ['FULFILLED'],
+        at: AT,
+        reason: `logistics evt-OUTBOUND at ${AT.toISOString()}`,
+      },
+      {
+        to: 'SHIPPED',
+        from: ['FULFILLED', 'OUTBOUND'],
+        at: AT,
+        reason: `logistics evt-SHIPPED at ${AT.toISOString()}`,
+      },
+      {
+        to: 'DELIVERED',
+        from: ['FULFILLED', 'OUTBOUND', 'SHIPPED'],
+        at: AT,
+        reason: `logistics evt-DELIVERED at ${AT.toISOString()}`,
+      },
+    ]);
+    expect(orders.history.map((entry) => [entry.version, entry.to])).toEqual([
+      [5, 'OUTBOUND'],
+      [6, 'SHIPPED'],
+      [7, 'DELIVERED'],
+    ]);
+  });
+
+  it('decides a refusal on the order the write found: a competitor at DELIVERED turns SHIPPED stale', async () => {
+    // Prepare: the competitor commits right before the tracker's write.
     const orders: MemoryOrders = new MemoryOrders(OrderStatus.OUTBOUND, async () => {
-      pauses += 1;
-      if (pauses === 3) {
-        const decided = transition(orders.order, OrderStatus.DELIVERED, AT, 'competitor');
-        orders.order = decided.next;
-        orders.history.push(decided.transition);
-      }
+      orders.commit(transition(orders.order, OrderStatus.DELIVERED, AT, 'competitor'));
     });
 
     // Act
-    const outcome = await new StatusTracker({ orders }).apply(statusEvent(OrderStatus.SHIPPED));
+    const outcome = await new StatusTracker({ orders, clock }).apply(statusEvent(OrderStatus.SHIPPED));
 
     // Assess
     expect(outcome).toEqual({ kind: 'ignored', orderId: ORDER_ID, reason: 'stale', status: 'DELIVERED' });
     expect(orders.history.map((entry) => [entry.to, entry.reason])).toEqual([['DELIVERED', 'competitor']]);
+    expect(orders.moves).toHaveLength(1);
   });
 
-  it('gives up with a retryable error after the bounded number of lost races', async () => {
-    // Prepare: every write loses.
-    const orders = new MemoryOrders(OrderStatus.FULFILLED);
-    let moves = 0;
-    const losing: OrderMoves = {
-      getOrder: (orderId) => orders.getOrder(orderId),
-      moveOrder: async (orderId) => {
-        moves += 1;
-        throw new ConcurrentModificationError(orderId);
-      },
+  it('fails with INVALID_TRANSITION when the store refuses a status it was given as allowed: a broken store', async () => {
+    // Prepare: a store whose condition is broken: it refuses a FULFILLED order.
+    const broken: OrderAdvances = {
+      advance: async () => ({ moved: false, order: orderAt(OrderStatus.FULFILLED) }),
     };
 
     // Act
-    const applying = new StatusTracker({ orders: losing, maxMoveAttempts: 2 }).apply(
-      statusEvent(OrderStatus.SHIPPED),
-    );
+    const applying = new StatusTracker({ orders: broken, clock }).apply(statusEvent(OrderStatus.SHIPPED));
 
     // Assess
-    await expect(applying).rejects.toBeInstanceOf(StatusOrderKeepsChangingError);
-    await expect(applying).rejects.toMatchObject({
-      code: 'STATUS_ORDER_KEEPS_CHANGING',
-      retryable: true,
-      cause: expect.objectContaining({ code: 'CONCURRENT_MODIFICATION' }),
-    });
-    const byDefault = new StatusTracker({ orders: losing }).apply(statusEvent(OrderStatus.SHIPPED));
-    await expect(byDefault).rejects.toBeInstanceOf(StatusOrderKeepsChangingError);
-    expect(moves).toBe(2 + 3);
+    await expect(applying).rejects.toMatchObject({ code: 'INVALID_TRANSITION', retryable: false });
   });
 
-  it('moves once and lets the failure through when the write fails for any reason but a lost race', async () => {
-    // Prepare: the table is unreachable, which another read cannot fix.
-    const orders = new MemoryOrders(OrderStatus.FULFILLED);
+  it('writes once and lets the failure through when the write fails', async () => {
+    // Prepare: the table is unreachable.
     const unreachable = new Error('connection reset');
     let moves = 0;
-    const failing: OrderMoves = {
-      getOrder: (orderId) => orders.getOrder(orderId),
-      moveOrder: async () => {
+    const failing: OrderAdvances = {
+      advance: async () => {
         moves += 1;
         throw unreachable;
       },
     };
 
     // Act
-    const applying = new StatusTracker({ orders: failing, maxMoveAttempts: 3 }).apply(
-      statusEvent(OrderStatus.SHIPPED),
-    );
+    const applying = new StatusTracker({ orders: failing, clock }).apply(statusEvent(OrderStatus.SHIPPED));
 
     // Assess
     await expect(applying).rejects.toBe(unreachable);
@@ -361,7 +373,7 @@ describe('StatusTracker properties', () => {
       fc.asyncProperty(reports, async (statuses) => {
         // Prepare
         const orders = new MemoryOrders(OrderStatus.FULFILLED);
-        const tracker = new StatusTracker({ orders });
+        const tracker = new StatusTracker({ orders, clock });
 
         // Act
         for (const [index, status] of statuses.entries())
@@ -381,9 +393,9 @@ describe('StatusTracker properties', () => {
   it('never regresses an order under concurrent consumers, however their steps interleave', async () => {
     await fc.assert(
       fc.asyncProperty(fc.scheduler(), reports, async (s, statuses) => {
-        // Prepare: every read and write of every consumer is a point where the scheduler may switch.
+        // Prepare: every write of every consumer is a point where the scheduler may switch.
         const orders = new MemoryOrders(OrderStatus.FULFILLED, () => s.schedule(Promise.resolve()));
-        const tracker = new StatusTracker({ orders, maxMoveAttempts: 4 });
+        const tracker = new StatusTracker({ orders, clock });
 
         // Act
         const applying = Promise.allSettled(
@@ -391,8 +403,7 @@ describe('StatusTracker properties', () => {
         );
         const results = await s.waitFor(applying);
 
-        // Assess: each lost race means another consumer committed, and at most three moves exist, so four
-        // attempts always suffice: every report settles.
+        // Assess: a write decides on the status it finds, so no report loses a race: every one settles.
         expect(results.map((result) => result.status)).toEqual(statuses.map(() => 'fulfilled'));
         const highest = Math.max(...statuses.map((status) => progressionRank(status) ?? 0));
         expect(progressionRank(orders.order.status)).toBe(highest);
@@ -402,25 +413,22 @@ describe('StatusTracker properties', () => {
     );
   });
 
-  it('detects a tracker that moves without the version check (the property can fail)', async () => {
-    // Prepare: two consumers both read FULFILLED, then both write blindly: SHIPPED, then OUTBOUND over it.
+  it('detects a store that moves without its status condition (the property can fail)', async () => {
+    // Prepare: a store that writes whatever it is asked to, as if from FULFILLED: SHIPPED, then OUTBOUND over it.
     const orders = new MemoryOrders(OrderStatus.FULFILLED);
-    const blind: OrderMoves = {
-      getOrder: (orderId) => orders.getOrder(orderId),
-      moveOrder: async (_orderId, to, reason) => {
-        const decided = transition(orderAt(OrderStatus.FULFILLED, orders.order.version), to, AT, reason);
-        orders.order = decided.next;
-        orders.history.push(decided.transition);
-        return decided.next;
+    const blind: OrderAdvances = {
+      advance: async (_orderId, move) => {
+        orders.commit(
+          transition(orderAt(OrderStatus.FULFILLED, orders.order.version), move.to, move.at, move.reason),
+        );
+        return { moved: true, order: orders.order };
       },
     };
-    const tracker = new StatusTracker({ orders: blind });
+    const tracker = new StatusTracker({ orders: blind, clock });
 
     // Act
-    await Promise.all([
-      tracker.apply(statusEvent(OrderStatus.SHIPPED)),
-      tracker.apply(statusEvent(OrderStatus.OUTBOUND)),
-    ]);
+    await tracker.apply(statusEvent(OrderStatus.SHIPPED));
+    await tracker.apply(statusEvent(OrderStatus.OUTBOUND));
 
     // Assess
     expect(() => expectClimbing(orders.history)).toThrow();
