@@ -1,8 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   CompensatedFrom,
   type LedgerEntry,
+  type LedgerWrite,
   type SagaLedgerStore,
   type StepRef,
   type StepResult,
@@ -23,7 +25,11 @@ export interface DynamoDbSagaLedgerStoreOptions {
  *
  * Attributes: `status` (ACTING, DONE, COMPENSATED), `result` (the action's result, a map), `compensatedFrom`
  * (NOTHING, ACTING, DONE), `empty` (true for a compensation that found nothing), and `claimedAt`, `doneAt`,
- * `compensatedAt`, `updatedAt` (ISO 8601) for whoever reads the story later.
+ * `compensatedAt`, `updatedAt` (ISO 8601) for whoever reads the story later. An entry created DONE (a step
+ * with no side effect to claim) has no `claimedAt`.
+ *
+ * Every write asks for the item as it stood should its condition fail (`ReturnValuesOnConditionCheckFailure:
+ * ALL_OLD`), so a lost write needs no read to decide again.
  */
 export class DynamoDbSagaLedgerStore implements SagaLedgerStore {
   public constructor(private readonly options: DynamoDbSagaLedgerStoreOptions) {}
@@ -39,14 +45,19 @@ export class DynamoDbSagaLedgerStore implements SagaLedgerStore {
     return Item === undefined ? undefined : toLedgerEntry(Item);
   }
 
-  public async claim(ref: StepRef, at: Date): Promise<boolean> {
+  public async claim(ref: StepRef, at: Date, result?: StepResult): Promise<LedgerWrite> {
     const timestamp = at.toISOString();
     return await this.createEntry(
-      sagaStepItem(ref, { status: StepStatus.ACTING, claimedAt: timestamp, updatedAt: timestamp }),
+      sagaStepItem(
+        ref,
+        result === undefined
+          ? { status: StepStatus.ACTING, claimedAt: timestamp, updatedAt: timestamp }
+          : { status: StepStatus.DONE, result, doneAt: timestamp, updatedAt: timestamp },
+      ),
     );
   }
 
-  public async recordDone(ref: StepRef, result: StepResult, at: Date): Promise<boolean> {
+  public async recordDone(ref: StepRef, result: StepResult, at: Date): Promise<LedgerWrite> {
     const timestamp = at.toISOString();
     return await this.conditional(() =>
       this.options.client.send(
@@ -62,12 +73,13 @@ export class DynamoDbSagaLedgerStore implements SagaLedgerStore {
             ':result': result,
             ':at': timestamp,
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
   }
 
-  public async recordCompensated(ref: StepRef, from: CompensatedFrom, at: Date): Promise<boolean> {
+  public async recordCompensated(ref: StepRef, from: CompensatedFrom, at: Date): Promise<LedgerWrite> {
     const timestamp = at.toISOString();
     if (from === CompensatedFrom.NOTHING) {
       return await this.createEntry(
@@ -95,32 +107,38 @@ export class DynamoDbSagaLedgerStore implements SagaLedgerStore {
             ':false': false,
             ':at': timestamp,
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
   }
 
-  /** Writes an entry the step does not have yet; false when it has one. */
-  private async createEntry(item: Item): Promise<boolean> {
+  /** Writes an entry the step does not have yet; when it has one, answers with it. */
+  private async createEntry(item: Item): Promise<LedgerWrite> {
     return await this.conditional(() =>
       this.options.client.send(
         new PutCommand({
           TableName: this.options.tableName,
           Item: item,
           ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
   }
 
-  /** A failed condition is an answer (someone else moved the entry), not an error. */
-  private async conditional(write: () => Promise<unknown>): Promise<boolean> {
+  /** A failed condition is an answer (someone else moved the entry, which it returns), not an error. */
+  private async conditional(write: () => Promise<unknown>): Promise<LedgerWrite> {
     try {
       await write();
-      return true;
+      return { written: true };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // The document client leaves the returned item in DynamoDB's own attribute-value form.
+      return {
+        written: false,
+        found: error.Item === undefined ? undefined : toLedgerEntry(unmarshall(error.Item)),
+      };
     }
   }
 }

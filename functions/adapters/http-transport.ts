@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ShipmentReceipt, Transport } from '../domain/fulfillment-ports';
 import { type HttpLogisticsOptions, postLogistics } from './http-warehouse';
 
@@ -12,7 +12,10 @@ import { type HttpLogisticsOptions, postLogistics } from './http-warehouse';
  *   idempotent.
  */
 
-const shipmentAnswer = z.object({ shipmentId: z.string().min(1), trackingNumber: z.string().min(1) });
+const shipmentAnswer = z.object({
+  shipmentId: z.string().check(z.minLength(1)),
+  trackingNumber: z.string().check(z.minLength(1)),
+});
 const cancellationAnswer = z.object({ status: z.enum(['cancelled', 'tombstoned']) });
 
 export class HttpTransport implements Transport {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   LogisticsRejectedError,
   type LogisticsSystem,
@@ -34,7 +34,7 @@ export interface HttpLogisticsOptions {
 const DEFAULT_TIMEOUT_MS = 5000;
 
 const errorBodySchema = z.object({
-  error: z.object({ code: z.string(), message: z.string().optional() }),
+  error: z.object({ code: z.string(), message: z.optional(z.string()) }),
 });
 
 /** The provider's error code for an action whose cancellation it recorded first. */
@@ -51,7 +51,7 @@ export async function postLogistics<T>(
     readonly path: string;
     readonly body: Record<string, unknown>;
     readonly idempotencyKey?: string;
-    readonly schema: z.ZodType<T>;
+    readonly schema: z.core.$ZodType<T>;
   },
 ): Promise<T> {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -83,7 +83,7 @@ export async function postLogistics<T>(
   }
 
   if (status >= 200 && status < 300) {
-    const parsed = request.schema.safeParse(parseJson(text));
+    const parsed = z.safeParse(request.schema, parseJson(text));
     if (!parsed.success) {
       // Not transient: a repeat under the same key replays the same body.
       throw new LogisticsRejectedError(system, `${what} answered ${status} with an unexpected body`, {
@@ -110,7 +110,7 @@ function parseJson(text: string): unknown {
 }
 
 // Tolerant readers: fields the system adds later must not break us; missing or mistyped ones must.
-const pickAnswer = z.object({ pickId: z.string().min(1) });
+const pickAnswer = z.object({ pickId: z.string().check(z.minLength(1)) });
 const returnAnswer = z.object({ status: z.enum(['returned', 'tombstoned']) });
 
 export class HttpWarehouse implements Warehouse {

@@ -25,12 +25,13 @@ export class SfnFulfillmentSagas implements FulfillmentSagas {
   public constructor(private readonly options: SfnFulfillmentSagasOptions) {}
 
   public async start(input: FulfillmentSagaInput): Promise<SagaStart> {
-    // Only the four fields, in a fixed order: a repeat then sends byte-identical input.
+    // Only these fields, in a fixed order: a repeat then sends byte-identical input.
     const document = {
       orderId: input.orderId,
       paymentId: input.paymentId,
       amount: input.amount,
       currency: input.currency,
+      items: input.items.map(({ sku, quantity }) => ({ sku, quantity })),
     };
     try {
       await this.options.client.send(

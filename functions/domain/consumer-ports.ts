@@ -1,19 +1,22 @@
-import type { Order } from './order';
-import type { OrderStatus } from './order-status';
-import type { OrderWithHistory, PaymentProvider } from './ports';
+import type { PickLine } from './fulfillment-ports';
+import type { PaymentProvider } from './ports';
 
 /**
  * The ports of the order-events consumer's domain logic ({@link FulfillmentTrigger} in `fulfillment-trigger.ts`):
  * what it needs from the world, as interfaces that adapters at the edge implement.
  */
 
-/** What the fulfilment saga starts with: exactly the facts of the payment it fulfils, nothing it could re-read. */
+/**
+ * What the fulfilment saga starts with: the facts of the payment it fulfils and the order's lines (which never
+ * change after creation), so its first step needs no read of the order.
+ */
 export interface FulfillmentSagaInput {
   readonly orderId: string;
   readonly paymentId: string;
   /** Integer minor units of `currency`. */
   readonly amount: number;
   readonly currency: string;
+  readonly items: readonly PickLine[];
 }
 
 export const SagaStart = {
@@ -32,16 +35,6 @@ export type SagaStart = (typeof SagaStart)[keyof typeof SagaStart];
  */
 export interface FulfillmentSagas {
   start(input: FulfillmentSagaInput): Promise<SagaStart>;
-}
-
-/**
- * The order operations the consumer uses; `OrderService` implements them. `moveOrder` is a conditional write:
- * it throws `ConcurrentModificationError` if the order changed under it and `InvalidTransitionError` if the
- * order's current status does not allow the move.
- */
-export interface OrderMoves {
-  getOrder(orderId: string): Promise<OrderWithHistory>;
-  moveOrder(orderId: string, to: OrderStatus, reason: string): Promise<Order>;
 }
 
 /** Refunds at the payment provider, idempotent per idempotency key (see {@link PaymentProvider}). */

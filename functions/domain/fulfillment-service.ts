@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CONFLICT_ATTEMPTS, retryOnConflict } from './conflict-retry';
 import {
   AppError,
@@ -11,7 +11,7 @@ import type { PickLine, PickReceipt, ShipmentReceipt, Transport, Warehouse } fro
 import { type Order, transition } from './order';
 import { OrderStatus } from './order-status';
 import { type Payment, PaymentFactSource, PaymentStatus, RefundReason } from './payment';
-import type { Clock, OrderRepository, PaymentRepository } from './ports';
+import type { Clock, OrderAdvances, OrderRepository, PaymentRepository } from './ports';
 import type { CompensationOutcome, SagaLedger, StepResult } from './saga-ledger';
 import { parseWith } from './validation';
 
@@ -38,14 +38,21 @@ export interface FulfillmentOrder {
   readonly items: readonly PickLine[];
 }
 
-const pickLine = z.object({ sku: z.string().min(1), quantity: z.number().int().min(1) });
-const fulfillmentOrderResult = z.object({
-  fulfillmentOrderId: z.string().min(1),
-  orderId: z.string().min(1),
-  items: z.array(pickLine).min(1),
+/** One line of goods as the saga passes it on (an order's line without its price). */
+export const pickLineSchema = z.object({
+  sku: z.string().check(z.minLength(1)),
+  quantity: z.number().check(z.int(), z.gte(1)),
 });
-const pickResult = z.object({ pickId: z.string().min(1) });
-const shipmentResult = z.object({ shipmentId: z.string().min(1), trackingNumber: z.string().min(1) });
+const fulfillmentOrderResult = z.object({
+  fulfillmentOrderId: z.string().check(z.minLength(1)),
+  orderId: z.string().check(z.minLength(1)),
+  items: z.array(pickLineSchema).check(z.minLength(1)),
+});
+const pickResult = z.object({ pickId: z.string().check(z.minLength(1)) });
+const shipmentResult = z.object({
+  shipmentId: z.string().check(z.minLength(1)),
+  trackingNumber: z.string().check(z.minLength(1)),
+});
 
 /** The saga names a payment the order does not have, so there is nothing we could refund. Needs a human. */
 export class FulfillmentPaymentNotFoundError extends AppError {
@@ -72,7 +79,7 @@ export class CorruptStepResultError extends AppError {
   }
 }
 
-function parseResult<T>(schema: z.ZodType<T>, step: SagaStep, orderId: string, result: StepResult): T {
+function parseResult<T>(schema: z.core.$ZodType<T>, step: SagaStep, orderId: string, result: StepResult): T {
   return parseWith(schema, result, (_issues, cause) => new CorruptStepResultError(step, orderId, { cause }));
 }
 
@@ -121,16 +128,24 @@ export interface FulfillmentOrdersDependencies {
 export class FulfillmentOrders {
   public constructor(private readonly dependencies: FulfillmentOrdersDependencies) {}
 
-  /** Creates the fulfilment order of a paid order (once; a repeat returns the first one). */
-  public async create(orderId: string): Promise<FulfillmentOrder> {
+  /**
+   * Creates the fulfilment order of a paid order (once; a repeat returns the first one). Its only effects are the
+   * order's move to FULFILLING (a conditional write a repeat finds made) and the record itself, so the ledger
+   * records it DONE in one write, without a claim (`SagaLedger.record`).
+   *
+   * `lines` are the order's lines when the saga's input carries them: the consumer that started the saga moved
+   * the order to FULFILLING first and its move answered with the order, so there is nothing to read or move. A
+   * saga started without them (by an older consumer) reads the order and moves a still PAID one itself.
+   */
+  public async create(orderId: string, lines?: readonly PickLine[]): Promise<FulfillmentOrder> {
     const { ledger, orders, clock } = this.dependencies;
-    const result = await ledger.execute({ orderId, step: SagaStep.FULFILLMENT_ORDER }, async () => {
-      const order = await enterFulfilling(orders, clock, orderId);
+    const result = await ledger.record({ orderId, step: SagaStep.FULFILLMENT_ORDER }, async () => {
+      const items = lines ?? (await enterFulfilling(orders, clock, orderId)).items;
       return {
         // One fulfilment order per order: its id is derived, so a crashed attempt's retry builds the same one.
-        fulfillmentOrderId: `FO-${order.orderId}`,
-        orderId: order.orderId,
-        items: order.items.map((item) => ({ sku: item.sku, quantity: item.quantity })),
+        fulfillmentOrderId: `FO-${orderId}`,
+        orderId,
+        items: items.map((item) => ({ sku: item.sku, quantity: item.quantity })),
       };
     });
     return parseResult(fulfillmentOrderResult, SagaStep.FULFILLMENT_ORDER, orderId, result);
@@ -199,7 +214,7 @@ export class TransportParticipant {
 }
 
 export interface FulfillmentOutcomesDependencies {
-  readonly orders: OrderRepository;
+  readonly orders: OrderRepository & OrderAdvances;
   readonly payments: PaymentRepository;
   readonly clock: Clock;
 }
@@ -223,16 +238,22 @@ export class FulfillmentOutcomes {
     return FULFILLED_OR_LATER.includes(order.status);
   }
 
-  /** FULFILLING -> FULFILLED. An order already FULFILLED (or moved on by logistics events) is left alone. */
+  /**
+   * FULFILLING -> FULFILLED in one conditional write and no read: the stored status alone decides, and a refused
+   * move returns the order as it stood. An order already FULFILLED (or moved on by logistics events) is left
+   * alone; any other status cannot become FULFILLED.
+   */
   public async markFulfilled(orderId: string): Promise<FulfilledOutcome> {
     const { orders, clock } = this.dependencies;
-    return await retryOnConflict({ attempts: CONFLICT_ATTEMPTS }, async () => {
-      const { order } = await readOrder(orders, orderId);
-      if (FULFILLED_OR_LATER.includes(order.status)) return 'alreadyFulfilled';
-      const decided = transition(order, OrderStatus.FULFILLED, clock.now(), 'fulfilment saga completed');
-      await orders.saveTransition(order, decided.next, decided.transition);
-      return 'fulfilled';
+    const { moved, order } = await orders.advance(orderId, {
+      from: [OrderStatus.FULFILLING],
+      to: OrderStatus.FULFILLED,
+      at: clock.now(),
+      reason: 'fulfilment saga completed',
     });
+    if (moved) return 'fulfilled';
+    if (FULFILLED_OR_LATER.includes(order.status)) return 'alreadyFulfilled';
+    throw new InvalidTransitionError(orderId, order.status, OrderStatus.FULFILLED);
   }
 
   /**

@@ -1,8 +1,8 @@
-import { CONSUMER_CONFLICT_ATTEMPTS, isLostMove, retryOnConflict } from './conflict-retry';
-import type { FulfillmentSagas, OrderMoves, Refunds, SagaStart } from './consumer-ports';
-import { AppError, ErrorCode, OrderRacesLostError, SchemaViolationError } from './errors';
+import type { FulfillmentSagas, Refunds, SagaStart } from './consumer-ports';
+import { AppError, ErrorCode, SchemaViolationError } from './errors';
 import { type OrderEvent, OrderEventType, orderEventSchema } from './events';
 import { OrderStatus } from './order-status';
+import type { Clock, OrderAdvances } from './ports';
 import { type FieldIssue, parseJsonWith } from './validation';
 
 /**
@@ -37,16 +37,6 @@ export class OrderNotPaidError extends AppError {
   }
 }
 
-/** Every attempt to move the order to FULFILLING lost a race. */
-export class OrderKeepsChangingError extends OrderRacesLostError {
-  public override readonly name = 'OrderKeepsChangingError';
-  public readonly code = ErrorCode.ORDER_KEEPS_CHANGING;
-
-  public constructor(orderId: string, attempts: number, options?: ErrorOptions) {
-    super(orderId, attempts, 'move it to FULFILLING', options);
-  }
-}
-
 /**
  * Parses a queue message body into an event of the catalogue.
  *
@@ -77,11 +67,10 @@ export type OrderEventOutcome =
   | { readonly kind: 'notForThisConsumer'; readonly orderId: string; readonly type: OrderEvent['type'] };
 
 export interface FulfillmentTriggerDependencies {
-  readonly orders: OrderMoves;
+  readonly orders: OrderAdvances;
   readonly sagas: FulfillmentSagas;
   readonly refunds: Refunds;
-  /** Reads and moves tried before giving up on an order that keeps changing (default 3). */
-  readonly maxMoveAttempts?: number;
+  readonly clock: Clock;
 }
 
 type PaymentSucceeded = Extract<OrderEvent, { type: typeof OrderEventType.PAYMENT_SUCCEEDED }>;
@@ -94,15 +83,11 @@ type RefundRequested = Extract<OrderEvent, { type: typeof OrderEventType.REFUND_
  * an event older than the order's state is acknowledged and ignored, and nothing ever moves an order back.
  */
 export class FulfillmentTrigger {
-  private readonly maxMoveAttempts: number;
-
-  public constructor(private readonly dependencies: FulfillmentTriggerDependencies) {
-    this.maxMoveAttempts = dependencies.maxMoveAttempts ?? CONSUMER_CONFLICT_ATTEMPTS;
-  }
+  public constructor(private readonly dependencies: FulfillmentTriggerDependencies) {}
 
   /**
    * Applies one event. Throws when the event must be delivered again (an infrastructure failure, a retryable
-   * provider error, a lost race that did not settle); the caller reports the message as failed.
+   * provider error); the caller reports the message as failed.
    */
   public async handle(event: OrderEvent): Promise<OrderEventOutcome> {
     switch (event.type) {
@@ -118,50 +103,41 @@ export class FulfillmentTrigger {
   /**
    * PAID -> FULFILLING, then starts the saga; on a FULFILLING order only starts the saga.
    *
-   * The order moves first so that the status says "a saga owns this order" before any saga exists: a saga is
-   * never running for an order that a concurrent writer could still take elsewhere. A crash between the two
-   * steps is safe because the message is then not deleted: its redelivery finds the order FULFILLING, skips
-   * the move and starts the saga, and the saga's name (derived from the order id) makes that start happen at
-   * most once however many deliveries race.
+   * The move is one conditional write that the stored status decides, with no read before it: the event says
+   * which payment succeeded, and a refused move returns the order as it stood, which says why. The order moves
+   * first so that the status says "a saga owns this order" before any saga exists: a saga is never running for an
+   * order that a concurrent writer could still take elsewhere. A crash between the two steps is safe because the
+   * message is then not deleted: its redelivery finds the order FULFILLING and starts the saga. That start, and
+   * every duplicate of the event, names the saga after the order: a Standard execution starts at most once, and
+   * an Express one (whose names do not deduplicate) repeats only steps that answer from the step ledger.
    */
   private async startFulfillment(event: PaymentSucceeded): Promise<OrderEventOutcome> {
     const { orderId } = event;
     const { paymentId, amount, currency } = event.data;
-    const decided = await retryOnConflict(
-      {
-        attempts: this.maxMoveAttempts,
-        // Someone changed the order between our read and our write (perhaps a duplicate of this very event, or
-        // a cancellation): read it again and decide on what is there now.
-        isConflict: isLostMove,
-        giveUp: (lastRace, attempts) => new OrderKeepsChangingError(orderId, attempts, { cause: lastRace }),
-      },
-      async (): Promise<{ readonly movedToFulfilling: boolean } | { readonly stale: OrderStatus }> => {
-        const { order } = await this.dependencies.orders.getOrder(orderId);
-        switch (order.status) {
-          case OrderStatus.PENDING_PAYMENT:
-            throw new OrderNotPaidError(orderId, order.status);
-          case OrderStatus.PAID:
-            await this.dependencies.orders.moveOrder(
-              orderId,
-              OrderStatus.FULFILLING,
-              `payment ${paymentId} succeeded`,
-            );
-            return { movedToFulfilling: true };
-          case OrderStatus.FULFILLING:
-            return { movedToFulfilling: false };
-          default:
-            // FULFILLED and later: the saga ran. CANCELLED or FULFILLMENT_FAILED: it must not (any money owed
-            // back is refunded through its own RefundRequested event).
-            return { stale: order.status };
-        }
-      },
-    );
-    if ('stale' in decided) return { kind: 'staleEvent', orderId, status: decided.stale };
+    const { moved, order } = await this.dependencies.orders.advance(orderId, {
+      from: [OrderStatus.PAID],
+      to: OrderStatus.FULFILLING,
+      at: this.dependencies.clock.now(),
+      reason: 'fulfilment started',
+    });
+    if (!moved && order.status === OrderStatus.PENDING_PAYMENT)
+      throw new OrderNotPaidError(orderId, order.status);
+    if (!moved && order.status !== OrderStatus.FULFILLING) {
+      // FULFILLED and later: the saga ran. CANCELLED or FULFILLMENT_FAILED: it must not (any money owed back is
+      // refunded through its own RefundRequested event).
+      return { kind: 'staleEvent', orderId, status: order.status };
+    }
     return {
       kind: 'fulfillmentStarted',
       orderId,
-      movedToFulfilling: decided.movedToFulfilling,
-      saga: await this.dependencies.sagas.start({ orderId, paymentId, amount, currency }),
+      movedToFulfilling: moved,
+      saga: await this.dependencies.sagas.start({
+        orderId,
+        paymentId,
+        amount,
+        currency,
+        items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+      }),
     };
   }
 

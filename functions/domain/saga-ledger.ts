@@ -6,7 +6,9 @@ import { AppError, ErrorCode } from './errors';
  * at-least-once task delivery and the three classic saga hazards.
  *
  * - Idempotency: an action claims its entry (absent -> ACTING) before its side effect and records DONE with its
- *   result after it; a repeat finds DONE and returns the first result without touching the world again.
+ *   result after it; a repeat finds DONE and returns the first result without touching the world again. An
+ *   action with no side effect outside the table ({@link SagaLedger.record}) needs no claim: its entry is
+ *   created DONE with its result in one write.
  * - Empty compensation: a compensation that finds no entry records COMPENSATED (`from` NOTHING) by a write
  *   conditioned on absence, and succeeds; there is nothing to undo.
  * - Hanging: an action that finds COMPENSATED is refused ({@link StepCompensatedError}) and does nothing, so an
@@ -24,8 +26,10 @@ import { AppError, ErrorCode } from './errors';
  * An action that finds ACTING acts again under the same key: that is a Step Functions retry after a crash or a
  * timeout, and the external system's idempotency turns it into a replay of the first attempt.
  *
- * Every write is conditional; a write that loses a race makes the caller read again and decide again, a bounded
- * number of times ({@link LedgerContentionError} after that, which is transient).
+ * Every write is conditional and is tried first, without a read: a write whose condition fails answers with the
+ * entry as it stood (DynamoDB's `ReturnValuesOnConditionCheckFailure`), and the caller decides on that entry, so
+ * the happy path of an action is one claim and one DONE write. An entry that keeps changing under the writes is
+ * given up on after a bounded number of rounds ({@link LedgerContentionError}, which is transient).
  */
 
 /** A JSON value, as a step's result is stored and handed back to Step Functions. */
@@ -134,19 +138,28 @@ export function decideCompensate(entry: LedgerEntry | undefined): CompensateDeci
   }
 }
 
+/** What a conditional write of the ledger answers. */
+export type LedgerWrite =
+  | { readonly written: true }
+  /** The condition did not hold and nothing changed; `found` is the entry as it stood (undefined: none). */
+  | { readonly written: false; readonly found: LedgerEntry | undefined };
+
 /**
- * Where ledger entries live. Each write is conditional and answers `false`, changing nothing, when its
- * condition does not hold, so that the caller reads again and decides again.
+ * Where ledger entries live. Each write is conditional; when its condition does not hold it changes nothing and
+ * answers with the entry it found, for the caller to decide again on.
  */
 export interface SagaLedgerStore {
   /** Strongly consistent: a decision must see every write that committed before it. */
   get(ref: StepRef): Promise<LedgerEntry | undefined>;
-  /** Creates the entry as ACTING, only if there is none. */
-  claim(ref: StepRef, at: Date): Promise<boolean>;
+  /**
+   * Creates the entry, only if there is none: ACTING, or DONE with `result` for an action that has no side
+   * effect to guard (see {@link SagaLedger.record}).
+   */
+  claim(ref: StepRef, at: Date, result?: StepResult): Promise<LedgerWrite>;
   /** ACTING -> DONE with the result, only while the entry is ACTING. */
-  recordDone(ref: StepRef, result: StepResult, at: Date): Promise<boolean>;
+  recordDone(ref: StepRef, result: StepResult, at: Date): Promise<LedgerWrite>;
   /** -> COMPENSATED, only if the entry is still as found: absent for NOTHING, else in that status. */
-  recordCompensated(ref: StepRef, from: CompensatedFrom, at: Date): Promise<boolean>;
+  recordCompensated(ref: StepRef, from: CompensatedFrom, at: Date): Promise<LedgerWrite>;
 }
 
 /** The step was compensated before this action arrived (a hanging action): nothing was done. Not retryable. */
@@ -215,10 +228,14 @@ export class SagaLedger {
   ): Promise<StepResult> {
     const { store, now } = this.options;
     return await retryOnConflict(this.rounds, async () => {
-      const decision = decideExecute(await store.get(ref));
-      if (decision.kind === 'replay') return decision.result;
-      if (decision.kind === 'refuse') throw new StepCompensatedError(ref);
-      if (decision.kind === 'claim' && !(await store.claim(ref, now()))) throw new LedgerContentionError(ref);
+      const claim = await store.claim(ref, now());
+      if (!claim.written) {
+        // Claimed before: a repeat or a retry; decide on the entry the failed claim found.
+        const decision = decideExecute(claim.found);
+        if (decision.kind === 'replay') return decision.result;
+        if (decision.kind === 'refuse') throw new StepCompensatedError(ref);
+        if (decision.kind === 'claim') throw new LedgerContentionError(ref);
+      }
       let result: StepResult;
       try {
         result = await action(idempotencyKeyOf(ref));
@@ -226,13 +243,39 @@ export class SagaLedger {
         if (error instanceof ActionRefusedError) throw new StepCompensatedError(ref, { cause: error });
         throw error;
       }
-      if (await store.recordDone(ref, result, now())) return result;
-      // Lost the DONE write: a duplicate finished first (its result is the same, by the external system's
-      // idempotency), or a compensation took the step over (our side effect is undone or was refused).
-      const settled = decideExecute(await store.get(ref));
-      if (settled.kind === 'replay') return settled.result;
-      if (settled.kind === 'refuse') throw new StepCompensatedError(ref);
-      throw new LedgerContentionError(ref);
+      return this.settle(ref, result, await store.recordDone(ref, result, now()));
+    });
+  }
+
+  /**
+   * {@link execute} for an action whose only effect is its result (and conditional writes of our own table that
+   * a repeat finds made): nothing outside could be left half done, so there is no claim to guard it. `action`
+   * runs first and its result is recorded DONE in the entry's first write; a step done before answers with its
+   * first result, a compensated one refuses. An action that fails for good (a non-retryable error: say the order
+   * moved on) is answered by the ledger when the step was settled before, so a repeat still replays or refuses.
+   */
+  public async record(ref: StepRef, action: () => Promise<StepResult>): Promise<StepResult> {
+    const { store, now } = this.options;
+    return await retryOnConflict(this.rounds, async () => {
+      let result: StepResult;
+      try {
+        result = await action();
+      } catch (error) {
+        if (!(error instanceof AppError) || error.retryable) throw error;
+        const settled = decideExecute(await store.get(ref));
+        if (settled.kind === 'replay') return settled.result;
+        if (settled.kind === 'refuse') throw new StepCompensatedError(ref, { cause: error });
+        throw error;
+      }
+      const created = await store.claim(ref, now(), result);
+      if (created.written) return result;
+      const decision = decideExecute(created.found);
+      if (decision.kind === 'replay') return decision.result;
+      if (decision.kind === 'refuse') throw new StepCompensatedError(ref);
+      if (decision.kind === 'claim') throw new LedgerContentionError(ref);
+      // ACTING: claimed under the claim-then-act rule this step followed before, by an attempt that never
+      // recorded DONE (a saga in flight across a deploy); this attempt acted again, so it finishes the entry.
+      return this.settle(ref, result, await store.recordDone(ref, result, now()));
     });
   }
 
@@ -247,20 +290,34 @@ export class SagaLedger {
   ): Promise<CompensationOutcome> {
     const { store, now } = this.options;
     return await retryOnConflict(this.rounds, async () => {
+      // A read first (off the happy path): a failed conditional write would cost a write unit instead.
       const decision = decideCompensate(await store.get(ref));
       if (decision.kind === 'alreadyCompensated') return decision.outcome;
       if (decision.kind === 'recordEmpty') {
-        if (await store.recordCompensated(ref, CompensatedFrom.NOTHING, now())) {
+        if ((await store.recordCompensated(ref, CompensatedFrom.NOTHING, now())).written) {
           return { from: CompensatedFrom.NOTHING, empty: true };
         }
         throw new LedgerContentionError(ref);
       }
       await undo(idempotencyKeyOf(ref));
-      if (await store.recordCompensated(ref, decision.from, now())) {
+      if ((await store.recordCompensated(ref, decision.from, now())).written) {
         return { from: decision.from, empty: false };
       }
       // The entry moved (ACTING -> DONE): decide again; the repeated undo is idempotent.
       throw new LedgerContentionError(ref);
     });
+  }
+
+  /**
+   * The answer of an action after its DONE write: its result if written; else the entry decides. A duplicate
+   * finished first (its result is the same, by the external system's idempotency), or a compensation took the
+   * step over (our side effect is undone or was refused).
+   */
+  private settle(ref: StepRef, result: StepResult, done: LedgerWrite): StepResult {
+    if (done.written) return result;
+    const settled = decideExecute(done.found);
+    if (settled.kind === 'replay') return settled.result;
+    if (settled.kind === 'refuse') throw new StepCompensatedError(ref);
+    throw new LedgerContentionError(ref);
   }
 }

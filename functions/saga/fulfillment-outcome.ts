@@ -1,13 +1,13 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { fulfillmentOutcomes } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { FailedOutcome, FulfilledOutcome } from '../domain/fulfillment-service';
 import { orderReferenceSchema } from '../domain/validation';
-import { BusinessMetric, countMetric, observedHandler } from '../observability';
+import { BusinessMetric, countMetric, logOutcome, observedHandler } from '../observability';
 import { parseTaskInput } from './task-input';
 
 /** The error a Catch put at `$.failure`: Step Functions' `{ Error, Cause }`. */
-const caughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
+const caughtError = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 
 const taskInput = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('FULFILLED'), orderId: orderReferenceSchema }),
@@ -15,8 +15,8 @@ const taskInput = z.discriminatedUnion('outcome', [
   z.object({
     outcome: z.literal('FAILED'),
     orderId: orderReferenceSchema,
-    paymentId: z.string().min(1).max(255),
-    error: caughtError.optional(),
+    paymentId: z.string().check(z.minLength(1), z.maxLength(255)),
+    error: z.optional(caughtError),
   }),
 ]);
 
@@ -43,7 +43,7 @@ async function fulfillmentOutcome(event: unknown): Promise<TaskResult> {
   if (input.outcome === 'FULFILLED') {
     const outcome = await fulfillmentOutcomes().markFulfilled(input.orderId);
     if (outcome === 'fulfilled') countMetric(BusinessMetric.ORDERS_FULFILLED);
-    logger.info('order fulfilled', { result: outcome });
+    logOutcome(outcome === 'fulfilled', 'order fulfilled', { result: outcome });
     return { orderId: input.orderId, outcome };
   }
   const cause = input.error === undefined ? 'unknown error' : input.error.Error;
@@ -51,7 +51,12 @@ async function fulfillmentOutcome(event: unknown): Promise<TaskResult> {
   const outcome = await fulfillmentOutcomes().markFailed(input.orderId, input.paymentId, reason);
   if (outcome !== 'alreadyFailed') countMetric(BusinessMetric.ORDERS_FULFILLMENT_FAILED);
   if (outcome === 'failedWithRefund') countMetric(BusinessMetric.REFUNDS_REQUESTED);
-  logger.warn('order fulfilment failed', { result: outcome, error: input.error });
+  // The cause's head only: its whole text (a Lambda error's stack) is in the failed step's log and the execution.
+  logger.warn('order fulfilment failed', {
+    result: outcome,
+    error: input.error?.Error,
+    cause: input.error?.Cause?.slice(0, MAX_REASON_LENGTH),
+  });
   return { orderId: input.orderId, outcome };
 }
 

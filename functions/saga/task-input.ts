@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { ValidationError } from '../domain/errors';
 import { parseWith } from '../domain/validation';
 
@@ -7,6 +7,9 @@ import { parseWith } from '../domain/validation';
  * A task input that does not match is the definition's bug, not a transient fault: it fails with
  * `ValidationError`, which no Retry matches, so the saga goes straight to its compensations.
  */
-export function parseTaskInput<Schema extends z.ZodType>(schema: Schema, event: unknown): z.output<Schema> {
+export function parseTaskInput<Schema extends z.core.$ZodType>(
+  schema: Schema,
+  event: unknown,
+): z.output<Schema> {
   return parseWith(schema, event, (issues) => new ValidationError(issues));
 }

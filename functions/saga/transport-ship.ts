@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { transportParticipant } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { ShipmentReceipt } from '../domain/fulfillment-ports';
@@ -21,7 +21,8 @@ async function transportShip(event: unknown): Promise<ShipmentReceipt | Compensa
   logger.appendKeys({ orderId: input.orderId, operation: input.operation });
   if (input.operation === 'ship') {
     const receipt = await transportParticipant().ship(input.orderId);
-    logger.info('shipment booked', { shipmentId: receipt.shipmentId });
+    // Routine, so DEBUG: the step's ledger entry, the saga's history and the function's metrics say it.
+    logger.debug('shipment booked', { shipmentId: receipt.shipmentId });
     return receipt;
   }
   const outcome = await transportParticipant().cancel(input.orderId);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { warehouseParticipant } from '../composition/saga';
 import { logger } from '../composition-root';
 import type { PickReceipt } from '../domain/fulfillment-ports';
@@ -12,9 +12,10 @@ const taskInput = z.discriminatedUnion('operation', [
     operation: z.literal('pick'),
     orderId: orderReferenceSchema,
     items: z
-      .array(z.object({ sku: z.string().min(1), quantity: z.number().int().min(1) }))
-      .min(1)
-      .max(100),
+      .array(
+        z.object({ sku: z.string().check(z.minLength(1)), quantity: z.number().check(z.int(), z.gte(1)) }),
+      )
+      .check(z.minLength(1), z.maxLength(100)),
   }),
   z.object({ operation: z.literal('return'), orderId: orderReferenceSchema }),
 ]);
@@ -28,7 +29,8 @@ async function warehousePick(event: unknown): Promise<PickReceipt | Compensation
   logger.appendKeys({ orderId: input.orderId, operation: input.operation });
   if (input.operation === 'pick') {
     const receipt = await warehouseParticipant().pick(input.orderId, input.items);
-    logger.info('goods picked', { pickId: receipt.pickId });
+    // Routine, so DEBUG: the step's ledger entry, the saga's history and the function's metrics say it.
+    logger.debug('goods picked', { pickId: receipt.pickId });
     return receipt;
   }
   const outcome = await warehouseParticipant().returnGoods(input.orderId);

@@ -11,7 +11,6 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbPaymentRepository } from '../../functions/adapters/dynamodb-payment-repository';
 import { keys } from '../../functions/adapters/dynamodb-table';
 import { HttpTransport } from '../../functions/adapters/http-transport';
 import { HttpWarehouse } from '../../functions/adapters/http-warehouse';
@@ -20,11 +19,11 @@ import {
   InvalidTransitionError,
   ValidationError,
 } from '../../functions/domain/errors';
-import { LogisticsUnavailableError } from '../../functions/domain/fulfillment-ports';
-import { transition } from '../../functions/domain/order';
+import { LogisticsUnavailableError, type PickLine } from '../../functions/domain/fulfillment-ports';
 import type { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
-import { PaymentStatus, paymentFrom, RefundReason } from '../../functions/domain/payment';
+import { PaymentFactSource, PaymentStatus, RefundReason } from '../../functions/domain/payment';
+import type { PaymentService } from '../../functions/domain/payment-service';
 import {
   ActionRefusedError,
   LedgerContentionError,
@@ -39,6 +38,7 @@ import {
   type TransportSimulator,
   type WarehouseSimulator,
 } from '../../lib/local/outside-parties/logistics-simulators';
+import { installSdkInstrumentation, type Usage } from '../../lib/local/runtime/sdk-instrumentation';
 import { loadStateMachines } from '../../lib/local/runtime/wiring';
 import { appModel } from '../../lib/model';
 import {
@@ -47,10 +47,20 @@ import {
   type TestTables,
   useTablesForHandlers,
 } from '../support/dynamodb';
+import { InMemoryPaymentProvider } from '../support/in-memory/outside';
 import { waitFor } from '../support/local-functions';
-import { lambdaContext, ManualClock, orderIds, orderServiceOn, sampleOrder } from '../support/payment-window';
+import {
+  lambdaContext,
+  ManualClock,
+  orderIds,
+  orderServiceOn,
+  paymentServiceOn,
+  sampleOrder,
+} from '../support/payment-window';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+// Meters every AWS SDK request of this process (the participants run in it), as the local runtime does per function.
+const instrumentation = installSdkInstrumentation();
 const DECLARATION = appModel.stateMachines.find((machine) => machine.name === 'fulfillment');
 if (DECLARATION === undefined) throw new Error('the model declares no fulfillment state machine');
 const ASL_TEXT = readFileSync(resolve(ROOT, DECLARATION.definition), 'utf8');
@@ -174,7 +184,8 @@ let invoker: InProcessInvoker;
 let sfn: LocalStepFunctions;
 let client: SFNClient;
 let orders: OrderService;
-let payments: DynamoDbPaymentRepository;
+let payments: PaymentService;
+let provider: InMemoryPaymentProvider;
 const newOrderId = orderIds('01SAGA');
 
 beforeAll(async () => {
@@ -198,15 +209,14 @@ beforeAll(async () => {
     retryIntervalMs: 2,
   });
   client = new SFNClient({ endpoint: sfn.url, region: 'us-east-1', credentials: TEST_CREDENTIALS });
+  const clock = new ManualClock(new Date());
   orders = orderServiceOn(tables, {
-    clock: new ManualClock(new Date()),
+    clock,
     paymentTimeoutSeconds: 1800,
     newOrderId,
   });
-  payments = new DynamoDbPaymentRepository({
-    client: tables.documentClient,
-    tableName: tables.ordersTableName,
-  });
+  provider = new InMemoryPaymentProvider({ now: () => new Date() });
+  payments = paymentServiceOn(tables, clock, { provider });
 });
 
 afterAll(async () => {
@@ -235,23 +245,27 @@ interface SagaInput {
 /** An order as the order-events consumer hands it to the saga: paid (payment SUCCEEDED) and FULFILLING. */
 async function fulfillingOrder(): Promise<SagaInput> {
   const { order } = await orders.placeOrder(sampleOrder);
-  const now = new Date();
-  const paymentId = `pi_${order.orderId}`;
-  const paid = transition(order, OrderStatus.PAID, now, 'paid');
-  const payment = paymentFrom(
-    { paymentId, orderId: order.orderId, amount: order.totalAmount, currency: order.currency },
-    PaymentStatus.SUCCEEDED,
-    now,
-  );
-  const written = await payments.recordPaid(
-    payment,
-    undefined,
-    { previous: order, ...paid },
-    { eventId: `evt_${paymentId}`, expiresAt: new Date(now.getTime() + 3_600_000) },
-  );
-  expect(written).toEqual({ kind: 'written' });
+  const { intent } = await payments.preparePayment(order.orderId, order.customerId);
+  await payments.handleProviderEvent(provider.pay(intent.paymentId), PaymentFactSource.WEBHOOK);
   await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'fulfilment requested');
-  return { orderId: order.orderId, paymentId, amount: order.totalAmount, currency: order.currency };
+  const { order: fulfilling } = await orders.getOrder(order.orderId);
+  expect(fulfilling.status).toBe(OrderStatus.FULFILLING);
+  return {
+    orderId: order.orderId,
+    paymentId: intent.paymentId,
+    amount: order.totalAmount,
+    currency: order.currency,
+  };
+}
+
+/** The DynamoDB requests and write units in `usage`, by operation and in total. */
+function dynamoDbWork(usage: Usage) {
+  const operations = Object.entries(usage).filter(([key]) => key.startsWith('DynamoDB:'));
+  return {
+    requests: Object.fromEntries(operations.map(([key, used]) => [key, used.requests])),
+    totalRequests: operations.reduce((sum, [, used]) => sum + used.requests, 0),
+    writeUnits: operations.reduce((sum, [, used]) => sum + used.writeCapacityUnits, 0),
+  };
 }
 
 interface Finished {
@@ -260,7 +274,7 @@ interface Finished {
   readonly tasks: string[];
 }
 
-async function runSaga(input: SagaInput): Promise<Finished> {
+async function runSaga(input: SagaInput & { readonly items?: readonly PickLine[] }): Promise<Finished> {
   const arn = sfn.stateMachineArns.fulfillment;
   const { executionArn } = await client.send(
     new StartExecutionCommand({ stateMachineArn: arn, name: input.orderId, input: JSON.stringify(input) }),
@@ -434,6 +448,38 @@ describe('the fulfilment saga on the local Step Functions endpoint', () => {
       shipment: { shipmentId: shipmentsOf(input.orderId)[0]?.shipmentId },
       outcome: { outcome: 'fulfilled' },
     });
+  });
+
+  it('does its happy path in 6 DynamoDB requests and 6 write units when the input carries the order lines', async () => {
+    const input = await fulfillingOrder();
+    instrumentation.takeUsage();
+
+    const finished = await runSaga({ ...input, items: [{ sku: 'MUG', quantity: 1 }] });
+    const work = dynamoDbWork(instrumentation.takeUsage());
+
+    expect(finished.execution.status).toBe('SUCCEEDED');
+    // fulfillment-order: its entry, created DONE. warehouse-pick and transport-ship: claim, then DONE.
+    // fulfillment-outcome: FULFILLING -> FULFILLED. No reads: every failed condition would return what it found.
+    expect(work.requests).toEqual({ 'DynamoDB:PutItem': 3, 'DynamoDB:UpdateItem': 3 });
+    expect(work.totalRequests).toBe(6);
+    expect(work.writeUnits).toBeLessThanOrEqual(6);
+    expect((await orderAndPayment(input)).order.status).toBe(OrderStatus.FULFILLED);
+    expect(await ledgerEntry(input.orderId, 'fulfillment-order')).toMatchObject({
+      status: 'DONE',
+      result: { items: [{ sku: 'MUG', quantity: 1 }] },
+    });
+  });
+
+  it('reads the order once when the input has no order lines (an execution an older consumer started)', async () => {
+    const input = await fulfillingOrder();
+    instrumentation.takeUsage();
+
+    const finished = await runSaga(input);
+    const work = dynamoDbWork(instrumentation.takeUsage());
+
+    expect(finished.execution.status).toBe('SUCCEEDED');
+    expect(work.requests).toEqual({ 'DynamoDB:Query': 1, 'DynamoDB:PutItem': 3, 'DynamoDB:UpdateItem': 3 });
+    expect(work.writeUnits).toBeLessThanOrEqual(6);
   });
 
   it('answers a duplicate delivery of a done task with the first result and no second side effect', async () => {

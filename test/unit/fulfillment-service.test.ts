@@ -89,6 +89,32 @@ describe('FulfillmentOrders', () => {
     expect((await stores.orders.get(orderId))?.history).toHaveLength(3);
   });
 
+  it('records the fulfilment order from the lines the saga started with, without reading the order', async () => {
+    const { fulfillmentOrders, stores, paidOrder } = setup();
+    const orderId = await paidOrder(OrderStatus.FULFILLING);
+    const reading = vi.spyOn(stores.orders, 'get');
+    const lines = [{ sku: 'MUG', quantity: 2 }];
+
+    const created = await fulfillmentOrders.create(orderId, lines);
+    const again = await fulfillmentOrders.create(orderId, [{ sku: 'OTHER', quantity: 9 }]);
+
+    expect(created).toEqual({ fulfillmentOrderId: `FO-${orderId}`, orderId, items: lines });
+    expect(again).toEqual(created);
+    expect(reading).not.toHaveBeenCalled();
+  });
+
+  it('refuses a late create after its cancel without reading the order', async () => {
+    const { fulfillmentOrders, stores, paidOrder } = setup();
+    const orderId = await paidOrder(OrderStatus.FULFILLING);
+    await fulfillmentOrders.cancel(orderId);
+    const reading = vi.spyOn(stores.orders, 'get');
+
+    await expect(fulfillmentOrders.create(orderId, [{ sku: 'MUG', quantity: 2 }])).rejects.toMatchObject({
+      code: 'SAGA_STEP_COMPENSATED',
+    });
+    expect(reading).not.toHaveBeenCalled();
+  });
+
   it('refuses an order that is neither paid nor fulfilling, or missing', async () => {
     const { fulfillmentOrders, orders } = setup();
     const { order } = await orders.placeOrder(sampleOrder);
@@ -286,19 +312,19 @@ describe('FulfillmentOutcomes', () => {
     await expect(outcomes.isFulfilled('01MISSING')).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND' });
   });
 
-  it('retries a lost FULFILLED write on a fresh read, and gives up after five', async () => {
+  it('moves FULFILLING to FULFILLED in one write without a read, and refuses any other status', async () => {
     const { outcomes, stores, paidOrder } = setup();
     const orderId = await paidOrder(OrderStatus.FULFILLING);
-    const other = await paidOrder(OrderStatus.FULFILLING);
-    const saving = vi
-      .spyOn(stores.orders, 'saveTransition')
-      .mockRejectedValueOnce(new ConcurrentModificationError(orderId));
+    const failed = await paidOrder(OrderStatus.FULFILLING, OrderStatus.FULFILLMENT_FAILED);
+    const reading = vi.spyOn(stores.orders, 'get');
+    const advancing = vi.spyOn(stores.orders, 'advance');
 
     expect(await outcomes.markFulfilled(orderId)).toBe('fulfilled');
-    expect(saving).toHaveBeenCalledTimes(2);
-    saving.mockRejectedValue(new ConcurrentModificationError(other));
-    await expect(outcomes.markFulfilled(other)).rejects.toMatchObject({ code: 'CONCURRENT_MODIFICATION' });
-    expect(saving).toHaveBeenCalledTimes(2 + 5);
+    expect(reading).not.toHaveBeenCalled();
+    expect(advancing).toHaveBeenCalledTimes(1);
+    await expect(outcomes.markFulfilled(failed)).rejects.toMatchObject({ code: 'INVALID_TRANSITION' });
+    expect(await statusOf(stores, failed)).toBe(OrderStatus.FULFILLMENT_FAILED);
+    await expect(outcomes.markFulfilled('01MISSING')).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND' });
   });
 
   it('fails the order and owes a refund of its payment, together', async () => {

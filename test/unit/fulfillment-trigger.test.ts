@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import { type FulfillmentSagaInput, SagaStart } from '../../functions/domain/consumer-ports';
-import { ConcurrentModificationError } from '../../functions/domain/errors';
 import { type OrderEvent, OrderEventType } from '../../functions/domain/events';
 import { decodeOrderEvent, FulfillmentTrigger } from '../../functions/domain/fulfillment-trigger';
 import { OrderStatus } from '../../functions/domain/order-status';
@@ -8,8 +7,8 @@ import { InMemoryPaymentProvider } from '../support/in-memory/outside';
 import { inMemoryOrderService, T0 } from '../support/in-memory/services';
 import { sampleOrder } from '../support/payment-window';
 
-function setup(options: { readonly maxMoveAttempts?: number } = {}) {
-  const { stores, orders } = inMemoryOrderService('01TRIGGER');
+function setup() {
+  const { stores, orders, clock } = inMemoryOrderService('01TRIGGER');
   const started: FulfillmentSagaInput[] = [];
   const sagas = {
     start: async (input: FulfillmentSagaInput) => {
@@ -18,7 +17,7 @@ function setup(options: { readonly maxMoveAttempts?: number } = {}) {
     },
   };
   const refunds = new InMemoryPaymentProvider();
-  const trigger = new FulfillmentTrigger({ orders, sagas, refunds, ...options });
+  const trigger = new FulfillmentTrigger({ orders: stores.orders, sagas, refunds, clock });
   const placeAt = async (...statuses: OrderStatus[]): Promise<string> => {
     const { order } = await orders.placeOrder(sampleOrder);
     for (const status of statuses) await orders.moveOrder(order.orderId, status, `to ${status}`);
@@ -43,12 +42,12 @@ function paymentEvent(
 describe('FulfillmentTrigger on PaymentSucceeded', () => {
   it.each([
     {
-      title: 'moves a paid order to FULFILLING, then starts its saga with the payment facts',
+      title: 'moves a paid order to FULFILLING, then starts its saga with the payment facts and the lines',
       path: [OrderStatus.PAID],
       sagaRunning: false,
       movedToFulfilling: true,
       saga: 'started',
-      lastReason: 'payment pi_1 succeeded',
+      lastReason: 'fulfilment started',
     },
     {
       title: 'only starts the saga of an order already FULFILLING',
@@ -61,7 +60,13 @@ describe('FulfillmentTrigger on PaymentSucceeded', () => {
   ])('$title', async ({ path, sagaRunning, movedToFulfilling, saga, lastReason }) => {
     const { trigger, orders, started, placeAt } = setup();
     const orderId = await placeAt(...path);
-    const facts = { orderId, paymentId: 'pi_1', amount: 1250, currency: 'EUR' };
+    const facts = {
+      orderId,
+      paymentId: 'pi_1',
+      amount: 1250,
+      currency: 'EUR',
+      items: [{ sku: 'MUG', quantity: 1 }],
+    };
     if (sagaRunning) started.push(facts);
 
     const outcome = await trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId));
@@ -101,64 +106,43 @@ describe('FulfillmentTrigger on PaymentSucceeded', () => {
     expect(started).toEqual([]);
   });
 
-  it('reads again after losing the move to a duplicate delivery, and starts the saga', async () => {
-    const { trigger, orders, started, placeAt } = setup();
+  it('moves the order with one conditional write and no read', async () => {
+    const { trigger, stores, placeAt } = setup();
     const orderId = await placeAt(OrderStatus.PAID);
-    const move = orders.moveOrder.bind(orders);
-    const moving = vi.spyOn(orders, 'moveOrder').mockImplementationOnce(async (...args) => {
-      await move(orderId, OrderStatus.FULFILLING, 'the duplicate won');
-      return await move(...args);
+    const reading = vi.spyOn(stores.orders, 'get');
+    const advancing = vi.spyOn(stores.orders, 'advance');
+
+    await trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId));
+
+    expect(reading).not.toHaveBeenCalled();
+    expect(advancing).toHaveBeenCalledTimes(1);
+    expect(advancing).toHaveBeenCalledWith(orderId, {
+      from: [OrderStatus.PAID],
+      to: OrderStatus.FULFILLING,
+      at: T0,
+      reason: 'fulfilment started',
     });
-
-    const outcome = await trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId));
-
-    expect(outcome).toMatchObject({ kind: 'fulfillmentStarted', movedToFulfilling: false });
-    expect(moving).toHaveBeenCalledTimes(1);
-    expect(started).toHaveLength(1);
   });
 
-  it('gives up, to be retried later, after the configured attempts all lost a race', async () => {
-    const { trigger, orders, started, placeAt } = setup({ maxMoveAttempts: 2 });
-    const orderId = await placeAt(OrderStatus.PAID);
-    const conflict = new ConcurrentModificationError(orderId);
-    const moving = vi.spyOn(orders, 'moveOrder').mockRejectedValue(conflict);
-
-    const handling = trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId));
-
-    await expect(handling).rejects.toMatchObject({
-      code: 'ORDER_KEEPS_CHANGING',
-      name: 'OrderKeepsChangingError',
-      retryable: true,
-      cause: conflict,
-      message: `order ${orderId} changed under each of 2 attempts to move it to FULFILLING`,
-    });
-    expect(moving).toHaveBeenCalledTimes(2);
-    expect(started).toEqual([]);
-  });
-
-  it('tries three times by default', async () => {
-    const { trigger, orders, placeAt } = setup();
-    const orderId = await placeAt(OrderStatus.PAID);
-    const moving = vi.spyOn(orders, 'moveOrder').mockRejectedValue(new ConcurrentModificationError(orderId));
-
-    await expect(
-      trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId)),
-    ).rejects.toMatchObject({
-      code: 'ORDER_KEEPS_CHANGING',
-    });
-    expect(moving).toHaveBeenCalledTimes(3);
-  });
-
-  it('does not retry a failure that is not a lost race', async () => {
-    const { trigger, orders, placeAt } = setup();
+  it('fails, for redelivery, when the write fails, starting nothing', async () => {
+    const { trigger, stores, started, placeAt } = setup();
     const orderId = await placeAt(OrderStatus.PAID);
     const failure = new Error('table unavailable');
-    const moving = vi.spyOn(orders, 'moveOrder').mockRejectedValue(failure);
+    vi.spyOn(stores.orders, 'advance').mockRejectedValue(failure);
 
     await expect(trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, orderId))).rejects.toBe(
       failure,
     );
-    expect(moving).toHaveBeenCalledTimes(1);
+    expect(started).toEqual([]);
+  });
+
+  it('fails on an order that does not exist, starting nothing', async () => {
+    const { trigger, started } = setup();
+
+    await expect(
+      trigger.handle(paymentEvent(OrderEventType.PAYMENT_SUCCEEDED, '01TRIGGERMISSING')),
+    ).rejects.toMatchObject({ code: 'ORDER_NOT_FOUND' });
+    expect(started).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ConcurrentModificationError, InvalidTransitionError } from '../../functions/domain/errors';
 import {
   CompensatedFrom,
   decideCompensate,
@@ -7,6 +8,7 @@ import {
   idempotencyKeyOf,
   LedgerContentionError,
   type LedgerEntry,
+  type LedgerWrite,
   SagaLedger,
   type SagaLedgerStore,
   StepCompensatedError,
@@ -16,9 +18,11 @@ import {
 } from '../../functions/domain/saga-ledger';
 import {
   checkLedgerProperties,
+  checkRecordProperties,
   FakeExternalSystem,
   InMemoryLedgerStore,
   operationArbitrary,
+  runRecordScenario,
   runScenario,
   scenarioArbitrary,
 } from '../fixtures/saga/ledger-model';
@@ -37,19 +41,17 @@ class ForgetfulLedgerStore extends InMemoryLedgerStore {
     return found?.status === StepStatus.COMPENSATED ? undefined : found;
   }
 
-  public override async claim(ref: StepRef, at: Date): Promise<boolean> {
-    const found = await super.get(ref);
-    if (found?.status !== StepStatus.COMPENSATED) return await super.claim(ref, at);
-    this.entries.set(this.key(ref), { ...ref, status: StepStatus.ACTING, updatedAt: at.toISOString() });
-    return true;
+  public override async claim(ref: StepRef, at: Date, result?: StepResult): Promise<LedgerWrite> {
+    if ((await super.get(ref))?.status === StepStatus.COMPENSATED) this.entries.delete(this.key(ref));
+    return await super.claim(ref, at, result);
   }
 }
 
 /** A broken ledger: it reports a DONE write that lost to a compensation as written, so a refusal reads as a success. */
 class OverclaimingLedgerStore extends InMemoryLedgerStore {
-  public override async recordDone(ref: StepRef, result: StepResult, at: Date): Promise<boolean> {
+  public override async recordDone(ref: StepRef, result: StepResult, at: Date): Promise<LedgerWrite> {
     await super.recordDone(ref, result, at);
-    return true;
+    return { written: true };
   }
 }
 
@@ -261,9 +263,9 @@ describe('SagaLedger', () => {
   it('gives up with a transient LedgerContentionError when the entry never settles', async () => {
     const flapping: SagaLedgerStore = {
       get: async () => undefined,
-      claim: async () => false,
-      recordDone: async () => false,
-      recordCompensated: async () => false,
+      claim: async () => ({ written: false, found: undefined }),
+      recordDone: async () => ({ written: false, found: undefined }),
+      recordCompensated: async () => ({ written: false, found: undefined }),
     };
     const ledger = new SagaLedger({ store: flapping, now: () => new Date(AT), maxRounds: 3 });
 
@@ -280,12 +282,12 @@ describe('SagaLedger', () => {
       get: async () => undefined,
       claim: async () => {
         calls.claim += 1;
-        return false;
+        return { written: false, found: undefined };
       },
-      recordDone: async () => false,
+      recordDone: async () => ({ written: false, found: undefined }),
       recordCompensated: async () => {
         calls.recordCompensated += 1;
-        return false;
+        return { written: false, found: undefined };
       },
     };
     const ledger = new SagaLedger({ store: flapping, now: () => new Date(AT), maxRounds: 3 });
@@ -320,6 +322,119 @@ describe('SagaLedger', () => {
   });
 });
 
+/** An in-memory store that counts its calls, to show what an operation costs in requests. */
+class CountingLedgerStore extends InMemoryLedgerStore {
+  public readonly calls: string[] = [];
+
+  public override async get(ref: StepRef): Promise<LedgerEntry | undefined> {
+    this.calls.push('get');
+    return await super.get(ref);
+  }
+
+  public override async claim(ref: StepRef, at: Date, result?: StepResult): Promise<LedgerWrite> {
+    this.calls.push(result === undefined ? 'claim' : 'claim(DONE)');
+    return await super.claim(ref, at, result);
+  }
+
+  public override async recordDone(ref: StepRef, result: StepResult, at: Date): Promise<LedgerWrite> {
+    this.calls.push('recordDone');
+    return await super.recordDone(ref, result, at);
+  }
+
+  /** An entry as the ledger before issue 21 left it: claimed by an action that never recorded DONE. */
+  public leaveClaimed(ref: StepRef): void {
+    this.entries.set(this.key(ref), { ...ref, status: StepStatus.ACTING, updatedAt: AT });
+  }
+}
+
+describe('SagaLedger writes without reading first', () => {
+  it('performs an action with one claim and one DONE write, and answers a repeat from the failed claim', async () => {
+    const store = new CountingLedgerStore();
+    const external = new FakeExternalSystem();
+    const ledger = ledgerOn(store);
+
+    const first = await ledger.execute(REF, (key) => external.act(key));
+    const calls = store.calls.splice(0);
+    const repeat = await ledger.execute(REF, (key) => external.act(key));
+
+    expect(calls).toEqual(['claim', 'recordDone']);
+    expect(store.calls).toEqual(['claim']);
+    expect(repeat).toEqual(first);
+    expect(external.effectsOf(idempotencyKeyOf(REF))).toBe(1);
+  });
+
+  it('records a step without side effects DONE in its first and only write, and replays its first result', async () => {
+    const store = new CountingLedgerStore();
+    const ledger = ledgerOn(store);
+
+    const first = await ledger.record(REF, async () => ({ fulfillmentOrderId: 'FO-1', version: 1 }));
+    const calls = store.calls.splice(0);
+    const repeat = await ledger.record(REF, async () => ({ fulfillmentOrderId: 'FO-1', version: 2 }));
+
+    expect(calls).toEqual(['claim(DONE)']);
+    expect(repeat).toEqual(first);
+    expect(await store.get(REF)).toMatchObject({ status: StepStatus.DONE, result: first });
+  });
+
+  it('refuses to record a step compensated before, whether the action succeeds or fails for good', async () => {
+    const ledger = ledgerOn();
+    expect(await ledger.compensate(REF, async () => undefined)).toEqual({
+      from: CompensatedFrom.NOTHING,
+      empty: true,
+    });
+
+    await expect(ledger.record(REF, async () => ({ done: true }))).rejects.toBeInstanceOf(
+      StepCompensatedError,
+    );
+    await expect(
+      ledger.record(REF, async () => {
+        throw new InvalidTransitionError(REF.orderId, 'FULFILLMENT_FAILED', 'FULFILLING');
+      }),
+    ).rejects.toMatchObject({ name: 'StepCompensatedError', cause: { name: 'InvalidTransitionError' } });
+  });
+
+  it('answers an action that fails for good with the first result of a step done before', async () => {
+    const ledger = ledgerOn();
+    const first = await ledger.record(REF, async () => ({ fulfillmentOrderId: 'FO-1' }));
+
+    const repeat = await ledger.record(REF, async () => {
+      throw new InvalidTransitionError(REF.orderId, 'FULFILLED', 'FULFILLING');
+    });
+
+    expect(repeat).toEqual(first);
+  });
+
+  it('passes on a failure of the action when the step is unsettled, and a transient one without a read', async () => {
+    const store = new CountingLedgerStore();
+    const ledger = ledgerOn(store);
+
+    await expect(
+      ledger.record(REF, async () => {
+        throw new InvalidTransitionError(REF.orderId, 'CANCELLED', 'FULFILLING');
+      }),
+    ).rejects.toBeInstanceOf(InvalidTransitionError);
+    expect(store.calls.splice(0)).toEqual(['get']);
+    await expect(
+      ledger.record(REF, async () => {
+        throw new ConcurrentModificationError(REF.orderId);
+      }),
+    ).rejects.toBeInstanceOf(ConcurrentModificationError);
+    expect(store.calls).toEqual([]);
+    expect(await store.get(REF)).toBeUndefined();
+  });
+
+  it('finishes an entry an older attempt left ACTING, recording it DONE', async () => {
+    const store = new CountingLedgerStore();
+    store.leaveClaimed(REF);
+
+    const result = await ledgerOn(store).record(REF, async () => ({ fulfillmentOrderId: 'FO-1' }));
+
+    expect(result).toEqual({ fulfillmentOrderId: 'FO-1' });
+    expect(store.calls).toEqual(['claim(DONE)', 'recordDone']);
+    expect(await store.get(REF)).toMatchObject({ status: StepStatus.DONE, result });
+  });
+});
+
 describe('saga ledger properties (in-memory model)', () => {
   it('keeps idempotency, empty compensation, no hanging and final consistency under any interleaving', async () => {
     let scenarios = 0;
@@ -337,6 +452,42 @@ describe('saga ledger properties (in-memory model)', () => {
       { numRuns: 300 },
     );
     expect(scenarios).toBe(300);
+  });
+
+  it('keeps one recorded result, compensation and no hanging for a step without side effects', async () => {
+    let scenarios = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), scenarioArbitrary, async (s, scenario) => {
+        scenarios += 1;
+        const store = new InMemoryLedgerStore();
+        const ref = { orderId: `order-record-${scenarios}`, step: 'fulfillment-order' };
+
+        const trace = await runRecordScenario(store, s, ref, scenario);
+
+        await checkRecordProperties(store, ref, trace);
+      }),
+      { numRuns: 300 },
+    );
+    expect(scenarios).toBe(300);
+  });
+
+  it('detects a ledger that forgets its compensations of a recorded step (the properties can fail)', async () => {
+    const lateRecord = [
+      [{ kind: 'compensate', crash: 'none' }],
+      [{ kind: 'execute', crash: 'none' }],
+    ] as const;
+    const run = fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.constant(lateRecord), async (s, scenario) => {
+        const store = new ForgetfulLedgerStore();
+        const ref = { orderId: 'order-record-forgetful', step: 'fulfillment-order' };
+        await checkRecordProperties(store, ref, await runRecordScenario(store, s, ref, scenario));
+      }),
+      { numRuns: 1 },
+    );
+
+    await expect(run).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/^a record after its compensation succeeded/) },
+    });
   });
 
   it('refuses every later action after a compensation that came first', async () => {
