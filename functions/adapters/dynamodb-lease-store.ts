@@ -191,10 +191,19 @@ export class DynamoDbLeaseStore implements LeaseStore {
         lease: { orderId, owner, fencingToken: Number(item.fencingToken), expiresAt },
       };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        return { kind: 'refused', item: error.Item === undefined ? undefined : unmarshall(error.Item) };
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const item = error.Item === undefined ? undefined : unmarshall(error.Item);
+      // Our own lease: the SDK retried a request that timed out after DynamoDB had applied it (an UpdateItem
+      // carries no idempotency token), and owners are unique per attempt, so it is the lease this call took.
+      if (item?.leaseOwner === owner) {
+        const heldUntil = new Date(Number(item.leaseExpiresAt));
+        return {
+          kind: 'taken',
+          item,
+          lease: { orderId, owner, fencingToken: Number(item.fencingToken), expiresAt: heldUntil },
+        };
       }
-      throw error;
+      return { kind: 'refused', item };
     }
   }
 }

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
@@ -87,6 +88,10 @@ export class DynamoDbPaymentRepository implements PaymentRepository {
       ExpressionAttributeValues: { ...leaseValues, ':payment': embeddedPayment(payment) },
     });
     if (refused === undefined) return;
+    // Already recorded: the SDK retried a request that timed out after DynamoDB had applied it (an UpdateItem
+    // carries no idempotency token, unlike the transaction this write once was); the intent's id came from this
+    // lease's idempotency key, so no other request records it.
+    if (sameEmbeddedPayment(refused.item, payment)) return;
     if (refused.item?.leaseOwner !== lease.owner || refused.item.fencingToken !== lease.fencingToken) {
       throw new LeaseNotHeldError(lease.orderId, lease.fencingToken);
     }
@@ -450,6 +455,14 @@ function paymentFound(item: Item | undefined, previous: Payment): Found {
       ? (map as Record<string, unknown>)[previous.paymentId]
       : undefined;
   return entry === undefined ? 'ownItem' : 'changed';
+}
+
+/** Whether a failed write's old order item holds this very payment entry (an earlier attempt of the write). */
+function sameEmbeddedPayment(item: Item | undefined, payment: Payment): boolean {
+  const map = item?.[EMBEDDED_PAYMENTS];
+  const entry =
+    typeof map === 'object' && map !== null ? (map as Record<string, unknown>)[payment.paymentId] : undefined;
+  return isDeepStrictEqual(entry, embeddedPayment(payment));
 }
 
 /** Whether a failed write's old order item still has the status, version and owner the move was decided on. */

@@ -15,6 +15,19 @@ export const leaseStoreContract = {
     await expect(second).rejects.toMatchObject({ code: 'PAYMENT_IN_PROGRESS' });
   },
 
+  'gives its own holder the same lease again while it is live (a retried acquisition that went through)':
+    async (subject) => {
+      const { orderId } = await storedOrder(subject);
+      const lease = await subject.leases.acquire(orderId, 'owner', at(0), 30);
+
+      const retried = await subject.leases.acquire(orderId, 'owner', at(0.2), 30);
+
+      expect(retried).toEqual(lease);
+      await expect(subject.leases.acquire(orderId, 'other', at(1), 30)).rejects.toMatchObject({
+        code: 'PAYMENT_IN_PROGRESS',
+      });
+    },
+
   'lets the lease be taken over from the instant it expires, with a token one higher': async (subject) => {
     const { orderId } = await storedOrder(subject);
     const first = await subject.leases.acquire(orderId, 'first', at(0), 30);

@@ -68,6 +68,18 @@ export const paymentRepositoryContract = {
     expect(await subject.payments.get(orderId, 'pi_released')).toBeUndefined();
   },
 
+  'takes the same intent recorded again as done (a retried write that went through)': async (subject) => {
+    const { orderId } = await storedOrder(subject);
+    const pending = payment(orderId, 'pi_retried', PaymentStatus.PENDING);
+    const lease = await subject.leases.acquire(orderId, 'payer', at(0), 30);
+    await subject.payments.recordIntent(pending, lease);
+
+    await subject.payments.recordIntent(pending, lease);
+
+    expect(await subject.payments.get(orderId, 'pi_retried')).toEqual(pending);
+    expect((await subject.orders.get(orderId))?.payments).toEqual([pending]);
+  },
+
   'refuses a second intent with the same payment id': async (subject) => {
     const { orderId } = await storedOrder(subject);
     const pending = await pendingPayment(subject, orderId, 'pi_twice');

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   ConcurrentModificationError,
   LeaseNotHeldError,
@@ -202,6 +203,10 @@ export class InMemoryLeaseStore implements LeaseStore {
     durationSeconds: number,
   ): Promise<PaymentLease> {
     if (!this.table.orders.has(orderId)) throw new OrderNotFoundError(orderId);
+    const held = this.table.leases.get(orderId);
+    if (held?.owner === owner && held.expiresAt > now.getTime()) {
+      return { orderId, owner, fencingToken: held.fencingToken, expiresAt: new Date(held.expiresAt) };
+    }
     if (this.table.hasLiveLease(orderId, now)) throw new PaymentInProgressError(orderId);
     const fencingToken = (this.table.leases.get(orderId)?.fencingToken ?? 0) + 1;
     const expiresAt = new Date(now.getTime() + durationSeconds * 1000);
@@ -251,6 +256,8 @@ export class InMemoryPaymentRepository implements PaymentRepository {
   }
 
   public async recordIntent(payment: Payment, lease: PaymentLease): Promise<void> {
+    const recorded = this.table.payments.get(paymentKey(payment.orderId, payment.paymentId));
+    if (recorded !== undefined && isDeepStrictEqual(recorded, payment)) return;
     const current = this.table.leases.get(lease.orderId);
     if (current?.owner !== lease.owner || current.fencingToken !== lease.fencingToken) {
       throw new LeaseNotHeldError(lease.orderId, lease.fencingToken);
