@@ -36,6 +36,8 @@ export interface SimulatedOrder {
   readonly view: OrderView | undefined;
   /** For paid scenarios: the checkout or the confirmation came only after the payment deadline (load). */
   readonly paidAfterDeadline?: boolean;
+  /** What the customer did around the deadline (checkout answers, confirmations), to explain a violation. */
+  readonly customerSteps?: readonly string[];
 }
 
 /** A payment intent as the provider reports it. */
@@ -109,7 +111,10 @@ function terminalProblem(order: SimulatedOrder, view: OrderView): string | undef
   // Intents that were never paid (cancelled at the provider when the window closed) keep no money.
   const nothingKept = paid.every((status) => status === 'REFUNDED');
   const problem = (what: string) =>
-    `${what} order ended ${view.status} with payments [${statuses.join(', ')}]`;
+    `${what} order ended ${view.status} with payments [${statuses.join(', ')}]` +
+    (order.customerSteps === undefined || order.customerSteps.length === 0
+      ? ''
+      : `; the customer: ${order.customerSteps.join(', ')}`);
   const delivered = view.status === OrderStatus.DELIVERED && paid.length === 1 && paid[0] === 'SUCCEEDED';
   const failedAndRefunded = view.status === OrderStatus.FULFILLMENT_FAILED && paid.length === 1 && refunded;
   switch (order.scenario) {

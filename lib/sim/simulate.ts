@@ -276,6 +276,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const startedAt = performance.now();
   const placed: PlacedOrder[] = [];
   const lateAttempts = new Set<string>();
+  // What each customer did around its payment deadline, for the detail of a violation.
+  const actorSteps = new Map<string, string[]>();
+  const noteStep = (order: PlacedOrder, step: string) => {
+    const offsetMs = Date.now() - Date.parse(order.paymentDeadline);
+    const steps = actorSteps.get(order.orderId) ?? [];
+    steps.push(`${step} at deadline${offsetMs < 0 ? '' : '+'}${offsetMs} ms`);
+    actorSteps.set(order.orderId, steps);
+  };
   const followUps: Promise<void>[] = [];
   let acted = 0;
 
@@ -335,6 +343,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         {},
         'POST /orders/{id}/payments',
       );
+      noteStep(
+        order,
+        `checkout ${answer.status}${answer.body.code === undefined ? '' : ` ${answer.body.code}`}`,
+      );
       if (answer.status !== 409) return expect2xx(answer, 'POST /orders/{id}/payments');
       if (Date.now() > Date.parse(order.paymentDeadline)) lateAttempts.add(order.orderId);
       if (answer.body.code !== 'PAYMENT_IN_PROGRESS' || lateAttempts.has(order.orderId)) return undefined;
@@ -350,11 +362,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const confirm = async (order: PlacedOrder, paymentId: string) => {
     const started = performance.now();
     if (Date.now() > Date.parse(order.paymentDeadline)) lateAttempts.add(order.orderId);
+    noteStep(order, `confirm ${paymentId}`);
     try {
       await stripe.paymentIntents.confirm(paymentId, { payment_method: 'pm_card_visa' });
       latencies.record('confirm payment', performance.now() - started);
+      noteStep(order, 'confirmed');
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === UNEXPECTED_STATE) return;
+      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === UNEXPECTED_STATE) {
+        noteStep(order, 'confirm refused');
+        return;
+      }
       throw error;
     }
   };
@@ -492,7 +509,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       else views.delete(order.orderId);
     }),
   );
-  const observations = await observe(client, placed, views, lateAttempts);
+  const observations = await observe(client, placed, views, lateAttempts, actorSteps);
   const usageAtEnd = expect2xx(await client.send<{ usage: Usage }>('GET', '/_local/usage'), 'usage').usage;
   return {
     verdict: checkInvariants(observations),
@@ -564,6 +581,7 @@ async function observe(
   placed: readonly PlacedOrder[],
   views: ReadonlyMap<string, OrderView>,
   lateAttempts: ReadonlySet<string>,
+  actorSteps: ReadonlyMap<string, readonly string[]>,
 ): Promise<Observations> {
   const [refunds, intents, picks, shipments, executions, endpoints] = await Promise.all([
     client.send<Stripe.Refund[]>('GET', '/_local/provider/refunds'),
@@ -588,6 +606,7 @@ async function observe(
     scenario: order.scenario,
     view: views.get(order.orderId),
     paidAfterDeadline: lateAttempts.has(order.orderId),
+    customerSteps: actorSteps.get(order.orderId) ?? [],
   }));
   return {
     orders,

@@ -115,6 +115,7 @@ describe('invariant checker', () => {
       scenario: Scenario.PAID,
       view: view('o1', ['PENDING_PAYMENT', 'CANCELLED'], [{ paymentId: 'pi_o1', status: 'CANCELLED' }]),
       paidAfterDeadline: false,
+      customerSteps: ['checkout 201 at deadline-900 ms', 'confirm refused at deadline-20 ms'],
     };
     const broken: Observations = {
       ...run,
@@ -125,6 +126,10 @@ describe('invariant checker', () => {
       sagas: [],
     };
     expect(invariantsBroken(broken)).toEqual([Invariant.TERMINAL_STATE]);
+    expect(checkInvariants(broken).violations[0]?.detail).toBe(
+      'paid order ended CANCELLED with payments [CANCELLED]; the customer: checkout 201 at deadline-900 ms, ' +
+        'confirm refused at deadline-20 ms',
+    );
     // The same end is consistent when the confirmation only reached the provider after the deadline.
     expect(
       invariantsBroken({
