@@ -533,8 +533,12 @@ describe('the payment lease', () => {
     const lease = await short.leases.acquire(order.orderId, `e2e-${randomUUID()}`, new Date(), 6);
     const timerName = `payment-timeout-${order.orderId}`;
 
-    const cancel = await short.request('POST', `/orders/${order.orderId}/cancel`);
-    const prepay = await short.request('POST', `/orders/${order.orderId}/payments`);
+    const [cancel, prepay] = await Promise.all([
+      short.request('POST', `/orders/${order.orderId}/cancel`),
+      short.request('POST', `/orders/${order.orderId}/payments`),
+    ]);
+    // Answered after the 3 s deadline (a loaded machine), it may have been judged when the order was past paying.
+    const prepayInTime = Date.now() < Date.parse(order.paymentDeadline);
     // Past the deadline, the timer fires and is refused, and the sweeper runs, while the lease is live.
     const refusedTimer = await eventually(async () =>
       (await short.schedules()).invocations.find(
@@ -551,7 +555,10 @@ describe('the payment lease', () => {
       contentType: 'application/problem+json',
       body: { code: 'PAYMENT_IN_PROGRESS' },
     });
-    expect(prepay).toMatchObject({ status: 409, body: { code: 'PAYMENT_IN_PROGRESS' } });
+    expect(prepay.status).toBe(409);
+    expect(prepayInTime ? ['PAYMENT_IN_PROGRESS'] : ['PAYMENT_IN_PROGRESS', 'ORDER_NOT_PAYABLE']).toContain(
+      prepay.body.code,
+    );
     expect(intentsOf(short.system, order.orderId)).toEqual([]);
     expect(Date.parse(refusedTimer.startedAt)).toBeGreaterThanOrEqual(Date.parse(order.paymentDeadline));
     expect(Date.parse(refusedTimer.startedAt)).toBeLessThan(lease.expiresAt.getTime());
