@@ -8,6 +8,7 @@
  *   npm run ops -- sagas stuck [--older-than 900]
  *   npm run ops -- sagas redrive <executionName|all-failed>    (AWS: --state-machine-arn <arn>)
  *   npm run ops -- order <orderId> [--json]                    (AWS: --table <name> --state-machine-arn <arn>)
+ *   npm run ops -- orders list [--status S] [--customer C] [--limit N] [--json]   (AWS: --table <name>)
  *   npm run ops -- customers create <email>                    (AWS: --user-pool-id <id> --client-id <id>)
  *   npm run ops -- payments reconcile [--since 6h] [--json]    (AWS: --table <name> --stripe-secret-arn <arn>
  *                                                                    --timer-group <name>)
@@ -29,6 +30,7 @@ import { appModel } from '../lib/model';
 import { CUSTOMERS_USAGE, runCustomersCommand } from '../lib/ops/customers';
 import { DLQ_USAGE, runDlqCommand } from '../lib/ops/dlq';
 import { ORDER_USAGE, runOrderCommand } from '../lib/ops/order';
+import { ORDERS_USAGE, runOrdersCommand } from '../lib/ops/orders';
 import {
   PAYMENTS_USAGE,
   reconcilingPaymentService,
@@ -75,6 +77,7 @@ const AREAS = {
     usage: ORDER_USAGE,
     aws: '--table <OrdersTableName> --state-machine-arn <FulfillmentStateMachineArn>',
   },
+  orders: { usage: ORDERS_USAGE, aws: '--table <OrdersTableName>' },
   customers: {
     usage: CUSTOMERS_USAGE,
     aws: '--user-pool-id <CustomerUserPoolId> --client-id <CustomerUserPoolClientId>',
@@ -224,6 +227,19 @@ async function main(argv: string[]): Promise<void> {
       await runSagasCommand(rest, { sfn, stateMachineArn, out });
     } finally {
       sfn.destroy();
+    }
+    return;
+  }
+  if (area === 'orders') {
+    const tableName = tableOption ?? endpoints?.tableNames[ORDERS_TABLE];
+    if (tableName === undefined) {
+      throw new UsageError('orders needs --table <name> (the stack output OrdersTableName) or --local <url>');
+    }
+    const dynamodb = new DynamoDBClient(clientConfig(endpoints?.dynamodb));
+    try {
+      await runOrdersCommand(rest, { dynamodb, tableName, out });
+    } finally {
+      dynamodb.destroy();
     }
     return;
   }
