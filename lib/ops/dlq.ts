@@ -365,7 +365,7 @@ function describe(message: Message): DeadLetterMessage {
 }
 
 /** JSON bodies indented for reading; anything else as it is (a poison message is often not JSON). */
-function prettyBody(body: string): string {
+export function prettyBody(body: string): string {
   try {
     return JSON.stringify(JSON.parse(body), null, 2);
   } catch {

@@ -27,7 +27,7 @@ import type { Order, OrderTransition } from '../../functions/domain/order';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { type Payment, PaymentStatus, RefundReason } from '../../functions/domain/payment';
 import { type DeadLetterMessage, peekDeadLetterQueues } from './dlq';
-import { executionArnOf } from './sagas';
+import { executionArnOf, stoppedShort } from './sagas';
 
 /**
  * `order <orderId> [--json]`: the whole story of one order, for the person an alarm woke up. Everything comes
@@ -607,7 +607,7 @@ function problemsOf(story: Omit<OrderStory, 'problems'>, now: Date, prefix: stri
       command: finding.source === undefined ? undefined : `${prefix} dlq redrive ${finding.source}`,
     });
   }
-  if (saga !== undefined && ['FAILED', 'TIMED_OUT', 'ABORTED'].includes(saga.status)) {
+  if (saga !== undefined && stoppedShort(saga.status)) {
     const lastRun = saga.steps.filter((step) => step.run === saga.redriveCount);
     const failedAction = lastRun.find(
       (step) => step.outcome === 'failed' && !step.compensation && step.type === 'Task',

@@ -87,12 +87,18 @@ const LISTABLE_STATUSES = [
 ] as const satisfies readonly ExecutionStatus[];
 /** The unsuccessful ends, from which a saga does not move on by itself. */
 const STOPPED_SHORT = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const satisfies readonly ExecutionStatus[];
+
+/** Whether an execution ended short of success, so that `sagas redrive <name>` can take it on. */
+export function stoppedShort(status: ExecutionStatus | undefined): boolean {
+  return STOPPED_SHORT.some((stopped) => stopped === status);
+}
 /**
  * What `redrive all-failed` restarts. Not ABORTED: an abort is an operator's decision, which a bulk redrive must
  * not undo; redrive such an execution by its name.
  */
 const FAILED = ['FAILED', 'TIMED_OUT'] as const satisfies readonly ExecutionStatus[];
-const ALL_FAILED = 'all-failed';
+/** The `redrive` argument that restarts every FAILED and TIMED_OUT execution instead of one. */
+export const ALL_FAILED_SAGAS = 'all-failed';
 /** Fifteen minutes: several times the longest saga step (timeouts and retries included) takes. */
 const DEFAULT_OLDER_THAN_SECONDS = 900;
 const PAGE_SIZE = 1000;
@@ -134,7 +140,8 @@ export async function runSagasCommand(
     case 'redrive':
       if (status !== undefined || olderThan !== undefined)
         throw new SagasUsageError('redrive takes no options');
-      if (target === undefined) throw new SagasUsageError(`redrive needs an execution name or ${ALL_FAILED}`);
+      if (target === undefined)
+        throw new SagasUsageError(`redrive needs an execution name or ${ALL_FAILED_SAGAS}`);
       return await redrive(context, target);
     default:
       throw new SagasUsageError(command === undefined ? 'no command' : `unknown command ${command}`);
@@ -191,7 +198,7 @@ async function stuck(context: SagasCommandContext, olderThanSeconds: number): Pr
 
 async function redrive(context: SagasCommandContext, target: string): Promise<SagasCommandResult> {
   const targets =
-    target === ALL_FAILED
+    target === ALL_FAILED_SAGAS
       ? (await Promise.all(FAILED.map((status) => listExecutions(context, status)))).flat()
       : [{ name: target, executionArn: executionArnOf(context.stateMachineArn, target) }];
   if (targets.length === 0) context.out('no FAILED or TIMED_OUT executions to redrive');
@@ -205,7 +212,7 @@ async function redrive(context: SagasCommandContext, target: string): Promise<Sa
     );
     outcomes.push(outcome);
   }
-  if (targets.length > 1 || target === ALL_FAILED) {
+  if (targets.length > 1 || target === ALL_FAILED_SAGAS) {
     const redriven = outcomes.filter((outcome) => outcome.outcome === 'redriven').length;
     context.out(`redrove ${redriven} of ${outcomes.length} execution(s)`);
   }
