@@ -5,6 +5,7 @@ import type { ExternalIssuer } from '../lib/constructs/customer-identity';
 import { tableCapacityFrom } from '../lib/constructs/model-table';
 import { appModel, settingNames, withMaxReceiveCount } from '../lib/model';
 import { acknowledgeNagFindings } from '../lib/nag-suppressions';
+import { DEFAULT_STACK_NAME } from '../lib/naming';
 import { OrderBackboneStack } from '../lib/stack';
 
 /** Every `{ setting }` the model declares, so `cdk synth -c PAYMENT_TIMEOUT_SECONDS=60` overrides its default. */
@@ -66,8 +67,6 @@ function externalIssuerFromContext(app: App): ExternalIssuer | undefined {
   }
   return { issuer, audience: audience.split(',').map((value) => value.trim()) };
 }
-
-const DEFAULT_STACK_NAME = 'OrderBackbone';
 
 /**
  * `-c stackName=orders-staging` names the stack, so that several (staging, production) deploy side by side in one

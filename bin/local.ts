@@ -4,6 +4,7 @@
  *   npm start                          in memory, gateway on $PORT (default 3000)
  *   npm start -- --data-dir .local-data   keep DynamoDB and SQS data across restarts
  *
+ * The operations console is served at /console on the gateway's port (docs/console.md).
  * Deployment settings of the model (e.g. PAYMENT_TIMEOUT_SECONDS) are read from this process's environment, and
  * SWEEPER_INTERVAL_SECONDS sets how often the sweeper runs (default: its declared rate, every minute),
  * RECONCILER_INTERVAL_SECONDS how often the payment reconciler runs (default: every five minutes), and
@@ -140,6 +141,9 @@ async function main(): Promise<void> {
   const lines = [
     `Order backbone running locally (started in ${seconds} s), ${dataDir === undefined ? 'in memory' : `data in ${dataDir}`}`,
     `  HTTP API        ${system.url}   (try: curl ${system.url}/_local/health)`,
+    ...(system.consoleUrl === undefined
+      ? []
+      : [`  Console         ${system.consoleUrl}   (open it in a browser)`]),
     `  Customer tokens ${system.auth.issuer}   (try: npm run -s token -- c-1)`,
     `  DynamoDB        ${system.endpoints.dynamodb}`,
     `  SQS             ${system.endpoints.sqs}`,

@@ -1,3 +1,6 @@
+/** The stack's name unless `-c stackName=<name>` gives another; `npm run console` looks for it by default too. */
+export const DEFAULT_STACK_NAME = 'OrderBackbone';
+
 /**
  * Turns a model name such as `order-events.fifo` into `OrderEventsFifo`, so that construct ids and output
  * names stay stable, readable and valid CloudFormation logical ids whatever punctuation the model uses.

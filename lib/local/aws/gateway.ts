@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ConsoleHandler } from '../../console/server';
 import type { HttpMethod, RouteAuthorization } from '../../model';
 import { LocalServerError, readBodyBytes, startLoopbackServer, writeJson } from '../http';
 import type { FunctionInvoker } from '../invoker';
@@ -40,6 +41,11 @@ export interface GatewayRoutesOptions {
   readonly accountId: string;
   /** Called with each function failure, which API Gateway turns into a bare 500. */
   readonly onFunctionError?: (route: GatewayRoute, error: unknown) => void;
+  /**
+   * The operations console, served at `/console` and under `/console/` ahead of the routes. It exists only
+   * locally (and in `npm run console`): API Gateway never serves it.
+   */
+  readonly console?: ConsoleHandler;
 }
 
 export interface GatewayOptions extends GatewayRoutesOptions {
@@ -118,6 +124,10 @@ function match(
 }
 
 class PayloadTooLargeError extends Error {}
+
+function isConsolePath(pathname: string): boolean {
+  return pathname === '/console' || pathname.startsWith('/console/');
+}
 
 function apiGatewayTime(date: Date): string {
   const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -320,6 +330,11 @@ async function handle(gateway: Served, request: IncomingMessage, response: Serve
     writeJson(response, 413, { message: 'Request Entity Too Large' });
     return;
   }
+  const consoleHandler = gateway.options.console;
+  if (consoleHandler !== undefined && isConsolePath(url.pathname)) {
+    await consoleHandler(request, response, body);
+    return;
+  }
   if (url.pathname.startsWith('/_local/')) {
     await answerLocalRoute(gateway, method, url, body, response);
     return;
@@ -374,7 +389,7 @@ export async function openGateway(port: number): Promise<OpenGateway> {
  * for no route, a bare 500 when the function fails, `{"message":"Unauthorized"}` with a `WWW-Authenticate`
  * challenge when a `customer` route's JWT is refused, the function then never invoked). An accepted token's
  * claims reach the function at `requestContext.authorizer.jwt.claims`, as from an HTTP API JWT authorizer.
- * Routes under `/_local/` belong to the local runtime and exist only here.
+ * Routes under `/_local/` belong to the local runtime and exist only here, as does the console under `/console`.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const routes = served(options);

@@ -1,9 +1,14 @@
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type AppModel, appModel } from '../../model';
+import { loadConfig } from '../../../functions/config';
+import { opsConsoleBackend } from '../../console/ops-backend';
+import { type ConsoleHandler, createConsoleHandler } from '../../console/server';
+import { type AppModel, appModel, FULFILLMENT_SAGA, ORDERS_TABLE } from '../../model';
 import { assertDeployableModel } from '../../model-checks';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../aws/dynamodb-local';
 import { type LocalEventBridge, startLocalEventBridge } from '../aws/eventbridge';
@@ -112,6 +117,8 @@ export interface LocalEndpoints {
 
 export interface LocalSystem {
   readonly url: string;
+  /** The operations console's overview on the gateway; undefined when the model has nothing for it to show. */
+  readonly consoleUrl: string | undefined;
   readonly endpoints: LocalEndpoints;
   readonly invoker: FunctionHost;
   readonly queues: Readonly<Record<string, CreatedQueue>>;
@@ -340,6 +347,47 @@ async function startIdentity(
   return { issuer, userPool };
 }
 
+/**
+ * The operations console over this run's stand-ins, through clients of its own that stop with the system; none
+ * when the model has no orders table or fulfilment saga to show (the runtime's test fixtures).
+ */
+function startConsole(
+  gatewayUrl: string,
+  storage: Storage,
+  orchestration: Orchestration,
+  settings: Readonly<Record<string, string>>,
+  started: StartedParts,
+  log: (message: string) => void,
+): ConsoleHandler | undefined {
+  const tableName = storage.tables[ORDERS_TABLE]?.tableName;
+  const stateMachineArn = orchestration.stepFunctions.stateMachineArns[FULFILLMENT_SAGA];
+  if (tableName === undefined || stateMachineArn === undefined) return undefined;
+  const clientOptions = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const dynamodb = new DynamoDBClient({ endpoint: storage.dynamodb.endpoint, ...clientOptions });
+  const sqs = new SQSClient({ endpoint: storage.sqs.endpoint, ...clientOptions });
+  const sfn = new SFNClient({ endpoint: orchestration.stepFunctions.url, ...clientOptions });
+  started.push({
+    name: 'console clients',
+    stop: async () => {
+      dynamodb.destroy();
+      sqs.destroy();
+      sfn.destroy();
+    },
+  });
+  const backend = opsConsoleBackend({
+    dynamodb,
+    sqs,
+    sfn,
+    tableName,
+    stateMachineArn,
+    // The sweeper's own threshold, so the console calls stuck exactly the refunds the sweeper alarms on.
+    refundStuckAfterSeconds: loadConfig('sweeper', settings).REFUND_STUCK_AFTER_SECONDS,
+    commandPrefix: `npm run ops -- --local ${gatewayUrl}`,
+  });
+  const operator = `local:${userInfo().username}`;
+  return createConsoleHandler({ backend, operator: async () => operator, log });
+}
+
 interface Inspected {
   readonly endpoints: Omit<LocalEndpoints, 'gateway'>;
   readonly storage: Storage;
@@ -471,6 +519,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       eventbridge: eventBridge.url,
       cognito: identity.userPool.url,
     };
+    const consoleHandler = startConsole(gateway.url, storage, orchestration, settings, started, log);
     gateway.serve({
       routes: httpRoutes(model),
       localRoutes: localRoutesOf({
@@ -486,6 +535,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
       invoker: host,
       authorizer: identity.issuer.authorizer,
       accountId: LOCAL_ACCOUNT_ID,
+      ...(consoleHandler === undefined ? {} : { console: consoleHandler }),
       onFunctionError: (route, error) =>
         log(
           `${route.method} ${route.path} -> ${route.functionName} failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -495,6 +545,7 @@ export async function startLocalSystem(options: LocalSystemOptions = {}): Promis
     let stopping: Promise<void> | undefined;
     return {
       url: gateway.url,
+      consoleUrl: consoleHandler === undefined ? undefined : `${gateway.url}/console`,
       endpoints: { gateway: gateway.url, ...endpoints },
       invoker: host,
       queues: storage.queues,
