@@ -4,15 +4,20 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../functions/domain/webhook-signature';
 import { CONSOLE_STACK_OUTPUTS, consoleStackNames, startConsoleServer } from '../../lib/console/cli';
 import type { LocalSystem } from '../../lib/local/runtime/local-system';
-import { appModel, LOGISTICS_WEBHOOK_SECRET, SETTING_DEFAULTS, withMaxReceiveCount } from '../../lib/model';
+import { appModel, SETTING_DEFAULTS, withMaxReceiveCount } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { saveScreenshot, seriousViolations, useBrowser } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
-import { type OrderView, placeBoxOrder, requestAs, startTestSystem } from '../support/local-system';
+import {
+  type OrderView,
+  placeBoxOrder,
+  reportLogisticsStatus,
+  requestAs,
+  startTestSystem,
+} from '../support/local-system';
 import { payOrder } from '../support/stripe';
 
 /**
@@ -101,26 +106,6 @@ describe('the console on a healthy system', () => {
     await system?.stop();
   });
 
-  /** The carrier reports the order DELIVERED, as the logistics provider signs its reports. */
-  async function reportDelivered(orderId: string): Promise<void> {
-    const body = JSON.stringify({
-      eventId: `delivered-${orderId}`,
-      orderId,
-      status: 'DELIVERED',
-      occurredAt: new Date().toISOString(),
-    });
-    const secret = system.secrets[LOGISTICS_WEBHOOK_SECRET] ?? '';
-    const response = await fetch(`${system.url}/webhooks/logistics`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'logistics-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
-      },
-      body,
-    });
-    if (response.status !== 202) throw new Error(`the logistics webhook answered ${response.status}`);
-  }
-
   /** The messages of the status DLQ, as `ops dlq show` finds them, by order id. */
   async function parkedOrders(): Promise<string[]> {
     const result = await runDlqCommand(['show', STATUS_DLQ], { sqs, out: () => undefined });
@@ -130,7 +115,7 @@ describe('the console on a healthy system', () => {
   /** An unpaid order whose DELIVERED report is parked in the status DLQ: it waited for fulfilment in vain. */
   async function orderWithParkedReport(customer: string): Promise<string> {
     const { orderId } = await placeBoxOrder(system, customer, 1, 1200);
-    await reportDelivered(orderId);
+    await reportLogisticsStatus(system, { orderId, status: 'DELIVERED', eventId: `delivered-${orderId}` });
     await eventually(async () => ((await parkedOrders()).includes(orderId) ? true : undefined));
     return orderId;
   }

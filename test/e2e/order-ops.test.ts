@@ -2,14 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureHeader } from '../../functions/domain/webhook-signature';
 import type { LocalSystem } from '../../lib/local/runtime/local-system';
-import {
-  appModel,
-  LOGISTICS_WEBHOOK_SECRET,
-  STATUS_EVENTS_QUEUE,
-  withMaxReceiveCount,
-} from '../../lib/model';
+import { appModel, STATUS_EVENTS_QUEUE, withMaxReceiveCount } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import {
   OrderCommandErrorCode,
@@ -22,7 +16,7 @@ import { runSagasCommand } from '../../lib/ops/sagas';
 import { fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
-import { startTestSystem } from '../support/local-system';
+import { reportLogisticsStatus, startTestSystem } from '../support/local-system';
 import { payOrder } from '../support/stripe';
 
 /**
@@ -83,25 +77,6 @@ async function placeOrder(): Promise<{ orderId: string }> {
   return (await response.json()) as { orderId: string };
 }
 
-async function reportOutbound(orderId: string): Promise<void> {
-  const secret = system.secrets[LOGISTICS_WEBHOOK_SECRET] ?? '';
-  const body = JSON.stringify({
-    eventId: `out-${orderId}`,
-    orderId,
-    status: 'OUTBOUND',
-    occurredAt: new Date().toISOString(),
-  });
-  const response = await fetch(`${system.url}/webhooks/logistics`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'logistics-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
-    },
-    body,
-  });
-  if (response.status !== 202) throw new Error(`the logistics webhook answered ${response.status}`);
-}
-
 /** `npm run ops -- order <args>` against the local system, through the library function it calls. */
 function orderCommand(args: readonly string[], lines: string[]): Promise<OrderStory> {
   return runOrderCommand(args, {
@@ -150,7 +125,11 @@ describe('npm run ops -- order <orderId>', () => {
     await eventually(async () =>
       (await opsOrder(placed.orderId)).story.saga?.status === 'FAILED' ? true : undefined,
     );
-    await reportOutbound(placed.orderId);
+    await reportLogisticsStatus(system, {
+      orderId: placed.orderId,
+      status: 'OUTBOUND',
+      eventId: `out-${placed.orderId}`,
+    });
 
     // Act: what the operator sees.
     const during = await eventually(async () => {

@@ -1,8 +1,10 @@
+import { signatureHeader } from '../../functions/domain/webhook-signature';
 import {
   type LocalSystem,
   type LocalSystemOptions,
   startLocalSystem,
 } from '../../lib/local/runtime/local-system';
+import { LOGISTICS_WEBHOOK_SECRET } from '../../lib/model';
 import { type CustomerEndpoint, fetchAs } from './auth';
 
 /** The whole local system as the end-to-end tests run it: on a free port, functions silent, then `options`. */
@@ -67,4 +69,22 @@ export async function placeBoxOrder(
   const placed = await requestAs<OrderView>(system, customer, 'POST', '/orders', JSON.stringify(order));
   if (placed.status !== 201) throw new Error(`placing an order answered ${placed.status}`);
   return placed.body;
+}
+
+/** The carrier reporting `status` for the order, signed as it signs: the logistics webhook must take it (202). */
+export async function reportLogisticsStatus(
+  system: LocalSystem,
+  report: { readonly orderId: string; readonly status: string; readonly eventId: string },
+): Promise<void> {
+  const body = JSON.stringify({ ...report, occurredAt: new Date().toISOString() });
+  const secret = system.secrets[LOGISTICS_WEBHOOK_SECRET] ?? '';
+  const response = await fetch(`${system.url}/webhooks/logistics`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'logistics-signature': signatureHeader(secret, body, Math.floor(Date.now() / 1000)),
+    },
+    body,
+  });
+  if (response.status !== 202) throw new Error(`the logistics webhook answered ${response.status}`);
 }
