@@ -410,6 +410,8 @@ describe('a payment confirmed at Stripe for an order awaiting payment', () => {
     await eventually(async () =>
       (await short.schedules()).schedules.some((schedule) => schedule.name === timerName) ? undefined : true,
     );
+    // On a loaded machine the payment may take longer than the 3 s window, and the timer fire before it is gone.
+    const removedInTime = Date.now() < Date.parse(order.paymentDeadline);
 
     expectPaid(paid);
     expect(paid.payments).toEqual([{ paymentId, status: 'SUCCEEDED', amount: ORDER_TOTAL, currency: 'EUR' }]);
@@ -418,9 +420,12 @@ describe('a payment confirmed at Stripe for an order awaiting payment', () => {
       expectPaid(await short.order(order.orderId));
     });
     expect(checks).toBeGreaterThan(1);
-    expect(
-      (await short.schedules()).invocations.filter((invocation) => invocation.scheduleName === timerName),
-    ).toEqual([]);
+    const firings = (await short.schedules()).invocations.filter(
+      (invocation) => invocation.scheduleName === timerName,
+    );
+    // Removed in time, it never fires; fired before its removal, it found the order paid and left it so.
+    if (removedInTime) expect(firings).toEqual([]);
+    else expect(firings.map((firing) => firing.outcome)).not.toContain('FAILED');
   });
 
   it('changes nothing when Stripe delivers its events again', async () => {
