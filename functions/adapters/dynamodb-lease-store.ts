@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LeaseNotHeldError, OrderNotFoundError, PaymentInProgressError } from '../domain/errors';
 import { OrderStatus } from '../domain/order-status';
 import { refusalToPay } from '../domain/payment';
-import type { LeaseStore, OrderWithHistory, PaymentLease } from '../domain/ports';
+import type { LeaseStore, OrderWithHistory, PayLeaseRequest, PaymentLease } from '../domain/ports';
 import {
   EMBEDDED_PAYMENTS,
   ENTITY,
@@ -57,13 +57,9 @@ export class DynamoDbLeaseStore implements LeaseStore {
     return taken.lease;
   }
 
-  public async acquireToPay(request: {
-    readonly orderId: string;
-    readonly customerId: string;
-    readonly owner: string;
-    readonly now: Date;
-    readonly durationSeconds: number;
-  }): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }> {
+  public async acquireToPay(
+    request: PayLeaseRequest,
+  ): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }> {
     const { orderId, customerId, owner, now, durationSeconds } = request;
     const payable: LeaseCondition = {
       expression: '#customerId = :customerId AND #status = :pending AND paymentDeadline > :nowIso',

@@ -101,14 +101,19 @@ export interface LeaseStore {
    * `OrderNotFoundError`) while it awaits payment and its deadline has not passed (else `OrderNotPayableError`),
    * and no lease is taken when refused. Answers the order as the same write left it, so no read comes before.
    */
-  acquireToPay(request: {
-    readonly orderId: string;
-    readonly customerId: string;
-    readonly owner: string;
-    readonly now: Date;
-    readonly durationSeconds: number;
-  }): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }>;
+  acquireToPay(
+    request: PayLeaseRequest,
+  ): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }>;
   release(lease: PaymentLease): Promise<void>;
+}
+
+/** Who asks for the payment lease of which order, when, and for how long. */
+export interface PayLeaseRequest {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly owner: string;
+  readonly now: Date;
+  readonly durationSeconds: number;
 }
 
 /**

@@ -15,6 +15,7 @@ import type {
   OrderAdvances,
   OrderRepository,
   OrderWithHistory,
+  PayLeaseRequest,
   PaymentLease,
   PaymentRepository,
   PaymentWriteOutcome,
@@ -214,13 +215,9 @@ export class InMemoryLeaseStore implements LeaseStore {
     return { orderId, owner, fencingToken, expiresAt };
   }
 
-  public async acquireToPay(request: {
-    readonly orderId: string;
-    readonly customerId: string;
-    readonly owner: string;
-    readonly now: Date;
-    readonly durationSeconds: number;
-  }): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }> {
+  public async acquireToPay(
+    request: PayLeaseRequest,
+  ): Promise<{ readonly lease: PaymentLease; readonly order: OrderWithHistory }> {
     const { orderId, customerId, owner, now, durationSeconds } = request;
     const refused = refusalToPay(orderId, this.table.orders.get(orderId)?.order, customerId, now);
     if (refused !== undefined) throw refused;
