@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
-import EndToEndFirstSequencer from './test/support/sequencer';
+import EndToEndFirstSequencer from './test/support/sequencer.ts';
 
 const timeouts = { testTimeout: 30_000, hookTimeout: 60_000 } as const;
 
