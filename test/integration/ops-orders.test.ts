@@ -1,6 +1,4 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { keys } from '../../functions/adapters/dynamodb-table';
 import { ORDER_STATUSES, OrderStatus } from '../../functions/domain/order-status';
 import { PaymentFactSource } from '../../functions/domain/payment';
 import {
@@ -14,7 +12,7 @@ import {
   OrdersUsageError,
   runOrdersCommand,
 } from '../../lib/ops/orders';
-import { createTestTables, type TestTables } from '../support/dynamodb';
+import { createTestTables, putOrderBeforeIssue21, type TestTables } from '../support/dynamodb';
 import { InMemoryPaymentProvider } from '../support/in-memory/outside';
 import {
   ManualClock,
@@ -118,37 +116,16 @@ beforeAll(async () => {
   const alicesSecond = placed[3]?.orderId ?? '';
   await pay(alicesSecond, 'alice', PaymentFactSource.WEBHOOK);
   moved(alicesSecond, OrderStatus.PAID);
-  // An order item exactly as the code before issue 21 wrote it: long entries, createdAt and updatedAt stored.
-  const oldEntry = (version: number, from: OrderStatus | null, to: OrderStatus) => ({
-    version,
-    from,
-    to,
-    at: OLD_CREATED_AT,
-    reason: `step ${version}`,
+  await putOrderBeforeIssue21(tables, {
+    orderId: OLD_ORDER_ID,
+    customerId: 'carol',
+    items: [{ sku: 'CUP', quantity: 1, unitPrice: 990 }],
+    paymentDeadline: OLD_CREATED_AT,
+    timeline: [
+      { to: OrderStatus.PENDING_PAYMENT, at: OLD_CREATED_AT },
+      { to: OrderStatus.CANCELLED, at: OLD_CREATED_AT },
+    ],
   });
-  await tables.documentClient.send(
-    new PutCommand({
-      TableName: tables.ordersTableName,
-      Item: {
-        ...keys.order(OLD_ORDER_ID),
-        entityType: 'Order',
-        orderId: OLD_ORDER_ID,
-        customerId: 'carol',
-        status: OrderStatus.CANCELLED,
-        version: 2,
-        currency: 'EUR',
-        totalAmount: 990,
-        items: [{ sku: 'CUP', quantity: 1, unitPrice: 990 }],
-        paymentDeadline: OLD_CREATED_AT,
-        createdAt: OLD_CREATED_AT,
-        updatedAt: OLD_CREATED_AT,
-        history: [
-          oldEntry(1, null, OrderStatus.PENDING_PAYMENT),
-          oldEntry(2, OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED),
-        ],
-      },
-    }),
-  );
   placed.push({
     orderId: OLD_ORDER_ID,
     customerId: 'carol',

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -24,7 +23,12 @@ import {
 } from '../../lib/local/outside-parties/payment-provider';
 import { installSdkInstrumentation } from '../../lib/local/runtime/sdk-instrumentation';
 import { PENDING_PAYMENT_INDEX } from '../../lib/model';
-import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
+import {
+  createTestTables,
+  putOrderBeforeIssue21,
+  type TestTables,
+  useTablesForHandlers,
+} from '../support/dynamodb';
 import { localClientConfig, TEST_ACCOUNT, TEST_REGION } from '../support/local-aws';
 import { RecordingInvoker, waitFor } from '../support/local-functions';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-events';
@@ -368,36 +372,16 @@ describe('order-events consumer: PaymentSucceeded', () => {
     // Prepare: a PAID order as the code before issue 21 stored it.
     const orderId = ulid();
     const at = (minute: number) => `2026-11-28T10:0${minute}:00.000Z`;
-    await tables.documentClient.send(
-      new PutCommand({
-        TableName: tables.ordersTableName,
-        Item: {
-          PK: `ORDER#${orderId}`,
-          SK: 'ORDER',
-          entityType: 'Order',
-          orderId,
-          customerId: 'customer-1',
-          status: OrderStatus.PAID,
-          version: 2,
-          currency: 'EUR',
-          totalAmount: 2500,
-          items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
-          paymentDeadline: '2026-11-28T10:30:00.000Z',
-          createdAt: at(0),
-          updatedAt: at(1),
-          history: [
-            { version: 1, from: null, to: OrderStatus.PENDING_PAYMENT, at: at(0), reason: 'order placed' },
-            {
-              version: 2,
-              from: OrderStatus.PENDING_PAYMENT,
-              to: OrderStatus.PAID,
-              at: at(1),
-              reason: 'paid',
-            },
-          ],
-        },
-      }),
-    );
+    await putOrderBeforeIssue21(tables, {
+      orderId,
+      customerId: 'customer-1',
+      items: [{ sku: 'MUG', quantity: 2, unitPrice: 1250 }],
+      paymentDeadline: '2026-11-28T10:30:00.000Z',
+      timeline: [
+        { to: OrderStatus.PENDING_PAYMENT, at: at(0), reason: 'order placed' },
+        { to: OrderStatus.PAID, at: at(1), reason: 'paid' },
+      ],
+    });
     const order = { orderId, totalAmount: 2500, currency: 'EUR' } as Order;
 
     // Act

@@ -3,8 +3,14 @@ import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '../../functions/domain/fingerprint';
+import { OrderStatus } from '../../functions/domain/order-status';
 import { installSdkInstrumentation } from '../../lib/local/runtime/sdk-instrumentation';
-import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
+import {
+  createTestTables,
+  putOrderBeforeIssue21,
+  type TestTables,
+  useTablesForHandlers,
+} from '../support/dynamodb';
 import { httpEvent } from '../support/http-events';
 import { lambdaContext } from '../support/payment-window';
 
@@ -167,37 +173,14 @@ describe('order handlers against DynamoDB Local', () => {
 
   it('reads and moves an order item written before issue 21 (long timeline entries, stored times)', async () => {
     const orderId = ulid();
-    await tables.documentClient.send(
-      new PutCommand({
-        TableName: tables.ordersTableName,
-        Item: {
-          PK: `ORDER#${orderId}`,
-          SK: 'ORDER',
-          entityType: 'Order',
-          orderId,
-          customerId: 'customer-1',
-          status: 'PENDING_PAYMENT',
-          version: 1,
-          currency: 'EUR',
-          totalAmount: 2500,
-          items: body.items,
-          paymentDeadline: '2026-11-28T10:30:00.000Z',
-          createdAt: '2026-11-28T10:00:00.000Z',
-          updatedAt: '2026-11-28T10:00:00.000Z',
-          history: [
-            {
-              version: 1,
-              from: null,
-              to: 'PENDING_PAYMENT',
-              at: '2026-11-28T10:00:00.000Z',
-              reason: 'order placed',
-            },
-          ],
-          pendingShard: 'PENDING#0',
-          pendingDeadline: `2026-11-28T10:30:00.000Z#${orderId}`,
-        },
-      }),
-    );
+    await putOrderBeforeIssue21(tables, {
+      orderId,
+      customerId: 'customer-1',
+      items: body.items,
+      paymentDeadline: '2026-11-28T10:30:00.000Z',
+      timeline: [{ to: OrderStatus.PENDING_PAYMENT, at: '2026-11-28T10:00:00.000Z', reason: 'order placed' }],
+      extra: { pendingShard: 'PENDING#0', pendingDeadline: `2026-11-28T10:30:00.000Z#${orderId}` },
+    });
 
     const before = json(await get(orderId));
     const cancelled = await cancel(orderId);

@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ulid } from 'ulid';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbOrderRepository } from '../../functions/adapters/dynamodb-order-repository';
-import { keys } from '../../functions/adapters/dynamodb-table';
 import { type LogisticsStatus, progressionRank, StatusTracker } from '../../functions/domain/logistics';
 import type { Order } from '../../functions/domain/order';
 import { OrderService } from '../../functions/domain/order-service';
 import { OrderStatus } from '../../functions/domain/order-status';
 import { PENDING_PAYMENT_INDEX } from '../../lib/model';
-import { createTestTables, type TestTables, useTablesForHandlers } from '../support/dynamodb';
+import {
+  createTestTables,
+  putOrderBeforeIssue21,
+  type TestTables,
+  useTablesForHandlers,
+} from '../support/dynamodb';
 import { lambdaContext, sqsEvent, sqsRecord } from '../support/sqs-events';
 
 /**
@@ -405,38 +408,18 @@ describe('status-events consumer: orders stored before issue 21', () => {
     // Prepare: a FULFILLED order item exactly as the code before issue 21 wrote it (long history entries).
     const orderId = ulid();
     const at = '2026-11-28T09:00:00.000Z';
-    const oldEntry = (version: number, from: OrderStatus | null, to: OrderStatus) => ({
-      version,
-      from,
-      to,
-      at,
-      reason: `step ${version}`,
+    await putOrderBeforeIssue21(tables, {
+      orderId,
+      customerId: 'customer-old',
+      items: [{ sku: 'MUG', quantity: 1, unitPrice: 1250 }],
+      paymentDeadline: at,
+      timeline: [
+        OrderStatus.PENDING_PAYMENT,
+        OrderStatus.PAID,
+        OrderStatus.FULFILLING,
+        OrderStatus.FULFILLED,
+      ].map((to) => ({ to, at })),
     });
-    await tables.documentClient.send(
-      new PutCommand({
-        TableName: tables.ordersTableName,
-        Item: {
-          ...keys.order(orderId),
-          entityType: 'Order',
-          orderId,
-          customerId: 'customer-old',
-          status: OrderStatus.FULFILLED,
-          version: 4,
-          currency: 'EUR',
-          totalAmount: 1250,
-          items: [{ sku: 'MUG', quantity: 1, unitPrice: 1250 }],
-          paymentDeadline: at,
-          createdAt: at,
-          updatedAt: at,
-          history: [
-            oldEntry(1, null, OrderStatus.PENDING_PAYMENT),
-            oldEntry(2, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID),
-            oldEntry(3, OrderStatus.PAID, OrderStatus.FULFILLING),
-            oldEntry(4, OrderStatus.FULFILLING, OrderStatus.FULFILLED),
-          ],
-        },
-      }),
-    );
 
     // Act: the reports out of order, one of them twice.
     const responses = [
