@@ -123,6 +123,19 @@ describe('logs and metrics of each kind of handler', () => {
       newOrderId: () => ulid(),
     });
 
+  /** An order in FULFILLING, as the saga leaves it before its last step, and that step's handler. */
+  async function fulfillingOrderAndOutcomeHandler() {
+    const handler = (await import('../../functions/saga/fulfillment-outcome')).handler as unknown as Handler<
+      unknown,
+      unknown
+    >;
+    const orders = ordersNow();
+    const { order } = await orders.placeOrder(sampleOrder);
+    await orders.moveOrder(order.orderId, OrderStatus.PAID, 'paid by pi_test');
+    await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'saga started');
+    return { handler, order, orders };
+  }
+
   beforeAll(async () => {
     tables = await createTestTables();
     const [schedulerPort, sqsPort, eventBridgePort] = await Promise.all([
@@ -413,14 +426,7 @@ describe('logs and metrics of each kind of handler', () => {
 
   it('saga: a participant logs its order as correlation id, counts fulfilled orders, and logs only a repeat at INFO', async () => {
     // Prepare
-    const handler = (await import('../../functions/saga/fulfillment-outcome')).handler as unknown as Handler<
-      unknown,
-      unknown
-    >;
-    const orders = ordersNow();
-    const { order } = await orders.placeOrder(sampleOrder);
-    await orders.moveOrder(order.orderId, OrderStatus.PAID, 'paid by pi_test');
-    await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'saga started');
+    const { handler, order } = await fulfillingOrderAndOutcomeHandler();
 
     // Act
     const { logs, metrics } = await captured(() =>
@@ -444,14 +450,7 @@ describe('logs and metrics of each kind of handler', () => {
 
   it('saga: a failed fulfilment is a warning with the error and the head of its cause, not the whole cause', async () => {
     // Prepare
-    const handler = (await import('../../functions/saga/fulfillment-outcome')).handler as unknown as Handler<
-      unknown,
-      unknown
-    >;
-    const orders = ordersNow();
-    const { order } = await orders.placeOrder(sampleOrder);
-    await orders.moveOrder(order.orderId, OrderStatus.PAID, 'paid by pi_test');
-    await orders.moveOrder(order.orderId, OrderStatus.FULFILLING, 'saga started');
+    const { handler, order, orders } = await fulfillingOrderAndOutcomeHandler();
     await orders.moveOrder(order.orderId, OrderStatus.FULFILLMENT_FAILED, 'fulfilment failed');
     // A Lambda error's cause as Step Functions passes it: type, message and a long stack trace.
     const cause = JSON.stringify({
