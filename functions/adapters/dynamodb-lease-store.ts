@@ -15,8 +15,8 @@ import {
   NO_LIVE_LEASE_CONDITION,
   orderPartition,
   paymentsOf,
-  toHistory,
   toOrder,
+  toOrderWithHistory,
 } from './dynamodb-table';
 
 export interface DynamoDbLeaseStoreOptions {
@@ -79,7 +79,7 @@ export class DynamoDbLeaseStore implements LeaseStore {
     });
     if (taken.kind === 'taken') {
       // The payments in the order's map: those in items of their own owe (or owed) a refund, never payable.
-      return { lease: taken.lease, order: orderOf(taken.item, embeddedPaymentsOf(taken.item)) };
+      return { lease: taken.lease, order: toOrderWithHistory(taken.item, embeddedPaymentsOf(taken.item)) };
     }
     const error = refusal(taken.item);
     if (
@@ -101,7 +101,7 @@ export class DynamoDbLeaseStore implements LeaseStore {
     // (the provider's idempotency key of a new intent) is never one the previous code used.
     const previousToken = Number(items.find((item) => item.entityType === ENTITY.lease)?.fencingToken ?? 0);
     const lease = previousToken > 0 ? await this.raised(legacy.lease, previousToken) : legacy.lease;
-    return { lease, order: orderOf(legacy.item, paymentsOf(items)) };
+    return { lease, order: toOrderWithHistory(legacy.item, paymentsOf(items)) };
   }
 
   /** The lease, its token raised by `by` while it is still held. */
@@ -202,8 +202,4 @@ export class DynamoDbLeaseStore implements LeaseStore {
       return { kind: 'refused', item };
     }
   }
-}
-
-function orderOf(item: Item, payments: OrderWithHistory['payments']): OrderWithHistory {
-  return { order: toOrder(item), history: toHistory(item), payments };
 }

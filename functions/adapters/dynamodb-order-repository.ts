@@ -37,8 +37,8 @@ import {
   paymentsOf,
   type TransactItems,
   toEpochSeconds,
-  toHistory,
   toOrder,
+  toOrderWithHistory,
   transactWrite,
 } from './dynamodb-table';
 
@@ -146,8 +146,7 @@ export class DynamoDbOrderRepository implements OrderRepository, OrderAdvances {
     if (orderItem === undefined) {
       return undefined;
     }
-    const payments = paymentsOf(items);
-    return { order: toOrder(orderItem), history: toHistory(orderItem), payments };
+    return toOrderWithHistory(orderItem, paymentsOf(items));
   }
 
   /**

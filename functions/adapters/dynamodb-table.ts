@@ -15,6 +15,7 @@ import type { CommittedChange } from '../domain/event-derivation';
 import type { Order, OrderTransition } from '../domain/order';
 import { OrderStatus } from '../domain/order-status';
 import { type Payment, PaymentFactSource, PaymentStatus, RefundReason } from '../domain/payment';
+import type { OrderWithHistory } from '../domain/ports';
 import {
   CompensatedFrom,
   type LedgerEntry,
@@ -402,6 +403,17 @@ export function toOrder(item: Item): Order {
     ]);
   }
   return { ...decoded(orderSchema, item, item), createdAt: first.at, updatedAt: last.at };
+}
+
+/** The order an order item holds with its timeline, the payments read with it, and its payment lease if held. */
+export function toOrderWithHistory(item: Item, payments: readonly Payment[]): OrderWithHistory {
+  const { leaseExpiresAt } = item;
+  return {
+    order: toOrder(item),
+    history: toHistory(item),
+    payments,
+    ...(typeof leaseExpiresAt === 'number' ? { paymentLeaseUntil: new Date(leaseExpiresAt) } : {}),
+  };
 }
 
 /** The timeline an order item holds, by version. */

@@ -221,6 +221,12 @@ export class PaymentService {
       if (clock.now().getTime() < Date.parse(found.order.paymentDeadline)) {
         throw new PaymentDeadlineNotReachedError(orderId, found.order.paymentDeadline);
       }
+      // A lease is taken only before the deadline and this read comes after it, so a request preparing the
+      // payment holds it now or never will: its intent, perhaps being handed to the customer, is not cancelled
+      // under it. The timer and the sweeper come back once it is released (with the intent recorded) or expired.
+      if ((found.paymentLeaseUntil?.getTime() ?? 0) > clock.now().getTime()) {
+        throw new PaymentInProgressError(orderId);
+      }
       const checked = await this.checkBack(found);
       if (checked !== 'nothingPayable') return checked;
       const now = clock.now();

@@ -28,6 +28,8 @@ export interface OrderWithHistory {
   readonly order: Order;
   readonly history: readonly OrderTransition[];
   readonly payments: readonly Payment[];
+  /** Until when the payment lease of a request preparing the order's payment runs, while one holds it. */
+  readonly paymentLeaseUntil?: Date;
 }
 
 /** A condition on the order's payment lease that a write must meet, checked in the same transaction. */

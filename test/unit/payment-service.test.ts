@@ -1115,6 +1115,26 @@ describe('PaymentService.expireOrder', () => {
     expect(await statusOf(orderId)).toBe(OrderStatus.PENDING_PAYMENT);
   });
 
+  it('cancels no intent at the provider while a request that took the lease before the deadline holds it', async () => {
+    const { payments, stores, clock, provider, place, prepared, statusOf } = setup();
+    const orderId = await place();
+    const paymentId = await prepared(orderId);
+    // A second payment request takes the lease a second before the deadline and is still answering the intent.
+    clock.set(secondsAfter(DEADLINE, -1));
+    const lease = await stores.leases.acquire(orderId, 'second request', clock.now(), LEASE_SECONDS);
+    clock.set(DEADLINE);
+
+    const whileLeased = payments.expireOrder(orderId, 'timer');
+
+    await expect(whileLeased).rejects.toMatchObject({ code: 'PAYMENT_IN_PROGRESS' });
+    expect(provider.callsOf('cancelIntent')).toEqual([]);
+    expect((await provider.retrieveIntent(paymentId)).status).toBe(IntentStatus.REQUIRES_PAYMENT_METHOD);
+    expect(await statusOf(orderId)).toBe(OrderStatus.PENDING_PAYMENT);
+    await stores.leases.release(lease);
+    expect(await payments.expireOrder(orderId, 'timer')).toBe('cancelled');
+    expect((await provider.retrieveIntent(paymentId)).status).toBe(IntentStatus.CANCELED);
+  });
+
   it('reads again after a conflict, and finds the payment won', async () => {
     const { payments, stores, clock, place, statusOf } = setup();
     const orderId = await place();

@@ -28,6 +28,20 @@ export const leaseStoreContract = {
       });
     },
 
+  "shows a held lease's expiry on the order's read, and nothing once it is released": async (subject) => {
+    const { orderId } = await storedOrder(subject);
+    const before = await subject.orders.get(orderId);
+    const lease = await subject.leases.acquire(orderId, 'holder', at(0), 30);
+
+    const held = await subject.orders.get(orderId);
+    await subject.leases.release(lease);
+    const released = await subject.orders.get(orderId);
+
+    expect(before).not.toHaveProperty('paymentLeaseUntil');
+    expect(held?.paymentLeaseUntil).toEqual(at(30));
+    expect(released).not.toHaveProperty('paymentLeaseUntil');
+  },
+
   'lets the lease be taken over from the instant it expires, with a token one higher': async (subject) => {
     const { orderId } = await storedOrder(subject);
     const first = await subject.leases.acquire(orderId, 'first', at(0), 30);

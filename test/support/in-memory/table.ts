@@ -141,7 +141,9 @@ export class InMemoryOrderRepository implements OrderRepository, OrderAdvances {
     const payments = [...this.table.payments.values()]
       .filter((payment) => payment.orderId === orderId)
       .sort((left, right) => left.createdAt.localeCompare(right.createdAt));
-    return copy({ order: stored.order, history: stored.history, payments });
+    const lease = this.table.leases.get(orderId);
+    const leased = lease?.owner === undefined ? {} : { paymentLeaseUntil: new Date(lease.expiresAt) };
+    return copy({ order: stored.order, history: stored.history, payments, ...leased });
   }
 
   public async saveTransition(
