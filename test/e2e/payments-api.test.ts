@@ -217,6 +217,25 @@ describe('POST /orders/{orderId}/payments', () => {
     expect(read.payments).toEqual([{ paymentId, status: 'PENDING', amount: ORDER_TOTAL, currency: 'EUR' }]);
   });
 
+  it('gives three requests at once one intent at Stripe: the same paymentId and client secret', async () => {
+    // On the system whose orders stay payable for minutes: no deadline passes while the requests wait.
+    const order = await long.createOrder();
+
+    const answers = await Promise.all(
+      [0, 1, 2].map(() => long.request<PaymentAnswer>('POST', `/orders/${order.orderId}/payments`)),
+    );
+
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 201]);
+    const [first] = answers;
+    expect(first?.body.paymentId).toMatch(/^pi_/);
+    for (const answer of answers) {
+      expect(answer.body).toEqual(first?.body);
+    }
+    expect(intentsOf(long.system, order.orderId)).toEqual([
+      expect.objectContaining({ id: first?.body.paymentId }),
+    ]);
+  });
+
   it('answers 404 ORDER_NOT_FOUND for an unknown order', async () => {
     const unknownOrderId = ulid();
 
