@@ -22,6 +22,7 @@ import {
   postStripeWebhook,
   redeliverEvents,
   refundsOf,
+  startPaymentFunctions,
   stripeFor,
   type WebhookSigning,
 } from '../support/stripe';
@@ -132,6 +133,7 @@ beforeAll(async () => {
   if (longStart?.status === 'fulfilled') long = new Harness(longStart.value);
   const failure = started.find((result) => result.status === 'rejected');
   if (failure !== undefined) throw failure.reason;
+  await startPaymentFunctions(short.system, CUSTOMER);
 });
 
 afterAll(async () => {

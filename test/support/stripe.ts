@@ -5,7 +5,7 @@ import type { LocalSystem } from '../../lib/local/runtime/local-system';
 import { appModel, PAYMENT_WEBHOOK_SECRET } from '../../lib/model';
 import type { CustomerEndpoint } from './auth';
 import { runScript } from './cli';
-import { type HttpAnswer, requestAs } from './local-system';
+import { type HttpAnswer, placeBoxOrder, requestAs } from './local-system';
 
 /** The system's fake Stripe; throws when the local system started none. */
 export function fakeStripeOf(system: Pick<LocalSystem, 'paymentProvider'>): FakePaymentProvider {
@@ -54,6 +54,16 @@ export async function openPayment(
     );
   }
   return answer.body;
+}
+
+/**
+ * Runs the order and payment functions once, so that starting their environments (seconds on a machine busy
+ * starting other test files' systems) is not spent in a test's short payment window. What the payment request
+ * answers does not matter (its order may be past paying by then): it ran the function.
+ */
+export async function startPaymentFunctions(system: CustomerEndpoint, customer: string): Promise<void> {
+  const order = await placeBoxOrder(system, customer, 1, 1000);
+  await requestAs(system, customer, 'POST', `/orders/${order.orderId}/payments`);
 }
 
 /**
