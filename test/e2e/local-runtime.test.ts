@@ -58,13 +58,19 @@ function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
+/**
+ * The tests that start whole systems as child processes took up to 25 s beside the rest of the suite on 2 cores,
+ * and over 30 s at twice that load.
+ */
+const CHILD_SYSTEMS_TIMEOUT_MS = 60_000;
+
 const baseEnvironment = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '/tmp',
   FUNCTION_LOG_LEVEL: 'SILENT',
 };
 
-describe('the local runtime as `npm start` runs it', () => {
+describe('the local runtime as `npm start` runs it', { timeout: CHILD_SYSTEMS_TIMEOUT_MS }, () => {
   it('serves requests, prints its endpoints, and on SIGTERM stops leaving no child process', async () => {
     const { child, url, output } = await startCli({ ...baseEnvironment, PORT: '0' });
     const health = await fetch(`${url}/_local/health`);
@@ -116,7 +122,7 @@ describe('the local runtime as `npm start` runs it', () => {
   });
 });
 
-describe('two local systems side by side', () => {
+describe('two local systems side by side', { timeout: CHILD_SYSTEMS_TIMEOUT_MS }, () => {
   it('run on their own ports with their own data, and a data folder survives a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'order-backbone-'));
     const body = JSON.stringify({
