@@ -9,7 +9,7 @@ import type { LocalSystem } from '../../lib/local/runtime/local-system';
 import { appModel, SETTING_DEFAULTS, withMaxReceiveCount } from '../../lib/model';
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { saveScreenshot, seriousViolations, useBrowser } from '../support/browser';
-import { eventually } from '../support/eventually';
+import { eventually, FIRST_FULFILLMENT_WAIT_MS } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
 import {
   type OrderView,
@@ -125,7 +125,7 @@ describe('the console on a healthy system', () => {
     const customer = 'console-shopper';
     const { orderId } = await placeBoxOrder(system, customer, 2, 1500);
     const paymentId = await payOrder(system, customer, orderId);
-    await orderReaching(system, customer, orderId, ['FULFILLED']);
+    await orderReaching(system, customer, orderId, ['FULFILLED'], undefined, FIRST_FULFILLMENT_WAIT_MS);
     const page = await browser.newPage();
 
     // Act: from the overview to the list, searching by order id, then by customer.

@@ -12,7 +12,7 @@ import {
 import { runDlqCommand } from '../../lib/ops/dlq';
 import { seededRandom } from '../../lib/seeded-random';
 import { fetchAs } from '../support/auth';
-import { eventually } from '../support/eventually';
+import { eventually, FIRST_FULFILLMENT_WAIT_MS } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
 import { type HttpAnswer, type OrderView, placeBoxOrder, startTestSystem } from '../support/local-system';
 import { payOrder } from '../support/stripe';
@@ -86,7 +86,7 @@ async function fulfilledOrder(): Promise<OrderView> {
   return await eventually(async () => {
     const view = await order(placed.orderId);
     return view.status === 'FULFILLED' ? view : undefined;
-  });
+  }, FIRST_FULFILLMENT_WAIT_MS);
 }
 
 function report(orderId: string, status: Logistics, eventId: string): string {

@@ -1,3 +1,9 @@
+/**
+ * How long a test waits for an order on a fresh system to go all the way to FULFILLED: each function on the way
+ * starts its environment first, which took over 30 s at twice the suite's load on 2 cores.
+ */
+export const FIRST_FULFILLMENT_WAIT_MS = 50_000;
+
 /** The longest pause between two reads: what a condition met during a pause may wait to be seen. */
 const MAX_INTERVAL_MS = 100;
 
