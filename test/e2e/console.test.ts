@@ -13,6 +13,7 @@ import { eventually, FIRST_FULFILLMENT_WAIT_MS } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
 import {
   type OrderView,
+  opsNamesOf,
   placeBoxOrder,
   reportLogisticsStatus,
   requestAs,
@@ -293,16 +294,10 @@ describe('the console on a healthy system', () => {
 
   it('serves the same console from npm run console, on loopback only, over the stack outputs', async () => {
     // Prepare: what CloudFormation would answer, from the names the local system lists; an order to find.
-    const endpoints = (await (await fetch(`${system.url}/_local/endpoints`)).json()) as {
-      tableNames: Record<string, string>;
-      stateMachineArns: Record<string, string>;
-    };
+    const { tableName, stateMachineArn } = await opsNamesOf(system);
     const outputs = [
-      { OutputKey: CONSOLE_STACK_OUTPUTS.tableName, OutputValue: endpoints.tableNames.orders },
-      {
-        OutputKey: CONSOLE_STACK_OUTPUTS.stateMachineArn,
-        OutputValue: endpoints.stateMachineArns.fulfillment,
-      },
+      { OutputKey: CONSOLE_STACK_OUTPUTS.tableName, OutputValue: tableName },
+      { OutputKey: CONSOLE_STACK_OUTPUTS.stateMachineArn, OutputValue: stateMachineArn },
     ];
     const { orderId } = await placeBoxOrder(system, 'console-aws', 1, 900);
     const dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));

@@ -10,7 +10,7 @@ import { fetchAs } from '../support/auth';
 import { runScript } from '../support/cli';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
-import { startTestSystem } from '../support/local-system';
+import { opsNamesOf, startTestSystem } from '../support/local-system';
 import { payOrder } from '../support/stripe';
 
 /**
@@ -37,17 +37,11 @@ beforeAll(async () => {
   dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));
   sqs = new SQSClient(localClientConfig(system.endpoints.sqs));
   sfn = new SFNClient(localClientConfig(system.endpoints.stepfunctions));
-  // The names come from where `npm run ops -- --local <url>` takes them.
-  const endpoints = (await (await fetch(`${system.url}/_local/endpoints`)).json()) as {
-    tableNames: Record<string, string>;
-    stateMachineArns: Record<string, string>;
-  };
   backend = opsConsoleBackend({
     dynamodb,
     sqs,
     sfn,
-    tableName: endpoints.tableNames.orders ?? '',
-    stateMachineArn: endpoints.stateMachineArns.fulfillment ?? '',
+    ...(await opsNamesOf(system)),
     refundStuckAfterSeconds: 3600,
   });
 });

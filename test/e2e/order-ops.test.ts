@@ -16,7 +16,7 @@ import { runSagasCommand } from '../../lib/ops/sagas';
 import { fetchAs } from '../support/auth';
 import { eventually } from '../support/eventually';
 import { localClientConfig } from '../support/local-aws';
-import { reportLogisticsStatus, startTestSystem } from '../support/local-system';
+import { opsNamesOf, reportLogisticsStatus, startTestSystem } from '../support/local-system';
 import { payOrder } from '../support/stripe';
 
 /**
@@ -47,13 +47,7 @@ beforeAll(async () => {
   dynamodb = new DynamoDBClient(localClientConfig(system.endpoints.dynamodb));
   sqs = new SQSClient(localClientConfig(system.endpoints.sqs));
   sfn = new SFNClient(localClientConfig(system.endpoints.stepfunctions));
-  // The names come from where `npm run ops -- --local <url>` takes them.
-  const endpoints = (await (await fetch(`${system.url}/_local/endpoints`)).json()) as {
-    tableNames: Record<string, string>;
-    stateMachineArns: Record<string, string>;
-  };
-  tableName = endpoints.tableNames.orders ?? '';
-  stateMachineArn = endpoints.stateMachineArns.fulfillment ?? '';
+  ({ tableName, stateMachineArn } = await opsNamesOf(system));
 });
 
 afterAll(async () => {

@@ -12,6 +12,20 @@ export async function startTestSystem(options: LocalSystemOptions = {}): Promise
   return await startLocalSystem({ port: 0, functionLogLevel: 'SILENT', ...options });
 }
 
+/** The orders table and the fulfilment state machine, named where `npm run ops -- --local <url>` reads them. */
+export async function opsNamesOf(
+  system: Pick<LocalSystem, 'url'>,
+): Promise<{ readonly tableName: string; readonly stateMachineArn: string }> {
+  const endpoints = (await (await fetch(`${system.url}/_local/endpoints`)).json()) as {
+    tableNames: Record<string, string>;
+    stateMachineArns: Record<string, string>;
+  };
+  return {
+    tableName: endpoints.tableNames.orders ?? '',
+    stateMachineArn: endpoints.stateMachineArns.fulfillment ?? '',
+  };
+}
+
 /** An order as `GET /orders/{orderId}` answers it (the fields the tests read). */
 export interface OrderView {
   readonly orderId: string;
