@@ -19,6 +19,7 @@ import type { Order } from '../../functions/domain/order';
 import { ORDER_STATUSES, OrderStatus } from '../../functions/domain/order-status';
 import { type Payment, PaymentFactSource, PaymentStatus } from '../../functions/domain/payment';
 import { describeIssues, type FieldIssue, parseJsonWith, parseWith } from '../../functions/domain/validation';
+import { takeOption } from './options';
 
 /**
  * Orders for operators: `orders list` pages through the orders table by customer, status and creation time, and
@@ -394,10 +395,10 @@ export async function runOrdersCommand(
   const words = args[0] === 'orders' ? args.slice(1) : [...args];
   const json = words.includes('--json');
   const rest = words.filter((word) => word !== '--json');
-  const status = takeOption(rest, '--status');
-  const customerId = takeOption(rest, '--customer');
-  const limitText = takeOption(rest, '--limit');
-  let cursor = takeOption(rest, '--cursor');
+  const status = takeOption(rest, '--status', usageError);
+  const customerId = takeOption(rest, '--customer', usageError);
+  const limitText = takeOption(rest, '--limit', usageError);
+  let cursor = takeOption(rest, '--cursor', usageError);
   const [command, ...extra] = rest;
   if (command !== 'list')
     throw new OrdersUsageError(command === undefined ? 'no command' : `unknown command ${command}`);
@@ -441,14 +442,8 @@ export async function runOrdersCommand(
   return { orders, next };
 }
 
-function takeOption(words: string[], name: string): string | undefined {
-  const index = words.indexOf(name);
-  if (index < 0) return undefined;
-  const value = words[index + 1];
-  if (value === undefined || value.startsWith('--')) throw new OrdersUsageError(`${name} needs a value`);
-  words.splice(index, 2);
-  return value;
-}
+/** The error an option without its value is refused with. */
+const usageError = (problem: string): Error => new OrdersUsageError(problem);
 
 function parseStatus(value: string): OrderStatus {
   const status = ORDER_STATUSES.find((candidate) => candidate === value.toUpperCase());

@@ -7,6 +7,7 @@ import {
   RedriveExecutionCommand,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
+import { takeOption } from './options';
 
 /**
  * `sagas list [--status S] | stuck [--older-than N] | redrive <executionName|all-failed>`: find saga executions
@@ -121,8 +122,8 @@ export async function runSagasCommand(
   context: SagasCommandContext,
 ): Promise<SagasCommandResult> {
   const words = args[0] === 'sagas' ? args.slice(1) : [...args];
-  const status = takeOption(words, '--status');
-  const olderThan = takeOption(words, '--older-than');
+  const status = takeOption(words, '--status', usageError);
+  const olderThan = takeOption(words, '--older-than', usageError);
   const [command, target, ...extra] = words;
   if (extra.length > 0) throw new SagasUsageError(`unexpected arguments: ${extra.join(' ')}`);
   switch (command) {
@@ -148,14 +149,8 @@ export async function runSagasCommand(
   }
 }
 
-function takeOption(words: string[], name: string): string | undefined {
-  const index = words.indexOf(name);
-  if (index < 0) return undefined;
-  const value = words[index + 1];
-  if (value === undefined || value.startsWith('--')) throw new SagasUsageError(`${name} needs a value`);
-  words.splice(index, 2);
-  return value;
-}
+/** The error an option without its value is refused with. */
+const usageError = (problem: string): Error => new SagasUsageError(problem);
 
 function parseStatus(value: string): ExecutionStatus {
   const status = LISTABLE_STATUSES.find((candidate) => candidate === value.toUpperCase());
